@@ -1,0 +1,73 @@
+// A buffer pool keyed by size class and usage, so a training loop that repeats the same work allocates nothing
+// after its first step. Counters say how many bytes are allocated from the device and how many are handed out.
+
+export interface PoolStats {
+  bytesAllocated: number;
+  bytesInUse: number;
+  buffersAllocated: number;
+  acquires: number;
+  reuses: number;
+}
+
+/** Rounds a request up to a size class: 256-byte steps below 1 MiB, 64 KiB steps above. */
+export function sizeClass(bytes: number): number {
+  const step = bytes <= 1 << 20 ? 256 : 1 << 16;
+  return Math.max(step, Math.ceil(bytes / step) * step);
+}
+
+export class BufferPool {
+  private readonly free = new Map<string, GPUBuffer[]>();
+  private readonly inUse = new Set<GPUBuffer>();
+  private readonly stats: PoolStats = {
+    bytesAllocated: 0,
+    bytesInUse: 0,
+    buffersAllocated: 0,
+    acquires: 0,
+    reuses: 0,
+  };
+
+  constructor(private readonly device: GPUDevice) {}
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'tokenwave'): GPUBuffer {
+    const size = sizeClass(bytes);
+    const key = `${usage}:${size}`;
+    this.stats.acquires++;
+    let buffer = this.free.get(key)?.pop();
+    if (buffer) {
+      this.stats.reuses++;
+    } else {
+      buffer = this.device.createBuffer({ size, usage, label });
+      this.stats.bytesAllocated += size;
+      this.stats.buffersAllocated++;
+    }
+    this.inUse.add(buffer);
+    this.stats.bytesInUse += size;
+    return buffer;
+  }
+
+  /** Returns a buffer for reuse. Safe while earlier encoded work still reads it: the queue keeps order. */
+  release(buffer: GPUBuffer): void {
+    if (!this.inUse.delete(buffer)) throw new Error(`buffer '${buffer.label}' released twice or not from this pool`);
+    this.stats.bytesInUse -= buffer.size;
+    const key = `${buffer.usage}:${buffer.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(buffer);
+  }
+
+  /** Destroys every buffer not in use (call after a flush). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.stats.bytesAllocated -= buffer.size;
+        this.stats.buffersAllocated--;
+        buffer.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  snapshot(): PoolStats {
+    return { ...this.stats };
+  }
+}

@@ -1,0 +1,330 @@
+// The GPU runtime: one device, a pipeline cache, a buffer pool and a command stream that batches dispatches into
+// one encoder and submits only when it must. GPU errors (compile, validation, out-of-memory, device loss) are
+// collected and rethrown as JavaScript errors at the next synchronisation point (read, sync), never lost.
+import { chooseAdapter, describeAdapter, type AdapterChoice } from './adapter.js';
+import { compileErrorMessage, KernelCompileError, renderKernel, type KernelSpec } from './kernel.js';
+import { BufferPool } from './pool.js';
+
+export class GpuValidationError extends Error {
+  override name = 'GpuValidationError';
+}
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+}
+
+export interface CompiledKernel {
+  spec: KernelSpec;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  id: number;
+}
+
+export interface RuntimeOptions {
+  /** Backend to force ('vulkan', 'opengles', ...); default: TOKENWAVE_BACKEND or automatic. */
+  backend?: string;
+}
+
+export interface RuntimeStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+}
+
+// Buffer usage bits spelled out: GPUBufferUsage is a global that exists only once Dawn's bindings are loaded.
+/** Storage buffers that can be uploaded to, read back and copied. */
+export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+const MAP_READ_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
+
+const ARENA_BYTES = 1 << 20;
+const MAX_CACHED_BIND_GROUPS = 8192;
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly adapter: GPUAdapter;
+  readonly backend: string;
+  readonly featureLevel: 'core' | 'compatibility';
+  readonly software: boolean;
+  readonly adapterName: string;
+  readonly attempts: string[];
+  readonly pool: BufferPool;
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0 };
+
+  /** Dawn's instance must stay referenced while the device lives. */
+  readonly gpu: GPU;
+  private readonly kernels = new Map<string, CompiledKernel>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly pendingChecks: Promise<void>[] = [];
+  private readonly errors: Error[] = [];
+  private lostReason: string | undefined;
+
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly uniformAlign: number;
+  private readonly arenaMirror = new Uint8Array(ARENA_BYTES);
+  private arena: GPUBuffer;
+  private arenaUsed = 0;
+  private destroyAfterSubmit: GPUBuffer[] = [];
+
+  private constructor(choice: AdapterChoice, device: GPUDevice) {
+    this.gpu = choice.gpu;
+    this.adapter = choice.adapter;
+    this.device = device;
+    this.backend = choice.backend;
+    this.featureLevel = choice.featureLevel;
+    this.software = choice.software;
+    this.attempts = choice.attempts;
+    this.adapterName = describeAdapter(choice.adapter);
+    this.pool = new BufferPool(device);
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM_USAGE, label: 'uniform arena' });
+    device.addEventListener('uncapturederror', (event) => {
+      this.errors.push(new GpuValidationError((event as GPUUncapturedErrorEvent).error.message));
+    });
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lostReason = info.message || String(info.reason);
+    });
+  }
+
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const choice = await chooseAdapter(options.backend);
+    const { adapter } = choice;
+    const requiredLimits: Record<string, number> = {};
+    for (const key in adapter.limits) {
+      const value = (adapter.limits as unknown as Record<string, unknown>)[key];
+      if (typeof value === 'number') requiredLimits[key] = value;
+    }
+    const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'tokenwave' });
+    return new Runtime(choice, device);
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get features(): string[] {
+    return [...this.device.features].sort();
+  }
+
+  /** The compiled pipeline for a kernel, from the cache keyed by its final WGSL. */
+  kernel(spec: KernelSpec): CompiledKernel {
+    const code = renderKernel(spec);
+    const entry = spec.entry ?? 'main';
+    const key = `${entry}\n${spec.uniformBytes}\n${spec.buffers.join(',')}\n${code}`;
+    const cached = this.kernels.get(key);
+    if (cached) return cached;
+
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: spec.name });
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    if (spec.uniformBytes > 0) {
+      entries.push({ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform', hasDynamicOffset: true } });
+    }
+    spec.buffers.forEach((access, i) => {
+      entries.push({
+        binding: i + 1,
+        visibility: 4,
+        buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+      });
+    });
+    const layout = this.device.createBindGroupLayout({ entries, label: spec.name });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: entry },
+      label: spec.name,
+    });
+    const compiled = { spec, pipeline, layout, id: this.kernels.size + 1 };
+    this.kernels.set(key, compiled);
+    this.stats.pipelines++;
+
+    const scope = this.device.popErrorScope();
+    this.pendingChecks.push(
+      Promise.all([module.getCompilationInfo(), scope]).then(([info, error]) => {
+        if (info.messages.some((m) => m.type === 'error')) {
+          this.kernels.delete(key);
+          this.errors.push(new KernelCompileError(compileErrorMessage(spec, code, info.messages)));
+        } else if (error) {
+          this.kernels.delete(key);
+          this.errors.push(new GpuValidationError(`kernel '${spec.name}': ${error.message}`));
+        }
+      }),
+    );
+    return compiled;
+  }
+
+  /** Compiles a kernel now and throws its compile error, if any (otherwise errors surface at the next sync). */
+  async compile(spec: KernelSpec): Promise<CompiledKernel> {
+    const compiled = this.kernel(spec);
+    await this.check();
+    return compiled;
+  }
+
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(buffer, id);
+    }
+    return id;
+  }
+
+  private bindGroup(kernel: CompiledKernel, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    const key = `${kernel.id}:${buffers.map((b) => this.bufferId(b)).join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = [];
+    if (kernel.spec.uniformBytes > 0) {
+      entries.push({ binding: 0, resource: { buffer: this.arena, size: kernel.spec.uniformBytes } });
+    }
+    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    group = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.spec.name });
+    if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    return group;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.assertAlive();
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder({ label: 'tokenwave step' });
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  /**
+   * Encodes one dispatch. `uniforms` gets its own slot in the uniform arena, so a later dispatch in the same
+   * encoder can never overwrite it (the writeBuffer hazard). `workgroups` is the total count; counts past the
+   * per-dimension limit are folded into y (kernels index with `wid.x + wid.y * nwg.x`).
+   */
+  dispatch(kernel: CompiledKernel, uniforms: ArrayBufferView | null, buffers: readonly GPUBuffer[], workgroups: number): void {
+    if (workgroups <= 0) return;
+    const bytes = kernel.spec.uniformBytes;
+    if (bytes > 0 && (!uniforms || uniforms.byteLength > bytes)) {
+      throw new Error(`kernel '${kernel.spec.name}': uniform block needs ${bytes} bytes, got ${uniforms?.byteLength}`);
+    }
+    if (bytes > 0 && this.arenaUsed + bytes > ARENA_BYTES) this.flush();
+    const pass = this.computePass();
+    pass.setPipeline(kernel.pipeline);
+    if (bytes > 0) {
+      const offset = this.arenaUsed;
+      this.arenaMirror.set(new Uint8Array(uniforms!.buffer, uniforms!.byteOffset, uniforms!.byteLength), offset);
+      this.arenaUsed += Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
+      pass.setBindGroup(0, this.bindGroup(kernel, buffers), [offset]);
+    } else {
+      pass.setBindGroup(0, this.bindGroup(kernel, buffers));
+    }
+    const maxPerDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(workgroups, maxPerDim);
+    pass.dispatchWorkgroups(x, Math.ceil(workgroups / x));
+    this.stats.dispatches++;
+  }
+
+  /** Encodes a buffer-to-buffer copy in the current command stream. */
+  copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
+    this.computePass();
+    this.pass!.end();
+    this.pass = undefined;
+    this.encoder!.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+  }
+
+  get pendingWork(): boolean {
+    return this.encoder !== undefined;
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass?.end();
+    this.pass = undefined;
+    if (this.arenaUsed > 0) {
+      this.device.queue.writeBuffer(this.arena, 0, this.arenaMirror, 0, this.arenaUsed);
+      this.arenaUsed = 0;
+    }
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.stats.submits++;
+    const oom = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    this.pendingChecks.push(
+      Promise.all([oom, validation]).then(([o, v]) => {
+        if (o) this.errors.push(new GpuValidationError(`GPU out of memory: ${o.message}`));
+        if (v) this.errors.push(new GpuValidationError(v.message));
+      }),
+    );
+    for (const buffer of this.destroyAfterSubmit) buffer.destroy();
+    this.destroyAfterSubmit = [];
+  }
+
+  /** Uploads data; flushes first when encoded work might still read the old contents. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.assertAlive();
+    if (this.pendingWork) this.flush();
+    this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Reads `bytes` from a storage buffer once all work encoded so far has run. */
+  async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const staging = this.pool.acquire(bytes, MAP_READ_USAGE, 'readback');
+    this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    try {
+      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4);
+    } catch (err) {
+      await this.check();
+      throw err;
+    }
+    const copy = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+    staging.unmap();
+    this.pool.release(staging);
+    await this.check();
+    return copy;
+  }
+
+  /** Destroys a buffer once the work already encoded no longer needs it. */
+  destroyLater(buffer: GPUBuffer): void {
+    if (this.pendingWork) this.destroyAfterSubmit.push(buffer);
+    else buffer.destroy();
+  }
+
+  /** Submits pending work, waits for the GPU to finish, and throws the first GPU error since the last check. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.check();
+  }
+
+  /** Throws the first error the GPU reported since the last check. */
+  async check(): Promise<void> {
+    while (this.pendingChecks.length > 0) await Promise.all(this.pendingChecks.splice(0));
+    this.assertAlive();
+    const first = this.errors.shift();
+    this.errors.length = 0;
+    if (first) throw first;
+  }
+
+  private assertAlive(): void {
+    if (this.lostReason !== undefined) throw new DeviceLostError(`GPU device lost: ${this.lostReason}`);
+  }
+
+  /** Flushes and frees pooled buffers that are not in use. */
+  trim(): void {
+    this.flush();
+    this.pool.trim();
+    this.bindGroups.clear();
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.bindGroups.clear();
+    this.arena.destroy();
+    this.device.destroy();
+  }
+}

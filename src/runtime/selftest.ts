@@ -1,0 +1,57 @@
+// A small kernel whose result is checked against the CPU: proves that the adapter really computes
+// (Dawn's null backend, for one, accepts every dispatch and writes nothing).
+import { STORAGE_USAGE, type Runtime } from './runtime.js';
+
+export interface SelfTestResult {
+  ok: boolean;
+  elements: number;
+  maxAbsError: number;
+  milliseconds: number;
+  message: string;
+}
+
+export async function runSelfTest(runtime: Runtime, elements = 100_003): Promise<SelfTestResult> {
+  const start = performance.now();
+  const wg = 64;
+  const kernel = await runtime.compile({
+    name: 'selftest',
+    file: 'selftest.wgsl',
+    constants: { WG: wg },
+    buffers: ['read', 'write'],
+    uniformBytes: 8,
+  });
+  const x = new Float32Array(elements);
+  for (let i = 0; i < elements; i++) x[i] = Math.sin(i * 0.37) * 3;
+  const scale = 0.75;
+  const input = runtime.pool.acquire(x.byteLength, STORAGE_USAGE, 'selftest x');
+  const output = runtime.pool.acquire(x.byteLength, STORAGE_USAGE, 'selftest y');
+  try {
+    runtime.write(input, x);
+    const params = new DataView(new ArrayBuffer(8));
+    params.setUint32(0, elements, true);
+    params.setFloat32(4, scale, true);
+    runtime.dispatch(kernel, params, [input, output], Math.ceil(elements / wg));
+    const y = new Float32Array(await runtime.read(output, x.byteLength));
+    let maxAbsError = 0;
+    for (let i = 0; i < elements; i++) {
+      const xi = x[i]!;
+      const expected = Math.fround(Math.fround(Math.fround(xi * xi) * scale) + i);
+      maxAbsError = Math.max(maxAbsError, Math.abs(y[i]! - expected));
+    }
+    // Fused multiply-add on the GPU may round once less than the CPU: allow a few ulps of the largest value.
+    const tolerance = 4 * 2 ** -23 * (9 * scale + elements);
+    const ok = maxAbsError <= tolerance;
+    return {
+      ok,
+      elements,
+      maxAbsError,
+      milliseconds: performance.now() - start,
+      message: ok
+        ? `self-test passed: ${elements} elements, max |error| ${maxAbsError.toExponential(2)}`
+        : `self-test FAILED: max |error| ${maxAbsError} exceeds ${tolerance.toExponential(2)}: the adapter does not compute correctly`,
+    };
+  } finally {
+    runtime.pool.release(input);
+    runtime.pool.release(output);
+  }
+}
