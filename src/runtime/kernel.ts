@@ -1,5 +1,5 @@
 // WGSL kernels live in shaders/*.wgsl. A kernel file may use `${NAME}` placeholders (filled from constants) and
-// wgsl-preprocessor's `#if ${FLAG}` blocks. The final WGSL text keys the pipeline cache.
+// wgsl-preprocessor's `#if ${FLAG}` blocks, and `#include "file.wgsl"` lines for shared helpers. The final WGSL text keys the pipeline cache.
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,10 +31,14 @@ export class KernelCompileError extends Error {
 
 const sources = new Map<string, string>();
 
+/** A kernel file's text with its `#include "common.wgsl"` lines replaced by those files (from shaders/). */
 function shaderSource(file: string): string {
   let text = sources.get(file);
   if (text === undefined) {
-    text = readFileSync(isAbsolute(file) ? file : SHADER_DIR + file, 'utf8');
+    text = readFileSync(isAbsolute(file) ? file : SHADER_DIR + file, 'utf8').replace(
+      /^#include "([\w.]+)"\s*$/gm,
+      (_, included: string) => shaderSource(included),
+    );
     sources.set(file, text);
   }
   return text;

@@ -1,0 +1,105 @@
+// Batched matmul C[b] = alpha * op(A[b]) op(B[b]) (+ bias), register-blocked: each invocation computes a 4x4 tile
+// of C with no workgroup memory (barriers are expensive on CPU adapters such as llvmpipe). Rows and columns past
+// the edge are clamped on load and skipped on store, so any M, N, K works. Batch strides of 0 broadcast an operand.
+// A long K is split into `splits` runs of `k_chunk` (llvmpipe stops loops after 65,535 iterations); each run
+// writes its own [batch, M, N] slab and the caller sums the slabs.
+#include "common.wgsl"
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  a_batch: u32, b_batch: u32, tiles_m: u32, tiles_n: u32,
+  alpha: f32, k_chunk: u32, splits: u32, p2: u32,
+}
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+#if ${VEC_B}
+@group(0) @binding(2) var<storage, read> B: array<vec4f>;
+#else
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+#endif
+#if ${HAS_BIAS}
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+#endif
+
+fn a_index(base: u32, m: u32, k: u32) -> u32 {
+#if ${TRANS_A}
+  return base + k * u.M + m;
+#else
+  return base + m * u.K + k;
+#endif
+}
+
+fn load_b(base: u32, k: u32, n0: u32) -> vec4f {
+#if ${VEC_B}
+  return B[(base + k * u.N + n0) / 4u];
+#else
+  let last = u.N - 1u;
+  let n1 = min(n0 + 1u, last);
+  let n2 = min(n0 + 2u, last);
+  let n3 = min(n0 + 3u, last);
+#if ${TRANS_B}
+  return vec4f(B[base + n0 * u.K + k], B[base + n1 * u.K + k], B[base + n2 * u.K + k], B[base + n3 * u.K + k]);
+#else
+  let row = base + k * u.N;
+  return vec4f(B[row + n0], B[row + n1], B[row + n2], B[row + n3]);
+#endif
+#endif
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = flat_index(wid, nwg, lid);
+  let tiles = u.tiles_m * u.tiles_n;
+  if (t >= tiles * u.batch * u.splits) { return; }
+  let split = t / (tiles * u.batch);
+  let b = (t / tiles) % u.batch;
+  let tile = t % tiles;
+  let m0 = (tile / u.tiles_n) * 4u;
+  let n0 = (tile % u.tiles_n) * 4u;
+  let a_base = b * u.a_batch;
+  let b_base = b * u.b_batch;
+  let last_m = u.M - 1u;
+  let m1 = min(m0 + 1u, last_m);
+  let m2 = min(m0 + 2u, last_m);
+  let m3 = min(m0 + 3u, last_m);
+
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  let k_end = min(u.K, (split + 1u) * u.k_chunk);
+  for (var k = split * u.k_chunk; k < k_end; k++) {
+    let bk = load_b(b_base, k, n0);
+    c0 = fma(vec4f(A[a_index(a_base, m0, k)]), bk, c0);
+    c1 = fma(vec4f(A[a_index(a_base, m1, k)]), bk, c1);
+    c2 = fma(vec4f(A[a_index(a_base, m2, k)]), bk, c2);
+    c3 = fma(vec4f(A[a_index(a_base, m3, k)]), bk, c3);
+  }
+
+  var scale = vec4f(u.alpha);
+#if ${HAS_BIAS}
+  let last_n = u.N - 1u;
+  let shift = vec4f(bias[n0], bias[min(n0 + 1u, last_n)], bias[min(n0 + 2u, last_n)], bias[min(n0 + 3u, last_n)]);
+#endif
+  let rows = array<vec4f, 4>(c0, c1, c2, c3);
+  let c_base = (split * u.batch + b) * u.M * u.N;
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= u.M) { break; }
+#if ${HAS_ALPHA}
+    var v = rows[i] * scale;
+#else
+    var v = rows[i];
+#endif
+#if ${HAS_BIAS}
+    v += shift;
+#endif
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < u.N) { C[c_base + m * u.N + n0 + j] = v[j]; }
+    }
+  }
+}

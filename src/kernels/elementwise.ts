@@ -1,0 +1,164 @@
+// Elementwise kernels: unary maps with their gradients, and broadcasting binary maps. Each op's WGSL expression
+// and its primitive counts per element sit side by side, so a declaration is checked where it is written.
+import { scaled, type Primitive } from '../tensor/counts.js';
+import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { groups, launch, Uniforms, WG } from './launch.js';
+
+type PerElement = Partial<Record<Primitive, number>>;
+
+interface UnaryDef {
+  /** y = f(x); scalars `a`, `b` come from the op's parameters. */
+  expr: string;
+  counts: PerElement;
+  /** dx from x, y, dy (and a, b). */
+  grad: string;
+  gradCounts: PerElement;
+}
+
+const SQRT1_2 = '0.7071067811865476';
+const INV_SQRT_2PI = '0.3989422804014327';
+
+export const UNARY = {
+  neg: { expr: '-x', counts: { mul: 1 }, grad: '-dy', gradCounts: { mul: 1 } },
+  exp: { expr: 'exp(x)', counts: { exp: 1 }, grad: 'dy * y', gradCounts: { mul: 1 } },
+  log: { expr: 'log(x)', counts: { log: 1 }, grad: 'dy / x', gradCounts: { div: 1 } },
+  sqrt: { expr: 'sqrt(x)', counts: { sqrt: 1 }, grad: 'dy / (2.0 * y)', gradCounts: { mul: 1, div: 1 } },
+  rsqrt: { expr: 'inverseSqrt(x)', counts: { rsqrt: 1 }, grad: '-0.5 * dy * y * y * y', gradCounts: { mul: 4 } },
+  square: { expr: 'x * x', counts: { mul: 1 }, grad: '2.0 * x * dy', gradCounts: { mul: 2 } },
+  reciprocal: { expr: '1.0 / x', counts: { div: 1 }, grad: '-dy * y * y', gradCounts: { mul: 3 } },
+  relu: { expr: 'max(x, 0.0)', counts: { cmp: 1 }, grad: 'select(0.0, dy, x > 0.0)', gradCounts: { cmp: 1 } },
+  relu6: {
+    expr: 'clamp(x, 0.0, 6.0)',
+    counts: { cmp: 2 },
+    grad: 'select(0.0, dy, x > 0.0 && x < 6.0)',
+    gradCounts: { cmp: 2 },
+  },
+  gelu: {
+    expr: `0.5 * x * (1.0 + erf_approx(x * ${SQRT1_2}))`,
+    counts: { mul: 3, add: 1, erf: 1 },
+    // d/dx [x Phi(x)] = Phi(x) + x phi(x)
+    grad: `dy * (0.5 * (1.0 + erf_approx(x * ${SQRT1_2})) + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))`,
+    gradCounts: { mul: 7, add: 2, erf: 1, exp: 1 },
+  },
+  sigmoid: {
+    expr: '1.0 / (1.0 + exp(-x))',
+    counts: { mul: 1, exp: 1, add: 1, div: 1 },
+    grad: 'dy * y * (1.0 - y)',
+    gradCounts: { mul: 2, add: 1 },
+  },
+  tanh: { expr: 'tanh(x)', counts: { tanh: 1 }, grad: 'dy * (1.0 - y * y)', gradCounts: { mul: 2, add: 1 } },
+  addScalar: { expr: 'x + a', counts: { add: 1 }, grad: 'dy', gradCounts: {} },
+  mulScalar: { expr: 'x * a', counts: { mul: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
+  clamp: {
+    expr: 'clamp(x, a, b)',
+    counts: { cmp: 2 },
+    grad: 'select(0.0, dy, x >= a && x <= b)',
+    gradCounts: { cmp: 2 },
+  },
+} satisfies Record<string, UnaryDef>;
+
+export type UnaryOp = keyof typeof UNARY;
+
+function unaryUniforms(n: number, a: number, b: number): Uniforms {
+  return new Uniforms(16).u32(n).f32(a).f32(b).u32(0);
+}
+
+export function unaryForward(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
+  const def: UnaryDef = UNARY[op];
+  const y = Tensor.empty(x.shape);
+  launch({
+    spec: { name: `unary:${op}`, file: 'unary.wgsl', constants: { WG, GRAD: false, EXPR: def.expr }, buffers: ['read', 'write'], uniformBytes: 16 },
+    op,
+    uniforms: unaryUniforms(x.size, a, b),
+    inputs: [x],
+    outputs: [y],
+    workgroups: groups(x.size),
+    counts: scaled(def.counts, x.size),
+  });
+  return y;
+}
+
+export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a = 0, b = 0): Tensor {
+  const def: UnaryDef = UNARY[op];
+  const dx = Tensor.empty(x.shape);
+  launch({
+    spec: {
+      name: `unary-grad:${op}`,
+      file: 'unary.wgsl',
+      constants: { WG, GRAD: true, EXPR: def.grad },
+      buffers: ['read', 'read', 'read', 'write'],
+      uniformBytes: 16,
+    },
+    op: `${op}-grad`,
+    uniforms: unaryUniforms(x.size, a, b),
+    inputs: [x, y, dy],
+    outputs: [dx],
+    workgroups: groups(x.size),
+    counts: scaled(def.gradCounts, x.size),
+  });
+  return dx;
+}
+
+export const BINARY = {
+  add: { expr: 'x + y', counts: { add: 1 } },
+  sub: { expr: 'x - y', counts: { add: 1 } },
+  mul: { expr: 'x * y', counts: { mul: 1 } },
+  div: { expr: 'x / y', counts: { div: 1 } },
+} satisfies Record<string, { expr: string; counts: PerElement }>;
+
+export type BinaryOp = keyof typeof BINARY;
+
+/** numpy broadcasting of two shapes; throws naming both shapes when they are incompatible. */
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast together`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Strides that read `shape` as if broadcast to `target` (0 along broadcast axes). */
+export function broadcastStrides(shape: Shape, target: Shape): number[] {
+  const own = stridesOf(shape);
+  const offset = target.length - shape.length;
+  return target.map((_, i) => {
+    const j = i - offset;
+    return j < 0 || shape[j] === 1 ? 0 : own[j]!;
+  });
+}
+
+export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShapes(a.shape, b.shape);
+  const out = Tensor.empty(shape);
+  const same = a.size === out.size && b.size === out.size;
+  const uniforms = new Uniforms(112)
+    .u32(out.size)
+    .u32(shape.length)
+    .u32(0)
+    .u32(0)
+    .vec8(shape)
+    .vec8(broadcastStrides(a.shape, shape))
+    .vec8(broadcastStrides(b.shape, shape));
+  launch({
+    spec: {
+      name: `binary:${op}`,
+      file: 'binary.wgsl',
+      constants: { WG, SAME_SHAPE: same, EXPR: BINARY[op].expr },
+      buffers: ['read', 'read', 'write'],
+      uniformBytes: 112,
+    },
+    op,
+    uniforms,
+    inputs: [a, b],
+    outputs: [out],
+    workgroups: groups(out.size),
+    counts: scaled(BINARY[op].counts, out.size),
+  });
+  return out;
+}

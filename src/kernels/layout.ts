@@ -1,0 +1,102 @@
+// Layout kernels: one strided-copy kernel serves permute, slice, pad, broadcast and concat.
+import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { groups, launch, Uniforms, WG } from './launch.js';
+
+interface StridedCopy {
+  op: string;
+  src: Tensor;
+  dst: Tensor;
+  /** The coordinates iterated over. */
+  domain: Shape;
+  inStride: readonly number[];
+  outStride: readonly number[];
+  /** Input coordinate = domain coordinate - lo. */
+  lo?: readonly number[];
+  /** Bounds of the input coordinates (outside them the copy writes 0). */
+  inDims?: readonly number[];
+  outOffset?: number;
+}
+
+function stridedCopy(c: StridedCopy): void {
+  const n = c.domain.reduce((p, d) => p * d, 1);
+  const rank = c.domain.length;
+  const uniforms = new Uniforms(176)
+    .u32(n)
+    .u32(rank)
+    .u32(0)
+    .u32(c.outOffset ?? 0)
+    .vec8(c.domain)
+    .vec8(c.inStride)
+    .vec8(c.outStride)
+    .vec8(c.lo ?? new Array<number>(rank).fill(0))
+    .vec8(c.inDims ?? c.domain);
+  launch({
+    spec: { name: 'copy', file: 'copy.wgsl', constants: { WG }, buffers: ['read', 'write'], uniformBytes: 176 },
+    op: c.op,
+    uniforms,
+    inputs: [c.src],
+    outputs: [c.dst],
+    workgroups: groups(n),
+    counts: {},
+    bytesRead: n * 4,
+  });
+}
+
+export function permuteKernel(x: Tensor, perm: readonly number[]): Tensor {
+  const shape = perm.map((p) => x.shape[p]!);
+  const out = Tensor.empty(shape);
+  const strides = stridesOf(x.shape);
+  stridedCopy({ op: 'permute', src: x, dst: out, domain: shape, inStride: perm.map((p) => strides[p]!), outStride: stridesOf(shape) });
+  return out;
+}
+
+/** Copies x[start : start + shape] (per axis). */
+export function sliceKernel(x: Tensor, start: readonly number[], shape: Shape): Tensor {
+  const out = Tensor.empty(shape);
+  stridedCopy({
+    op: 'slice',
+    src: x,
+    dst: out,
+    domain: shape,
+    inStride: stridesOf(x.shape),
+    outStride: stridesOf(shape),
+    lo: start.map((s) => -s),
+    inDims: x.shape,
+  });
+  return out;
+}
+
+/** Zero-pads x with `before[i]` and `after[i]` elements on axis i. */
+export function padKernel(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
+  const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
+  const out = Tensor.empty(shape);
+  stridedCopy({ op: 'pad', src: x, dst: out, domain: shape, inStride: stridesOf(x.shape), outStride: stridesOf(shape), lo: before, inDims: x.shape });
+  return out;
+}
+
+export function broadcastKernel(x: Tensor, shape: Shape, strides: readonly number[]): Tensor {
+  const out = Tensor.empty(shape);
+  stridedCopy({ op: 'broadcast', src: x, dst: out, domain: shape, inStride: strides, outStride: stridesOf(shape) });
+  return out;
+}
+
+export function concatKernel(parts: readonly Tensor[], axis: number): Tensor {
+  const shape = [...parts[0]!.shape];
+  shape[axis] = parts.reduce((s, p) => s + p.shape[axis]!, 0);
+  const out = Tensor.empty(shape);
+  const outStride = stridesOf(shape);
+  let offset = 0;
+  for (const part of parts) {
+    stridedCopy({
+      op: 'concat',
+      src: part,
+      dst: out,
+      domain: part.shape,
+      inStride: stridesOf(part.shape),
+      outStride,
+      outOffset: offset * outStride[axis]!,
+    });
+    offset += part.shape[axis]!;
+  }
+  return out;
+}

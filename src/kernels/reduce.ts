@@ -1,0 +1,76 @@
+// Reductions over one axis: sum, mean and max, and the gradient of max.
+import { stridesOf, Tensor } from '../tensor/tensor.js';
+import { groups, launch, Uniforms, WG } from './launch.js';
+
+export type ReduceOp = 'sum' | 'mean' | 'max';
+
+/** Views a shape as [outer, n, inner] around `axis`. */
+export function aroundAxis(shape: readonly number[], axis: number): { outer: number; n: number; inner: number } {
+  const n = shape[axis]!;
+  const inner = stridesOf(shape)[axis]!;
+  const outer = shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  return { outer, n, inner };
+}
+
+/** Longest run one invocation reduces: well under llvmpipe's 65,535-iteration loop limit, and short enough
+ * that long rows are split across many invocations. */
+export const REDUCE_CHUNK = 2048;
+
+function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, scale?: number): Tensor {
+  const chunk = Math.min(n, REDUCE_CHUNK);
+  const parts = Math.ceil(n / chunk);
+  const out = Tensor.empty([outer, parts, inner]);
+  const outputs = outer * parts * inner;
+  launch({
+    spec: {
+      name: `reduce:${op}`,
+      file: 'reduce.wgsl',
+      constants: { WG, MAX: op === 'max', SCALE: scale !== undefined },
+      buffers: ['read', 'write'],
+      uniformBytes: 32,
+    },
+    op,
+    uniforms: new Uniforms(32).u32(outer).u32(n).u32(inner).u32(chunk).u32(parts).f32(scale ?? 1).u32(0).u32(0),
+    inputs: [x],
+    outputs: [out],
+    workgroups: groups(outputs),
+    // Each output folds its run of values with one fewer operation than the run is long.
+    counts: op === 'max' ? { cmp: outer * inner * (n - parts) } : { add: outer * inner * (n - parts), mul: scale !== undefined ? outputs : 0 },
+  });
+  return out;
+}
+
+/** Reduces `axis` of x; the output keeps the axis with size 1. Long axes take several passes. */
+export function reduceAxis(op: ReduceOp, x: Tensor, axis: number): Tensor {
+  const { outer, n, inner } = aroundAxis(x.shape, axis);
+  if (n === 0) throw new Error(`cannot ${op} over an empty axis ${axis} of [${x.shape.join(', ')}]`);
+  let current = x;
+  let length = n;
+  while (length > REDUCE_CHUNK) {
+    const partial = reducePass(op, current, outer, length, inner);
+    if (current !== x) current.dispose();
+    current = partial;
+    length = partial.shape[1]!;
+  }
+  const last = reducePass(op, current, outer, length, inner, op === 'mean' ? 1 / n : undefined);
+  if (current !== x) current.dispose();
+  const out = last.view(x.shape.map((d, i) => (i === axis ? 1 : d)));
+  last.dispose();
+  return out;
+}
+
+export function maxAxisGrad(x: Tensor, y: Tensor, dy: Tensor, axis: number): Tensor {
+  const { outer, n, inner } = aroundAxis(x.shape, axis);
+  if (n > 65_535) throw new Error(`max over an axis of ${n} values is not supported (at most 65,535)`);
+  const dx = Tensor.empty(x.shape);
+  launch({
+    spec: { name: 'reduce-grad:max', file: 'reduce_max_grad.wgsl', constants: { WG }, buffers: ['read', 'read', 'read', 'write'], uniformBytes: 16 },
+    op: 'max-grad',
+    uniforms: new Uniforms(16).u32(outer).u32(n).u32(inner).u32(0),
+    inputs: [x, y, dy],
+    outputs: [dx],
+    workgroups: groups(outer * inner),
+    counts: { cmp: n * outer * inner },
+  });
+  return dx;
+}

@@ -1,0 +1,114 @@
+// Reverse-mode autodiff: ops attach a node to their output; backward() walks the graph in reverse topological
+// order, accumulates gradients of shared nodes, frees each gradient once consumed and drops the graph.
+import { binaryForward } from '../kernels/elementwise.js';
+import { reduceAxis } from '../kernels/reduce.js';
+import { engine } from '../tensor/engine.js';
+import { Tensor, type GradNode, type Shape } from '../tensor/tensor.js';
+
+/** Attaches a gradient node to `out` when gradients are on and any input needs one. */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+  if (engine().gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** Sums a gradient over the axes along which `shape` was broadcast, so it matches `shape` again. */
+export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
+  if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;
+  const offset = grad.shape.length - shape.length;
+  let g = grad;
+  for (let axis = 0; axis < grad.shape.length; axis++) {
+    const target = axis < offset ? 1 : shape[axis - offset]!;
+    if (grad.shape[axis] !== target) {
+      const reduced = reduceAxis('sum', g, axis);
+      if (g !== grad) g.dispose();
+      g = reduced;
+    }
+  }
+  const result = g.view(shape);
+  if (g !== grad) g.dispose();
+  return result;
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative DFS: deep graphs (long training unrolls) must not overflow the stack.
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length > 0) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+  }
+  return order;
+}
+
+function accumulate(into: Tensor | undefined, grad: Tensor): Tensor {
+  if (!into) return grad;
+  const sum = binaryForward('add', into, grad);
+  into.dispose();
+  grad.dispose();
+  return sum;
+}
+
+/**
+ * Backpropagates from `root` (a scalar, or any tensor with an explicit `seed` gradient). Leaf tensors with
+ * requiresGrad receive `.grad` (kept past tidy scopes, summed over calls until `zeroGrad`).
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  const eng = engine();
+  if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
+  if (!seed && root.size !== 1) throw new Error(`backward() from a non-scalar [${root.shape.join(', ')}] needs a seed gradient`);
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>();
+  grads.set(root, seed ? seed.view(seed.shape) : Tensor.full(root.shape, 1));
+  const previousPhase = eng.phase;
+  eng.phase = 'backward';
+  try {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      if (!t.node) {
+        const accumulated = accumulate(t.grad, g);
+        t.grad = accumulated.keep();
+        continue;
+      }
+      const inputGrads = t.node.backward(g);
+      const handedOn = new Set<Tensor>();
+      t.node.inputs.forEach((input, k) => {
+        let gi = inputGrads[k];
+        if (!gi || !input.requiresGrad) {
+          if (gi && gi !== g && !handedOn.has(gi)) gi.dispose();
+          return;
+        }
+        // Each map entry owns its tensor: a gradient passed through unchanged, or to two inputs, becomes a view.
+        if (gi === g || handedOn.has(gi)) gi = gi.view(gi.shape);
+        handedOn.add(gi);
+        grads.set(input, accumulate(grads.get(input), gi));
+      });
+      g.dispose();
+    }
+  } finally {
+    eng.phase = previousPhase;
+    for (const t of order) t.node = undefined;
+    for (const g of grads.values()) g.dispose();
+  }
+}
+
+/** Disposes the gradients of `params`. */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = undefined;
+  }
+}

@@ -1,0 +1,115 @@
+// Differentiable (batched) matmul and the dense layer's affine map.
+import { matmulKernel, type MatmulOptions } from '../kernels/matmul.js';
+import { reduceAxis } from '../kernels/reduce.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { record } from './autograd.js';
+
+interface Operand {
+  batch: number;
+  rows: number;
+  cols: number;
+}
+
+function operand(t: Tensor, name: string): Operand {
+  if (t.rank < 2) throw new Error(`matmul: ${name} must have rank >= 2, got [${t.shape.join(', ')}]`);
+  return { batch: t.shape.slice(0, -2).reduce((p, d) => p * d, 1), rows: t.shape[t.rank - 2]!, cols: t.shape[t.rank - 1]! };
+}
+
+/** Raw batched product (no autograd): the shapes of a and b are read as [batch, rows, cols]. */
+function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly number[]): Tensor {
+  const A = operand(a, 'a');
+  const B = operand(b, 'b');
+  const [M, Ka] = opts.transA ? [A.cols, A.rows] : [A.rows, A.cols];
+  const [Kb, N] = opts.transB ? [B.cols, B.rows] : [B.rows, B.cols];
+  if (Ka !== Kb) {
+    throw new Error(
+      `matmul: inner dimensions differ: [${a.shape.join(', ')}]${opts.transA ? 'ᵀ' : ''} x [${b.shape.join(', ')}]${opts.transB ? 'ᵀ' : ''}`,
+    );
+  }
+  const batch = Math.max(A.batch, B.batch);
+  if ((A.batch !== 1 && A.batch !== batch) || (B.batch !== 1 && B.batch !== batch)) {
+    throw new Error(`matmul: batch shapes of [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  }
+  const flat = matmulKernel(a, b, { batch, M, N, K: Ka, aBatched: A.batch > 1, bBatched: B.batch > 1 }, opts);
+  const out = flat.view([...batchShape, M, N]);
+  flat.dispose();
+  return out;
+}
+
+/** Sums a batched gradient [batch, r, c] down to an unbatched operand's shape. */
+function sumBatch(grad: Tensor, like: Tensor): Tensor {
+  if (grad.size === like.size) {
+    const v = grad.view(like.shape);
+    grad.dispose();
+    return v;
+  }
+  const g3 = grad.view([grad.size / like.size, like.size]);
+  grad.dispose();
+  const summed = reduceAxis('sum', g3, 0);
+  g3.dispose();
+  const v = summed.view(like.shape);
+  summed.dispose();
+  return v;
+}
+
+/** a @ b over the last two axes, batch axes broadcast when one side has none (or size 1). */
+export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+  const batchShape = (a.rank >= b.rank ? a : b).shape.slice(0, -2);
+  const out = product(a, b, options, batchShape);
+  const { transA = false, transB = false, alpha = 1 } = options;
+  return record(out, 'matmul', [a, b], (g) => {
+    const gShape = g.shape.slice(0, -2);
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = transA
+        ? product(b, g, { transA: transB, transB: true, alpha }, gShape)
+        : product(g, b, { transB: !transB, alpha }, gShape);
+      da = sumBatch(da, a);
+    }
+    if (b.requiresGrad) {
+      db = transB
+        ? product(g, a, { transA: true, transB: transA, alpha }, gShape)
+        : product(a, g, { transA: !transA, alpha }, gShape);
+      db = sumBatch(db, b);
+    }
+    return [da, db];
+  });
+}
+
+/** x @ w + bias over the last axis of x (w: [in, out], Keras layout), bias fused into the kernel. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  const inFeatures = w.shape[0]!;
+  const outFeatures = w.shape[1]!;
+  if (x.shape[x.rank - 1] !== inFeatures) {
+    throw new Error(`linear: input [${x.shape.join(', ')}] does not end in ${inFeatures} features (weights [${w.shape.join(', ')}])`);
+  }
+  const rows = x.size / inFeatures;
+  const x2 = x.view([rows, inFeatures]);
+  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, bias ? { bias, op: 'linear' } : { op: 'linear' });
+  const out = flat.view([...x.shape.slice(0, -1), outFeatures]);
+  flat.dispose();
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(out, 'linear', inputs, (g) => {
+    const g2 = g.view([rows, outFeatures]);
+    const grads: (Tensor | null)[] = [null, null, null];
+    if (x.requiresGrad) {
+      const dx = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true });
+      grads[0] = dx.view(x.shape);
+      dx.dispose();
+    }
+    if (w.requiresGrad) {
+      const dw = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true });
+      grads[1] = dw.view(w.shape);
+      dw.dispose();
+    }
+    if (bias?.requiresGrad) {
+      const db = reduceAxis('sum', g2, 0);
+      grads[2] = db.view(bias.shape);
+      db.dispose();
+    }
+    g2.dispose();
+    x2.dispose();
+    return grads.slice(0, inputs.length);
+  });
+}

@@ -1,0 +1,106 @@
+// The engine context: the runtime, memory scopes, gradient mode, the FLOP ledger and the module path under
+// which kernels run. One engine is current at a time (like a framework's default device).
+import { Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import { Ledger, type Phase } from './ledger.js';
+import type { Tensor } from './tensor.js';
+
+export class Engine {
+  readonly ledger = new Ledger();
+  gradEnabled = true;
+  phase: Phase = 'forward';
+  readonly modulePath: string[] = [];
+  /** Tensors created in each open `tidy` scope, innermost last. */
+  readonly scopes: Set<Tensor>[] = [];
+  /** Live tensors (not disposed), for leak checks. */
+  liveTensors = 0;
+
+  constructor(readonly runtime: Runtime) {}
+
+  get path(): string {
+    return this.modulePath.join('/');
+  }
+
+  track(tensor: Tensor): void {
+    this.liveTensors++;
+    this.scopes[this.scopes.length - 1]?.add(tensor);
+  }
+
+  untrack(tensor: Tensor): void {
+    for (const scope of this.scopes) scope.delete(tensor);
+  }
+}
+
+let current: Engine | undefined;
+
+/** Opens the GPU and makes a new engine current. */
+export async function init(options: RuntimeOptions = {}): Promise<Engine> {
+  current = new Engine(await Runtime.create(options));
+  return current;
+}
+
+export function engine(): Engine {
+  if (!current) throw new Error('tokenwave: no engine; call `await init()` first');
+  return current;
+}
+
+/** Destroys the current engine's device. */
+export function shutdown(): void {
+  current?.runtime.destroy();
+  current = undefined;
+}
+
+type Kept = Tensor | readonly Kept[] | { readonly [key: string]: Kept } | void | undefined | number | string | boolean;
+
+function collect(value: unknown, into: Set<unknown>): void {
+  if (value === null || typeof value !== 'object') return;
+  if (into.has(value)) return;
+  into.add(value);
+  for (const item of Array.isArray(value) ? value : Object.values(value)) collect(item, into);
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created except those it returns (anywhere in the returned value) and
+ * those marked with `keep()`. Training steps run inside one so GPU memory stays flat.
+ */
+export function tidy<T extends Kept>(fn: () => T): T {
+  const eng = engine();
+  const scope = new Set<Tensor>();
+  eng.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    eng.scopes.pop();
+  }
+  const returned = new Set<unknown>();
+  collect(result, returned);
+  const parent = eng.scopes[eng.scopes.length - 1];
+  for (const tensor of scope) {
+    if (returned.has(tensor)) parent?.add(tensor);
+    else tensor.dispose();
+  }
+  return result;
+}
+
+/** Runs `fn` without recording gradients (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const eng = engine();
+  const previous = eng.gradEnabled;
+  eng.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    eng.gradEnabled = previous;
+  }
+}
+
+/** Runs `fn` with `name` appended to the module path that the FLOP ledger records. */
+export function withPath<T>(name: string, fn: () => T): T {
+  const eng = engine();
+  eng.modulePath.push(name);
+  try {
+    return fn();
+  } finally {
+    eng.modulePath.pop();
+  }
+}

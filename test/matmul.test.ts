@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { matmulKernel } from '../src/kernels/matmul.js';
+import { linear, matmul } from '../src/ops/matmul.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { checkOp } from './helpers/check.js';
+import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { Counter } from './reference/counter.js';
+
+const env = useEngine();
+
+/** Float64 batched reference; a batch of 1 broadcasts. Counts one fma per multiply-add. */
+function matmulRef(
+  a: Float64Array, b: Float64Array,
+  d: { batchA: number; batchB: number; M: number; N: number; K: number; transA?: boolean; transB?: boolean; alpha?: number },
+  c = new Counter(),
+): Float64Array {
+  const batch = Math.max(d.batchA, d.batchB);
+  const out = new Float64Array(batch * d.M * d.N);
+  for (let p = 0; p < batch; p++) {
+    const ao = d.batchA === 1 ? 0 : p * d.M * d.K;
+    const bo = d.batchB === 1 ? 0 : p * d.K * d.N;
+    for (let m = 0; m < d.M; m++)
+      for (let n = 0; n < d.N; n++) {
+        let acc = 0;
+        for (let k = 0; k < d.K; k++) {
+          const av = a[ao + (d.transA ? k * d.M + m : m * d.K + k)]!;
+          const bv = b[bo + (d.transB ? n * d.K + k : k * d.N + n)]!;
+          acc = c.fma(av, bv, acc);
+        }
+        out[(p * d.M + m) * d.N + n] = d.alpha === undefined ? acc : c.mul(acc, d.alpha);
+      }
+  }
+  return out;
+}
+
+describe('matmul', () => {
+  const sizes: [number, number, number][] = [[1, 1, 1], [5, 7, 3], [33, 17, 65], [64, 64, 64], [13, 130, 9]];
+  for (const [M, N, K] of sizes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        it(`${M}x${K} @ ${K}x${N} transA=${transA} transB=${transB}: values${M * N * K > 5000 ? '' : ' and gradients'}`, async () => {
+          await checkOp({
+            shapes: [transA ? [K, M] : [M, K], transB ? [N, K] : [K, N]],
+            gpu: ([a, b]) => matmul(a!, b!, { transA, transB }),
+            reference: ([a, b]) => matmulRef(a!, b!, { batchA: 1, batchB: 1, M, N, K, transA, transB }),
+            forwardTol: [1e-5, 1e-5],
+            gradTol: [1e-4, 1e-3],
+            h: 1e-3,
+            forwardOnly: M * N * K > 5000,
+          });
+        });
+      }
+    }
+  }
+
+  it('batched with a broadcast operand and a scale: values and gradients (summed over the batch)', async () => {
+    const [B, M, N, K] = [3, 6, 5, 4];
+    await checkOp({
+      shapes: [[B, M, K], [K, N]],
+      gpu: ([a, b]) => matmul(a!, b!, { alpha: 0.5 }),
+      reference: ([a, b]) => matmulRef(a!, b!, { batchA: B, batchB: 1, M, N, K, alpha: 0.5 }),
+      h: 1e-3,
+    });
+    await checkOp({
+      shapes: [[2, 2, M, K], [2, 2, N, K]],
+      gpu: ([a, b]) => matmul(a!, b!, { transB: true }),
+      reference: ([a, b]) => matmulRef(a!, b!, { batchA: 4, batchB: 4, M, N, K, transB: true }),
+      h: 1e-3,
+    });
+  });
+
+  it('splits a K longer than one loop may run (llvmpipe stops loops at 65,535) and still sums all of it', async () => {
+    const [M, N, K] = [3, 5, 70_001];
+    const a = Float64Array.from(Float32Array.from(randomArray(M * K, 1)));
+    const b = Float64Array.from(Float32Array.from(randomArray(K * N, 2)));
+    const out = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]));
+    expectClose(await out.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }), 2e-3, 1e-4);
+  });
+
+  it('declared counts equal the counted reference, with fused bias adds', async () => {
+    const [M, N, K] = [7, 9, 11];
+    const a = Tensor.zeros([M, K]);
+    const b = Tensor.zeros([K, N]);
+    const bias = Tensor.zeros([N]);
+    const { records } = await env.engine.ledger.capture(() =>
+      matmulKernel(a, b, { batch: 1, M, N, K, aBatched: false, bBatched: false }, { bias, alpha: 2 }),
+    );
+    const c = new Counter();
+    const out = matmulRef(new Float64Array(M * K), new Float64Array(K * N), { batchA: 1, batchB: 1, M, N, K, alpha: 2 }, c);
+    for (const v of out) c.add(v, 0);
+    expect({ ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 }).toEqual(c.c);
+  });
+
+  it('names both shapes when inner dimensions differ', () => {
+    expect(() => matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).toThrow(/inner dimensions differ: \[2, 3\] x \[4, 5\]/);
+  });
+});
+
+describe('linear', () => {
+  it('x @ w + b over the last axis: values and all three gradients', async () => {
+    const [rows, fin, fout] = [2 * 5, 6, 7];
+    await checkOp({
+      shapes: [[2, 5, fin], [fin, fout], [fout]],
+      gpu: ([x, w, b]) => linear(x!, w!, b!),
+      reference: ([x, w, b]) => {
+        const y = matmulRef(x!, w!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
+        return y.map((v, i) => v + b![i % fout]!);
+      },
+      h: 1e-3,
+    });
+  });
+});
