@@ -52,25 +52,25 @@ function sumBatch(grad: Tensor, like: Tensor): Tensor {
   return v;
 }
 
-/** a @ b over the last two axes, batch axes broadcast when one side has none (or size 1). */
-export function matmul(a: Tensor, b: Tensor, options: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+/** a @ b over the last two axes (`op` names it in the FLOP ledger), batch axes broadcast when one side has none (or size 1). */
+export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'> = {}): Tensor {
   const batchShape = (a.rank >= b.rank ? a : b).shape.slice(0, -2);
   const out = product(a, b, options, batchShape);
-  const { transA = false, transB = false, alpha = 1 } = options;
-  return record(out, 'matmul', [a, b], (g) => {
+  const { transA = false, transB = false, alpha = 1, op = 'matmul' } = options;
+  return record(out, op, [a, b], (g) => {
     const gShape = g.shape.slice(0, -2);
     let da: Tensor | null = null;
     let db: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA
-        ? product(b, g, { transA: transB, transB: true, alpha }, gShape)
-        : product(g, b, { transB: !transB, alpha }, gShape);
+        ? product(b, g, { transA: transB, transB: true, alpha, op: `${op}-grad` }, gShape)
+        : product(g, b, { transB: !transB, alpha, op: `${op}-grad` }, gShape);
       da = sumBatch(da, a);
     }
     if (b.requiresGrad) {
       db = transB
-        ? product(g, a, { transA: true, transB: transA, alpha }, gShape)
-        : product(a, g, { transA: !transA, alpha }, gShape);
+        ? product(g, a, { transA: true, transB: transA, alpha, op: `${op}-grad` }, gShape)
+        : product(a, g, { transA: !transA, alpha, op: `${op}-grad` }, gShape);
       db = sumBatch(db, b);
     }
     return [da, db];

@@ -13,6 +13,8 @@ export class Engine {
   readonly scopes: Set<Tensor>[] = [];
   /** Live tensors (not disposed), for leak checks. */
   liveTensors = 0;
+  private seedCounter = 0;
+  private baseSeed = 0;
 
   constructor(readonly runtime: Runtime) {}
 
@@ -23,6 +25,17 @@ export class Engine {
   track(tensor: Tensor): void {
     this.liveTensors++;
     this.scopes[this.scopes.length - 1]?.add(tensor);
+  }
+
+  /** Restarts the stream of per-op random seeds (dropout masks): same seed, same masks. */
+  setSeed(seed: number): void {
+    this.baseSeed = seed >>> 0;
+    this.seedCounter = 0;
+  }
+
+  /** The next seed for a random op, derived from the base seed and a counter. */
+  nextSeed(): number {
+    return (Math.imul(this.baseSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(++this.seedCounter, 0xc2b2ae35)) >>> 0;
   }
 
   untrack(tensor: Tensor): void {

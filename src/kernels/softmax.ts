@@ -1,0 +1,84 @@
+// Row-wise softmax, fused log-softmax + cross-entropy, and top-k hits over the last axis.
+import { Tensor } from '../tensor/tensor.js';
+import { groups, launch, Uniforms, WG } from './launch.js';
+
+type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
+const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
+
+/** Longest row one invocation may walk (each row takes up to three passes; llvmpipe allows 65,535 iterations). */
+export const MAX_ROW = 16_384;
+
+function rowsOf(x: Tensor): { rows: number; n: number } {
+  const n = x.shape[x.rank - 1]!;
+  if (n > MAX_ROW) throw new Error(`softmax rows of ${n} values exceed the supported ${MAX_ROW}`);
+  return { rows: x.size / n, n };
+}
+
+function run(entry: Entry, op: string, inputs: Tensor[], outputs: Tensor[], rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0): void {
+  launch({
+    spec: {
+      name: `softmax:${entry.toLowerCase()}`,
+      file: 'softmax.wgsl',
+      constants: Object.fromEntries([['WG', WG], ...ENTRIES.map((e) => [e, e === entry])]),
+      buffers: [...inputs.map(() => 'read' as const), ...outputs.map(() => 'write' as const)],
+      uniformBytes: 16,
+    },
+    op,
+    uniforms: new Uniforms(16).u32(rows).u32(n).u32(k).f32(NaN),
+    inputs,
+    outputs,
+    workgroups: groups(rows),
+    counts,
+  });
+}
+
+export function softmaxForward(x: Tensor): Tensor {
+  const { rows, n } = rowsOf(x);
+  const y = Tensor.empty(x.shape);
+  // per row: n-1 compares; n subtracts and n adds (the sum starts at 0); n exp; one reciprocal; n multiplies
+  run('SOFTMAX', 'softmax', [x], [y], rows, n, { cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
+  return y;
+}
+
+export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
+  const { rows, n } = rowsOf(y);
+  const dx = Tensor.empty(y.shape);
+  run('SOFTMAX_GRAD', 'softmax-grad', [y, dy], [dx], rows, n, { fma: rows * n, add: rows * n, mul: rows * n });
+  return dx;
+}
+
+/** Per-row cross-entropy of logits [rows, n] against int32 labels [rows]; also returns each row's log-sum-exp. */
+export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Tensor; lse: Tensor } {
+  const { rows, n } = rowsOf(logits);
+  if (labels.dtype !== 'i32' || labels.size !== rows) {
+    throw new Error(`cross-entropy needs ${rows} int32 labels for logits [${logits.shape.join(', ')}], got ${labels}`);
+  }
+  const loss = Tensor.empty([rows]);
+  const lse = Tensor.empty([rows]);
+  run('CROSS_ENTROPY', 'cross-entropy', [logits, labels], [loss, lse], rows, n, {
+    cmp: rows * (n - 1),
+    add: rows * (2 * n - 1 + 2),
+    exp: rows * n,
+    log: rows,
+  });
+  return { loss, lse };
+}
+
+export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor): Tensor {
+  const { rows, n } = rowsOf(logits);
+  const dx = Tensor.empty(logits.shape);
+  run('CROSS_ENTROPY_GRAD', 'cross-entropy-grad', [logits, labels, lse, dloss], [dx], rows, n, {
+    add: rows * (n + 1),
+    exp: rows * n,
+    mul: rows * n,
+  });
+  return dx;
+}
+
+/** 1 per row whose label ranks among the k highest scores, else 0. */
+export function topKHits(logits: Tensor, labels: Tensor, k: number): Tensor {
+  const { rows, n } = rowsOf(logits);
+  const hits = Tensor.empty([rows]);
+  run('TOP_K', `top-${k}`, [logits, labels], [hits], rows, n, { cmp: rows * n }, k);
+  return hits;
+}

@@ -1,0 +1,31 @@
+// Differentiable softmax, cross-entropy with integer labels, and (non-differentiable) top-k accuracy.
+import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward, topKHits } from '../kernels/softmax.js';
+import { reduceAxis } from '../kernels/reduce.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { record } from './autograd.js';
+import { mean } from './reduce.js';
+
+/** Softmax over the last axis. */
+export function softmax(x: Tensor): Tensor {
+  const y = softmaxForward(x);
+  return record(y, 'softmax', [x], (dy) => [softmaxBackward(y, dy)]);
+}
+
+/** Cross-entropy of each row of logits [..., classes] against int32 labels [...] (no reduction). */
+export function crossEntropyPerRow(logits: Tensor, labels: Tensor): Tensor {
+  const { loss, lse } = crossEntropyForward(logits, labels);
+  return record(loss, 'cross-entropy', [logits], (dloss) => [crossEntropyBackward(logits, labels, lse, dloss)]);
+}
+
+/** Mean cross-entropy over the batch: fused log-softmax + negative log-likelihood. */
+export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  return mean(crossEntropyPerRow(logits, labels));
+}
+
+/** Fraction of rows whose label is among the k highest logits, as a scalar tensor. */
+export function topKAccuracy(logits: Tensor, labels: Tensor, k = 1): Tensor {
+  const hits = topKHits(logits, labels, k);
+  const acc = reduceAxis('mean', hits, 0);
+  hits.dispose();
+  return acc;
+}

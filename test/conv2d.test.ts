@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs, type Padding } from '../src/kernels/conv2d.js';
+import { conv2d } from '../src/ops/conv.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { checkOp } from './helpers/check.js';
+import { useEngine } from './helpers/gpu.js';
+import { Counter } from './reference/counter.js';
+
+const env = useEngine();
+
+interface Case { x: number[]; w: number[]; stride: number; padding: Padding; groups: number; bias: boolean }
+
+/** Float64 reference convolution (NHWC, HWIO), TensorFlow padding, skipping taps in the padding. */
+function convRef(x: Float64Array, w: Float64Array, b: Float64Array | undefined, c: Case, k = new Counter()): Float64Array {
+  const [N, H, W, Cin] = c.x as [number, number, number, number];
+  const [KH, KW, cinG, Cout] = c.w as [number, number, number, number];
+  const coutG = Cout / c.groups;
+  const dim = (size: number, kernel: number) => {
+    if (c.padding === 'valid') return { out: Math.floor((size - kernel) / c.stride) + 1, pad: 0 };
+    const out = Math.ceil(size / c.stride);
+    return { out, pad: Math.floor(Math.max((out - 1) * c.stride + kernel - size, 0) / 2) };
+  };
+  const r = dim(H, KH);
+  const q = dim(W, KW);
+  const y = new Float64Array(N * r.out * q.out * Cout);
+  for (let n = 0; n < N; n++)
+    for (let oy = 0; oy < r.out; oy++)
+      for (let ox = 0; ox < q.out; ox++)
+        for (let oc = 0; oc < Cout; oc++) {
+          const grp = Math.floor(oc / coutG);
+          let acc = 0;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * c.stride - r.pad + ky;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * c.stride - q.pad + kx;
+              if (ix < 0 || ix >= W) continue;
+              for (let ci = 0; ci < cinG; ci++) {
+                acc = k.fma(x[((n * H + iy) * W + ix) * Cin + grp * cinG + ci]!, w[((ky * KW + kx) * cinG + ci) * Cout + oc]!, acc);
+              }
+            }
+          }
+          y[((n * r.out + oy) * q.out + ox) * Cout + oc] = b ? k.add(acc, b[oc]!) : acc;
+        }
+  return y;
+}
+
+const cases: [string, Case][] = [
+  ['3x3 same, odd sizes, bias', { x: [2, 5, 7, 3], w: [3, 3, 3, 4], stride: 1, padding: 'same', groups: 1, bias: true }],
+  ['3x3 stride 2 same', { x: [1, 7, 6, 2], w: [3, 3, 2, 3], stride: 2, padding: 'same', groups: 1, bias: false }],
+  ['2x3 valid', { x: [2, 6, 5, 2], w: [2, 3, 2, 3], stride: 1, padding: 'valid', groups: 1, bias: true }],
+  ['depthwise 3x3 same', { x: [2, 6, 6, 4], w: [3, 3, 1, 4], stride: 1, padding: 'same', groups: 4, bias: true }],
+  ['grouped 3x3', { x: [1, 5, 5, 4], w: [3, 3, 2, 6], stride: 1, padding: 'same', groups: 2, bias: false }],
+  ['1x1 (matmul path)', { x: [2, 4, 3, 5], w: [1, 1, 5, 6], stride: 1, padding: 'valid', groups: 1, bias: true }],
+  ['patch 3x3 stride 3 (matmul path)', { x: [2, 6, 6, 2], w: [3, 3, 2, 5], stride: 3, padding: 'valid', groups: 1, bias: true }],
+  ['patch 3 stride 3 cropping 8x7 (matmul path)', { x: [1, 8, 7, 1], w: [3, 3, 1, 4], stride: 3, padding: 'valid', groups: 1, bias: true }],
+];
+
+describe('conv2d', () => {
+  for (const [name, c] of cases) {
+    it(`${name}: values and gradients of x, w and bias`, async () => {
+      await checkOp({
+        shapes: c.bias ? [c.x, c.w, [c.w[3]!]] : [c.x, c.w],
+        gpu: ([x, w, b]) => conv2d(x!, w!, { stride: c.stride, padding: c.padding, groups: c.groups, bias: b }),
+        reference: ([x, w, b]) => convRef(x!, w!, b, c),
+        h: 1e-3,
+      });
+    });
+  }
+
+  it('the weight gradient over many rows is split into runs and summed', async () => {
+    const c: Case = { x: [4, 40, 40, 2], w: [3, 3, 2, 2], stride: 1, padding: 'same', groups: 1, bias: false };
+    await checkOp({ shapes: [c.x, c.w], gpu: ([x, w]) => conv2d(x!, w!, { padding: 'same' }), reference: ([x, w]) => convRef(x!, w!, undefined, c), noGrad: [0], h: 1e-3, gradTol: [2e-3, 2e-3] });
+  });
+
+  it('declared multiply-adds equal the counted reference (padding taps skipped) in all three kernels', async () => {
+    const c: Case = { x: [2, 5, 7, 4], w: [3, 3, 2, 6], stride: 2, padding: 'same', groups: 2, bias: true };
+    const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
+    const x = Tensor.zeros(c.x);
+    const w = Tensor.zeros(c.w);
+    const bias = Tensor.zeros([6]);
+    const { records } = await env.engine.ledger.capture(() => {
+      const y = conv2dForward(x, w, g, bias);
+      conv2dGradInput(y, w, g);
+      conv2dGradWeight(x, y, g);
+    });
+    const k = new Counter();
+    convRef(new Float64Array(x.size), new Float64Array(w.size), new Float64Array(6), c, k);
+    expect(records[0]!.counts.fma).toBe(k.c.fma);
+    expect(records[0]!.counts.add).toBe(k.c.add);
+    expect(records[1]!.counts.fma).toBe(k.c.fma);
+    expect(records[2]!.counts.fma).toBe(k.c.fma);
+    expect(convMacs(g)).toBe(k.c.fma);
+  });
+
+  it('explains mismatched channels and groups', () => {
+    expect(() => conv2d(Tensor.zeros([1, 4, 4, 3]), Tensor.zeros([3, 3, 2, 4]))).toThrow(/3 input and 4 output channels do not fit 1 groups/);
+  });
+});

@@ -1,0 +1,342 @@
+import { describe, expect, it } from 'vitest';
+import { adamwKernel } from '../src/kernels/adamw.js';
+import { dropoutKernel } from '../src/kernels/dropout.js';
+import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js';
+import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
+import { scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
+import { dropout } from '../src/ops/dropout.js';
+import { batchNorm, layerNorm } from '../src/ops/norm.js';
+import { crossEntropy, softmax, topKAccuracy } from '../src/ops/softmax.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { noGrad } from '../src/tensor/engine.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { checkOp } from './helpers/check.js';
+import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { Counter } from './reference/counter.js';
+
+const env = useEngine();
+const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
+
+function softmaxRows(x: Float64Array, n: number, k = new Counter()): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    let m = x[r * n]!;
+    for (let i = 1; i < n; i++) m = k.max(m, x[r * n + i]!);
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const e = k.exp(k.sub(x[r * n + i]!, m));
+      y[r * n + i] = e;
+      s = k.add(s, e);
+    }
+    const inv = k.div(1, s);
+    for (let i = 0; i < n; i++) y[r * n + i] = k.mul(y[r * n + i]!, inv);
+  }
+  return y;
+}
+
+function crossEntropyRows(x: Float64Array, labels: number[], n: number, k = new Counter()): { loss: Float64Array; lse: Float64Array } {
+  const rows = labels.length;
+  const loss = new Float64Array(rows);
+  const lse = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = x[r * n]!;
+    for (let i = 1; i < n; i++) m = k.max(m, x[r * n + i]!);
+    let s = k.exp(k.sub(x[r * n]!, m));
+    for (let i = 1; i < n; i++) s = k.add(s, k.exp(k.sub(x[r * n + i]!, m)));
+    lse[r] = k.add(m, k.log(s));
+    loss[r] = k.sub(lse[r]!, x[r * n + labels[r]!]!);
+  }
+  return { loss, lse };
+}
+
+function layerNormRows(x: Float64Array, gamma: Float64Array, beta: Float64Array, n: number, eps: number, k = new Counter()): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    const row = x.subarray(r * n, (r + 1) * n);
+    let s = row[0]!;
+    for (let i = 1; i < n; i++) s = k.add(s, row[i]!);
+    const mean = k.mul(s, 1 / n);
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const d = k.sub(row[i]!, mean);
+      v = k.fma(d, d, v);
+    }
+    const rstd = k.rsqrt(k.add(k.mul(v, 1 / n), eps));
+    for (let i = 0; i < n; i++) y[r * n + i] = k.fma(k.mul(k.sub(row[i]!, mean), rstd), gamma[i]!, beta[i]!);
+  }
+  return y;
+}
+
+describe('softmax and cross-entropy', () => {
+  for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]]) {
+    it(`softmax over rows of ${n} (${rows} rows): values and gradient`, async () => {
+      await checkOp({ shapes: [[rows, n]], gpu: ([x]) => softmax(x!), reference: ([x]) => softmaxRows(x!, n), ranges: [[-4, 4]], forwardTol: [1e-6, 1e-5] });
+    });
+  }
+
+  it('softmax of huge logits stays finite (max subtracted)', async () => {
+    const y = await softmax(Tensor.from([1000, 1001, 1002], [1, 3])).data();
+    expectClose(y, softmaxRows(Float64Array.from([1000, 1001, 1002]), 3), 1e-6, 1e-5);
+  });
+
+  it('cross-entropy with integer labels: mean loss and gradient match float64', async () => {
+    const [rows, n] = [9, 8];
+    const labels = Array.from({ length: rows }, (_, i) => (i * 5) % n);
+    await checkOp({
+      shapes: [[rows, n]],
+      gpu: ([x]) => crossEntropy(x!, Tensor.from(labels, [rows], 'i32')),
+      reference: ([x]) => Float64Array.of(crossEntropyRows(x!, labels, n).loss.reduce((a, b) => a + b, 0) / rows),
+      ranges: [[-3, 3]],
+    });
+  });
+
+  it('top-1 and top-3 accuracy count hits, ties going to the lower class', async () => {
+    const logits = Tensor.from([0.1, 0.9, 0.3, 0.5, /**/ 2, 1, 0, -1, /**/ 1, 1, 1, 1], [3, 4]);
+    const labels = Tensor.from([1, 3, 2], [3], 'i32');
+    expect(await topKAccuracy(logits, labels, 1).item()).toBeCloseTo(1 / 3, 6);
+    expect(await topKAccuracy(logits, labels, 3).item()).toBeCloseTo(2 / 3, 6);
+  });
+
+  it('a label out of range gives NaN, not a silent number', async () => {
+    const loss = crossEntropy(Tensor.from([1, 2, 3], [1, 3]), Tensor.from([7], [1], 'i32'));
+    expect(Number.isNaN(await loss.item())).toBe(true);
+  });
+
+  it('declared counts equal the counted reference', async () => {
+    const [rows, n] = [5, 6];
+    const x = Tensor.zeros([rows, n]);
+    const labels = Tensor.from([0, 1, 2, 3, 4], [rows], 'i32');
+    const { records } = await env.engine.ledger.capture(() => {
+      const y = softmaxForward(x);
+      softmaxBackward(y, y);
+      const { lse, loss } = crossEntropyForward(x, labels);
+      crossEntropyBackward(x, labels, lse, loss);
+    });
+    const z = new Float64Array(rows * n);
+    const k1 = new Counter();
+    softmaxRows(z, n, k1);
+    expect(strip(records[0]!.counts)).toEqual(k1.c);
+    const k2 = new Counter();
+    for (let r = 0; r < rows; r++) {
+      let d = 0;
+      for (let i = 0; i < n; i++) d = k2.fma(1, 1, d);
+      for (let i = 0; i < n; i++) k2.mul(1, k2.sub(1, d));
+    }
+    expect(strip(records[1]!.counts)).toEqual(k2.c);
+    const k3 = new Counter();
+    crossEntropyRows(z, [0, 1, 2, 3, 4], n, k3);
+    expect(strip(records[2]!.counts)).toEqual(k3.c);
+    const k4 = new Counter();
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < n; i++) {
+        let p = k4.exp(k4.sub(0, 0));
+        if (i === r) p = k4.sub(p, 1);
+        k4.mul(p, 1);
+      }
+    }
+    expect(strip(records[3]!.counts)).toEqual(k4.c);
+  });
+});
+
+describe('normalisation', () => {
+  for (const [rows, n] of [[1, 4], [7, 33], [600, 8]]) {
+    it(`layerNorm rows of ${n} (${rows} rows): values and gradients of x, gamma, beta`, async () => {
+      await checkOp({
+        shapes: [[rows, n], [n], [n]],
+        gpu: ([x, g, b]) => layerNorm(x!, g!, b!, 1e-6),
+        reference: ([x, g, b]) => layerNormRows(x!, g!, b!, n, 1e-6),
+        ranges: [[-2, 2], [0.5, 1.5], [-0.5, 0.5]],
+        forwardTol: [2e-5, 2e-5],
+        gradTol: [5e-4, 5e-3],
+        h: 1e-4,
+        forwardOnly: rows * n > 1000,
+      });
+    });
+  }
+
+  it('layerNorm forward declares what the counted reference does', async () => {
+    const [rows, n] = [3, 5];
+    const { records } = await env.engine.ledger.capture(() => layerNormForward(Tensor.zeros([rows, n]), Tensor.zeros([n]), Tensor.zeros([n]), 1e-6));
+    const k = new Counter();
+    layerNormRows(new Float64Array(rows * n), new Float64Array(n), new Float64Array(n), n, 1e-6, k);
+    expect(strip(records[0]!.counts)).toEqual(k.c);
+  });
+
+  it('layerNorm gradient kernels run without error on many rows (split parameter sums)', async () => {
+    const [rows, n] = [1300, 4];
+    const x = Tensor.from(randomArray(rows * n, 3), [rows, n]);
+    const gamma = Tensor.full([n], 1);
+    const { stats } = layerNormForward(x, gamma, Tensor.zeros([n]), 1e-6);
+    const dy = Tensor.full([rows, n], 1);
+    const { dbeta } = layerNormBackward(x, gamma, stats, dy);
+    expect([...(await dbeta.data())]).toEqual([rows, rows, rows, rows]);
+  });
+
+  it('batchNorm (training) normalises per channel; gradients match finite differences', async () => {
+    const shape = [2, 3, 3, 4];
+    const C = 4;
+    const eps = 1e-3;
+    const state = () => ({ gamma: Tensor.full([C], 1.5), beta: Tensor.full([C], 0.25), runningMean: Tensor.zeros([C]), runningVar: Tensor.full([C], 1), momentum: 0.99, eps });
+    await checkOp({
+      shapes: [shape],
+      gpu: ([x]) => batchNorm(x!, state(), true),
+      reference: ([x]) => {
+        const rows = x!.length / C;
+        const out = new Float64Array(x!.length);
+        for (let c = 0; c < C; c++) {
+          let mean = 0;
+          for (let r = 0; r < rows; r++) mean += x![r * C + c]!;
+          mean /= rows;
+          let v = 0;
+          for (let r = 0; r < rows; r++) v += (x![r * C + c]! - mean) ** 2;
+          v /= rows;
+          for (let r = 0; r < rows; r++) out[r * C + c] = ((x![r * C + c]! - mean) / Math.sqrt(v + eps)) * 1.5 + 0.25;
+        }
+        return out;
+      },
+      gradTol: [1e-3, 5e-3],
+      h: 1e-4,
+    });
+  });
+
+  it('batchNorm moves the running averages and uses them in inference', async () => {
+    const C = 2;
+    const s = { gamma: Tensor.full([C], 1).keep(), beta: Tensor.zeros([C]).keep(), runningMean: Tensor.zeros([C]).keep(), runningVar: Tensor.full([C], 1).keep(), momentum: 0.9, eps: 1e-3 };
+    const x = Tensor.from([1, 10, 3, 20], [2, C]);
+    noGrad(() => batchNorm(x, s, true));
+    expectClose(await s.runningMean.data(), [0.1 * 2, 0.1 * 15], 1e-6, 1e-5);
+    expectClose(await s.runningVar.data(), [0.9 + 0.1 * 1, 0.9 + 0.1 * 25], 1e-5, 1e-5);
+    const y = await noGrad(() => batchNorm(Tensor.from([0.2, 1.5], [1, C]), s, false)).data();
+    expectClose(y, [0, 0], 1e-6, 1e-5);
+  });
+});
+
+describe('dropout', () => {
+  it('keeps about 1 - p of the values, scaled by 1/(1 - p), and the same seed gives the same mask', async () => {
+    const n = 100_000;
+    const x = Tensor.full([n], 1);
+    const a = await dropoutKernel(x, 0.3, 1234).data();
+    const b = await dropoutKernel(x, 0.3, 1234).data();
+    const c = await dropoutKernel(x, 0.3, 1235).data();
+    const kept = a.filter((v) => v !== 0);
+    expect(Math.abs(kept.length / n - 0.7)).toBeLessThan(0.01);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.7)]));
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('the gradient uses the forward mask; inference is the identity', async () => {
+    const x = Tensor.from(randomArray(1000, 5), [1000]);
+    x.requiresGrad = true;
+    env.engine.setSeed(7);
+    const y = dropout(x, 0.5, true);
+    const { backward } = await import('../src/ops/autograd.js');
+    backward(y, Tensor.full([1000], 1));
+    const [yv, gv] = [await y.data(), await x.grad!.data()];
+    for (let i = 0; i < 1000; i++) expect(gv[i]).toBe(yv[i] === 0 ? 0 : 2);
+    expect(dropout(x, 0.5, false)).toBe(x);
+  });
+});
+
+describe('attention and TokenLearner pooling', () => {
+  function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, BH: number, T: number, D: number): Float64Array {
+    const out = new Float64Array(BH * T * D);
+    for (let b = 0; b < BH; b++) {
+      const scores = new Float64Array(T * T);
+      for (let i = 0; i < T; i++)
+        for (let j = 0; j < T; j++) {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += q[(b * T + i) * D + d]! * k[(b * T + j) * D + d]!;
+          scores[i * T + j] = s / Math.sqrt(D);
+        }
+      const p = softmaxRows(scores, T);
+      for (let i = 0; i < T; i++)
+        for (let d = 0; d < D; d++) {
+          let s = 0;
+          for (let j = 0; j < T; j++) s += p[i * T + j]! * v[(b * T + j) * D + d]!;
+          out[(b * T + i) * D + d] = s;
+        }
+    }
+    return out;
+  }
+
+  it('scaled dot-product attention over [B, H, T, D]: values and gradients of q, k, v', async () => {
+    const [B, H, T, D] = [2, 2, 5, 3];
+    await checkOp({
+      shapes: [[B, H, T, D], [B, H, T, D], [B, H, T, D]],
+      gpu: ([q, k, v]) => scaledDotProductAttention(q!, k!, v!),
+      reference: ([q, k, v]) => attentionRef(q!, k!, v!, B * H, T, D),
+      h: 1e-4,
+    });
+  });
+
+  function poolRef(a: Float64Array, x: Float64Array, B: number, S: number, K: number, C: number, mode: 'mean' | 'sum' | 'softmax'): Float64Array {
+    const out = new Float64Array(B * K * C);
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < K; t++) {
+        const w = new Float64Array(S).map((_, s) => a[(b * S + s) * K + t]!);
+        const weights = mode === 'softmax' ? softmaxRows(w, S) : w.map((v) => (mode === 'mean' ? v / S : v));
+        for (let c = 0; c < C; c++) {
+          let acc = 0;
+          for (let s = 0; s < S; s++) acc += weights[s]! * x[(b * S + s) * C + c]!;
+          out[(b * K + t) * C + c] = acc;
+        }
+      }
+    return out;
+  }
+
+  for (const mode of ['mean', 'sum', 'softmax'] as const) {
+    it(`tokenPool (${mode}): tokens = weighted sums of positions; gradients of maps and features`, async () => {
+      const [B, S, K, C] = [2, 9, 3, 5];
+      await checkOp({
+        shapes: [[B, S, K], [B, S, C]],
+        gpu: ([a, x]) => tokenPool(a!, x!, mode),
+        reference: ([a, x]) => poolRef(a!, x!, B, S, K, C, mode),
+        h: 1e-4,
+      });
+    });
+  }
+});
+
+describe('AdamW', () => {
+  it('one fused step matches a float64 AdamW with decoupled decay, over several steps', async () => {
+    const n = 37;
+    const p0 = Float64Array.from(Float32Array.from(randomArray(n, 11)));
+    const grads = [1, 2, 3].map((s) => Float64Array.from(Float32Array.from(randomArray(n, 20 + s))));
+    const param = Tensor.from(p0, [n]).keep();
+    param.requiresGrad = true;
+    const opt = new AdamW([param], { lr: 0.01, weightDecay: 1e-2, eps: 1e-7 });
+    const ref = Float64Array.from(p0);
+    const m = new Float64Array(n);
+    const v = new Float64Array(n);
+    for (let step = 1; step <= 3; step++) {
+      param.grad = Tensor.from(grads[step - 1]!, [n]).keep();
+      opt.update();
+      for (let i = 0; i < n; i++) {
+        const g = grads[step - 1]![i]!;
+        m[i] = 0.9 * m[i]! + 0.1 * g;
+        v[i] = 0.999 * v[i]! + 0.001 * g * g;
+        const update = (m[i]! / (1 - 0.9 ** step)) / (Math.sqrt(v[i]! / (1 - 0.999 ** step)) + 1e-7);
+        ref[i] = ref[i]! - 0.01 * update - 1e-2 * ref[i]!;
+      }
+    }
+    expectClose(await param.data(), ref, 1e-6, 1e-5);
+    expect(param.grad).toBeUndefined();
+  });
+
+  it('declares the primitive counts that the counted reference performs', async () => {
+    const n = 5;
+    const t = () => Tensor.zeros([n]);
+    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0.1, step: 1 }));
+    const k = new Counter();
+    for (let i = 0; i < n; i++) {
+      const g = 0;
+      const p = 0;
+      const m1 = k.fma(0.9, 0, k.mul(0.1, g));
+      const v1 = k.fma(0.999, 0, k.mul(0.001, k.mul(g, g)));
+      const update = k.div(k.mul(m1, 10), k.add(k.sqrt(k.mul(v1, 1000)), 1e-7));
+      k.sub(k.sub(p, k.mul(1, update)), k.mul(0.1, p));
+    }
+    expect(strip(records[0]!.counts)).toEqual(k.c);
+  });
+});
