@@ -68,7 +68,7 @@ function layerNormRows(x: Float64Array, gamma: Float64Array, beta: Float64Array,
 }
 
 describe('softmax and cross-entropy', () => {
-  for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]]) {
+  for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]] as [number, number][]) {
     it(`softmax over rows of ${n} (${rows} rows): values and gradient`, async () => {
       await checkOp({ shapes: [[rows, n]], gpu: ([x]) => softmax(x!), reference: ([x]) => softmaxRows(x!, n), ranges: [[-4, 4]], forwardTol: [1e-6, 1e-5] });
     });
@@ -139,7 +139,7 @@ describe('softmax and cross-entropy', () => {
 });
 
 describe('normalisation', () => {
-  for (const [rows, n] of [[1, 4], [7, 33], [600, 8]]) {
+  for (const [rows, n] of [[1, 4], [7, 33], [600, 8]] as [number, number][]) {
     it(`layerNorm rows of ${n} (${rows} rows): values and gradients of x, gamma, beta`, async () => {
       await checkOp({
         shapes: [[rows, n], [n], [n]],
@@ -160,6 +160,43 @@ describe('normalisation', () => {
     const k = new Counter();
     layerNormRows(new Float64Array(rows * n), new Float64Array(n), new Float64Array(n), n, 1e-6, k);
     expect(strip(records[0]!.counts)).toEqual(k.c);
+  });
+
+  it('layerNorm gradients declare what the counted reference does', async () => {
+    const [rows, n] = [3, 5];
+    const x = Tensor.zeros([rows, n]);
+    const gamma = Tensor.zeros([n]);
+    const { stats } = layerNormForward(x, gamma, Tensor.zeros([n]), 1e-6);
+    const { records } = await env.engine.ledger.capture(() => layerNormBackward(x, gamma, stats, x));
+    const k = new Counter();
+    for (let r = 0; r < rows; r++) {
+      let sumG = 0;
+      let sumGx = 0;
+      for (let i = 0; i < n; i++) {
+        const xhat = k.mul(k.sub(0, 0), 1);
+        const g = k.mul(0, 0);
+        sumG = k.add(sumG, g);
+        sumGx = k.fma(g, xhat, sumGx);
+      }
+      const a = k.mul(sumG, 1 / n);
+      const b = k.mul(sumGx, 1 / n);
+      for (let i = 0; i < n; i++) {
+        const xhat = k.mul(k.sub(0, 0), 1);
+        const g = k.mul(0, 0);
+        k.mul(1, k.sub(k.sub(g, a), k.mul(xhat, b)));
+      }
+    }
+    expect(strip(records[0]!.counts)).toEqual(k.c);
+    const kp = new Counter();
+    for (let col = 0; col < n; col++) {
+      let dgamma = 0;
+      let dbeta = 0;
+      for (let r = 0; r < rows; r++) {
+        dgamma = kp.fma(0, kp.mul(kp.sub(0, 0), 1), dgamma);
+        dbeta = kp.add(dbeta, 0);
+      }
+    }
+    expect(strip(records[1]!.counts)).toEqual(kp.c);
   });
 
   it('layerNorm gradient kernels run without error on many rows (split parameter sums)', async () => {
