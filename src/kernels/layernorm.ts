@@ -54,7 +54,7 @@ export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: T
     outputs: [dx],
     workgroups: groups(rows),
     // pass 1: n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2: n (sub, mul, mul, sub, sub, mul, mul)
-    counts: { add: rows * (n + n + 2 * n), mul: rows * (2 * n + 2 + 4 * n), fma: rows * n },
+    counts: { add: rows * 5 * n, mul: rows * (6 * n + 2), fma: rows * n },
   });
   const splits = Math.ceil(rows / ROWS_PER_SPLIT);
   const partial = Tensor.empty([splits, n, 2]);
