@@ -34,15 +34,8 @@ export class AdamW {
     this.eps = options.eps ?? 1e-7;
     this.weightDecay = options.weightDecay ?? 0;
     this.decayFollowsLr = options.decayFollowsLr ?? false;
-  }
-
-  private momentsOf(p: Tensor): { m: Tensor; v: Tensor } {
-    let state = this.moments.get(p);
-    if (!state) {
-      state = { m: Tensor.zeros(p.shape).keep(), v: Tensor.zeros(p.shape).keep() };
-      this.moments.set(p, state);
-    }
-    return state;
+    // Allocated up front so the first step already uses as much memory as every later one.
+    for (const p of params) this.moments.set(p, { m: Tensor.zeros(p.shape).keep(), v: Tensor.zeros(p.shape).keep() });
   }
 
   /** Applies one update to every parameter that has a gradient, then frees the gradients. */
@@ -55,7 +48,7 @@ export class AdamW {
       noGrad(() => {
         for (const p of this.params) {
           if (!p.grad) continue;
-          const { m, v } = this.momentsOf(p);
+          const { m, v } = this.moments.get(p)!;
           const decay = this.decayFollowsLr ? this.lr * this.weightDecay : this.weightDecay;
           adamwKernel(p, p.grad, m, v, { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, step: this.step });
           p.grad.dispose();
