@@ -11,7 +11,11 @@ struct Params {
   alpha: f32, k_chunk: u32, splits: u32, p2: u32,
 }
 @group(0) @binding(0) var<uniform> u: Params;
+#if ${VEC_A}
+@group(0) @binding(1) var<storage, read> A: array<vec4f>;
+#else
 @group(0) @binding(1) var<storage, read> A: array<f32>;
+#endif
 #if ${VEC_B}
 @group(0) @binding(2) var<storage, read> B: array<vec4f>;
 #else
@@ -72,6 +76,28 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var c2 = vec4f(0.0);
   var c3 = vec4f(0.0);
   let k_end = min(u.K, (split + 1u) * u.k_chunk);
+#if ${VEC_A}
+  // K is a multiple of 4 (and so is every split): read A four k at a time, four rows at once.
+  let r0 = (a_base + m0 * u.K) / 4u;
+  let r1 = (a_base + m1 * u.K) / 4u;
+  let r2 = (a_base + m2 * u.K) / 4u;
+  let r3 = (a_base + m3 * u.K) / 4u;
+  for (var k4 = split * u.k_chunk / 4u; k4 < k_end / 4u; k4++) {
+    let k = k4 * 4u;
+    let b0 = load_b(b_base, k, n0);
+    let b1 = load_b(b_base, k + 1u, n0);
+    let b2 = load_b(b_base, k + 2u, n0);
+    let b3 = load_b(b_base, k + 3u, n0);
+    let a0 = A[r0 + k4];
+    let a1 = A[r1 + k4];
+    let a2 = A[r2 + k4];
+    let a3 = A[r3 + k4];
+    c0 = fma(vec4f(a0.x), b0, fma(vec4f(a0.y), b1, fma(vec4f(a0.z), b2, fma(vec4f(a0.w), b3, c0))));
+    c1 = fma(vec4f(a1.x), b0, fma(vec4f(a1.y), b1, fma(vec4f(a1.z), b2, fma(vec4f(a1.w), b3, c1))));
+    c2 = fma(vec4f(a2.x), b0, fma(vec4f(a2.y), b1, fma(vec4f(a2.z), b2, fma(vec4f(a2.w), b3, c2))));
+    c3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, c3))));
+  }
+#else
   for (var k = split * u.k_chunk; k < k_end; k++) {
     let bk = load_b(b_base, k, n0);
     c0 = fma(vec4f(A[a_index(a_base, m0, k)]), bk, c0);
@@ -79,6 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     c2 = fma(vec4f(A[a_index(a_base, m2, k)]), bk, c2);
     c3 = fma(vec4f(A[a_index(a_base, m3, k)]), bk, c3);
   }
+#endif
 
   var scale = vec4f(u.alpha);
 #if ${HAS_BIAS}

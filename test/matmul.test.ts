@@ -34,7 +34,8 @@ function matmulRef(
 }
 
 describe('matmul', () => {
-  const sizes: [number, number, number][] = [[1, 1, 1], [5, 7, 3], [33, 17, 65], [64, 64, 64], [13, 130, 9]];
+  // [M, N, K]; those with N and K multiples of 4 and M >= 16 take the tall-tile kernel on CPU adapters.
+  const sizes: [number, number, number][] = [[1, 1, 1], [5, 7, 3], [33, 17, 65], [64, 64, 64], [13, 130, 9], [37, 12, 20], [130, 36, 8], [17, 4, 4]];
   for (const [M, N, K] of sizes) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
@@ -73,6 +74,23 @@ describe('matmul', () => {
     const [M, N, K] = [3, 5, 70_001];
     const a = Float64Array.from(Float32Array.from(randomArray(M * K, 1)));
     const b = Float64Array.from(Float32Array.from(randomArray(K * N, 2)));
+    const out = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]));
+    expectClose(await out.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }), 2e-3, 1e-4);
+  });
+
+  it('batched products and long K on the tall-tile path (M >= 16, N and K multiples of 4)', async () => {
+    for (const [batchA, batchB] of [[3, 1], [3, 3], [1, 2]]) {
+      const [M, N, K] = [20, 12, 8];
+      await checkOp({
+        shapes: [batchA > 1 ? [batchA, M, K] : [M, K], batchB > 1 ? [batchB, K, N] : [K, N]],
+        gpu: ([a, b]) => matmul(a!, b!),
+        reference: ([a, b]) => matmulRef(a!, b!, { batchA, batchB, M, N, K }),
+        forwardOnly: true,
+      });
+    }
+    const [M, N, K] = [16, 8, 40_000];
+    const a = Float64Array.from(Float32Array.from(randomArray(M * K, 3)));
+    const b = Float64Array.from(Float32Array.from(randomArray(K * N, 4)));
     const out = matmul(Tensor.from(a, [M, K]), Tensor.from(b, [K, N]));
     expectClose(await out.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }), 2e-3, 1e-4);
   });

@@ -1,11 +1,18 @@
 // Batched matrix multiply with either operand transposed, an optional fused bias and scale.
+import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward } from './elementwise.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { groups, launch, Uniforms } from './launch.js';
 import { reduceAxis } from './reduce.js';
 
 /** Longest K run one invocation accumulates before the product is split (see matmul.wgsl). */
 export const MATMUL_K_CHUNK = 16_384;
+
+/** Rows of the tall tile that matmul_wide.wgsl computes per invocation on CPU adapters. */
+const WIDE_TILE_ROWS = 16;
+
+/** Invocations per workgroup, each computing a 4x4 tile (measured on llvmpipe: 64-256 are within noise). */
+const MATMUL_WG = 128;
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -28,12 +35,14 @@ export function matmulKernel(
 ): Tensor {
   const { batch, M, N, K } = dims;
   const splits = Math.ceil(K / MATMUL_K_CHUNK);
-  const kChunk = Math.ceil(K / splits);
+  const kChunk = Math.ceil(K / splits / 4) * 4;
   const out = Tensor.empty([splits, batch, M, N]);
-  const tilesM = Math.ceil(M / 4);
-  const tilesN = Math.ceil(N / 4);
+  const vecA = !options.transA && K % 4 === 0;
+  const vecB = !options.transB && N % 4 === 0;
+  const wide = vecA && vecB && engine().runtime.software && M >= WIDE_TILE_ROWS;
+  const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
+  const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
-  const vecB = !options.transB && N % 4 === 0 && (!dims.bBatched || (K * N) % 4 === 0);
   const uniforms = new Uniforms(48)
     .u32(M)
     .u32(N)
@@ -51,12 +60,13 @@ export function matmulKernel(
   const outputs = batch * M * N;
   launch({
     spec: {
-      name: 'matmul',
-      file: 'matmul.wgsl',
+      name: wide ? 'matmul-wide' : 'matmul',
+      file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
       constants: {
-        WG,
+        WG: MATMUL_WG,
         TRANS_A: !!options.transA,
         TRANS_B: !!options.transB,
+        VEC_A: vecA,
         VEC_B: vecB,
         HAS_BIAS: hasBias,
         HAS_ALPHA: alpha !== 1,
@@ -68,7 +78,7 @@ export function matmulKernel(
     uniforms,
     inputs: hasBias ? [a, b, options.bias!] : [a, b],
     outputs: [out],
-    workgroups: groups(splits * batch * tilesM * tilesN),
+    workgroups: groups(splits * batch * tilesM * tilesN, MATMUL_WG),
     counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0 },
   });
   if (splits === 1) {
