@@ -2,3 +2,12 @@
 export { Runtime, GpuValidationError, DeviceLostError, STORAGE_USAGE, type RuntimeOptions } from './runtime/runtime.js';
 export { NoAdapterError, BACKENDS, type BackendName } from './runtime/adapter.js';
 export { KernelCompileError, type KernelSpec } from './runtime/kernel.js';
+export { init, shutdown, engine, tidy, noGrad, withPath, Engine } from './tensor/engine.js';
+export { Tensor, type Shape, type DType } from './tensor/tensor.js';
+export { Ledger, type KernelRecord, type Phase } from './tensor/ledger.js';
+export { counts, exactFlops, PRIMITIVES, type OpCounts, type Primitive } from './tensor/counts.js';
+export * as ops from './ops/index.js';
+export { backward, zeroGrad } from './ops/autograd.js';
+export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { parameter, glorotUniform, zerosParameter, onesParameter } from './nn/init.js';
+export { seededRandom } from './util/random.js';

@@ -79,7 +79,7 @@ describe('matmul', () => {
   });
 
   it('batched products and long K on the tall-tile path (M >= 16, N and K multiples of 4)', async () => {
-    for (const [batchA, batchB] of [[3, 1], [3, 3], [1, 2]]) {
+    for (const [batchA, batchB] of [[3, 1], [3, 3], [1, 2]] as [number, number][]) {
       const [M, N, K] = [20, 12, 8];
       await checkOp({
         shapes: [batchA > 1 ? [batchA, M, K] : [M, K], batchB > 1 ? [batchB, K, N] : [K, N]],
