@@ -275,6 +275,34 @@ describe('dropout', () => {
   });
 });
 
+describe('declarations of the small kernels', () => {
+  it('dropout, top-k and the max gradient declare what a counted reference does', async () => {
+    const [rows, n] = [4, 6];
+    const x = Tensor.zeros([rows, n]);
+    const labels = Tensor.from([0, 1, 2, 3], [rows], 'i32');
+    const { maxAxisGrad } = await import('../src/kernels/reduce.js');
+    const { topKHits } = await import('../src/kernels/softmax.js');
+    const y = Tensor.zeros([rows, 1]);
+    const { records } = await env.engine.ledger.capture(() => {
+      dropoutKernel(x, 0.5, 1);
+      topKHits(x, labels, 2);
+      maxAxisGrad(x, y, y, 1);
+    });
+    const drop = new Counter();
+    for (let i = 0; i < rows * n; i++) {
+      drop.gt(1, 0.5); // the keep test
+      drop.mul(0, 2); // x * 1/(1-p), computed whether or not it is kept
+    }
+    expect(strip(records[0]!.counts)).toEqual(drop.c);
+    const top = new Counter();
+    for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) top.gt(0, 0); // one rank comparison per score
+    expect(strip(records[1]!.counts)).toEqual(top.c);
+    const maxGrad = new Counter();
+    for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) maxGrad.gt(0, 0); // one equality test per value
+    expect(strip(records[2]!.counts)).toEqual(maxGrad.c);
+  });
+});
+
 describe('attention and TokenLearner pooling', () => {
   function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, BH: number, T: number, D: number): Float64Array {
     const out = new Float64Array(BH * T * D);
