@@ -36,6 +36,7 @@ const REF: Record<UnaryOp, { f: (c: Counter, x: number, a: number, b: number) =>
   tanh: { f: (c, x) => c.tanh(x), g: (c, _x, y, dy) => c.mul(dy, c.sub(1, c.mul(y, y))), range: [-3, 3] },
   addScalar: { f: (c, x, a) => c.add(x, a), g: (_c, _x, _y, dy) => dy, params: [0.75, 0] },
   mulScalar: { f: (c, x, a) => c.mul(x, a), g: (c, _x, _y, dy, a) => c.mul(dy, a), params: [-1.5, 0] },
+  affine: { f: (c, x, a, b) => c.fma(x, a, b), g: (c, _x, _y, dy, a) => c.mul(dy, a), params: [1.25, -0.5] },
   clamp: { f: (c, x, a, b) => c.min(c.max(x, a), b), g: (c, x, _y, dy, a, b) => (!c.gt(a, x) && !c.gt(x, b) ? dy : 0), params: [-0.5, 0.25] },
 };
 
@@ -47,6 +48,8 @@ function unaryOp(op: UnaryOp, x: Tensor, a: number, b: number): Tensor {
       return ops.mulScalar(x, a);
     case 'clamp':
       return ops.clamp(x, a, b);
+    case 'affine':
+      return ops.affine(x, a, b);
     default:
       return ops[op](x);
   }

@@ -49,6 +49,8 @@ export const UNARY = {
   tanh: { expr: 'tanh(x)', counts: { tanh: 1 }, grad: 'dy * (1.0 - y * y)', gradCounts: { mul: 2, add: 1 } },
   addScalar: { expr: 'x + a', counts: { add: 1 }, grad: 'dy', gradCounts: {} },
   mulScalar: { expr: 'x * a', counts: { mul: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
+  /** x * a + b: a fused scale and shift (the paper's Normalization layer). */
+  affine: { expr: 'fma(x, a, b)', counts: { fma: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
   clamp: {
     expr: 'clamp(x, a, b)',
     counts: { cmp: 2 },

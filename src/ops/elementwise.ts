@@ -23,6 +23,7 @@ export const sigmoid = (x: Tensor) => unary('sigmoid', x);
 export const tanh = (x: Tensor) => unary('tanh', x);
 export const addScalar = (x: Tensor, s: number) => unary('addScalar', x, s);
 export const mulScalar = (x: Tensor, s: number) => unary('mulScalar', x, s);
+export const affine = (x: Tensor, scale: number, shift: number) => unary('affine', x, scale, shift);
 export const clamp = (x: Tensor, lo: number, hi: number) => unary('clamp', x, lo, hi);
 
 export function add(a: Tensor, b: Tensor): Tensor {

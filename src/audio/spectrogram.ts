@@ -1,0 +1,142 @@
+// The audio front end on the GPU: frame -> window -> zero-pad -> FFT -> magnitude / power / log-mel, then the
+// model's resize to 64 x 64 and scalar normalisation. The paper's settings are the default preset.
+import { fftKernel, frameKernel, isPowerOfTwo, resizeKernel, spectrumKernel, type FrameGeometry } from '../kernels/fft.js';
+import { unaryForward } from '../kernels/elementwise.js';
+import { padKernel } from '../kernels/layout.js';
+import { matmulKernel } from '../kernels/matmul.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export type WindowName = 'hann-tf' | 'hann-periodic' | 'hann-symmetric' | 'hamming' | 'rectangular';
+export type SpectrumOutput = 'magnitude' | 'power' | 'logmel';
+
+export interface SpectrogramConfig {
+  frameLength: number;
+  hop: number;
+  fftLength: number;
+  window: WindowName;
+  output: SpectrumOutput;
+  /** Mel bands for 'logmel'. */
+  melBins: number;
+  sampleRate: number;
+  /** Pad the end of the signal so the last samples get a frame of their own (TensorFlow's pad_end). */
+  padEnd: boolean;
+}
+
+/** The paper's STFT (TensorFlow's 'simple audio' tutorial): 255 / 128 / 256, magnitude, no end padding. */
+export const PAPER_SPECTROGRAM: SpectrogramConfig = {
+  frameLength: 255,
+  hop: 128,
+  fftLength: 256,
+  window: 'hann-tf',
+  output: 'magnitude',
+  melBins: 64,
+  sampleRate: 16000,
+  padEnd: false,
+};
+
+/**
+ * Window coefficients in float64. 'hann-tf' is tf.signal.hann_window(periodic=True): its periodic flag only
+ * changes even lengths, so an odd length such as 255 gets the symmetric window (denominator 254).
+ */
+export function windowCoefficients(name: WindowName, length: number): Float64Array {
+  const w = new Float64Array(length);
+  const denominator =
+    name === 'hann-symmetric' || (name === 'hann-tf' && length % 2 === 1) ? length - 1 : length;
+  for (let i = 0; i < length; i++) {
+    const phase = (2 * Math.PI * i) / denominator;
+    if (name === 'rectangular') w[i] = 1;
+    else if (name === 'hamming') w[i] = 0.54 - 0.46 * Math.cos((2 * Math.PI * i) / length);
+    else w[i] = 0.5 - 0.5 * Math.cos(phase);
+  }
+  if (length === 1) w[0] = 1;
+  return w;
+}
+
+/** Frames that fit: 1 + floor((N - frameLength) / hop) (TensorFlow's count; torch.stft's differs). */
+export function frameCount(samples: number, c: Pick<SpectrogramConfig, 'frameLength' | 'hop' | 'padEnd'>): number {
+  if (c.padEnd) return Math.ceil(samples / c.hop);
+  return samples < c.frameLength ? 0 : 1 + Math.floor((samples - c.frameLength) / c.hop);
+}
+
+export function spectrogramShape(samples: number, c: SpectrogramConfig): [number, number] {
+  return [frameCount(samples, c), c.output === 'logmel' ? c.melBins : c.fftLength / 2 + 1];
+}
+
+/** HTK mel scale, as TensorFlow's linear_to_mel_weight_matrix. */
+const hzToMel = (hz: number) => 1127 * Math.log(1 + hz / 700);
+
+/** [fftLength/2 + 1, melBins] triangular filters from 20 Hz to Nyquist (TensorFlow's defaults), no DC row. */
+export function melFilterbank(c: SpectrogramConfig, lowHz = 20, highHz = c.sampleRate / 2): Float32Array {
+  const bins = c.fftLength / 2 + 1;
+  const edges = Array.from({ length: c.melBins + 2 }, (_, i) => hzToMel(lowHz) + ((hzToMel(highHz) - hzToMel(lowHz)) * i) / (c.melBins + 1));
+  const weights = new Float32Array(bins * c.melBins);
+  for (let k = 1; k < bins; k++) {
+    const mel = hzToMel((k * c.sampleRate) / c.fftLength);
+    for (let m = 0; m < c.melBins; m++) {
+      const [lo, centre, hi] = [edges[m]!, edges[m + 1]!, edges[m + 2]!];
+      const up = (mel - lo) / (centre - lo);
+      const down = (hi - mel) / (hi - centre);
+      weights[k * c.melBins + m] = Math.max(0, Math.min(up, down));
+    }
+  }
+  return weights;
+}
+
+export function validateSpectrogramConfig(c: SpectrogramConfig): void {
+  if (!isPowerOfTwo(c.fftLength) || c.fftLength < 2 || c.fftLength > 65536) {
+    throw new Error(`fftLength must be a power of two (64 to 4096 are typical), got ${c.fftLength}`);
+  }
+  if (c.frameLength < 1 || c.frameLength > c.fftLength) {
+    throw new Error(`frameLength ${c.frameLength} must be between 1 and fftLength ${c.fftLength}`);
+  }
+  if (c.hop < 1) throw new Error(`hop must be at least 1, got ${c.hop}`);
+}
+
+/** signals [clips, samples] -> spectrograms [clips, frames, bins] on the GPU (no autograd: a fixed front end). */
+export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_SPECTROGRAM): Tensor {
+  validateSpectrogramConfig(config);
+  const [clips, samples] = signals.shape as [number, number];
+  let input = signals;
+  let length = samples;
+  if (config.padEnd) {
+    length = (frameCount(samples, config) - 1) * config.hop + config.frameLength;
+    if (length > samples) input = padKernel(signals, [0, 0], [0, length - samples]);
+  }
+  const frames = frameCount(length, config);
+  if (frames <= 0) throw new Error(`clips of ${samples} samples are shorter than one frame (${config.frameLength})`);
+  const g: FrameGeometry = { clips, length, frames, hop: config.hop, frameLength: config.frameLength, fftLength: config.fftLength };
+  const window = Tensor.from(windowCoefficients(config.window, config.frameLength), [config.frameLength]);
+  const framed = frameKernel(input, window, g);
+  window.dispose();
+  if (input !== signals) input.dispose();
+  const spectrum = fftKernel(framed);
+  framed.dispose();
+  const values = spectrumKernel(spectrum, g, config.output === 'magnitude');
+  spectrum.dispose();
+  if (config.output !== 'logmel') return values;
+  const bins = config.fftLength / 2 + 1;
+  const mel = Tensor.from(melFilterbank(config), [bins, config.melBins]);
+  const rows = values.view([clips * frames, bins]);
+  values.dispose();
+  const melPower = matmulKernel(rows, mel, { batch: 1, M: clips * frames, N: config.melBins, K: bins, aBatched: false, bBatched: false });
+  rows.dispose();
+  mel.dispose();
+  const shifted = unaryForward('addScalar', melPower, 1e-6);
+  melPower.dispose();
+  const logMel = unaryForward('log', shifted);
+  shifted.dispose();
+  const out = logMel.view([clips, frames, config.melBins]);
+  logMel.dispose();
+  return out;
+}
+
+/** Bilinear resize of spectrograms [clips, frames, bins] to [clips, height, width] (TensorFlow's resize). */
+export function resizeSpectrograms(x: Tensor, height = 64, width = 64): Tensor {
+  return resizeKernel(x, height, width);
+}
+
+/** (x - mean) / max(sqrt(variance), 1e-7), the paper's Normalization layer with one adapted mean and variance. */
+export function normalize(x: Tensor, mean: number, variance: number): Tensor {
+  const std = Math.max(Math.sqrt(variance), 1e-7);
+  return unaryForward('affine', x, 1 / std, -mean / std);
+}
