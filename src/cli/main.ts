@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { BACKENDS, NoAdapterError } from '../runtime/adapter.js';
 import { doctor } from './doctor.js';
+import { spectrogramCommand, type SpectrogramCommandOptions } from './spectrogram.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -28,7 +29,28 @@ program
     process.exitCode = await doctor(opts);
   });
 
-const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError']);
+program
+  .command('spectrogram')
+  .description("compute a WAV file's spectrogram on the GPU and write it as a picture (time across, frequency up)")
+  .argument('<file>', 'a WAV file')
+  .option('--png <path>', 'where to write the picture (default: FILE with .png)')
+  .addOption(new Option('--output <kind>', 'spectrum values').choices(['magnitude', 'power', 'logmel']).default('magnitude'))
+  .option('--mel-bins <n>', 'mel bands for --output logmel', '64')
+  .option('--frame-length <n>', 'samples per frame', String(255))
+  .option('--hop <n>', 'samples between frame starts', String(128))
+  .option('--fft-length <n>', 'FFT size, a power of two >= frame length', String(256))
+  .addOption(
+    new Option('--window <name>', "window; 'hann-tf' is TensorFlow's (symmetric for odd lengths)")
+      .choices(['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'])
+      .default('hann-tf'),
+  )
+  .option('--sample-rate <hz>', 'resample (band-limited) to this rate first (default: keep the file\'s rate)')
+  .addOption(backendOption())
+  .action(async (file: string, opts: SpectrogramCommandOptions) => {
+    await spectrogramCommand(file, opts);
+  });
+
+const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError']);
 
 try {
   await program.parseAsync(process.argv);

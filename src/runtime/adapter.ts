@@ -113,7 +113,7 @@ async function tryBackend(
 
 /** The backend asked for by `--backend` or TOKENWAVE_BACKEND, validated. */
 export function requestedBackend(explicit?: string): BackendName {
-  const name = (explicit ?? process.env.TOKENWAVE_BACKEND ?? 'auto').toLowerCase();
+  const name = (explicit ?? (process.env.TOKENWAVE_BACKEND || 'auto')).toLowerCase();
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new NoAdapterError(`Unknown backend '${name}'. Valid backends: ${BACKENDS.join(', ')}.`);
   }
