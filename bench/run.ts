@@ -2,6 +2,7 @@
 import { init, shutdown } from '../src/tensor/engine.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
 import { tfjsMatmul, useTfjsWebgpu } from './peers.js';
+import { spectrogramThroughput } from './spectrogram.js';
 
 const eng = await init();
 console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''})`);
@@ -19,6 +20,20 @@ for (const shape of MATMUL_SHAPES) {
   }
   const [a, b] = [median(ours), median(theirs)];
   console.log(`  ${shape.label.padEnd(58)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(7)} ${(a / b).toFixed(2).padStart(5)}x`);
+}
+
+console.log('\nspectrograms per second (paper preset, 1 s clips at 16 kHz -> 124 x 129; median of 3 rounds)');
+console.log(`  ${'batch'.padEnd(10)} ${'tokenwave GPU'.padStart(13)} ${'TypeScript CPU'.padStart(15)} ${'ratio'.padStart(6)}`);
+for (const clips of [1, 16, 64]) {
+  const gpu: number[] = [];
+  const cpu: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const r = await spectrogramThroughput(clips);
+    gpu.push(r.gpu);
+    cpu.push(r.cpu);
+  }
+  const [a, b] = [median(gpu), median(cpu)];
+  console.log(`  ${String(clips).padEnd(10)} ${a.toFixed(1).padStart(13)} ${b.toFixed(1).padStart(15)} ${(a / b).toFixed(2).padStart(5)}x`);
 }
 shutdown();
 process.exit(0);
