@@ -11,3 +11,16 @@ export { backward, zeroGrad } from './ops/autograd.js';
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { parameter, glorotUniform, zerosParameter, onesParameter } from './nn/init.js';
 export { seededRandom } from './util/random.js';
+export { decodeWav, readWav, readWavs, encodeWav16, WavError, type DecodedWav } from './audio/wav.js';
+export { resample } from './audio/resample.js';
+export {
+  spectrogram,
+  resizeSpectrograms,
+  normalize,
+  NormalizationStats,
+  PAPER_SPECTROGRAM,
+  spectrogramShape,
+  windowCoefficients,
+  melFilterbank,
+  type SpectrogramConfig,
+} from './audio/spectrogram.js';

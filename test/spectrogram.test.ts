@@ -1,6 +1,6 @@
 // FFT, STFT, resize and normalisation on the GPU against float64 references.
 import { describe, expect, it } from 'vitest';
-import { normalize, PAPER_SPECTROGRAM, resizeSpectrograms, spectrogram, spectrogramShape, windowCoefficients } from '../src/audio/spectrogram.js';
+import { normalize, NormalizationStats, PAPER_SPECTROGRAM, resizeSpectrograms, spectrogram, spectrogramShape, windowCoefficients } from '../src/audio/spectrogram.js';
 import { fftKernel, resizeKernel } from '../src/kernels/fft.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -176,6 +176,17 @@ describe('resize and normalisation', () => {
     const { records } = await env.engine.ledger.capture(() => resizeKernel(Tensor.zeros([1, 6, 6]), 4, 4));
     expect(records[0]!.counts.fma).toBe(3 * 16);
     expect(records[0]!.counts.add).toBe(3 * 16);
+  });
+
+  it('normalisation statistics adapted over several batches equal the float64 mean and variance', async () => {
+    const batches = [randomArray(3000, 1, 0, 4), randomArray(5000, 2, -1, 1)].map((b) => Float64Array.from(Float32Array.from(b)));
+    const stats = new NormalizationStats();
+    for (const b of batches) await stats.add(Tensor.from(b, [b.length]));
+    const all = batches.flatMap((b) => [...b]);
+    const mean = all.reduce((s, v) => s + v, 0) / all.length;
+    const variance = all.reduce((s, v) => s + (v - mean) ** 2, 0) / all.length;
+    expect(stats.mean).toBeCloseTo(mean, 4);
+    expect(stats.variance).toBeCloseTo(variance, 3);
   });
 
   it('normalize computes (x - mean) / max(sqrt(var), 1e-7)', async () => {

@@ -4,6 +4,7 @@ import { fftKernel, frameKernel, isPowerOfTwo, resizeKernel, spectrumKernel, typ
 import { unaryForward } from '../kernels/elementwise.js';
 import { padKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
+import { reduceAxis } from '../kernels/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 
 export type WindowName = 'hann-tf' | 'hann-periodic' | 'hann-symmetric' | 'hamming' | 'rectangular';
@@ -133,6 +134,37 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
 /** Bilinear resize of spectrograms [clips, frames, bins] to [clips, height, width] (TensorFlow's resize). */
 export function resizeSpectrograms(x: Tensor, height = 64, width = 64): Tensor {
   return resizeKernel(x, height, width);
+}
+
+/**
+ * Adapts the paper's Normalization layer: one mean and variance over every pixel of the training spectrograms
+ * (at full size, before resizing). Each batch is reduced on the GPU; the running sums are kept in float64.
+ */
+export class NormalizationStats {
+  private count = 0;
+  private sum = 0;
+  private sumSquares = 0;
+
+  async add(batch: Tensor): Promise<void> {
+    const flat = batch.view([batch.size]);
+    const squares = unaryForward('square', flat);
+    const total = reduceAxis('sum', flat, 0);
+    const totalSquares = reduceAxis('sum', squares, 0);
+    const [s, q] = [await total.item(), await totalSquares.item()];
+    for (const t of [flat, squares, total, totalSquares]) t.dispose();
+    this.count += batch.size;
+    this.sum += s;
+    this.sumSquares += q;
+  }
+
+  get mean(): number {
+    return this.count > 0 ? this.sum / this.count : 0;
+  }
+
+  /** Population variance, as Keras' Normalization.adapt computes it. */
+  get variance(): number {
+    return this.count > 0 ? Math.max(0, this.sumSquares / this.count - this.mean ** 2) : 1;
+  }
 }
 
 /** (x - mean) / max(sqrt(variance), 1e-7), the paper's Normalization layer with one adapted mean and variance. */
