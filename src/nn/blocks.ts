@@ -1,0 +1,248 @@
+// The paper's building blocks: MBConv stem, positional embedding, multi-head attention with a per-head width
+// independent of the model width, the pre-LN transformer block, TokenLearner v1 (the paper's), v1.1 and
+// TokenFuser (Google's), and the classification head.
+import { recordTf } from '../flops/tf-ops.js';
+import { scaledDotProductAttention, tokenPool } from '../ops/attention.js';
+import { add } from '../ops/elementwise.js';
+import { permute, reshape } from '../ops/layout.js';
+import { matmul } from '../ops/matmul.js';
+import { mean } from '../ops/reduce.js';
+import { parameter } from './init.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { BatchNorm, Conv2d, Dense, LayerNorm, activate, dropoutLayer } from './layers.js';
+import { Module, type ForwardContext } from './module.js';
+
+function residual(x: Tensor, y: Tensor, label = 'residual'): Tensor {
+  recordTf('AddV2', label, Math.max(x.size, y.size));
+  return add(x, y);
+}
+
+/** Inverted residual without squeeze-excite: 1x1 expand + BN + ReLU6, 3x3 depthwise + BN + ReLU6, 1x1 project + BN, + input. */
+export class MBConv extends Module {
+  private readonly expand: Conv2d;
+  private readonly expandNorm: BatchNorm;
+  private readonly depthwise: Conv2d;
+  private readonly depthwiseNorm: BatchNorm;
+  private readonly project: Conv2d;
+  private readonly projectNorm: BatchNorm;
+  constructor(inChannels: number, expanded: number, outChannels: number, random: () => number) {
+    super();
+    this.expand = this.child('expand', new Conv2d(inChannels, expanded, 1, random));
+    this.expandNorm = this.child('expand_bn', new BatchNorm(expanded));
+    this.depthwise = this.child('depthwise', new Conv2d(expanded, expanded, 3, random, { depthwise: true, padding: 'same' }));
+    this.depthwiseNorm = this.child('depthwise_bn', new BatchNorm(expanded));
+    this.project = this.child('project', new Conv2d(expanded, outChannels, 1, random));
+    this.projectNorm = this.child('project_bn', new BatchNorm(outChannels));
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    let h = activate(this.expandNorm.call('expand_bn', this.expand.call('expand', x, ctx), ctx), 'relu6');
+    h = activate(this.depthwiseNorm.call('depthwise_bn', this.depthwise.call('depthwise', h, ctx), ctx), 'relu6');
+    h = this.projectNorm.call('project_bn', this.project.call('project', h, ctx), ctx);
+    return residual(h, x); // a 1-channel input broadcasts over the projected channels
+  }
+}
+
+/**
+ * A (tokens, width) table added to the tokens. The paper's Keras code most likely used a frozen random constant;
+ * here it is a trainable parameter, initialised uniform in [-0.05, 0.05] (Keras' Embedding default).
+ */
+export class PositionalEmbedding extends Module {
+  readonly table: Tensor;
+  constructor(tokens: number, width: number, random: () => number) {
+    super();
+    this.table = this.param('table', parameter(Float32Array.from({ length: tokens * width }, () => (random() * 2 - 1) * 0.05), [tokens, width]));
+  }
+  forward(x: Tensor): Tensor {
+    recordTf('AddV2', 'positional embedding', x.size);
+    return add(x, this.table);
+  }
+}
+
+/**
+ * Keras MultiHeadAttention(num_heads=H, key_dim=D): Q, K, V project C -> H*D with bias, scores scaled by
+ * 1/sqrt(D), dropout on the probabilities, output projects H*D -> C with bias. D does not shrink as H grows.
+ */
+export class MultiHeadAttention extends Module {
+  private readonly query: Dense;
+  private readonly key: Dense;
+  private readonly value: Dense;
+  private readonly output: Dense;
+  constructor(readonly width: number, readonly heads: number, readonly keyDim: number, readonly dropoutRate: number, random: () => number) {
+    super();
+    const inner = heads * keyDim;
+    // Keras runs these as EinsumDense: the profiler counted the einsums as 0 and only the bias adds.
+    const einsum = { einsum: true };
+    this.query = this.child('query', new Dense(width, inner, random, einsum));
+    this.key = this.child('key', new Dense(width, inner, random, einsum));
+    this.value = this.child('value', new Dense(width, inner, random, einsum));
+    this.output = this.child('output', new Dense(inner, width, random, einsum));
+  }
+
+  /** [B, T, H*D] -> [B, H, T, D] */
+  private split(x: Tensor, B: number, T: number): Tensor {
+    return permute(reshape(x, [B, T, this.heads, this.keyDim]), [0, 2, 1, 3]);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const [B, T] = x.shape as [number, number, number];
+    const inner = this.heads * this.keyDim;
+    const q = this.split(this.query.call('query', x, ctx), B, T);
+    const k = this.split(this.key.call('key', x, ctx), B, T);
+    const v = this.split(this.value.call('value', x, ctx), B, T);
+    recordTf('Mul', 'query scaling', T * inner);
+    recordTf('Einsum', 'attention scores', this.heads * T * T, { reduce: this.keyDim });
+    recordTf('Softmax', 'attention softmax', this.heads * T * T);
+    recordTf('Einsum', 'attention values', T * inner, { reduce: T });
+    const attended = scaledDotProductAttention(q, k, v, { dropoutRate: this.dropoutRate, training: ctx.training });
+    const merged = reshape(permute(attended, [0, 2, 1, 3]), [B, T, inner]);
+    return this.output.call('output', merged, ctx);
+  }
+}
+
+export interface TransformerOptions {
+  width: number;
+  heads: number;
+  keyDim: number;
+  mlp: readonly number[];
+  dropout: number;
+}
+
+/** Pre-LN block: x + MHA(LN(x)); then + MLP(LN(.)) with GELU after every Dense and dropout after each. */
+export class TransformerBlock extends Module {
+  private readonly norm1: LayerNorm;
+  private readonly attention: MultiHeadAttention;
+  private readonly norm2: LayerNorm;
+  private readonly mlp: Dense[];
+  constructor(readonly o: TransformerOptions, random: () => number) {
+    super();
+    this.norm1 = this.child('norm1', new LayerNorm(o.width));
+    this.attention = this.child('attention', new MultiHeadAttention(o.width, o.heads, o.keyDim, o.dropout, random));
+    this.norm2 = this.child('norm2', new LayerNorm(o.width));
+    let features = o.width;
+    this.mlp = o.mlp.map((size, i) => {
+      const layer = this.child(`mlp${i}`, new Dense(features, size, random, { activation: 'gelu' }));
+      features = size;
+      return layer;
+    });
+    if (features !== o.width) throw new Error(`the last MLP size (${features}) must equal the width (${o.width}) for the residual`);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const attended = this.attention.call('attention', this.norm1.call('norm1', x, ctx), ctx);
+    const h = residual(x, attended);
+    let m = this.norm2.call('norm2', h, ctx);
+    this.mlp.forEach((layer, i) => {
+      m = dropoutLayer(layer.call(`mlp${i}`, m, ctx), this.o.dropout, ctx);
+    });
+    return residual(h, m);
+  }
+}
+
+/**
+ * TokenLearner v1, as the paper used it: LayerNorm over channels, three 3x3 convolutions (no bias) each with
+ * GELU, a fourth 3x3 convolution and a sigmoid give k maps; token t is the mean over positions of map t times the
+ * un-normalised features. Input [B, H, W, C] -> tokens [B, k, C].
+ */
+export class TokenLearnerV1 extends Module {
+  private readonly norm: LayerNorm;
+  private readonly convs: Conv2d[];
+  constructor(readonly width: number, readonly tokens: number, random: () => number) {
+    super();
+    this.norm = this.child('norm', new LayerNorm(width));
+    this.convs = [0, 1, 2, 3].map((i) =>
+      this.child(`conv${i}`, new Conv2d(i === 0 ? width : tokens, tokens, 3, random, { padding: 'same', bias: false, activation: i < 3 ? 'gelu' : 'sigmoid' })),
+    );
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    let maps = this.norm.call('norm', x, ctx);
+    this.convs.forEach((conv, i) => (maps = conv.call(`conv${i}`, maps, ctx)));
+    const positions = H * W;
+    // Keras: (B, k, S, 1) * (B, 1, S, C) then a mean over S.
+    recordTf('Mul', 'attend', this.tokens * positions * C);
+    recordTf('Mean', 'pool', this.tokens * positions * C);
+    return tokenPool(reshape(maps, [B, positions, this.tokens]), reshape(x, [B, positions, C]), 'mean');
+  }
+}
+
+/**
+ * TokenLearner v1.1 (Google's): LayerNorm, a per-position MLP (Dense 64 + GELU, Dense k), a softmax over positions
+ * (each token's weights sum to 1) and the weighted sum of the raw features. Works on any grid: [B, S, C] input.
+ */
+export class TokenLearnerV11 extends Module {
+  private readonly norm: LayerNorm;
+  private readonly hidden: Dense;
+  private readonly maps: Dense;
+  constructor(readonly width: number, readonly tokens: number, random: () => number, hidden = 64) {
+    super();
+    this.norm = this.child('norm', new LayerNorm(width));
+    this.hidden = this.child('mlp0', new Dense(width, hidden, random, { activation: 'gelu' }));
+    this.maps = this.child('mlp1', new Dense(hidden, tokens, random));
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const [B, S, C] = x.shape as [number, number, number];
+    const maps = this.maps.call('mlp1', this.hidden.call('mlp0', this.norm.call('norm', x, ctx), ctx), ctx);
+    recordTf('Softmax', 'softmax over positions', S * this.tokens);
+    recordTf('Einsum', 'pool', this.tokens * C, { reduce: S });
+    return tokenPool(reshape(maps, [B, S, this.tokens]), x, 'softmax');
+  }
+}
+
+/**
+ * TokenFuser (Google's): mixes the k tokens with a Dense over the token axis (kernel initialised to zero), then maps
+ * them back to every position with per-position sigmoid weights computed from the LayerNorm'd original features
+ * (a 64-wide GELU MLP), and adds the original features. tokens [B, k, C], original [B, S, C] -> [B, S, C].
+ */
+export class TokenFuser extends Module {
+  private readonly tokenNorm: LayerNorm;
+  private readonly mix: Dense;
+  private readonly mixNorm: LayerNorm;
+  private readonly inputNorm: LayerNorm;
+  private readonly hidden: Dense;
+  private readonly weights: Dense;
+  constructor(readonly width: number, readonly tokens: number, random: () => number, hidden = 64) {
+    super();
+    this.tokenNorm = this.child('token_norm', new LayerNorm(width));
+    this.mix = this.child('mix', new Dense(tokens, tokens, random, { zeroInit: true }));
+    this.mixNorm = this.child('mix_norm', new LayerNorm(width));
+    this.inputNorm = this.child('input_norm', new LayerNorm(width));
+    this.hidden = this.child('mlp0', new Dense(width, hidden, random, { activation: 'gelu' }));
+    this.weights = this.child('mlp1', new Dense(hidden, tokens, random, { activation: 'sigmoid' }));
+  }
+
+  forward(x: Tensor): never {
+    throw new Error(`TokenFuser needs the original features too: call fuse(tokens, original), not forward(${x})`);
+  }
+
+  fuse(tokens: Tensor, original: Tensor, ctx: ForwardContext): Tensor {
+    const normed = this.tokenNorm.call('token_norm', tokens, ctx);
+    const mixed = permute(this.mix.call('mix', permute(normed, [0, 2, 1]), ctx), [0, 2, 1]);
+    const fused = this.mixNorm.call('mix_norm', mixed, ctx);
+    const weights = this.weights.call('mlp1', this.hidden.call('mlp0', this.inputNorm.call('input_norm', original, ctx), ctx), ctx);
+    const [, S, C] = original.shape as [number, number, number];
+    recordTf('Einsum', 'unpool', S * C, { reduce: this.tokens });
+    return residual(original, matmul(weights, fused, { op: 'token-unpool' }));
+  }
+}
+
+/** LayerNorm, the mean over tokens, Dense to the classes (logits; the softmax is part of the loss / predict). */
+export class ClassifierHead extends Module {
+  private readonly norm: LayerNorm;
+  private readonly dense: Dense;
+  constructor(readonly width: number, readonly classes: number, random: () => number) {
+    super();
+    this.norm = this.child('norm', new LayerNorm(width));
+    this.dense = this.child('dense', new Dense(width, classes, random));
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    recordTf('Mean', 'mean over tokens', x.size);
+    const pooled = mean(this.norm.call('norm', x, ctx), 1);
+    const logits = this.dense.call('dense', pooled, ctx);
+    recordTf('Softmax', 'class softmax', logits.size);
+    return logits;
+  }
+}

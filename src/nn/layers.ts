@@ -1,0 +1,135 @@
+// Basic layers, Keras-style: channels-last, Glorot-uniform kernels, zero biases. Each records the TensorFlow ops
+// Keras would run (for the paper's FLOP convention) next to the kernels it dispatches.
+import { recordTf } from '../flops/tf-ops.js';
+import { conv2d } from '../ops/conv.js';
+import { dropout } from '../ops/dropout.js';
+import { gelu, relu6, sigmoid } from '../ops/elementwise.js';
+import { linear } from '../ops/matmul.js';
+import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
+import { Tensor } from '../tensor/tensor.js';
+import { glorotUniform, onesParameter, zerosParameter } from './init.js';
+import { Module, type ForwardContext } from './module.js';
+
+export type Activation = 'none' | 'gelu' | 'relu6' | 'sigmoid';
+
+/** Applies an activation and records it (GELU counts 4 per element in the paper's convention; the others 0). */
+export function activate(x: Tensor, activation: Activation): Tensor {
+  switch (activation) {
+    case 'none':
+      return x;
+    case 'gelu':
+      recordTf('Gelu', 'gelu', x.size);
+      return gelu(x);
+    case 'relu6':
+      recordTf('ZeroCost', 'relu6', x.size);
+      return relu6(x);
+    case 'sigmoid':
+      recordTf('ZeroCost', 'sigmoid', x.size);
+      return sigmoid(x);
+  }
+}
+
+export class Dense extends Module {
+  readonly kernel: Tensor;
+  readonly bias: Tensor | undefined;
+  private readonly activation: Activation;
+  private readonly einsum: boolean;
+  /** `einsum`: Keras ran this layer as EinsumDense, which the paper's profiler counted as 0 (bias adds aside). */
+  constructor(readonly inFeatures: number, readonly outFeatures: number, random: () => number, options: { bias?: boolean; activation?: Activation; zeroInit?: boolean; einsum?: boolean } = {}) {
+    super();
+    this.kernel = this.param('kernel', options.zeroInit ? zerosParameter([inFeatures, outFeatures]) : glorotUniform([inFeatures, outFeatures], inFeatures, outFeatures, random));
+    this.bias = options.bias === false ? undefined : this.param('bias', zerosParameter([outFeatures]));
+    this.activation = options.activation ?? 'none';
+    this.einsum = options.einsum ?? false;
+  }
+
+  forward(x: Tensor): Tensor {
+    const outputs = (x.size / this.inFeatures) * this.outFeatures;
+    recordTf(this.einsum ? 'Einsum' : 'MatMul', 'dense', outputs, { reduce: this.inFeatures });
+    if (this.bias) recordTf(this.einsum ? 'AddV2' : 'BiasAdd', 'dense bias', outputs);
+    return activate(linear(x, this.kernel, this.bias), this.activation);
+  }
+}
+
+export interface Conv2dOptions {
+  stride?: number;
+  padding?: 'same' | 'valid';
+  bias?: boolean;
+  /** Depthwise: one filter per input channel (Keras DepthwiseConv2D, depth multiplier 1). */
+  depthwise?: boolean;
+  activation?: Activation;
+}
+
+export class Conv2d extends Module {
+  readonly kernel: Tensor;
+  readonly bias: Tensor | undefined;
+  private readonly groups: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly size: number, random: () => number, readonly options: Conv2dOptions = {}) {
+    super();
+    this.groups = options.depthwise ? inChannels : 1;
+    const cinG = inChannels / this.groups;
+    const receptive = size * size;
+    // Keras' fans: a depthwise kernel is (kh, kw, C, 1), a regular one (kh, kw, Cin, Cout).
+    const [fanIn, fanOut] = options.depthwise ? [receptive * inChannels, receptive] : [receptive * inChannels, receptive * outChannels];
+    this.kernel = this.param('kernel', glorotUniform([size, size, cinG, outChannels], fanIn, fanOut, random));
+    this.bias = options.bias === false ? undefined : this.param('bias', zerosParameter([outChannels]));
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = conv2d(x, this.kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias: this.bias });
+    const taps = this.size * this.size;
+    if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
+    else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
+    if (this.bias) recordTf('BiasAdd', 'conv bias', y.size);
+    return activate(y, this.options.activation ?? 'none');
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly gamma: Tensor;
+  readonly beta: Tensor;
+  constructor(readonly features: number, readonly eps = 1e-6) {
+    super();
+    this.gamma = this.param('gamma', onesParameter([features]));
+    this.beta = this.param('beta', zerosParameter([features]));
+  }
+
+  forward(x: Tensor): Tensor {
+    recordTf('LayerNormalization', 'layer norm', x.size, { groups: x.size / this.features });
+    return layerNorm(x, this.gamma, this.beta, this.eps);
+  }
+}
+
+/** BatchNorm over channels (last axis), Keras defaults of the paper: momentum 0.99, eps 1e-3. */
+export class BatchNorm extends Module {
+  readonly s: BatchNormState;
+  constructor(readonly channels: number, momentum = 0.99, eps = 1e-3) {
+    super();
+    this.s = {
+      gamma: this.param('gamma', onesParameter([channels])),
+      beta: this.param('beta', zerosParameter([channels])),
+      runningMean: Tensor.zeros([channels]).keep(),
+      runningVar: Tensor.full([channels], 1).keep(),
+      momentum,
+      eps,
+    };
+    this.stateTensor('moving_mean', () => this.s.runningMean);
+    this.stateTensor('moving_variance', () => this.s.runningVar);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    recordTf('FusedBatchNormV3', 'batch norm', x.size, { groups: this.channels });
+    return batchNorm(x, this.s, ctx.training);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.s.runningMean.dispose();
+    this.s.runningVar.dispose();
+  }
+}
+
+/** Dropout (nothing in inference, so nothing in the paper's forward count). */
+export function dropoutLayer(x: Tensor, rate: number, ctx: ForwardContext): Tensor {
+  return dropout(x, rate, ctx.training);
+}
