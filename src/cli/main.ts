@@ -4,10 +4,9 @@ import { Command, Option } from 'commander';
 import { BACKENDS, NoAdapterError } from '../runtime/adapter.js';
 import { doctor } from './doctor.js';
 import { spectrogramCommand, type SpectrogramCommandOptions } from './spectrogram.js';
+import { flopsCommand, predictCommand, type FlopsOptions } from './models.js';
+import { CONVENTIONS, CONVENTION_HELP } from '../flops/accounting.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'force a WebGPU backend (default: TOKENWAVE_BACKEND, else automatic)').choices(
@@ -50,7 +49,41 @@ program
     await spectrogramCommand(file, opts);
   });
 
-const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError']);
+program
+  .command('flops')
+  .description("count a model's FLOPs per clip (and per training step) under a named convention, from a real pass")
+  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H, TASR_10L_NT-8H, TESC_4L_8T-8H')
+  .addOption(
+    new Option('--convention <name>', CONVENTIONS.map((c) => `${c}: ${CONVENTION_HELP[c]}`).join('; '))
+      .choices([...CONVENTIONS])
+      .default('exact'),
+  )
+  .option('--train', 'also count one training step (forward with dropout, backward, AdamW), by phase')
+  .option('--batch <n>', 'batch size of the counted passes (the paper convention always uses 1)', '1')
+  .option('--breakdown', 'print a per-module table')
+  .option('--json', 'print the report as JSON')
+  .option('--classes <n>', 'override the class count (ESC-50 condensed: 5)')
+  .addOption(new Option('--token-learner <version>', 'TokenLearner version').choices(['v1', 'v1.1']))
+  .option('--token-learner-at <block>', 'run TokenLearner before this block (0: on the patch grid, the paper)')
+  .option('--token-fuser', 'TokenLearner -> block -> TokenFuser for every block from --token-learner-at on')
+  .addOption(backendOption())
+  .action(async (model: string, opts: FlopsOptions) => {
+    await flopsCommand(model, opts);
+  });
+
+program
+  .command('predict')
+  .description('classify WAV files with a trained checkpoint: the top classes with probabilities')
+  .argument('<files...>', 'WAV files')
+  .requiredOption('--checkpoint <dir>', 'a checkpoint folder (config.json + model.safetensors)')
+  .option('--top <k>', 'how many classes to show', '3')
+  .option('--json', 'print JSON')
+  .addOption(backendOption())
+  .action(async (files: string[], opts: { checkpoint: string; top: string; json?: boolean; backend?: string }) => {
+    await predictCommand(files, opts);
+  });
+
+const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError', 'ModelConfigError', 'CheckpointError', 'SafetensorsError']);
 
 try {
   await program.parseAsync(process.argv);

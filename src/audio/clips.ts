@@ -1,0 +1,16 @@
+// Clips as the models take them: at the model's sample rate, zero-padded at the end or truncated to a fixed length.
+import { resample } from './resample.js';
+import type { DecodedWav } from './wav.js';
+
+export function fitLength(samples: Float32Array, length: number): Float32Array {
+  if (samples.length === length) return samples;
+  const out = new Float32Array(length);
+  out.set(samples.subarray(0, length));
+  return out;
+}
+
+/** Resamples when the file's rate differs from `rate` (the paper never does: its presets keep the rate). */
+export function prepareClip(wav: DecodedWav, rate: number, length: number): Float32Array {
+  const samples = wav.sampleRate === rate ? wav.samples : resample(wav.samples, wav.sampleRate, rate);
+  return fitLength(samples, length);
+}
