@@ -1,0 +1,234 @@
+// The paper's modules and models: exact FLOPs against hand-derived formulas, gradients against finite
+// differences, names and options, checkpoints.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { countForward, countUnder } from '../src/flops/accounting.js';
+import { saveModel, loadModel, CheckpointError } from '../src/models/checkpoint.js';
+import { predictClips } from '../src/models/predict.js';
+import { AudioTransformer, modelConfig, ModelConfigError } from '../src/models/tasr.js';
+import { MBConv, TokenFuser, TokenLearnerV1, TokenLearnerV11, TransformerBlock, MultiHeadAttention, ClassifierHead } from '../src/nn/blocks.js';
+import { BatchNorm, Conv2d, Dense, LayerNorm } from '../src/nn/layers.js';
+import type { Module } from '../src/nn/module.js';
+import { backward } from '../src/ops/autograd.js';
+import { crossEntropy } from '../src/ops/softmax.js';
+import { mul, sum } from '../src/ops/index.js';
+import { exactFlops, Ledger } from '../src/index.js';
+import { engine, noGrad, tidy } from '../src/tensor/engine.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { seededRandom } from '../src/util/random.js';
+import { randomArray, useEngine } from './helpers/gpu.js';
+
+const env = useEngine();
+
+async function exactOf(path: string, fn: () => void): Promise<number> {
+  const { records } = await env.engine.ledger.capture(() => noGrad(() => tidy(fn)));
+  return exactFlops(Ledger.total(records, (r) => r.path.startsWith(path)));
+}
+
+describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () => {
+  const layerNorm = (rows: number, n: number) => 8 * rows * n + 3 * rows;
+  const gelu = (n: number) => 5 * n;
+  const linear = (rows: number, fin: number, fout: number) => 2 * rows * fin * fout + rows * fout;
+
+  it('a transformer block: LayerNorms, Q/K/V/output projections, both attention products, softmax, MLP', async () => {
+    const [T, C, H, D, M] = [10, 16, 3, 8, 24];
+    const block = new TransformerBlock({ width: C, heads: H, keyDim: D, mlp: [M, C], dropout: 0.1 }, seededRandom(1));
+    const x = Tensor.from(randomArray(T * C, 2), [1, T, C]);
+    const got = await exactOf('block', () => void block.call('block', x, { training: false }));
+    const attention =
+      3 * linear(T, C, H * D) + // projections
+      (2 * H * T * T * D + H * T * T) + // scores with the 1/sqrt(D) scale
+      5 * H * T * T + // softmax: T-1 compares, 2T adds, T exps, 1 divide, T multiplies per row
+      2 * H * T * T * D + // weighted values
+      linear(T, H * D, C);
+    const mlp = linear(T, C, M) + gelu(T * M) + linear(T, M, C) + gelu(T * C);
+    expect(got).toBe(2 * layerNorm(T, C) + attention + 2 * T * C + mlp);
+    block.dispose();
+  });
+
+  it('TokenLearner v1 on a G x G grid: LayerNorm, four 3x3 convolutions (padding taps skipped), GELUs, sigmoid, pooling', async () => {
+    const [G, C, k] = [5, 12, 4];
+    const tl = new TokenLearnerV1(C, k, seededRandom(3));
+    const x = Tensor.from(randomArray(G * G * C, 4), [1, G, G, C]);
+    const got = await exactOf('tl', () => void tl.call('tl', x, { training: false }));
+    const S = G * G;
+    const taps = (3 * G - 2) ** 2; // valid (position, tap) pairs of a 3x3 'same' convolution on a G x G grid
+    const convs = 2 * k * C * taps + 3 * 2 * k * k * taps;
+    const expected = layerNorm(S, C) + convs + 3 * gelu(S * k) + 4 * S * k + (2 * k * C * S + k * C);
+    expect(got).toBe(expected);
+    tl.dispose();
+  });
+
+  it('MBConv on 64 x 64 x 1: 1x1 expand, depthwise 3x3, 1x1 project, inference BatchNorms, ReLU6, residual', async () => {
+    const block = new MBConv(1, 64, 16, seededRandom(5));
+    const x = Tensor.from(randomArray(64 * 64, 6), [1, 64, 64, 1]);
+    const got = await exactOf('mb', () => void block.call('mb', x, { training: false }));
+    const P = 64 * 64;
+    const batchNorm = (c: number) => 3 * P * c + 3 * c; // (x - mean) * scale + beta; scale = rsqrt(var + eps) * gamma
+    const expand = 2 * P * 64 + P * 64;
+    const depthwise = 2 * 64 * (3 * 64 - 2) ** 2 + P * 64;
+    const project = 2 * P * 64 * 16 + P * 16;
+    const relu6 = 2 * P * 64;
+    expect(got).toBe(expand + batchNorm(64) + relu6 + depthwise + batchNorm(64) + relu6 + project + batchNorm(16) + P * 16);
+    block.dispose();
+  });
+
+  it("a whole model's exact count is the sum of its forward ledger, and TokenLearner cuts it", async () => {
+    const nt = new AudioTransformer(modelConfig('TASR_2L_NT-2H'));
+    const tl = new AudioTransformer(modelConfig('TASR_2L_8T-2H'));
+    const a = await countForward(nt, 1);
+    const b = await countForward(tl, 1);
+    expect(countUnder('exact', a.records)).toBe(a.records.reduce((s, r) => s + exactFlops(r.counts), 0));
+    expect(countUnder('exact', b.records)).toBeLessThan(countUnder('exact', a.records));
+    nt.dispose();
+    tl.dispose();
+  });
+});
+
+/** Checks d(sum(f(x) * r))/dtheta along a random direction against central differences of the forward pass. */
+async function directionalCheck(module: Module, input: Tensor, forward: (x: Tensor) => Tensor, targets: Tensor[], h = 1e-2, tol = 3e-2): Promise<void> {
+  const out = noGrad(() => tidy(() => forward(input)));
+  const weights = Tensor.from(randomArray(out.size, 77), out.shape).keep();
+  out.dispose();
+  const objective = (x: Tensor) => sum(mul(forward(x), weights));
+  const loss = tidy(() => {
+    const l = objective(input);
+    backward(l);
+    return l;
+  });
+  loss.dispose();
+  for (const [i, target] of targets.entries()) {
+    const direction = randomArray(target.size, 100 + i);
+    const grad = await target.grad!.data();
+    const analytic = grad.reduce((s, g, j) => s + g * direction[j]!, 0);
+    const original = await target.data();
+    const shifted = async (sign: number) => {
+      engine().runtime.write(target.buffer, original.map((v, j) => v + sign * h * direction[j]!));
+      const l = noGrad(() => tidy(() => objective(input)));
+      const value = await l.item();
+      l.dispose();
+      return value;
+    };
+    const numeric = ((await shifted(1)) - (await shifted(-1))) / (2 * h);
+    engine().runtime.write(target.buffer, original);
+    expect(Math.abs(analytic - numeric)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(numeric)));
+    target.grad!.dispose();
+    target.grad = undefined;
+  }
+  weights.dispose();
+  void module;
+}
+
+describe('module gradients against finite differences (random directions, float32 forward passes)', () => {
+  const random = () => seededRandom(11);
+  const ctx = { training: false };
+  const input = (shape: number[], seed = 1) => {
+    const t = Tensor.from(randomArray(shape.reduce((p, d) => p * d, 1), seed), shape).keep();
+    t.requiresGrad = true;
+    return t;
+  };
+  // ReLU6 has kinks: modules with it take a smaller step so few elements cross one.
+  const cases: [string, () => { module: Module; x: Tensor; run: (x: Tensor) => Tensor; h?: number }][] = [
+    ['Dense', () => { const m = new Dense(6, 5, random(), { activation: 'gelu' }); return { module: m, x: input([3, 6]), run: (x) => m.forward(x) }; }],
+    ['Conv2d', () => { const m = new Conv2d(3, 4, 3, random(), { padding: 'same' }); return { module: m, x: input([2, 5, 5, 3]), run: (x) => m.forward(x) }; }],
+    ['LayerNorm', () => { const m = new LayerNorm(7); return { module: m, x: input([4, 7]), run: (x) => m.forward(x) }; }],
+    ['BatchNorm (training)', () => { const m = new BatchNorm(3); return { module: m, x: input([2, 4, 4, 3]), run: (x) => m.forward(x, { training: true }) }; }],
+    ['MBConv', () => { const m = new MBConv(1, 8, 4, random()); return { module: m, x: input([2, 6, 6, 1]), run: (x) => m.forward(x, { training: true }), h: 1e-3 }; }],
+    ['MultiHeadAttention', () => { const m = new MultiHeadAttention(8, 2, 4, 0, random()); return { module: m, x: input([2, 5, 8]), run: (x) => m.forward(x, ctx) }; }],
+    ['TransformerBlock', () => { const m = new TransformerBlock({ width: 8, heads: 2, keyDim: 4, mlp: [12, 8], dropout: 0 }, random()); return { module: m, x: input([1, 6, 8]), run: (x) => m.forward(x, ctx) }; }],
+    ['TokenLearner v1', () => { const m = new TokenLearnerV1(6, 3, random()); return { module: m, x: input([2, 4, 4, 6]), run: (x) => m.forward(x, ctx) }; }],
+    ['TokenLearner v1.1', () => { const m = new TokenLearnerV11(6, 3, random(), 8); return { module: m, x: input([2, 10, 6]), run: (x) => m.forward(x, ctx) }; }],
+    ['ClassifierHead', () => { const m = new ClassifierHead(6, 4, random()); return { module: m, x: input([2, 5, 6]), run: (x) => m.forward(x, ctx) }; }],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: input and parameter gradients`, async () => {
+      const { module, x, run, h } = make();
+      await directionalCheck(module, x, run, [x, ...module.parameters()], h);
+      module.dispose();
+      x.dispose();
+    });
+  }
+
+  it('TokenFuser: gradients of tokens, original features and parameters', async () => {
+    const m = new TokenFuser(6, 3, random(), 8);
+    // A non-zero mixing kernel, so that every path carries a gradient.
+    const mix = m.namedParameters().find(([n]) => n === 'mix.kernel')![1];
+    engine().runtime.write(mix.buffer, Float32Array.from(randomArray(9, 5)));
+    const tokens = input([2, 3, 6], 3);
+    const original = input([2, 10, 6], 4);
+    await directionalCheck(m, tokens, (t) => m.fuse(t, original, ctx), [tokens, original, ...m.parameters()]);
+    m.dispose();
+  });
+
+  it('a whole TASR model: loss gradient along random directions of several parameters', async () => {
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { dropout: 0, mlp: [32, 128] }));
+    const spectrograms = Tensor.from(randomArray(2 * 124 * 129, 8, 0, 2), [2, 124, 129]).keep();
+    const labels = Tensor.from([1, 5], [2], 'i32').keep();
+    const named = new Map(model.namedParameters());
+    const picks = ['patch_embed.kernel', 'token_learner.conv0.kernel', 'blocks.0.attention.query.kernel', 'head.dense.bias', 'mbconv0.depthwise.kernel'].map((n) => named.get(n)!);
+    // BatchNorm in training mode moves its running averages; the loss does not depend on them.
+    await directionalCheck(model, spectrograms, (x) => crossEntropy(model.forward(x, { training: true }), labels), picks, 1e-3, 5e-2);
+    model.dispose();
+  });
+});
+
+describe('model names, options and checkpoints', () => {
+  it('parses the paper\'s names and rejects unknown names and options, listing what is valid', () => {
+    expect(modelConfig('TASR_8L_8T-12H')).toMatchObject({ family: 'TASR', blocks: 8, tokens: 8, heads: 12, classes: 8, patch: 8 });
+    expect(modelConfig('TESC_4L_NT-8H', { classes: 5 })).toMatchObject({ tokens: 0, classes: 5, patch: 6, mbconvBlocks: 0 });
+    expect(() => modelConfig('TASR_4L-8H')).toThrow(/unknown model name 'TASR_4L-8H'.*TASR_4L_NT-8H/);
+    expect(() => modelConfig('TASR_4L_8T-8H', { heads: 3 } as never)).toThrow(/unknown model option 'heads'. Valid options: classes/);
+    expect(() => modelConfig('TASR_4L_8T-8H', { tokenLearnerAt: 4 })).toThrow(ModelConfigError);
+  });
+
+  it('TokenLearner can sit before a later block, in v1.1, and repeat with TokenFuser', async () => {
+    for (const options of [{ tokenLearnerAt: 1 }, { tokenLearnerVersion: 'v1.1' as const, tokenLearnerAt: 1 }, { tokenFuser: true, tokenLearnerAt: 1 }]) {
+      const model = new AudioTransformer(modelConfig('TASR_2L_4T-2H', options));
+      const logits = noGrad(() => tidy(() => model.forward(Tensor.zeros([1, 124, 129]), { training: false })));
+      expect(logits.shape).toEqual([1, 8]);
+      expect((await logits.data()).every(Number.isFinite)).toBe(true);
+      logits.dispose();
+      model.dispose();
+    }
+  });
+
+  it('save -> load -> predict gives identical outputs; the weights open with a plain safetensors reader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-ckpt-'));
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'], seed: 3 }));
+    const clips = [Float32Array.from(randomArray(16000, 1, -0.5, 0.5)), Float32Array.from(randomArray(16000, 2, -0.5, 0.5))];
+    const before = await predictClips(model, clips, 3);
+    await saveModel(dir, model);
+    const loaded = await loadModel(dir);
+    const after = await predictClips(loaded, clips, 3);
+    expect(after.map((p) => [...p.probabilities])).toEqual(before.map((p) => [...p.probabilities]));
+    expect(after[0]!.top[0]!.label).toBe(before[0]!.top[0]!.label);
+
+    // A minimal reader written from the public format description, not tokenwave's decoder.
+    const bytes = readFileSync(join(dir, 'model.safetensors'));
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+    const entry = header['patch_embed.kernel'];
+    expect(entry).toMatchObject({ dtype: 'F32', shape: [8, 8, 16, 128] });
+    const start = 8 + headerLength + entry.data_offsets[0];
+    const first = bytes.readFloatLE(start);
+    const params = new Map(model.namedParameters());
+    expect(first).toBe((await params.get('patch_embed.kernel')!.data())[0]);
+    expect(header['mbconv0.expand_bn.moving_variance'].shape).toEqual([64]);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ model: 'TASR_1L_4T-2H', options: { seed: 3 } });
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('loading a checkpoint into a different model, or a folder without one, fails with a clear message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-ckpt-'));
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+    await saveModel(dir, model);
+    model.dispose();
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model: 'TASR_1L_8T-2H' }));
+    await expect(loadModel(dir)).rejects.toThrow(/checkpoint is from a different model/);
+    await expect(loadModel(mkdtempSync(join(tmpdir(), 'empty-')))).rejects.toThrow(CheckpointError);
+  });
+});
