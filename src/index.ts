@@ -24,3 +24,8 @@ export {
   melFilterbank,
   type SpectrogramConfig,
 } from './audio/spectrogram.js';
+export { AudioTransformer, modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/tasr.js';
+export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
+export { predictClips, type Prediction } from './models/predict.js';
+export { countForward, countTrainingStep, countUnder, paperTotal, CONVENTIONS, type Convention } from './flops/accounting.js';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
