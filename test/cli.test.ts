@@ -91,6 +91,38 @@ describe('tokenwave CLI', () => {
     expect(1 - end / height).toBeCloseTo(5400 / 8000, 1);
   });
 
+  it("flops --convention paper prints the paper's count; a wrong model name lists valid ones", async () => {
+    const { code, stdout } = await tokenwave('flops', 'TESC_4L_8T-8H', '--convention', 'paper');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^TESC_4L_8T-8H: 7,968,945 FLOPs per clip/);
+    const bad = await tokenwave('flops', 'TASR_4L_9X-8H');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown model name 'TASR_4L_9X-8H'.*e\.g\. TASR_4L_NT-8H/);
+  });
+
+  it('predict prints the top classes of each file from a checkpoint, and JSON with --json', async () => {
+    const { init, shutdown } = await import('../src/tensor/engine.js');
+    const { AudioTransformer, modelConfig } = await import('../src/models/tasr.js');
+    const { saveModel } = await import('../src/models/checkpoint.js');
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
+    await init();
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'] }));
+    await saveModel(join(dir, 'ckpt'), model);
+    model.dispose();
+    shutdown();
+    const wav = join(dir, 'clip.wav');
+    writeFileSync(wav, encodeWav16(Float32Array.from({ length: 12000 }, (_, i) => Math.sin(i / 9) * 0.3), 16000));
+    const text = await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--top', '2');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/clip\.wav: (down|go|left|no|right|stop|up|yes) \d+\.\d%, (down|go|left|no|right|stop|up|yes) \d+\.\d%/);
+    const json = JSON.parse((await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--json')).stdout);
+    expect(json[0].top).toHaveLength(3);
+    expect(json[0].top.reduce((s: number, t: { probability: number }) => s + t.probability, 0)).toBeLessThanOrEqual(1.0001);
+    const missing = await tokenwave('predict', '--checkpoint', join(dir, 'nowhere'), wav);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nowhere\/config\.json: not found/);
+  });
+
   it('spectrogram of a missing or corrupt file says which file and what is wrong', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
     const missing = await tokenwave('spectrogram', join(dir, 'nope.wav'));
