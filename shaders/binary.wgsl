@@ -25,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var rem = i;
   var ia = u.a_offset;
   var ib = u.b_offset;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
+  for (var d = ${RANK} - 1; d >= 0; d--) {
     let dim = at8(u.shape, u32(d));
     let c = rem % dim;
     rem = rem / dim;

@@ -24,7 +24,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var si = i32(u.in_offset);
   var di = u.out_offset;
   var inside = true;
-  for (var d = i32(u.rank) - 1; d >= 0; d--) {
+  for (var d = ${RANK} - 1; d >= 0; d--) {
     let dim = at8(u.shape, u32(d));
     let c = rem % dim;
     rem = rem / dim;

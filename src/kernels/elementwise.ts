@@ -3,6 +3,7 @@
 import { scaled, type Primitive } from '../tensor/counts.js';
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { groups, launch, Uniforms, WG } from './launch.js';
+import { coalesce } from './strides.js';
 
 type PerElement = Partial<Record<Primitive, number>>;
 
@@ -139,19 +140,20 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(a.shape, b.shape);
   const out = Tensor.empty(shape);
   const same = a.size === out.size && b.size === out.size;
+  const m = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   const uniforms = new Uniforms(112)
     .u32(out.size)
-    .u32(shape.length)
+    .u32(m.shape.length)
     .u32(0)
     .u32(0)
-    .vec8(shape)
-    .vec8(broadcastStrides(a.shape, shape))
-    .vec8(broadcastStrides(b.shape, shape));
+    .vec8(m.shape)
+    .vec8(m.strides[0]!)
+    .vec8(m.strides[1]!);
   launch({
     spec: {
       name: `binary:${op}`,
       file: 'binary.wgsl',
-      constants: { WG, SAME_SHAPE: same, EXPR: BINARY[op].expr },
+      constants: { WG, SAME_SHAPE: same, RANK: m.shape.length, EXPR: BINARY[op].expr },
       buffers: ['read', 'read', 'write'],
       uniformBytes: 112,
     },

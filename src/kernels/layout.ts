@@ -1,6 +1,7 @@
 // Layout kernels: one strided-copy kernel serves permute, slice, pad, broadcast and concat.
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { groups, launch, Uniforms, WG } from './launch.js';
+import { coalesce } from './strides.js';
 
 interface StridedCopy {
   op: string;
@@ -19,19 +20,23 @@ interface StridedCopy {
 
 function stridedCopy(c: StridedCopy): void {
   const n = c.domain.reduce((p, d) => p * d, 1);
-  const rank = c.domain.length;
+  const lo = c.lo ?? new Array<number>(c.domain.length).fill(0);
+  const inDims = c.inDims ?? c.domain;
+  // Axes with padding or slicing keep their own bounds check; the others may merge.
+  const plain = (d: number) => lo[d] === 0 && inDims[d] === c.domain[d];
+  const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
   const uniforms = new Uniforms(176)
     .u32(n)
-    .u32(rank)
+    .u32(m.shape.length)
     .u32(0)
     .u32(c.outOffset ?? 0)
-    .vec8(c.domain)
-    .vec8(c.inStride)
-    .vec8(c.outStride)
-    .vec8(c.lo ?? new Array<number>(rank).fill(0))
-    .vec8(c.inDims ?? c.domain);
+    .vec8(m.shape)
+    .vec8(m.strides[0]!)
+    .vec8(m.strides[1]!)
+    .vec8(m.origin.map((d) => lo[d]!))
+    .vec8(m.origin.map((d, i) => (plain(d) ? m.shape[i]! : inDims[d]!)));
   launch({
-    spec: { name: 'copy', file: 'copy.wgsl', constants: { WG }, buffers: ['read', 'write'], uniformBytes: 176 },
+    spec: { name: 'copy', file: 'copy.wgsl', constants: { WG, RANK: m.shape.length }, buffers: ['read', 'write'], uniformBytes: 176 },
     op: c.op,
     uniforms,
     inputs: [c.src],
