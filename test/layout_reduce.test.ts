@@ -159,6 +159,11 @@ describe('layout ops', () => {
       forwardTol: [0, 0],
     });
   });
+  it('rank-0 tensors: sum, broadcast and their gradients', async () => {
+    await checkOp({ shapes: [[]], gpu: ([x]) => sum(x!), reference: ([x]) => x!, forwardTol: [0, 0] });
+    await checkOp({ shapes: [[]], gpu: ([x]) => broadcastTo(x!, [3]), reference: ([x]) => new Float64Array(3).fill(x![0]!), forwardTol: [0, 0] });
+  });
+
   it('reshape is a view with a gradient, and -1 infers a size', async () => {
     await checkOp({ shapes: [[4, 6]], gpu: ([x]) => reshape(x!, [3, -1]), reference: ([x]) => x!, forwardTol: [0, 0] });
     expect(() => reshape(Tensor.zeros([4, 6]), [5, 5])).toThrow(/cannot reshape \[4, 6\]/);

@@ -23,7 +23,8 @@ function stridedCopy(c: StridedCopy): void {
   const lo = c.lo ?? new Array<number>(c.domain.length).fill(0);
   const inDims = c.inDims ?? c.domain;
   // Axes with padding or slicing keep their own bounds check; the others may merge.
-  const plain = (d: number) => lo[d] === 0 && inDims[d] === c.domain[d];
+  // (A rank-0 domain coalesces to one synthetic axis of size 1, which has no padding either.)
+  const plain = (d: number) => (lo[d] ?? 0) === 0 && (inDims[d] ?? c.domain[d]) === c.domain[d];
   const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
   const uniforms = new Uniforms(176)
     .u32(n)
@@ -33,7 +34,7 @@ function stridedCopy(c: StridedCopy): void {
     .vec8(m.shape)
     .vec8(m.strides[0]!)
     .vec8(m.strides[1]!)
-    .vec8(m.origin.map((d) => lo[d]!))
+    .vec8(m.origin.map((d) => lo[d] ?? 0))
     .vec8(m.origin.map((d, i) => (plain(d) ? m.shape[i]! : inDims[d]!)));
   launch({
     spec: { name: 'copy', file: 'copy.wgsl', constants: { WG, RANK: m.shape.length }, buffers: ['read', 'write'], uniformBytes: 176 },
