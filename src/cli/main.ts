@@ -6,6 +6,8 @@ import { doctor } from './doctor.js';
 import { spectrogramCommand, type SpectrogramCommandOptions } from './spectrogram.js';
 import { flopsCommand, predictCommand, type FlopsOptions } from './models.js';
 import { CONVENTIONS, CONVENTION_HELP } from '../flops/accounting.js';
+import { evalCommand, generateCommand, trainCommand, type TrainCommandOptions } from './data.js';
+import { SCHEDULES } from '../train/schedule.js';
 
 
 function backendOption(): Option {
@@ -83,7 +85,59 @@ program
     await predictCommand(files, opts);
   });
 
-const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError', 'ModelConfigError', 'CheckpointError', 'SafetensorsError']);
+program
+  .command('generate')
+  .description('generate a synthetic data set: speech commands in the mini_speech_commands layout (eSpeak NG voices)')
+  .argument('<kind>', "'speech'")
+  .requiredOption('--out <dir>', 'where to write the data set')
+  .option('--per-class <n>', 'clips per word', '100')
+  .option('--seed <n>', 'random seed (same seed and version: identical files)', '0')
+  .action(async (kind: string, opts: { out: string; perClass: string; seed: string }) => {
+    await generateCommand(kind, opts);
+  });
+
+const splitOption = () => new Option('--split <policy>', "'paper': random 80/10/10 by file (leaks speakers); 'proper': speaker hash rule / list files / ESC-50 folds").choices(['paper', 'proper']).default('paper');
+
+program
+  .command('train')
+  .description('train a model on a data folder (mini_speech_commands, Speech Commands v0.02 or ESC-50 layout)')
+  .requiredOption('--data <dir>', 'the data set folder')
+  .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H', 'TASR_4L_8T-8H')
+  .option('--epochs <n>', 'epochs', '20')
+  .option('--batch-size <n>', 'batch size (default: 64 for TASR, 32 for TESC, as the paper)')
+  .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
+  .option('--lr <rate>', "peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)")
+  .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')
+  .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '0')
+  .addOption(splitOption())
+  .option('--out <dir>', 'run folder (default: runs/MODEL)')
+  .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--save-every <steps>', 'write the resumable checkpoint every this many steps', '50')
+  .option('--condensed', 'ESC-50: the 5 major categories')
+  .option('--esc10', 'ESC-50: the ESC-10 subset')
+  .option('--limit-per-class <n>', 'use at most this many clips per class')
+  .addOption(backendOption())
+  .action(async (opts: TrainCommandOptions) => {
+    await trainCommand(opts);
+  });
+
+program
+  .command('eval')
+  .description('evaluate a checkpoint: top-1, top-3 (speech) or top-5 (ESC-50), per-class accuracy, confusion matrix')
+  .requiredOption('--checkpoint <dir>', 'a checkpoint folder, e.g. runs/TASR_4L_8T-8H/best')
+  .requiredOption('--data <dir>', 'the data set folder')
+  .addOption(splitOption())
+  .option('--subset <name>', 'train, validation or test', 'test')
+  .option('--condensed', 'ESC-50: the 5 major categories')
+  .option('--esc10', 'ESC-50: the ESC-10 subset')
+  .option('--limit-per-class <n>', 'use at most this many clips per class (as in training)')
+  .option('--json', 'print JSON')
+  .addOption(backendOption())
+  .action(async (opts) => {
+    await evalCommand(opts);
+  });
+
+const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError', 'ModelConfigError', 'CheckpointError', 'SafetensorsError', 'DatasetError']);
 
 try {
   await program.parseAsync(process.argv);

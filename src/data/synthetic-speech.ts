@@ -1,0 +1,166 @@
+// Synthetic speech commands in the mini_speech_commands layout, spoken by eSpeak NG (compiled to WebAssembly, from
+// npm) with wide speaker variation: accent, voice variant, rate, pitch, pitch range, loudness and a microphone/room
+// filter per speaker; per utterance small changes in rate and pitch, an onset shift, gain, noise at a drawn SNR,
+// and some clips shorter than 1 s. Deterministic for a seed: each file's randomness comes from (seed, word, index).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resample } from '../audio/resample.js';
+import { encodeWav16 } from '../audio/wav.js';
+import { writeFileAtomic } from '../util/files.js';
+import { seededRandom } from '../util/random.js';
+
+export const SPEECH_WORDS = ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'];
+const ACCENTS = ['gmw/en-US', 'gmw/en', 'gmw/en-GB-x-rp', 'gmw/en-GB-scotland', 'gmw/en-029', 'gmw/en-US-nyc', 'gmw/en-GB-x-gbclan', 'gmw/en-GB-x-gbcwmd'];
+const VARIANTS = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'f1', 'f2', 'f3', 'f4', 'f5', 'klatt', 'klatt2', 'klatt3', 'croak'];
+const ESPEAK_RATE = 22050;
+const RATE = 16000;
+
+export interface Speaker {
+  id: string;
+  voice: string;
+  rate: number;
+  pitch: number;
+  range: number;
+  gain: number;
+  /** One-pole low-pass coefficient (0: none) and a single echo (delay in samples, gain): a crude room and mic. */
+  lowpass: number;
+  echoDelay: number;
+  echoGain: number;
+}
+
+interface EspeakWorker {
+  set_voice(v: string): void;
+  set_rate(r: number): void;
+  set_pitch(p: number): void;
+  set_range(r: number): void;
+  synthesize(text: string, callback: (samples: Int16Array | undefined) => void): void;
+}
+
+let worker: EspeakWorker | undefined;
+async function espeak(): Promise<EspeakWorker> {
+  if (!worker) {
+    const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
+    const module = await initialise();
+    worker = new module.eSpeakNGWorker() as EspeakWorker;
+  }
+  return worker;
+}
+
+const seedOf = (...parts: (string | number)[]) => createHash('sha1').update(parts.join('/')).digest().readUInt32LE(0);
+
+export function drawSpeaker(seed: number, index: number): Speaker {
+  const r = seededRandom(seedOf('speaker', seed, index));
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  return {
+    id: seedOf('speaker-id', seed, index).toString(16).padStart(8, '0'),
+    voice: `${pick(ACCENTS)}+${pick(VARIANTS)}`,
+    rate: 110 + r() * 150,
+    pitch: r() * 99,
+    range: r() * 99,
+    gain: 0.3 + r() * 0.6,
+    lowpass: r() < 0.5 ? r() * 0.85 : 0,
+    echoDelay: Math.floor(r() * 0.05 * RATE),
+    echoGain: r() < 0.4 ? r() * 0.35 : 0,
+  };
+}
+
+function noise(kind: number, n: number, r: () => number): Float32Array {
+  const out = new Float32Array(n);
+  let [b0, b1, b2, brown] = [0, 0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    const white = r() * 2 - 1;
+    if (kind === 0) out[i] = white;
+    else if (kind === 1) {
+      // pink: Paul Kellet's economy filter
+      b0 = 0.99765 * b0 + white * 0.099046;
+      b1 = 0.963 * b1 + white * 0.2965164;
+      b2 = 0.57 * b2 + white * 1.0526913;
+      out[i] = (b0 + b1 + b2 + white * 0.1848) * 0.2;
+    } else {
+      brown = (brown + 0.02 * white) / 1.02;
+      out[i] = brown * 3.5;
+    }
+  }
+  return out;
+}
+
+const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / Math.max(1, x.length));
+
+/** One clip of `word` by `speaker`, 16 kHz, at most 1 s. */
+export async function speak(word: string, speaker: Speaker, r: () => number): Promise<Float32Array> {
+  const tts = await espeak();
+  tts.set_voice(speaker.voice);
+  tts.set_rate(Math.round(speaker.rate * (0.9 + 0.2 * r())));
+  tts.set_pitch(Math.round(Math.min(99, Math.max(0, speaker.pitch + (r() - 0.5) * 10))));
+  tts.set_range(Math.round(speaker.range));
+  const chunks: number[] = [];
+  tts.synthesize(word, (samples) => {
+    if (samples) for (const s of samples) chunks.push(s / 32768);
+  });
+  let voice = resample(Float32Array.from(chunks), ESPEAK_RATE, RATE);
+  // trim the synthesizer's silence, then colour the voice with the speaker's mic and room
+  const threshold = 0.02 * Math.max(...voice.map(Math.abs));
+  let [start, end] = [0, voice.length];
+  while (start < end && Math.abs(voice[start]!) < threshold) start++;
+  while (end > start && Math.abs(voice[end - 1]!) < threshold) end--;
+  voice = voice.slice(Math.max(0, start - 160), Math.min(voice.length, end + 160));
+  let state = 0;
+  const coloured = new Float32Array(voice.length + speaker.echoDelay);
+  for (let i = 0; i < voice.length; i++) {
+    state = speaker.lowpass * state + (1 - speaker.lowpass) * voice[i]!;
+    coloured[i]! += state;
+    coloured[i + speaker.echoDelay]! += speaker.echoGain * state;
+  }
+  const length = r() < 0.15 ? Math.floor(RATE * (0.55 + 0.4 * r())) : RATE; // some clips are short, as in the real set
+  const clip = new Float32Array(length);
+  const peak = Math.max(1e-6, ...coloured.map(Math.abs));
+  const gain = (speaker.gain * (0.7 + 0.6 * r())) / peak;
+  const room = Math.max(0, length - coloured.length);
+  const onset = Math.floor(r() * room);
+  for (let i = 0; i < coloured.length && onset + i < length; i++) clip[onset + i] = coloured[i]! * gain;
+  if (r() < 0.8) {
+    const snrDb = r() * 30;
+    const bed = noise(Math.floor(r() * 3), length, r);
+    const scale = (rms(clip) / Math.max(1e-9, rms(bed))) * 10 ** (-snrDb / 20);
+    for (let i = 0; i < length; i++) clip[i] = Math.max(-1, Math.min(1, clip[i]! + bed[i]! * scale));
+  }
+  return clip;
+}
+
+export interface GenerateOptions {
+  out: string;
+  perClass: number;
+  seed: number;
+  onProgress?: (done: number, total: number, skipped: number) => void;
+}
+
+/**
+ * Writes <out>/<word>/<speaker>_nohash_<n>.wav for the 8 words. Existing files are kept (a re-run finishes an
+ * interrupted one); each file is written to a temporary name and renamed, so a half-written file never appears.
+ */
+export async function generateSpeech(o: GenerateOptions): Promise<{ written: number; kept: number }> {
+  const speakers = Math.max(8, Math.ceil((o.perClass * SPEECH_WORDS.length) / 6));
+  const pool = Array.from({ length: speakers }, (_, i) => drawSpeaker(o.seed, i));
+  const total = o.perClass * SPEECH_WORDS.length;
+  let [written, kept] = [0, 0];
+  for (const word of SPEECH_WORDS) {
+    await mkdir(join(o.out, word), { recursive: true });
+    const takes = new Map<string, number>();
+    for (let index = 0; index < o.perClass; index++) {
+      const r = seededRandom(seedOf('clip', o.seed, word, index));
+      const speaker = pool[Math.floor(r() * pool.length)]!;
+      const take = takes.get(speaker.id) ?? 0;
+      takes.set(speaker.id, take + 1);
+      const path = join(o.out, word, `${speaker.id}_nohash_${take}.wav`);
+      if (existsSync(path)) kept++;
+      else {
+        await writeFileAtomic(path, encodeWav16(await speak(word, speaker, r), RATE));
+        written++;
+      }
+      o.onProgress?.(written + kept, total, kept);
+    }
+  }
+  return { written, kept };
+}

@@ -1,0 +1,61 @@
+// Evaluation: top-k accuracy, per-class accuracy and the confusion matrix, in inference mode.
+import type { SpectrogramSet } from '../data/pipeline.js';
+import { batchOf } from '../data/pipeline.js';
+import type { AudioTransformer } from '../models/tasr.js';
+import { noGrad, tidy } from '../tensor/engine.js';
+
+export interface Evaluation {
+  clips: number;
+  top1: number;
+  /** Top-k accuracy for each k asked for. */
+  topK: Record<number, number>;
+  perClass: { label: string; clips: number; accuracy: number }[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+  clipsPerSecond: number;
+}
+
+export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks: readonly number[] = [3], batch = 64): Promise<Evaluation> {
+  const classes = model.config.classes;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));
+  const start = performance.now();
+  const n = set.labels.length;
+  for (let first = 0; first < n; first += batch) {
+    const indices = Array.from({ length: Math.min(batch, n - first) }, (_, i) => first + i);
+    const logits = noGrad(() =>
+      tidy(() => {
+        const { x } = batchOf(set, indices);
+        return model.forward(x, { training: false });
+      }),
+    );
+    const values = await logits.data();
+    logits.dispose();
+    indices.forEach((idx, row) => {
+      const scores = values.subarray(row * classes, (row + 1) * classes);
+      const label = set.labels[idx]!;
+      // rank of the true class: classes scoring higher, ties to the lower index (as the top-k kernel)
+      let rank = 0;
+      let best = 0;
+      for (let c = 0; c < classes; c++) {
+        if (scores[c]! > scores[label]! || (scores[c] === scores[label] && c < label)) rank++;
+        if (scores[c]! > scores[best]!) best = c;
+      }
+      confusion[label]![best]!++;
+      for (const k of ks) if (rank < k) hits[k]!++;
+    });
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const names = model.config.classNames;
+  return {
+    clips: n,
+    top1: n ? confusion.reduce((s, row, i) => s + row[i]!, 0) / n : 0,
+    topK: Object.fromEntries(ks.map((k) => [k, n ? hits[k]! / n : 0])),
+    perClass: confusion.map((row, i) => {
+      const total = row.reduce((s, v) => s + v, 0);
+      return { label: names[i] ?? `class ${i}`, clips: total, accuracy: total ? row[i]! / total : 0 };
+    }),
+    confusion,
+    clipsPerSecond: n / Math.max(seconds, 1e-9),
+  };
+}
