@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { generateSpeech } from '../data/synthetic-speech.js';
 import type { SplitPolicy } from '../data/datasets.js';
 import { loadModel } from '../models/checkpoint.js';
-import { modelConfig } from '../models/tasr.js';
+import { modelConfig, type ModelOptions } from '../models/tasr.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { evaluate, type Evaluation } from '../train/evaluate.js';
 import { prepareData } from '../train/data.js';
@@ -56,7 +56,21 @@ export interface TrainCommandOptions {
   condensed?: boolean;
   esc10?: boolean;
   limitPerClass?: string;
+  modelOptions?: string;
   backend?: string;
+}
+
+/** --model-options: a JSON object of model options beyond the name (e.g. '{"width": 64}'). */
+function parseModelOptions(text: string | undefined): ModelOptions {
+  if (!text) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--model-options must be a JSON object, e.g. '{"tokenLearnerVersion": "v1.1"}'; got '${text}'`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--model-options must be a JSON object, got '${text}'`);
+  return value as ModelOptions;
 }
 
 function printEvaluation(name: string, e: Evaluation, k: number): void {
@@ -67,7 +81,8 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
   const epochs = integer('epochs', o.epochs)!;
   const saveEvery = integer('save-every', o.saveEvery)!;
   const seed = integer('seed', o.seed, 0)!;
-  let config = modelConfig(o.model, { seed });
+  const extra = parseModelOptions(o.modelOptions);
+  let config = modelConfig(o.model, { ...extra, seed });
   const speech = config.family === 'TASR';
   const batchSize = integer('batch-size', o.batchSize) ?? (speech ? 64 : 32);
   const runDir = o.out ?? join('runs', o.model);
@@ -89,7 +104,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       onProgress: (stage, d, t) => prep.update(d, t, stage),
     });
     prep.stop();
-    config = modelConfig(o.model, { seed, classes: data.dataset.classNames.length, classNames: data.dataset.classNames });
+    config = modelConfig(o.model, { ...extra, seed, classes: data.dataset.classNames.length, classNames: data.dataset.classNames });
     console.log(
       `${o.data}: ${data.dataset.layout}, ${data.dataset.classNames.length} classes; split ${data.policy}: ` +
         `${data.train.labels.length} train, ${data.validation.labels.length} validation, ${data.test.labels.length} test` +

@@ -116,6 +116,7 @@ program
   .option('--condensed', 'ESC-50: the 5 major categories')
   .option('--esc10', 'ESC-50: the ESC-10 subset')
   .option('--limit-per-class <n>', 'use at most this many clips per class')
+  .option('--model-options <json>', 'model options beyond the name, e.g. \'{"tokenLearnerVersion": "v1.1", "tokenLearnerAt": 2}\'')
   .addOption(backendOption())
   .action(async (opts: TrainCommandOptions) => {
     await trainCommand(opts);

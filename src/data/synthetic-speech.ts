@@ -38,14 +38,14 @@ interface EspeakWorker {
   synthesize(text: string, callback: (samples: Int16Array | undefined) => void): void;
 }
 
-let worker: EspeakWorker | undefined;
+/**
+ * A fresh synthesizer for every clip: eSpeak NG keeps state between utterances (its noise and flutter
+ * generators), so reusing one would make a clip depend on the clips made before it. ~0.17 s each.
+ */
 async function espeak(): Promise<EspeakWorker> {
-  if (!worker) {
-    const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
-    const module = await initialise();
-    worker = new module.eSpeakNGWorker() as EspeakWorker;
-  }
-  return worker;
+  const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
+  const module = await initialise();
+  return new module.eSpeakNGWorker() as EspeakWorker;
 }
 
 const seedOf = (...parts: (string | number)[]) => createHash('sha1').update(parts.join('/')).digest().readUInt32LE(0);
@@ -88,18 +88,41 @@ function noise(kind: number, n: number, r: () => number): Float32Array {
 
 const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / Math.max(1, x.length));
 
+/**
+ * eSpeak seeds its noise generator from the wall clock (time()), so a clip would change from one second to the
+ * next: the synthesizer sees a fixed clock while it starts and speaks.
+ */
+async function withFixedClock<T>(fn: () => Promise<T>): Promise<T> {
+  const realNow = Date.now;
+  Date.now = () => 0;
+  try {
+    return await fn();
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+async function synthesize(word: string, voice: string, rate: number, pitch: number, range: number): Promise<Float32Array> {
+  return withFixedClock(async () => {
+    const tts = await espeak();
+    tts.set_voice(voice);
+    tts.set_rate(rate);
+    tts.set_pitch(pitch);
+    tts.set_range(range);
+    const chunks: number[] = [];
+    tts.synthesize(word, (samples) => {
+      if (samples) for (const s of samples) chunks.push(s / 32768);
+    });
+    return Float32Array.from(chunks);
+  });
+}
+
 /** One clip of `word` by `speaker`, 16 kHz, at most 1 s. */
 export async function speak(word: string, speaker: Speaker, r: () => number): Promise<Float32Array> {
-  const tts = await espeak();
-  tts.set_voice(speaker.voice);
-  tts.set_rate(Math.round(speaker.rate * (0.9 + 0.2 * r())));
-  tts.set_pitch(Math.round(Math.min(99, Math.max(0, speaker.pitch + (r() - 0.5) * 10))));
-  tts.set_range(Math.round(speaker.range));
-  const chunks: number[] = [];
-  tts.synthesize(word, (samples) => {
-    if (samples) for (const s of samples) chunks.push(s / 32768);
-  });
-  let voice = resample(Float32Array.from(chunks), ESPEAK_RATE, RATE);
+  const rate = Math.round(speaker.rate * (0.9 + 0.2 * r()));
+  const pitch = Math.round(Math.min(99, Math.max(0, speaker.pitch + (r() - 0.5) * 10)));
+  const chunks = await synthesize(word, speaker.voice, rate, pitch, Math.round(speaker.range));
+  let voice = resample(chunks, ESPEAK_RATE, RATE);
   // trim the synthesizer's silence, then colour the voice with the speaker's mic and room
   const threshold = 0.02 * Math.max(...voice.map(Math.abs));
   let [start, end] = [0, voice.length];
