@@ -4,7 +4,8 @@
 // and some clips shorter than 1 s. Deterministic for a seed: each file's randomness comes from (seed, word, index).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { resample } from '../audio/resample.js';
 import { encodeWav16 } from '../audio/wav.js';
@@ -40,11 +41,18 @@ interface EspeakWorker {
 
 /**
  * A fresh synthesizer for every clip: eSpeak NG keeps state between utterances (its noise and flutter
- * generators), so reusing one would make a clip depend on the clips made before it. ~0.17 s each.
+ * generators), so reusing one would make a clip depend on the clips made before it (~0.06 s to start one).
  */
+let voiceData: ArrayBuffer | undefined;
 async function espeak(): Promise<EspeakWorker> {
   const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
-  const module = await initialise();
+  // The 24 MB voice-data package is read once and handed to every new instance.
+  if (!voiceData) {
+    const bytes = await readFile(createRequire(import.meta.url).resolve('@echogarden/espeak-ng-emscripten/espeak-ng.data'));
+    voiceData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  const data = voiceData;
+  const module = await initialise({ getPreloadedPackage: () => data });
   return new module.eSpeakNGWorker() as EspeakWorker;
 }
 

@@ -1,7 +1,9 @@
 // Picks a WebGPU adapter through Dawn's Node bindings: a hardware adapter when one exists, otherwise Dawn's
 // OpenGL ES backend on Mesa's llvmpipe in compatibility mode. Dawn's null backend is always refused: its kernels
 // silently do nothing.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 export const BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11', 'null'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -120,6 +122,14 @@ export function requestedBackend(explicit?: string): BackendName {
   return name as BackendName;
 }
 
+/** Linux without the Vulkan loader: Dawn's Vulkan backend cannot start, so auto mode does not try it (and
+ * Dawn does not print its warning about the missing library). */
+function vulkanLoaderMissing(): boolean {
+  if (process.platform !== 'linux') return false;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib'];
+  return !dirs.some((dir) => dir && existsSync(join(dir, 'libvulkan.so.1')));
+}
+
 export async function chooseAdapter(explicit?: string): Promise<AdapterChoice> {
   const backend = requestedBackend(explicit);
   const attempts: string[] = [];
@@ -138,7 +148,9 @@ export async function chooseAdapter(explicit?: string): Promise<AdapterChoice> {
     );
   }
 
-  const native = await tryBackend('auto', 'core', attempts);
+  let native: AdapterChoice | undefined;
+  if (vulkanLoaderMissing()) attempts.push('vulkan: skipped (no libvulkan.so.1 on this system)');
+  else native = await tryBackend('auto', 'core', attempts);
   if (native && !native.software) return native;
   const fallback = await tryBackend('opengles', 'compatibility', attempts);
   if (fallback) return fallback;

@@ -1,4 +1,4 @@
 declare module '@echogarden/espeak-ng-emscripten' {
-  const initialise: () => Promise<{ eSpeakNGWorker: new () => unknown }>;
+  const initialise: (options?: { getPreloadedPackage?: (name: string, size: number) => ArrayBuffer }) => Promise<{ eSpeakNGWorker: new () => unknown }>;
   export default initialise;
 }
