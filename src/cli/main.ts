@@ -1,7 +1,9 @@
 // The tokenwave command line. Every command takes --backend; errors print one clear message, not a stack trace
 // (TOKENWAVE_DEBUG=1 shows the stack).
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { BACKENDS, NoAdapterError } from '../runtime/adapter.js';
+import { demoCommand, type DemoOptions } from './demo.js';
 import { doctor } from './doctor.js';
 import { spectrogramCommand, type SpectrogramCommandOptions } from './spectrogram.js';
 import { flopsCommand, predictCommand, type FlopsOptions } from './models.js';
@@ -136,6 +138,19 @@ program
   .addOption(backendOption())
   .action(async (opts) => {
     await evalCommand(opts);
+  });
+
+program
+  .command('demo')
+  .description('the end-to-end demo (npm start): synthetic speech, TASR with and without TokenLearner, accuracy vs FLOPs vs time')
+  .option('--per-class <n>', 'clips per word (default: 60 on a CPU adapter, 1000 on a GPU)')
+  .option('--epochs <n>', 'epochs (default: 3 on a CPU adapter, 20 on a GPU)')
+  .option('--batch-size <n>', 'batch size (default: 32 on a CPU adapter, 64 on a GPU)')
+  .option('--data <dir>', 'where generated data sets are kept', 'datasets')
+  .option('--out <dir>', 'where the runs, the table and the plot go', join('runs', 'demo'))
+  .addOption(backendOption())
+  .action(async (opts: DemoOptions) => {
+    await demoCommand(opts);
   });
 
 const KNOWN_ERRORS = new Set(['NoAdapterError', 'UsageError', 'KernelCompileError', 'GpuValidationError', 'DeviceLostError', 'WavError', 'ModelConfigError', 'CheckpointError', 'SafetensorsError', 'DatasetError']);

@@ -48,6 +48,7 @@ export interface StepProgress {
 
 export interface EpochLog {
   epoch: number;
+  steps: number;
   lr: number;
   trainLoss: number;
   trainAccuracy: number;
@@ -192,6 +193,7 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
       const validation = await evaluate(model, data.validation, []);
       const log: EpochLog = {
         epoch: state.epoch + 1,
+        steps: stepsPerEpoch,
         lr: opt.lr,
         trainLoss: state.epochLoss / state.epochClips,
         trainAccuracy: state.epochCorrect / state.epochClips,
