@@ -3,7 +3,7 @@
 #include "common.wgsl"
 
 struct Params {
-  n: u32, rank: u32, a_offset: u32, b_offset: u32,
+  n: u32, p0: u32, a_offset: u32, b_offset: u32,
   shape: array<vec4u, 2>,
   a_stride: array<vec4u, 2>,
   b_stride: array<vec4u, 2>,

@@ -4,7 +4,7 @@
 #include "common.wgsl"
 
 struct Params {
-  n: u32, rank: u32, in_offset: u32, out_offset: u32,
+  n: u32, p0: u32, in_offset: u32, out_offset: u32,
   shape: array<vec4u, 2>,
   in_stride: array<vec4u, 2>,
   out_stride: array<vec4u, 2>,

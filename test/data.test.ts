@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { hashSplit, loadDataset, speakerOf, split } from '../src/data/datasets.js';
 import { spectrograms } from '../src/data/pipeline.js';
 import { generateSpeech, SPEECH_WORDS } from '../src/data/synthetic-speech.js';
+import { ESC50_CLASSES, generateSounds } from '../src/data/synthetic-sounds.js';
 import { PAPER_SPECTROGRAM } from '../src/audio/spectrogram.js';
 import { useEngine } from './helpers/gpu.js';
 
@@ -112,6 +113,27 @@ describe('bad folders', () => {
     mkdirSync(join(noWavs, 'yes'));
     writeFileSync(join(noWavs, 'yes', 'a.txt'), 'x');
     await expect(loadDataset(noWavs)).rejects.toThrow(/hold no \.wav files/);
+  });
+});
+
+describe('synthetic sounds', () => {
+  it('writes the ESC-50 layout deterministically, every source in one fold, and loads with folds', async () => {
+    const [a, b] = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'tokenwave-esc-')));
+    await generateSounds({ out: a!, perClass: 1, seed: 3 });
+    await generateSounds({ out: b!, perClass: 1, seed: 3 });
+    expect(readFileSync(join(b!, 'meta', 'esc50.csv'), 'utf8')).toBe(readFileSync(join(a!, 'meta', 'esc50.csv'), 'utf8'));
+    const files = readdirSync(join(a!, 'audio')).sort();
+    expect(files).toHaveLength(50);
+    for (const f of files.slice(0, 5)) expect(readFileSync(join(b!, 'audio', f)).equals(readFileSync(join(a!, 'audio', f)))).toBe(true);
+    const d = await loadDataset(a!);
+    expect(d.layout).toBe('esc50');
+    expect(d.classNames).toEqual(ESC50_CLASSES);
+    const foldOf = new Map<string, number>();
+    for (const item of d.items) {
+      expect(foldOf.get(item.group) ?? item.fold).toBe(item.fold);
+      foldOf.set(item.group, item.fold!);
+    }
+    expect((await loadDataset(a!, { esc10: true })).classNames).toEqual(['dog', 'rooster', 'rain', 'sea_waves', 'crackling_fire', 'crying_baby', 'sneezing', 'clock_tick', 'helicopter', 'chainsaw']);
   });
 });
 

@@ -14,3 +14,10 @@ export function prepareClip(wav: DecodedWav, rate: number, length: number): Floa
   const samples = wav.sampleRate === rate ? wav.samples : resample(wav.samples, wav.sampleRate, rate);
   return fitLength(samples, length);
 }
+
+/** The largest absolute sample (a loop: spreading a long clip into Math.max overflows the stack). */
+export function peakAmplitude(x: Float32Array): number {
+  let peak = 0;
+  for (const v of x) peak = Math.max(peak, Math.abs(v));
+  return peak;
+}

@@ -1,5 +1,6 @@
 // `tokenwave generate`, `tokenwave train`, `tokenwave eval`.
 import { join } from 'node:path';
+import { generateSounds } from '../data/synthetic-sounds.js';
 import { generateSpeech } from '../data/synthetic-speech.js';
 import type { SplitPolicy } from '../data/datasets.js';
 import { loadModel } from '../models/checkpoint.js';
@@ -27,16 +28,17 @@ function positive(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
-export async function generateCommand(kind: string, o: { out: string; perClass: string; seed: string }): Promise<void> {
-  if (kind !== 'speech') throw new UsageError(`unknown data set kind '${kind}': valid kinds are 'speech'`);
-  const perClass = integer('per-class', o.perClass)!;
+export async function generateCommand(kind: string, o: { out: string; perClass?: string; seed: string }): Promise<void> {
+  if (kind !== 'speech' && kind !== 'sounds') throw new UsageError(`unknown data set kind '${kind}': valid kinds are 'speech' and 'sounds'`);
+  const perClass = integer('per-class', o.perClass ?? (kind === 'speech' ? '100' : '40'))!;
   const seed = integer('seed', o.seed, 0)!;
   const bar = progressBar('generate');
   const start = performance.now();
-  const result = await generateSpeech({ out: o.out, perClass, seed, onProgress: (d, t) => bar.update(d, t) });
+  const onProgress = (d: number, t: number) => bar.update(d, t);
+  const result = kind === 'speech' ? await generateSpeech({ out: o.out, perClass, seed, onProgress }) : await generateSounds({ out: o.out, perClass, seed, onProgress });
   bar.stop();
   console.log(
-    `${o.out}: ${result.written} clips written, ${result.kept} already there (8 words x ${perClass}, seed ${seed}) in ${((performance.now() - start) / 1000).toFixed(1)} s`,
+    `${o.out}: ${result.written} clips written, ${result.kept} already there (${kind === 'speech' ? '8 words' : '50 classes'} x ${perClass}, seed ${seed}) in ${((performance.now() - start) / 1000).toFixed(1)} s`,
   );
 }
 

@@ -47,7 +47,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     // The paper's protocol on a GPU; on a CPU adapter, a budget that fits in about a quarter of an hour.
     const perClass = Number(o.perClass ?? (software ? 60 : 1000));
     const epochs = Number(o.epochs ?? (software ? 3 : 20));
-    const batchSize = Number(o.batchSize ?? (software ? 32 : 64));
+    const batchSize = Number(o.batchSize ?? (software ? 16 : 64));
     const schedule: ScheduleOptions = software ? { name: 'constant', lr: 1e-3, batchSize, epochs } : { name: 'paper', batchSize, epochs };
     console.log(`adapter: ${engine().runtime.adapterName}${software ? ' (software: the budget is scaled down)' : ''}`);
     if (perClass !== 1000 || epochs !== 20 || batchSize !== 64 || schedule.name !== 'paper') {

@@ -89,12 +89,12 @@ program
 
 program
   .command('generate')
-  .description('generate a synthetic data set: speech commands in the mini_speech_commands layout (eSpeak NG voices)')
-  .argument('<kind>', "'speech'")
+  .description("generate a synthetic data set: 'speech' (the 8 mini_speech_commands words, eSpeak NG voices) or 'sounds' (ESC-50 layout)")
+  .argument('<kind>', "'speech' or 'sounds'")
   .requiredOption('--out <dir>', 'where to write the data set')
-  .option('--per-class <n>', 'clips per word', '100')
+  .option('--per-class <n>', 'clips per class (default: 100 words, 40 sounds)')
   .option('--seed <n>', 'random seed (same seed and version: identical files)', '0')
-  .action(async (kind: string, opts: { out: string; perClass: string; seed: string }) => {
+  .action(async (kind: string, opts: { out: string; perClass?: string; seed: string }) => {
     await generateCommand(kind, opts);
   });
 
@@ -145,7 +145,7 @@ program
   .description('the end-to-end demo (npm start): synthetic speech, TASR with and without TokenLearner, accuracy vs FLOPs vs time')
   .option('--per-class <n>', 'clips per word (default: 60 on a CPU adapter, 1000 on a GPU)')
   .option('--epochs <n>', 'epochs (default: 3 on a CPU adapter, 20 on a GPU)')
-  .option('--batch-size <n>', 'batch size (default: 32 on a CPU adapter, 64 on a GPU)')
+  .option('--batch-size <n>', 'batch size (default: 16 on a CPU adapter, 64 on a GPU)')
   .option('--data <dir>', 'where generated data sets are kept', 'datasets')
   .option('--out <dir>', 'where the runs, the table and the plot go', join('runs', 'demo'))
   .addOption(backendOption())

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { peakAmplitude } from '../audio/clips.js';
 import { resample } from '../audio/resample.js';
 import { encodeWav16 } from '../audio/wav.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -132,7 +133,7 @@ export async function speak(word: string, speaker: Speaker, r: () => number): Pr
   const chunks = await synthesize(word, speaker.voice, rate, pitch, Math.round(speaker.range));
   let voice = resample(chunks, ESPEAK_RATE, RATE);
   // trim the synthesizer's silence, then colour the voice with the speaker's mic and room
-  const threshold = 0.02 * Math.max(...voice.map(Math.abs));
+  const threshold = 0.02 * peakAmplitude(voice);
   let [start, end] = [0, voice.length];
   while (start < end && Math.abs(voice[start]!) < threshold) start++;
   while (end > start && Math.abs(voice[end - 1]!) < threshold) end--;
@@ -146,7 +147,7 @@ export async function speak(word: string, speaker: Speaker, r: () => number): Pr
   }
   const length = r() < 0.15 ? Math.floor(RATE * (0.55 + 0.4 * r())) : RATE; // some clips are short, as in the real set
   const clip = new Float32Array(length);
-  const peak = Math.max(1e-6, ...coloured.map(Math.abs));
+  const peak = Math.max(1e-6, peakAmplitude(coloured));
   const gain = (speaker.gain * (0.7 + 0.6 * r())) / peak;
   const room = Math.max(0, length - coloured.length);
   const onset = Math.floor(r() * room);

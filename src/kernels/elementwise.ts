@@ -62,44 +62,35 @@ export const UNARY = {
 
 export type UnaryOp = keyof typeof UNARY;
 
-function unaryUniforms(n: number, a: number, b: number): Uniforms {
-  return new Uniforms(16).u32(n).f32(a).f32(b).u32(0);
+function runUnary(op: UnaryOp, grad: boolean, inputs: Tensor[], a: number, b: number): Tensor {
+  const def: UnaryDef = UNARY[op];
+  const x = inputs[0]!;
+  const out = Tensor.empty(x.shape);
+  launch({
+    spec: {
+      name: `${grad ? 'unary-grad' : 'unary'}:${op}`,
+      file: 'unary.wgsl',
+      constants: { WG, GRAD: grad, EXPR: grad ? def.grad : def.expr },
+      buffers: [...inputs.map(() => 'read' as const), 'write'],
+      uniformBytes: 16,
+    },
+    op: grad ? `${op}-grad` : op,
+    uniforms: new Uniforms(16).u32(x.size).f32(a).f32(b).u32(0),
+    inputs,
+    outputs: [out],
+    workgroups: groups(x.size),
+    counts: scaled(grad ? def.gradCounts : def.counts, x.size),
+  });
+  return out;
 }
 
 export function unaryForward(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
-  const def: UnaryDef = UNARY[op];
-  const y = Tensor.empty(x.shape);
-  launch({
-    spec: { name: `unary:${op}`, file: 'unary.wgsl', constants: { WG, GRAD: false, EXPR: def.expr }, buffers: ['read', 'write'], uniformBytes: 16 },
-    op,
-    uniforms: unaryUniforms(x.size, a, b),
-    inputs: [x],
-    outputs: [y],
-    workgroups: groups(x.size),
-    counts: scaled(def.counts, x.size),
-  });
-  return y;
+  return runUnary(op, false, [x], a, b);
 }
 
+/** dx from the input x, the output y and the output's gradient dy. */
 export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a = 0, b = 0): Tensor {
-  const def: UnaryDef = UNARY[op];
-  const dx = Tensor.empty(x.shape);
-  launch({
-    spec: {
-      name: `unary-grad:${op}`,
-      file: 'unary.wgsl',
-      constants: { WG, GRAD: true, EXPR: def.grad },
-      buffers: ['read', 'read', 'read', 'write'],
-      uniformBytes: 16,
-    },
-    op: `${op}-grad`,
-    uniforms: unaryUniforms(x.size, a, b),
-    inputs: [x, y, dy],
-    outputs: [dx],
-    workgroups: groups(x.size),
-    counts: scaled(def.gradCounts, x.size),
-  });
-  return dx;
+  return runUnary(op, true, [x, y, dy], a, b);
 }
 
 export const BINARY = {
@@ -143,7 +134,7 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const m = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   const uniforms = new Uniforms(112)
     .u32(out.size)
-    .u32(m.shape.length)
+    .u32(0) // the rank is the RANK constant
     .u32(0)
     .u32(0)
     .vec8(m.shape)

@@ -28,7 +28,7 @@ function stridedCopy(c: StridedCopy): void {
   const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
   const uniforms = new Uniforms(176)
     .u32(n)
-    .u32(m.shape.length)
+    .u32(0) // the rank is the RANK constant
     .u32(0)
     .u32(c.outOffset ?? 0)
     .vec8(m.shape)

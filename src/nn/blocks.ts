@@ -167,24 +167,37 @@ export class TokenLearnerV1 extends Module {
   }
 }
 
-/**
- * TokenLearner v1.1 (Google's): LayerNorm, a per-position MLP (Dense 64 + GELU, Dense k), a softmax over positions
- * (each token's weights sum to 1) and the weighted sum of the raw features. Works on any grid: [B, S, C] input.
- */
-export class TokenLearnerV11 extends Module {
+/** LayerNorm, then a per-position MLP (Dense `hidden` + GELU, Dense k + activation): one weight per token and position. */
+class PositionWeights extends Module {
   private readonly norm: LayerNorm;
   private readonly hidden: Dense;
-  private readonly maps: Dense;
-  constructor(readonly width: number, readonly tokens: number, random: () => number, hidden = 64) {
+  private readonly out: Dense;
+  constructor(width: number, tokens: number, random: () => number, hidden: number, activation: 'none' | 'sigmoid') {
     super();
     this.norm = this.child('norm', new LayerNorm(width));
     this.hidden = this.child('mlp0', new Dense(width, hidden, random, { activation: 'gelu' }));
-    this.maps = this.child('mlp1', new Dense(hidden, tokens, random));
+    this.out = this.child('mlp1', new Dense(hidden, tokens, random, { activation }));
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    return this.out.call('mlp1', this.hidden.call('mlp0', this.norm.call('norm', x, ctx), ctx), ctx);
+  }
+}
+
+/**
+ * TokenLearner v1.1 (Google's): per-position weights from a LayerNorm'd 64-wide GELU MLP, a softmax over positions
+ * (each token's weights sum to 1) and the weighted sum of the raw features. Works on any grid: [B, S, C] input.
+ */
+export class TokenLearnerV11 extends Module {
+  private readonly weights: PositionWeights;
+  constructor(readonly width: number, readonly tokens: number, random: () => number, hidden = 64) {
+    super();
+    this.weights = this.child('weights', new PositionWeights(width, tokens, random, hidden, 'none'));
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const [B, S, C] = x.shape as [number, number, number];
-    const maps = this.maps.call('mlp1', this.hidden.call('mlp0', this.norm.call('norm', x, ctx), ctx), ctx);
+    const maps = this.weights.call('weights', x, ctx);
     recordTf('Softmax', 'softmax over positions', S * this.tokens);
     recordTf('Einsum', 'pool', this.tokens * C, { reduce: S });
     return tokenPool(reshape(maps, [B, S, this.tokens]), x, 'softmax');
@@ -193,24 +206,20 @@ export class TokenLearnerV11 extends Module {
 
 /**
  * TokenFuser (Google's): mixes the k tokens with a Dense over the token axis (kernel initialised to zero), then maps
- * them back to every position with per-position sigmoid weights computed from the LayerNorm'd original features
- * (a 64-wide GELU MLP), and adds the original features. tokens [B, k, C], original [B, S, C] -> [B, S, C].
+ * them back to every position with per-position sigmoid weights computed from the original features (the same
+ * LayerNorm + 64-wide GELU MLP as v1.1), and adds the original features. tokens [B, k, C], original [B, S, C].
  */
 export class TokenFuser extends Module {
   private readonly tokenNorm: LayerNorm;
   private readonly mix: Dense;
   private readonly mixNorm: LayerNorm;
-  private readonly inputNorm: LayerNorm;
-  private readonly hidden: Dense;
-  private readonly weights: Dense;
+  private readonly weights: PositionWeights;
   constructor(readonly width: number, readonly tokens: number, random: () => number, hidden = 64) {
     super();
     this.tokenNorm = this.child('token_norm', new LayerNorm(width));
     this.mix = this.child('mix', new Dense(tokens, tokens, random, { zeroInit: true }));
     this.mixNorm = this.child('mix_norm', new LayerNorm(width));
-    this.inputNorm = this.child('input_norm', new LayerNorm(width));
-    this.hidden = this.child('mlp0', new Dense(width, hidden, random, { activation: 'gelu' }));
-    this.weights = this.child('mlp1', new Dense(hidden, tokens, random, { activation: 'sigmoid' }));
+    this.weights = this.child('weights', new PositionWeights(width, tokens, random, hidden, 'sigmoid'));
   }
 
   forward(x: Tensor): never {
@@ -221,7 +230,7 @@ export class TokenFuser extends Module {
     const normed = this.tokenNorm.call('token_norm', tokens, ctx);
     const mixed = permute(this.mix.call('mix', permute(normed, [0, 2, 1]), ctx), [0, 2, 1]);
     const fused = this.mixNorm.call('mix_norm', mixed, ctx);
-    const weights = this.weights.call('mlp1', this.hidden.call('mlp0', this.inputNorm.call('input_norm', original, ctx), ctx), ctx);
+    const weights = this.weights.call('weights', original, ctx);
     const [, S, C] = original.shape as [number, number, number];
     recordTf('Einsum', 'unpool', S * C, { reduce: this.tokens });
     return residual(original, matmul(weights, fused, { op: 'token-unpool' }));
