@@ -53,6 +53,9 @@ export class Runtime {
   /** Dawn's instance must stay referenced while the device lives. */
   readonly gpu: GPU;
   private readonly kernels = new Map<string, CompiledKernel>();
+  /** Spec (file, entry, constants, bindings) -> compiled kernel: dispatches skip re-rendering the WGSL. */
+  private readonly bySpec = new Map<string, CompiledKernel>();
+  private kernelIds = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
@@ -112,11 +115,17 @@ export class Runtime {
 
   /** The compiled pipeline for a kernel, from the cache keyed by its final WGSL. */
   kernel(spec: KernelSpec): CompiledKernel {
-    const code = renderKernel(spec);
     const entry = spec.entry ?? 'main';
+    const specKey = `${spec.file}\n${entry}\n${spec.uniformBytes}\n${spec.buffers.join(',')}\n${JSON.stringify(spec.constants ?? {})}`;
+    const known = this.bySpec.get(specKey);
+    if (known) return known;
+    const code = renderKernel(spec);
     const key = `${entry}\n${spec.uniformBytes}\n${spec.buffers.join(',')}\n${code}`;
     const cached = this.kernels.get(key);
-    if (cached) return cached;
+    if (cached) {
+      this.bySpec.set(specKey, cached);
+      return cached;
+    }
 
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: spec.name });
@@ -137,8 +146,9 @@ export class Runtime {
       compute: { module, entryPoint: entry },
       label: spec.name,
     });
-    const compiled = { spec, pipeline, layout, id: this.kernels.size + 1 };
+    const compiled = { spec, pipeline, layout, id: ++this.kernelIds };
     this.kernels.set(key, compiled);
+    this.bySpec.set(specKey, compiled);
     this.stats.pipelines++;
 
     const scope = this.device.popErrorScope();
@@ -146,9 +156,11 @@ export class Runtime {
       Promise.all([module.getCompilationInfo(), scope]).then(([info, error]) => {
         if (info.messages.some((m) => m.type === 'error')) {
           this.kernels.delete(key);
+          this.bySpec.delete(specKey);
           this.errors.push(new KernelCompileError(compileErrorMessage(spec, code, info.messages)));
         } else if (error) {
           this.kernels.delete(key);
+          this.bySpec.delete(specKey);
           this.errors.push(new GpuValidationError(`kernel '${spec.name}': ${error.message}`));
         }
       }),
