@@ -50,6 +50,7 @@ const cases: [string, Case][] = [
   ['3x3 stride 2 same', { x: [1, 7, 6, 2], w: [3, 3, 2, 3], stride: 2, padding: 'same', groups: 1, bias: false }],
   ['2x3 valid', { x: [2, 6, 5, 2], w: [2, 3, 2, 3], stride: 1, padding: 'valid', groups: 1, bias: true }],
   ['depthwise 3x3 same', { x: [2, 6, 6, 4], w: [3, 3, 1, 4], stride: 1, padding: 'same', groups: 4, bias: true }],
+  ['depthwise 3x3 stride 2, 8 channels (four channels per invocation)', { x: [1, 7, 6, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true }],
   ['grouped 3x3', { x: [1, 5, 5, 4], w: [3, 3, 2, 6], stride: 1, padding: 'same', groups: 2, bias: false }],
   ['1x1 (matmul path)', { x: [2, 4, 3, 5], w: [1, 1, 5, 6], stride: 1, padding: 'valid', groups: 1, bias: true }],
   ['patch 3x3 stride 3 (matmul path)', { x: [2, 6, 6, 2], w: [3, 3, 2, 5], stride: 3, padding: 'valid', groups: 1, bias: true }],
@@ -91,6 +92,20 @@ describe('conv2d', () => {
     expect(records[1]!.counts.fma).toBe(k.c.fma);
     expect(records[2]!.counts.fma).toBe(k.c.fma);
     expect(convMacs(g)).toBe(k.c.fma);
+  });
+
+  it('the four-channel depthwise kernels declare the multiply-adds of the counted reference', async () => {
+    const c: Case = { x: [2, 5, 7, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true };
+    const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
+    const x = Tensor.zeros(c.x);
+    const w = Tensor.zeros(c.w);
+    const { records } = await env.engine.ledger.capture(() => conv2dGradInput(conv2dForward(x, w, g, Tensor.zeros([8])), w, g));
+    const k = new Counter();
+    convRef(new Float64Array(x.size), new Float64Array(w.size), new Float64Array(8), c, k);
+    expect(records.map((r) => r.kernel)).toEqual(['depthwise-conv2d', 'depthwise-conv2d-grad-input']);
+    expect(records[0]!.counts.fma).toBe(k.c.fma);
+    expect(records[0]!.counts.add).toBe(k.c.add);
+    expect(records[1]!.counts.fma).toBe(k.c.fma);
   });
 
   it('explains mismatched channels and groups', () => {

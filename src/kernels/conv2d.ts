@@ -71,8 +71,35 @@ const spec = (name: string, entry: 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT', buf
   uniformBytes: 64,
 });
 
+/** Depthwise convolutions over a multiple of 4 channels run four channels per invocation (depthwise.wgsl). */
+function vectorDepthwise(g: ConvGeometry): boolean {
+  return g.groups === g.Cin && g.cinG === 1 && g.coutG === 1 && g.Cin % 4 === 0;
+}
+
+function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', inputs: Tensor[], out: Tensor, g: ConvGeometry, hasBias: boolean): void {
+  launch({
+    spec: {
+      name: entry === 'FORWARD' ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input',
+      file: 'depthwise.wgsl',
+      constants: { WG, FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', HAS_BIAS: hasBias },
+      buffers: [...inputs.map(() => 'read' as const), 'write'],
+      uniformBytes: 48,
+    },
+    op: entry === 'FORWARD' ? 'depthwise-conv2d' : 'conv2d-grad-input',
+    uniforms: new Uniforms(48).u32(g.N).u32(g.H).u32(g.W).u32(g.Cin / 4).u32(g.OH).u32(g.OW).u32(g.KH).u32(g.KW).u32(g.stride).u32(g.padTop).u32(g.padLeft).u32(0),
+    inputs,
+    outputs: [out],
+    workgroups: groups(out.size / 4),
+    counts: { fma: convMacs(g), add: hasBias ? out.size : 0 },
+  });
+}
+
 export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor): Tensor {
   const y = Tensor.empty([g.N, g.OH, g.OW, g.Cout]);
+  if (vectorDepthwise(g)) {
+    depthwiseLaunch('FORWARD', bias ? [x, w, bias] : [x, w], y, g, !!bias);
+    return y;
+  }
   launch({
     spec: spec('conv2d', 'FORWARD', bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'], !!bias),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
@@ -87,6 +114,10 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
 
 export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.N, g.H, g.W, g.Cin]);
+  if (vectorDepthwise(g)) {
+    depthwiseLaunch('GRAD_INPUT', [dy, w], dx, g, false);
+    return dx;
+  }
   launch({
     spec: spec('conv2d-grad-input', 'GRAD_INPUT', ['read', 'read', 'write']),
     op: 'conv2d-grad-input',
