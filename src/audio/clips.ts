@@ -2,7 +2,7 @@
 import { resample } from './resample.js';
 import type { DecodedWav } from './wav.js';
 
-export function fitLength(samples: Float32Array, length: number): Float32Array {
+function fitLength(samples: Float32Array, length: number): Float32Array {
   if (samples.length === length) return samples;
   const out = new Float32Array(length);
   out.set(samples.subarray(0, length));

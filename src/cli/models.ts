@@ -26,7 +26,7 @@ export interface FlopsOptions {
   backend?: string;
 }
 
-export function modelOptionsFrom(o: Pick<FlopsOptions, 'classes' | 'tokenLearner' | 'tokenLearnerAt' | 'tokenFuser'>): ModelOptions {
+function modelOptionsFrom(o: Pick<FlopsOptions, 'classes' | 'tokenLearner' | 'tokenLearnerAt' | 'tokenFuser'>): ModelOptions {
   const options: ModelOptions = {};
   if (o.classes !== undefined) options.classes = Number(o.classes);
   if (o.tokenLearner !== undefined) options.tokenLearnerVersion = o.tokenLearner as ModelOptions['tokenLearnerVersion'];

@@ -59,7 +59,7 @@ async function espeak(): Promise<EspeakWorker> {
 
 const seedOf = (...parts: (string | number)[]) => createHash('sha1').update(parts.join('/')).digest().readUInt32LE(0);
 
-export function drawSpeaker(seed: number, index: number): Speaker {
+function drawSpeaker(seed: number, index: number): Speaker {
   const r = seededRandom(seedOf('speaker', seed, index));
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   return {
@@ -127,7 +127,7 @@ async function synthesize(word: string, voice: string, rate: number, pitch: numb
 }
 
 /** One clip of `word` by `speaker`, 16 kHz, at most 1 s. */
-export async function speak(word: string, speaker: Speaker, r: () => number): Promise<Float32Array> {
+async function speak(word: string, speaker: Speaker, r: () => number): Promise<Float32Array> {
   const rate = Math.round(speaker.rate * (0.9 + 0.2 * r()));
   const pitch = Math.round(Math.min(99, Math.max(0, speaker.pitch + (r() - 0.5) * 10)));
   const chunks = await synthesize(word, speaker.voice, rate, pitch, Math.round(speaker.range));

@@ -37,7 +37,7 @@ export interface ForwardCount {
   batch: number;
 }
 
-export function inputShape(model: AudioTransformer, batch: number): [number, number, number] {
+function inputShape(model: AudioTransformer, batch: number): [number, number, number] {
   const [frames, bins] = spectrogramShape(model.config.clipSamples, model.config.spectrogram);
   return [batch, frames, bins];
 }

@@ -7,7 +7,7 @@ import { permuteKernel } from './layout.js';
 import { reduceAxis } from './reduce.js';
 
 /** Longest K run one invocation accumulates before the product is split (see matmul.wgsl). */
-export const MATMUL_K_CHUNK = 16_384;
+const MATMUL_K_CHUNK = 16_384;
 
 /** Rows of the tall tile that matmul_wide.wgsl computes per invocation on CPU adapters. */
 const WIDE_TILE_ROWS = 16;

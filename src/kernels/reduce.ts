@@ -5,7 +5,7 @@ import { groups, launch, Uniforms, WG } from './launch.js';
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
 /** Views a shape as [outer, n, inner] around `axis`. */
-export function aroundAxis(shape: readonly number[], axis: number): { outer: number; n: number; inner: number } {
+function aroundAxis(shape: readonly number[], axis: number): { outer: number; n: number; inner: number } {
   const n = shape[axis]!;
   const inner = stridesOf(shape)[axis]!;
   const outer = shape.slice(0, axis).reduce((p, d) => p * d, 1);
@@ -14,7 +14,7 @@ export function aroundAxis(shape: readonly number[], axis: number): { outer: num
 
 /** Longest run one invocation reduces: well under llvmpipe's 65,535-iteration loop limit, and short enough
  * that long rows are split across many invocations. */
-export const REDUCE_CHUNK = 2048;
+const REDUCE_CHUNK = 2048;
 
 function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, scale?: number): Tensor {
   const chunk = Math.min(n, REDUCE_CHUNK);

@@ -6,7 +6,7 @@ type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD'
 const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
 
 /** Longest row one invocation may walk (each row takes up to three passes; llvmpipe allows 65,535 iterations). */
-export const MAX_ROW = 16_384;
+const MAX_ROW = 16_384;
 
 function rowsOf(x: Tensor): { rows: number; n: number } {
   const n = x.shape[x.rank - 1]!;

@@ -10,7 +10,7 @@ export interface Prediction {
   top: { index: number; label: string; probability: number }[];
 }
 
-export function classLabel(model: AudioTransformer, index: number): string {
+function classLabel(model: AudioTransformer, index: number): string {
   return model.config.classNames[index] ?? `class ${index}`;
 }
 

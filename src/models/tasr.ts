@@ -122,7 +122,7 @@ function validate(c: ModelConfig): void {
   if (c.dropout < 0 || c.dropout >= 1) fail(`dropout must be in [0, 1), got ${c.dropout}`);
 }
 
-export function gridSide(c: ModelConfig): number {
+function gridSide(c: ModelConfig): number {
   return Math.floor((c.imageSize - c.patch) / c.patch) + 1;
 }
 

@@ -23,7 +23,7 @@ export class NoAdapterError extends Error {
 }
 
 /** Debian/Ubuntu packages that give Dawn a software OpenGL ES adapter (Mesa llvmpipe). */
-export const MESA_PACKAGES = 'libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri';
+const MESA_PACKAGES = 'libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri';
 
 const INSTALL_HINT =
   `To run without a GPU on Debian/Ubuntu, install Mesa's EGL/GLES software renderer:\n` +
@@ -72,13 +72,13 @@ export function describeAdapter(adapter: GPUAdapter): string {
   return [name || 'unknown device', info.description].filter(Boolean).join(' - ');
 }
 
-export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info;
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
   return info.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|software/i.test(text);
 }
 
-export function isNullAdapter(adapter: GPUAdapter): boolean {
+function isNullAdapter(adapter: GPUAdapter): boolean {
   return /null-backend/i.test(adapter.info.device) || adapter.info.description === 'null';
 }
 

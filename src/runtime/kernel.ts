@@ -5,7 +5,7 @@ import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 
-export const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
 export type Constant = number | string | boolean;
 

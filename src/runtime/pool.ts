@@ -10,7 +10,7 @@ export interface PoolStats {
 }
 
 /** Rounds a request up to a size class: 256-byte steps below 1 MiB, 64 KiB steps above. */
-export function sizeClass(bytes: number): number {
+function sizeClass(bytes: number): number {
   const step = bytes <= 1 << 20 ? 256 : 1 << 16;
   return Math.max(step, Math.ceil(bytes / step) * step);
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { loadDataset, split, type Dataset, type Item, type SplitPolicy } from '../data/datasets.js';
 import { spectrograms, type Preprocessing, type SpectrogramSet } from '../data/pipeline.js';
 
-export const DEFAULT_CACHE = process.env.TOKENWAVE_CACHE ?? join('.cache', 'tokenwave', 'spectrograms');
+const DEFAULT_CACHE = process.env.TOKENWAVE_CACHE ?? join('.cache', 'tokenwave', 'spectrograms');
 
 export interface DataOptions {
   condensed?: boolean;
