@@ -1,5 +1,6 @@
 // The tokenwave command line. Every command takes --backend; errors print one clear message, not a stack trace
 // (TOKENWAVE_DEBUG=1 shows the stack).
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { BACKENDS, NoAdapterError } from '../runtime/adapter.js';
@@ -18,8 +19,11 @@ function backendOption(): Option {
   );
 }
 
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
 const program = new Command()
   .name('tokenwave')
+  .version(version)
   .description('WebGPU engine that trains and measures audio transformers with TokenLearner')
   .showHelpAfterError();
 
