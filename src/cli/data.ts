@@ -11,15 +11,8 @@ import { prepareData } from '../train/data.js';
 import type { ScheduleName } from '../train/schedule.js';
 import { evaluateCheckpoint, train } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
-import { UsageError } from './errors.js';
+import { integerOption, UsageError } from './errors.js';
 import { progressBar } from './progress.js';
-
-function integer(name: string, value: string | undefined, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${value}'`);
-  return n;
-}
 
 function positive(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -30,8 +23,8 @@ function positive(name: string, value: string | undefined): number | undefined {
 
 export async function generateCommand(kind: string, o: { out: string; perClass?: string; seed: string }): Promise<void> {
   if (kind !== 'speech' && kind !== 'sounds') throw new UsageError(`unknown data set kind '${kind}': valid kinds are 'speech' and 'sounds'`);
-  const perClass = integer('per-class', o.perClass ?? (kind === 'speech' ? '100' : '40'))!;
-  const seed = integer('seed', o.seed, 0)!;
+  const perClass = integerOption('per-class', o.perClass ?? (kind === 'speech' ? '100' : '40'))!;
+  const seed = integerOption('seed', o.seed, 0)!;
   const bar = progressBar('generate');
   const start = performance.now();
   const onProgress = (d: number, t: number) => bar.update(d, t);
@@ -80,13 +73,13 @@ function printEvaluation(name: string, e: Evaluation, k: number): void {
 }
 
 export async function trainCommand(o: TrainCommandOptions): Promise<void> {
-  const epochs = integer('epochs', o.epochs)!;
-  const saveEvery = integer('save-every', o.saveEvery)!;
-  const seed = integer('seed', o.seed, 0)!;
+  const epochs = integerOption('epochs', o.epochs)!;
+  const saveEvery = integerOption('save-every', o.saveEvery)!;
+  const seed = integerOption('seed', o.seed, 0)!;
   const extra = parseModelOptions(o.modelOptions);
   let config = modelConfig(o.model, { ...extra, seed });
   const speech = config.family === 'TASR';
-  const batchSize = integer('batch-size', o.batchSize) ?? (speech ? 64 : 32);
+  const batchSize = integerOption('batch-size', o.batchSize) ?? (speech ? 64 : 32);
   const runDir = o.out ?? join('runs', o.model);
   await init({ backend: o.backend });
   const interrupted = { value: false };
@@ -102,7 +95,7 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       condensed: o.condensed,
       esc10: o.esc10,
       split: o.split,
-      limitPerClass: integer('limit-per-class', o.limitPerClass),
+      limitPerClass: integerOption('limit-per-class', o.limitPerClass),
       onProgress: (stage, d, t) => prep.update(d, t, stage),
     });
     prep.stop();
@@ -125,7 +118,6 @@ export async function trainCommand(o: TrainCommandOptions): Promise<void> {
       seed,
       saveEvery,
       resume: !!o.resume,
-      topK: speech ? 3 : 5,
       shouldStop: () => interrupted.value,
       onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
       onEpoch: (e) => {
@@ -158,7 +150,7 @@ export async function evalCommand(o: { checkpoint: string; data: string; split: 
   await init({ backend: o.backend });
   try {
     const model = await loadModel(o.checkpoint);
-    const data = await prepareData(o.data, model.config, { condensed: o.condensed, esc10: o.esc10, split: o.split, limitPerClass: integer('limit-per-class', o.limitPerClass) });
+    const data = await prepareData(o.data, model.config, { condensed: o.condensed, esc10: o.esc10, split: o.split, limitPerClass: integerOption('limit-per-class', o.limitPerClass) });
     const names = data.dataset.classNames;
     const expected = model.config.classNames;
     if (names.length !== model.config.classes || (expected.length > 0 && expected.join() !== names.join())) {

@@ -14,6 +14,7 @@ import type { ScheduleOptions } from '../train/schedule.js';
 import { train, type EpochLog } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { curvesSvg } from '../viz/curves.js';
+import { integerOption } from './errors.js';
 import { progressBar } from './progress.js';
 
 export interface DemoOptions {
@@ -45,9 +46,9 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
   try {
     const software = engine().runtime.software;
     // The paper's protocol on a GPU; on a CPU adapter, a budget that fits in about a quarter of an hour.
-    const perClass = Number(o.perClass ?? (software ? 60 : 1000));
-    const epochs = Number(o.epochs ?? (software ? 3 : 20));
-    const batchSize = Number(o.batchSize ?? (software ? 16 : 64));
+    const perClass = integerOption('per-class', o.perClass) ?? (software ? 60 : 1000);
+    const epochs = integerOption('epochs', o.epochs) ?? (software ? 3 : 20);
+    const batchSize = integerOption('batch-size', o.batchSize) ?? (software ? 16 : 64);
     const schedule: ScheduleOptions = software ? { name: 'constant', lr: 1e-3, batchSize, epochs } : { name: 'paper', batchSize, epochs };
     console.log(`adapter: ${engine().runtime.adapterName}${software ? ' (software: the budget is scaled down)' : ''}`);
     if (perClass !== 1000 || epochs !== 20 || batchSize !== 64 || schedule.name !== 'paper') {
@@ -73,7 +74,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       const bar = progressBar(name);
       console.log(`\ntraining ${name} ...`);
       const result = await train(config, data, {
-        runDir, epochs, batchSize, schedule, weightDecay: 1e-4, seed: 0, saveEvery: 1_000_000, resume: false, topK: 3,
+        runDir, epochs, batchSize, schedule, weightDecay: 1e-4, seed: 0, saveEvery: 1_000_000, resume: false,
         onStep: (p) => bar.update(p.step + p.epoch * p.stepsPerEpoch, p.stepsPerEpoch * epochs, `epoch ${p.epoch + 1} loss ${p.loss.toFixed(3)}`),
         onEpoch: (e) => {
           bar.stop();

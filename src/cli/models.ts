@@ -9,7 +9,7 @@ import { AudioTransformer, modelConfig, type ModelOptions } from '../models/tasr
 import { Ledger } from '../tensor/ledger.js';
 import { PRIMITIVES } from '../tensor/counts.js';
 import { init, shutdown } from '../tensor/engine.js';
-import { UsageError } from './errors.js';
+import { integerOption, UsageError } from './errors.js';
 
 const number = (n: number) => n.toLocaleString('en-US');
 
@@ -37,8 +37,7 @@ function modelOptionsFrom(o: Pick<FlopsOptions, 'classes' | 'tokenLearner' | 'to
 
 export async function flopsCommand(name: string, o: FlopsOptions): Promise<void> {
   const config = modelConfig(name, modelOptionsFrom(o));
-  const batch = Number(o.batch);
-  if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`--batch must be a positive integer, got '${o.batch}'`);
+  const batch = integerOption('batch', o.batch)!;
   if (o.train && o.convention === 'paper') {
     throw new UsageError("the paper's convention counts the forward pass at batch 1 only; use --convention exact or macs with --train");
   }
@@ -98,8 +97,7 @@ export async function flopsCommand(name: string, o: FlopsOptions): Promise<void>
 }
 
 export async function predictCommand(files: string[], o: { checkpoint: string; top: string; json?: boolean; backend?: string }): Promise<void> {
-  const top = Number(o.top);
-  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got '${o.top}'`);
+  const top = integerOption('top', o.top)!;
   await init({ backend: o.backend });
   try {
     const model = await loadModel(o.checkpoint);

@@ -6,6 +6,7 @@ import { init, shutdown } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
 import { spectrogramPng } from '../viz/spectrogram-image.js';
+import { integerOption } from './errors.js';
 
 export interface SpectrogramCommandOptions {
   png?: string;
@@ -19,24 +20,18 @@ export interface SpectrogramCommandOptions {
   backend?: string;
 }
 
-function positiveInteger(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
 export async function spectrogramCommand(file: string, options: SpectrogramCommandOptions): Promise<void> {
   const wav = await readWav(file);
-  const targetRate = options.sampleRate ? positiveInteger('sample-rate', options.sampleRate) : wav.sampleRate;
+  const targetRate = options.sampleRate ? integerOption('sample-rate', options.sampleRate)! : wav.sampleRate;
   const samples = targetRate === wav.sampleRate ? wav.samples : resample(wav.samples, wav.sampleRate, targetRate);
   const config: SpectrogramConfig = {
     ...PAPER_SPECTROGRAM,
-    frameLength: positiveInteger('frame-length', options.frameLength),
-    hop: positiveInteger('hop', options.hop),
-    fftLength: positiveInteger('fft-length', options.fftLength),
+    frameLength: integerOption('frame-length', options.frameLength)!,
+    hop: integerOption('hop', options.hop)!,
+    fftLength: integerOption('fft-length', options.fftLength)!,
     window: options.window,
     output: options.output,
-    melBins: positiveInteger('mel-bins', options.melBins),
+    melBins: integerOption('mel-bins', options.melBins)!,
     sampleRate: targetRate,
   };
   validateSpectrogramConfig(config);

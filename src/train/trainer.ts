@@ -31,8 +31,6 @@ export interface TrainOptions {
   /** Write last/ every this many steps (and at the end of each epoch). */
   saveEvery: number;
   resume: boolean;
-  /** top-k reported besides top-1 (speech 3, ESC-50 5). */
-  topK: number;
   onStep?: (p: StepProgress) => void;
   onEpoch?: (e: EpochLog) => void;
   /** Checked between steps: when it returns true, last/ is saved and training stops (Ctrl-C). */
@@ -82,22 +80,31 @@ export interface TrainResult {
 
 const seedFor = (seed: number, step: number) => createHash('sha1').update(`${seed}/${step}`).digest().readUInt32LE(0);
 
-async function saveLast(dir: string, model: AudioTransformer, opt: AdamW, state: TrainState): Promise<void> {
+/** Fills a temporary folder, then swaps it in: a crash leaves the old folder or the new one, never a mix. */
+async function writeFolderAtomic(dir: string, fill: (temporary: string) => Promise<void>): Promise<void> {
   const temporary = `${dir}.tmp-${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
-  await saveModel(temporary, model);
-  const moments: [string, Tensor][] = [];
-  for (const [name, p] of model.namedParameters()) {
-    const m = opt.moments.get(p)!;
-    moments.push([`${name}.m`, m.m], [`${name}.v`, m.v]);
-  }
-  await writeFileAtomic(join(temporary, 'optimizer.safetensors'), encodeSafetensors(await tensorsToArrays(moments), { step: String(opt.step) }));
-  await writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state, null, 2));
-  // Swap whole folders so a crash leaves either the old or the new checkpoint, never a mix.
+  await fill(temporary);
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) await rename(dir, old);
   await rename(temporary, dir);
   await rm(old, { recursive: true, force: true });
+}
+
+/** AdamW's moments by parameter name, as saved in optimizer.safetensors. */
+function momentTensors(model: AudioTransformer, opt: AdamW): [string, Tensor][] {
+  return model.namedParameters().flatMap(([name, p]): [string, Tensor][] => {
+    const { m, v } = opt.moments.get(p)!;
+    return [[`${name}.m`, m], [`${name}.v`, v]];
+  });
+}
+
+async function saveLast(dir: string, model: AudioTransformer, opt: AdamW, state: TrainState): Promise<void> {
+  await writeFolderAtomic(dir, async (temporary) => {
+    await saveModel(temporary, model);
+    await writeFileAtomic(join(temporary, 'optimizer.safetensors'), encodeSafetensors(await tensorsToArrays(momentTensors(model, opt)), { step: String(opt.step) }));
+    await writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state, null, 2));
+  });
 }
 
 async function restore(dir: string, model: AudioTransformer, opt: AdamW): Promise<TrainState> {
@@ -109,12 +116,7 @@ async function restore(dir: string, model: AudioTransformer, opt: AdamW): Promis
   assignTensors(modelTensors(model), weights.tensors, join(dir, WEIGHTS_FILE));
   const optimizerFile = join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = decodeSafetensors(await readFile(optimizerFile), optimizerFile);
-  const moments: [string, Tensor][] = [];
-  for (const [name, p] of model.namedParameters()) {
-    const m = opt.moments.get(p)!;
-    moments.push([`${name}.m`, m.m], [`${name}.v`, m.v]);
-  }
-  assignTensors(moments, tensors, optimizerFile);
+  assignTensors(momentTensors(model, opt), tensors, optimizerFile);
   opt.step = Number(metadata.step ?? 0);
   return JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainState;
 }
@@ -209,10 +211,7 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
       if (validation.top1 > state.bestValidation) {
         state.bestValidation = validation.top1;
         state.bestEpoch = log.epoch;
-        const temporary = `${bestDir}.tmp-${process.pid}`;
-        await saveModel(temporary, model);
-        await rm(bestDir, { recursive: true, force: true });
-        await rename(temporary, bestDir);
+        await writeFolderAtomic(bestDir, (temporary) => saveModel(temporary, model));
       }
       Object.assign(state, { stepInEpoch: 0, epochLoss: 0, epochCorrect: 0, epochClips: 0, epochSeconds: 0 });
       o.onEpoch?.(log);
