@@ -1,15 +1,4 @@
-// Shared helpers, included by kernels with `#include "common.wgsl"`. Kernels are dispatched with the workgroup
-// count folded into x and y (the runtime splits counts past the per-dimension limit), so the flat invocation
-// index is (wid.x + wid.y * nwg.x) * WG + lid.
-const WG: u32 = ${WG}u;
-
-fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid;
-}
-
-fn flat_group(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
+// Shared helpers, included in every kernel after its generated header.
 
 // erf from Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7): WGSL has no erf builtin.
 fn erf_approx(x: f32) -> f32 {
@@ -21,7 +10,7 @@ fn erf_approx(x: f32) -> f32 {
   return select(-r, r, x >= 0.0);
 }
 
-// Reads component d of a rank-8 vector packed as two vec4s (shapes and strides in uniforms).
+// Component d of a rank-8 vector packed as two vec4s (a `vec8u` uniform: shapes and strides).
 fn at8(v: array<vec4u, 2>, d: u32) -> u32 {
   return v[d / 4u][d % 4u];
 }

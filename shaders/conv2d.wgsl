@@ -3,31 +3,9 @@
 // the input gradient and the weight gradient. The weight gradient sums over N*OH rows in runs of `rows_per_split`
 // (each run writes its own slab, summed by the caller), which keeps every invocation under llvmpipe's budget of
 // 65,535 loop iterations and spreads the work over more invocations.
-#include "common.wgsl"
-
-struct Params {
-  N: u32, H: u32, W: u32, Cin: u32,
-  OH: u32, OW: u32, Cout: u32, KH: u32,
-  KW: u32, stride: u32, pad_top: u32, pad_left: u32,
-  cin_g: u32, cout_g: u32, rows_per_split: u32, splits: u32,
-}
-@group(0) @binding(0) var<uniform> u: Params;
 
 #if ${FORWARD}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-#endif
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.N * u.OH * u.OW * u.Cout) { return; }
+fn run(i: u32) {
   let oc = i % u.Cout;
   let ox = (i / u.Cout) % u.OW;
   let oy = (i / (u.Cout * u.OW)) % u.OH;
@@ -55,15 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 #endif
 
 #if ${GRAD_INPUT}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.N * u.H * u.W * u.Cin) { return; }
+fn run(i: u32) {
   let ic = i % u.Cin;
   let ix = (i / u.Cin) % u.W;
   let iy = (i / (u.Cin * u.W)) % u.H;
@@ -91,16 +61,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 #endif
 
 #if ${GRAD_WEIGHT}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
+fn run(i: u32) {
   let weights = u.KH * u.KW * u.cin_g * u.Cout;
-  if (i >= weights * u.splits) { return; }
   let split = i / weights;
   let j = i % weights;
   let oc = j % u.Cout;

@@ -1,30 +1,9 @@
 // Depthwise 2-D convolution (one filter per channel), channels-last, four channels per invocation as vec4s:
 // on CPU adapters every storage load is a gather, so reading four channels at once cuts the loads fourfold.
 // Same geometry and padding rules as conv2d.wgsl (taps in the padding are skipped). C must be a multiple of 4.
-#include "common.wgsl"
-
-struct Params {
-  N: u32, H: u32, W: u32, C4: u32,
-  OH: u32, OW: u32, KH: u32, KW: u32,
-  stride: u32, pad_top: u32, pad_left: u32, p0: u32,
-}
-@group(0) @binding(0) var<uniform> u: Params;
 
 #if ${FORWARD}
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> y: array<vec4f>;
-#else
-@group(0) @binding(3) var<storage, read_write> y: array<vec4f>;
-#endif
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.N * u.OH * u.OW * u.C4) { return; }
+fn run(i: u32) {
   let c = i % u.C4;
   let ox = (i / u.C4) % u.OW;
   let oy = (i / (u.C4 * u.OW)) % u.OH;
@@ -47,15 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 #endif
 
 #if ${GRAD_INPUT}
-@group(0) @binding(1) var<storage, read> dy: array<vec4f>;
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.N * u.H * u.W * u.C4) { return; }
+fn run(i: u32) {
   let c = i % u.C4;
   let ix = (i / u.C4) % u.W;
   let iy = (i / (u.C4 * u.W)) % u.H;

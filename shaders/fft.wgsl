@@ -1,20 +1,8 @@
 // Batched complex FFT, Stockham radix-2 (self-sorting): one dispatch per stage, one butterfly per invocation,
 // ping-ponging between two buffers of [transforms, N] complex values (vec2f). Twiddles come from a table of
 // exp(-2 pi i t / N), t < N/2, computed in float64 on the CPU.
-#include "common.wgsl"
-
-struct Params { n: u32, transforms: u32, span: u32, inverse: u32 }
-@group(0) @binding(0) var<uniform> u: Params;
-@group(0) @binding(1) var<storage, read> twiddles: array<vec2f>;
-@group(0) @binding(2) var<storage, read> src: array<vec2f>;
-@group(0) @binding(3) var<storage, read_write> dst: array<vec2f>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
+fn run(i: u32) {
   let half = u.n / 2u;
-  if (i >= u.transforms * half) { return; }
   let base = (i / half) * u.n;
   let j = i % half;
   // span = Ns, the size of the sub-transforms this stage merges.

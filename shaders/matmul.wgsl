@@ -3,31 +3,6 @@
 // the edge are clamped on load and skipped on store, so any M, N, K works. Batch strides of 0 broadcast an operand.
 // A long K is split into `splits` runs of `k_chunk` (llvmpipe stops loops after 65,535 iterations); each run
 // writes its own [batch, M, N] slab and the caller sums the slabs.
-#include "common.wgsl"
-
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  a_batch: u32, b_batch: u32, tiles_m: u32, tiles_n: u32,
-  alpha: f32, k_chunk: u32, splits: u32, p2: u32,
-}
-@group(0) @binding(0) var<uniform> u: Params;
-#if ${VEC_A}
-@group(0) @binding(1) var<storage, read> A: array<vec4f>;
-#else
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-#endif
-#if ${VEC_B}
-@group(0) @binding(2) var<storage, read> B: array<vec4f>;
-#else
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-#endif
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-#endif
-
 fn a_index(base: u32, m: u32, k: u32) -> u32 {
 #if ${TRANS_A}
   return base + k * u.M + m;
@@ -53,12 +28,8 @@ fn load_b(base: u32, k: u32, n0: u32) -> vec4f {
 #endif
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = flat_index(wid, nwg, lid);
+fn run(t: u32) {
   let tiles = u.tiles_m * u.tiles_n;
-  if (t >= tiles * u.batch * u.splits) { return; }
   let split = t / (tiles * u.batch);
   let b = (t / tiles) % u.batch;
   let tile = t % tiles;

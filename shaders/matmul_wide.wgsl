@@ -3,23 +3,6 @@
 // lanes and spilled registers are cheap by comparison, so the tall tile (128 vec4 multiply-adds per 24 loads,
 // against 16 per 8 for a 4x4 tile) measured 2-3x faster there. On a GPU it would starve occupancy: GPUs use
 // matmul.wgsl.
-#include "common.wgsl"
-
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  a_batch: u32, b_batch: u32, tiles_m: u32, tiles_n: u32,
-  alpha: f32, k_chunk: u32, splits: u32, p2: u32,
-}
-@group(0) @binding(0) var<uniform> u: Params;
-@group(0) @binding(1) var<storage, read> A: array<vec4f>;
-@group(0) @binding(2) var<storage, read> B: array<vec4f>;
-#if ${HAS_BIAS}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-#else
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-#endif
-
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   var v = array<vec4f, 2>(lo, hi);
   for (var h = 0u; h < 2u; h++) {
@@ -38,12 +21,8 @@ fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   }
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let t = flat_index(wid, nwg, lid);
+fn run(t: u32) {
   let tiles = u.tiles_m * u.tiles_n;
-  if (t >= tiles * u.batch * u.splits) { return; }
   let split = t / (tiles * u.batch);
   let b = (t / tiles) % u.batch;
   let tile = t % tiles;

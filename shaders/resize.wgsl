@@ -1,18 +1,7 @@
 // Bilinear resize of [images, H, W] to [images, OH, OW] with half-pixel centres and no antialiasing, exactly as
 // TensorFlow's resize: in = (out + 0.5) * (in_size / out_size) - 0.5, lower = max(floor(in), 0),
 // upper = min(ceil(in), size - 1), weight = in - floor(in).
-#include "common.wgsl"
-
-struct Params { images: u32, H: u32, W: u32, OH: u32, OW: u32, scale_y: f32, scale_x: f32, p0: u32 }
-@group(0) @binding(0) var<uniform> u: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.images * u.OH * u.OW) { return; }
+fn run(i: u32) {
   let x = i % u.OW;
   let y = (i / u.OW) % u.OH;
   let img = i / (u.OW * u.OH);

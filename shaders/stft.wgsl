@@ -1,20 +1,8 @@
 // The STFT's two ends. FRAME: cut clip b into frames (start f * hop), multiply by the window, zero-pad to the FFT
 // length, as complex values. SPECTRUM: the first n/2 + 1 bins of each transform as magnitude or power.
-#include "common.wgsl"
-
-struct Params { clips: u32, length: u32, frames: u32, hop: u32, frame_length: u32, n: u32, bins: u32, p0: u32 }
-@group(0) @binding(0) var<uniform> u: Params;
 
 #if ${FRAME}
-@group(0) @binding(1) var<storage, read> signal: array<f32>;
-@group(0) @binding(2) var<storage, read> window: array<f32>;
-@group(0) @binding(3) var<storage, read_write> frames: array<vec2f>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.clips * u.frames * u.n) { return; }
+fn run(i: u32) {
   let s = i % u.n;
   let f = (i / u.n) % u.frames;
   let b = i / (u.n * u.frames);
@@ -25,14 +13,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 #endif
 
 #if ${SPECTRUM}
-@group(0) @binding(1) var<storage, read> spectrum: array<vec2f>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= u.clips * u.frames * u.bins) { return; }
+fn run(i: u32) {
   let k = i % u.bins;
   let t = i / u.bins;
   let z = spectrum[t * u.n + k];

@@ -1,7 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseAdapter, NoAdapterError, requestedBackend } from '../src/runtime/adapter.js';
-import { KernelCompileError } from '../src/runtime/kernel.js';
+import { KernelCompileError, KernelDeclarationError, read, renderKernel, write } from '../src/runtime/kernel.js';
 import { GpuValidationError, Runtime, STORAGE_USAGE } from '../src/runtime/runtime.js';
 import { runSelfTest } from '../src/runtime/selftest.js';
 
@@ -57,30 +58,32 @@ describe('adapter selection', () => {
 
 describe('kernels and errors', () => {
   it('reports a WGSL compile error with the kernel name, line, column and source line', async () => {
-    const spec = { name: 'broken-kernel', file: fixture('broken.wgsl'), buffers: ['write' as const], uniformBytes: 0 };
+    const spec = { name: 'broken-kernel', file: fixture('broken.wgsl'), bindings: [write('y')] };
     const error = await runtime.compile(spec).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KernelCompileError);
     const message = (error as Error).message;
     expect(message).toContain("kernel 'broken-kernel'");
-    expect(message).toMatch(/line 6, column \d+/);
-    expect(message).toContain('y[0] = undefined_thing + 1.0;');
+    const [, line, source] = /line (\d+), column \d+: [^\n]*\n\s+([^\n]*)/.exec(message) ?? [];
+    expect(source).toBe('y[0] = undefined_thing + 1.0;');
+    expect(renderKernel(spec).split('\n')[Number(line) - 1]).toContain('undefined_thing');
   });
 
   it('names a missing template constant', () => {
     expect(() =>
-      runtime.kernel({ name: 'acc', file: fixture('accumulate.wgsl'), buffers: ['write'], uniformBytes: 8 }),
-    ).toThrow(/kernel 'acc'.*no value given for \$\{WG\}/);
+      runtime.kernel({ name: 'needs-rank', file: 'binary.wgsl', bindings: [read('lhs'), read('rhs'), write('out')], constants: { SAME_SHAPE: false } }),
+    ).toThrow(/kernel 'needs-rank'.*no value given for \$\{RANK\}/);
+  });
+
+  it('refuses a shader file that declares its own bindings', () => {
+    expect(() => runtime.kernel({ name: 'own', file: fixture('own_bindings.wgsl'), bindings: [write('y')] })).toThrow(
+      KernelDeclarationError,
+    );
   });
 
   it('turns a validation error (aliased writable binding) into an exception', async () => {
-    const kernel = await runtime.compile({
-      name: 'alias',
-      file: fixture('alias.wgsl'),
-      buffers: ['read', 'write'],
-      uniformBytes: 0,
-    });
+    const kernel = await runtime.compile({ name: 'alias', file: fixture('alias.wgsl'), bindings: [read('x'), write('y')] });
     const buffer = runtime.pool.acquire(16, STORAGE_USAGE);
-    runtime.dispatch(kernel, null, [buffer, buffer], 1);
+    runtime.run(kernel, { buffers: { x: buffer, y: buffer }, invocations: 1 });
     await expect(runtime.sync()).rejects.toBeInstanceOf(GpuValidationError);
     runtime.pool.release(buffer);
     // The error is reported once; the runtime keeps working afterwards.
@@ -88,29 +91,74 @@ describe('kernels and errors', () => {
   });
 
   it('caches pipelines by their final WGSL', () => {
-    const spec = { name: 'acc', file: fixture('accumulate.wgsl'), buffers: ['write' as const], uniformBytes: 8 };
-    const a = runtime.kernel({ ...spec, constants: { WG: 64 } });
-    const b = runtime.kernel({ ...spec, constants: { WG: 64 } });
-    const c = runtime.kernel({ ...spec, constants: { WG: 32 } });
+    const spec = { name: 'acc', file: fixture('accumulate.wgsl'), bindings: [write('y')], uniforms: { k: 'f32' as const } };
+    const a = runtime.kernel({ ...spec, workgroupSize: 64 });
+    const b = runtime.kernel({ ...spec, workgroupSize: 64 });
+    const c = runtime.kernel({ ...spec, workgroupSize: 32 });
     expect(b).toBe(a);
     expect(c).not.toBe(a);
   });
 });
 
+describe('kernel declarations', () => {
+  const echo = {
+    name: 'echo',
+    file: fixture('echo_uniforms.wgsl'),
+    bindings: [write('out')],
+    uniforms: { a: 'u32', v: 'vec8u', f: 'f32', s: 'i32', b: 'u32' } as const,
+  };
+
+  it('packs uniforms by name with the layout WGSL gives the generated struct (vec8u aligned to 16 bytes)', async () => {
+    const kernel = await runtime.compile(echo);
+    // Hand-derived WGSL layout: a @0, v @16 (align 16, 32 bytes), f @48, s @52, b @56, invocations @60; 64 bytes.
+    expect(kernel.uniforms.fields.map((f) => [f.name, f.offset])).toEqual([['a', 0], ['v', 16], ['f', 48], ['s', 52], ['b', 56], ['invocations', 60]]);
+    expect(kernel.uniforms.bytes).toBe(64);
+    const out = runtime.pool.acquire(13 * 4, STORAGE_USAGE);
+    runtime.run(kernel, { uniforms: { a: 7, v: [1, -2, 3, 4, 5, 6, 7, -8], f: 2.5, s: -3, b: 9 }, buffers: { out }, invocations: 1 });
+    const seen = Array.from(new Float32Array(await runtime.read(out, 13 * 4)));
+    runtime.pool.release(out);
+    expect(seen).toEqual([7, 1, -2, 3, 4, 5, 6, 7, -8, 2.5, -3, 9, 1]);
+  });
+
+  it('names the kernel and the field of a missing, unknown or mistyped uniform, and of a wrong binding', async () => {
+    const kernel = await runtime.compile(echo);
+    const out = runtime.pool.acquire(64, STORAGE_USAGE);
+    const good = { a: 1, v: [1], f: 0, s: 0, b: 0 };
+    const attempt = (uniforms: Record<string, number | number[]>, buffers: Record<string, GPUBuffer> = { out }) => () =>
+      runtime.run(kernel, { uniforms, buffers, invocations: 1 });
+    const { b: _b, ...missing } = good;
+    expect(attempt(missing)).toThrow(/kernel 'echo': uniform 'b' \(u32\) was not given/);
+    expect(attempt({ ...good, c: 1 })).toThrow(/kernel 'echo': unknown uniform 'c'/);
+    expect(attempt({ ...good, a: -1 })).toThrow(/kernel 'echo': uniform 'a' \(u32\) must be an integer/);
+    expect(attempt({ ...good, s: 1.5 })).toThrow(/kernel 'echo': uniform 's' \(i32\)/);
+    expect(attempt({ ...good, v: 3 })).toThrow(/kernel 'echo': uniform 'v' needs up to 8 integers/);
+    expect(attempt({ ...good, v: [1, 2, 3, 4, 5, 6, 7, 8, 9] })).toThrow(/kernel 'echo': uniform 'v' needs up to 8 integers/);
+    expect(attempt(good, {})).toThrow(/kernel 'echo': no buffer given for binding 'out'/);
+    expect(attempt(good, { out, extra: out })).toThrow(/kernel 'echo': unknown binding 'extra'/);
+    expect(() => runtime.run(kernel, { uniforms: good, buffers: { out } })).toThrow(/kernel 'echo': needs an invocation count/);
+    runtime.pool.release(out);
+    expect(() => runtime.kernel({ ...echo, name: 'dup', bindings: [write('out'), write('out')] })).toThrow(/kernel 'dup': binding 'out' is declared twice/);
+    expect(() => runtime.kernel({ ...echo, name: 'inv', uniforms: { invocations: 'u32' } })).toThrow(/kernel 'inv': 'invocations' is filled by the runtime/);
+  });
+
+  it('no shader in shaders/ declares its own Params struct, bindings or entry point', () => {
+    const dir = fileURLToPath(new URL('../shaders/', import.meta.url));
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(dir + file, 'utf8');
+      expect(text, file).not.toMatch(/@binding|struct Params|var<uniform>|@compute|workgroup_id/);
+    }
+  });
+});
+
 describe('command stream and pool', () => {
   const accumulate = (wg: number) =>
-    runtime.kernel({ name: 'acc', file: fixture('accumulate.wgsl'), constants: { WG: wg }, buffers: ['write'], uniformBytes: 8 });
+    runtime.kernel({ name: 'acc', file: fixture('accumulate.wgsl'), workgroupSize: wg, bindings: [write('y')], uniforms: { k: 'f32' } });
 
   async function accumulateRun(n: number, dispatches: number): Promise<Float32Array> {
     const kernel = accumulate(64);
     const y = runtime.pool.acquire(n * 4, STORAGE_USAGE);
     runtime.write(y, new Float32Array(n));
-    const params = new DataView(new ArrayBuffer(8));
-    for (let k = 1; k <= dispatches; k++) {
-      params.setUint32(0, n, true);
-      params.setFloat32(4, k, true);
-      runtime.dispatch(kernel, params, [y], Math.ceil(n / 64));
-    }
+    for (let k = 1; k <= dispatches; k++) runtime.run(kernel, { uniforms: { k }, buffers: { y }, invocations: n });
     const out = new Float32Array(await runtime.read(y, n * 4));
     runtime.pool.release(y);
     return out;

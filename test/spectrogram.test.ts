@@ -1,7 +1,8 @@
 // FFT, STFT, resize and normalisation on the GPU against float64 references.
 import { describe, expect, it } from 'vitest';
 import { normalize, NormalizationStats, PAPER_SPECTROGRAM, resizeSpectrograms, spectrogram, spectrogramShape, windowCoefficients } from '../src/audio/spectrogram.js';
-import { fftKernel, resizeKernel } from '../src/kernels/fft.js';
+import { fftKernel } from '../src/kernels/fft.js';
+import { resizeKernel } from '../src/kernels/resize.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
 import { Counter } from './reference/counter.js';

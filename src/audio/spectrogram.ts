@@ -1,6 +1,8 @@
 // The audio front end on the GPU: frame -> window -> zero-pad -> FFT -> magnitude / power / log-mel, then the
 // model's resize to 64 x 64 and scalar normalisation. The paper's settings are the default preset.
-import { fftKernel, frameKernel, isPowerOfTwo, resizeKernel, spectrumKernel, type FrameGeometry } from '../kernels/fft.js';
+import { fftKernel, isPowerOfTwo } from '../kernels/fft.js';
+import { resizeKernel } from '../kernels/resize.js';
+import { frameKernel, spectrumKernel, type FrameGeometry } from '../kernels/stft.js';
 import { unaryForward } from '../kernels/elementwise.js';
 import { padKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';

@@ -1,6 +1,6 @@
 // The fused AdamW update of one parameter tensor (in place on the parameter and its moments).
 import type { Tensor } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { launch, read, write } from './launch.js';
 
 export interface AdamWStep {
   lr: number;
@@ -15,26 +15,27 @@ export interface AdamWStep {
 
 export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s: AdamWStep): void {
   const n = param.size;
-  const uniforms = new Uniforms(48)
-    .u32(n)
-    .f32(s.lr)
-    .f32(s.beta1)
-    .f32(s.beta2)
-    .f32(1 - s.beta1)
-    .f32(1 - s.beta2)
-    .f32(s.eps)
-    .f32(s.decay)
-    .f32(1 / (1 - s.beta1 ** s.step))
-    .f32(1 / (1 - s.beta2 ** s.step))
-    .u32(0)
-    .u32(0);
   launch({
-    spec: { name: 'adamw', file: 'adamw.wgsl', constants: { WG }, buffers: ['read', 'write', 'write', 'write'], uniformBytes: 48 },
+    kernel: {
+      name: 'adamw',
+      file: 'adamw.wgsl',
+      bindings: [read('grad'), write('param'), write('m'), write('v')],
+      uniforms: { lr: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32', eps: 'f32', decay: 'f32', c1: 'f32', c2: 'f32' },
+    },
     op: 'adamw',
-    uniforms,
-    inputs: [grad],
-    outputs: [param, m, v],
-    workgroups: groups(n),
+    uniforms: {
+      lr: s.lr,
+      beta1: s.beta1,
+      beta2: s.beta2,
+      one_minus_beta1: 1 - s.beta1,
+      one_minus_beta2: 1 - s.beta2,
+      eps: s.eps,
+      decay: s.decay,
+      c1: 1 / (1 - s.beta1 ** s.step),
+      c2: 1 / (1 - s.beta2 ** s.step),
+    },
+    tensors: { grad, param, m, v },
+    invocations: n,
     // per element: (1-b1) g, g g, (1-b2) g^2, m c1, v c2, lr u, decay p: 7 mul; 2 fma; 3 add/sub; 1 sqrt; 1 div
     counts: { mul: 7 * n, fma: 2 * n, add: 3 * n, sqrt: n, div: n },
     bytesRead: 4 * n * 4,

@@ -1,7 +1,7 @@
 // Direct 2-D convolution kernels (channels-last, HWIO weights), with TensorFlow's 'same'/'valid' padding.
 import { Tensor } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
-import { reduceAxis } from './reduce.js';
+import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
+import { sumSlabs } from './reduce.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -55,20 +55,26 @@ export function convMacs(g: ConvGeometry): number {
 /** Iterations one weight-gradient invocation may loop through (llvmpipe allows 65,535 in all). */
 const GRAD_WEIGHT_BUDGET = 8192;
 
-function convUniforms(g: ConvGeometry, rowsPerSplit = 0, splits = 1): Uniforms {
-  return new Uniforms(64)
-    .u32(g.N).u32(g.H).u32(g.W).u32(g.Cin)
-    .u32(g.OH).u32(g.OW).u32(g.Cout).u32(g.KH)
-    .u32(g.KW).u32(g.stride).u32(g.padTop).u32(g.padLeft)
-    .u32(g.cinG).u32(g.coutG).u32(rowsPerSplit).u32(splits);
+const CONV_UNIFORMS = {
+  N: 'u32', H: 'u32', W: 'u32', Cin: 'u32', OH: 'u32', OW: 'u32', Cout: 'u32', KH: 'u32',
+  KW: 'u32', stride: 'u32', pad_top: 'u32', pad_left: 'u32', cin_g: 'u32', cout_g: 'u32', rows_per_split: 'u32',
+} as const;
+
+function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
+  return {
+    N: g.N, H: g.H, W: g.W, Cin: g.Cin, OH: g.OH, OW: g.OW, Cout: g.Cout, KH: g.KH,
+    KW: g.KW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft, cin_g: g.cinG, cout_g: g.coutG, rows_per_split: rowsPerSplit,
+  };
 }
 
-const spec = (name: string, entry: 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT', buffers: ('read' | 'write')[], hasBias = false) => ({
+type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
+
+const convSpec = (name: string, entry: Entry, bindings: Binding[], hasBias = false): KernelSpec => ({
   name,
   file: 'conv2d.wgsl',
-  constants: { WG, FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias },
-  buffers,
-  uniformBytes: 64,
+  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias },
+  bindings,
+  uniforms: CONV_UNIFORMS,
 });
 
 /** Depthwise convolutions over a multiple of 4 channels run four channels per invocation (depthwise.wgsl). */
@@ -76,37 +82,44 @@ function vectorDepthwise(g: ConvGeometry): boolean {
   return g.groups === g.Cin && g.cinG === 1 && g.coutG === 1 && g.Cin % 4 === 0;
 }
 
-function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', inputs: Tensor[], out: Tensor, g: ConvGeometry, hasBias: boolean): void {
+const DEPTHWISE_UNIFORMS = {
+  N: 'u32', H: 'u32', W: 'u32', C4: 'u32', OH: 'u32', OW: 'u32', KH: 'u32', KW: 'u32', stride: 'u32', pad_top: 'u32', pad_left: 'u32',
+} as const;
+
+function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry): void {
+  const forward = entry === 'FORWARD';
+  const hasBias = tensors.bias !== undefined;
   launch({
-    spec: {
-      name: entry === 'FORWARD' ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input',
+    kernel: {
+      name: forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input',
       file: 'depthwise.wgsl',
-      constants: { WG, FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', HAS_BIAS: hasBias },
-      buffers: [...inputs.map(() => 'read' as const), 'write'],
-      uniformBytes: 48,
+      constants: { FORWARD: forward, GRAD_INPUT: !forward, HAS_BIAS: hasBias },
+      bindings: forward
+        ? [read('x', 'vec4f'), read('w', 'vec4f'), ...(hasBias ? [read('bias', 'vec4f')] : []), write('y', 'vec4f')]
+        : [read('dy', 'vec4f'), read('w', 'vec4f'), write('dx', 'vec4f')],
+      uniforms: DEPTHWISE_UNIFORMS,
     },
-    op: entry === 'FORWARD' ? 'depthwise-conv2d' : 'conv2d-grad-input',
-    uniforms: new Uniforms(48).u32(g.N).u32(g.H).u32(g.W).u32(g.Cin / 4).u32(g.OH).u32(g.OW).u32(g.KH).u32(g.KW).u32(g.stride).u32(g.padTop).u32(g.padLeft).u32(0),
-    inputs,
-    outputs: [out],
-    workgroups: groups(out.size / 4),
+    op: forward ? 'depthwise-conv2d' : 'conv2d-grad-input',
+    uniforms: { N: g.N, H: g.H, W: g.W, C4: g.Cin / 4, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft },
+    tensors: { ...tensors, [forward ? 'y' : 'dx']: out },
+    invocations: out.size / 4,
     counts: { fma: convMacs(g), add: hasBias ? out.size : 0 },
   });
 }
 
 export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor): Tensor {
   const y = Tensor.empty([g.N, g.OH, g.OW, g.Cout]);
+  const inputs: Record<string, Tensor> = bias ? { x, w, bias } : { x, w };
   if (vectorDepthwise(g)) {
-    depthwiseLaunch('FORWARD', bias ? [x, w, bias] : [x, w], y, g, !!bias);
+    depthwiseLaunch('FORWARD', inputs, y, g);
     return y;
   }
   launch({
-    spec: spec('conv2d', 'FORWARD', bias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'], !!bias),
+    kernel: convSpec('conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], !!bias),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
-    inputs: bias ? [x, w, bias] : [x, w],
-    outputs: [y],
-    workgroups: groups(y.size),
+    tensors: { ...inputs, y },
+    invocations: y.size,
     counts: { fma: convMacs(g), add: bias ? y.size : 0 },
   });
   return y;
@@ -115,16 +128,15 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
 export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const dx = Tensor.empty([g.N, g.H, g.W, g.Cin]);
   if (vectorDepthwise(g)) {
-    depthwiseLaunch('GRAD_INPUT', [dy, w], dx, g, false);
+    depthwiseLaunch('GRAD_INPUT', { dy, w }, dx, g);
     return dx;
   }
   launch({
-    spec: spec('conv2d-grad-input', 'GRAD_INPUT', ['read', 'read', 'write']),
+    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', [read('dy'), read('w'), write('dx')]),
     op: 'conv2d-grad-input',
     uniforms: convUniforms(g),
-    inputs: [dy, w],
-    outputs: [dx],
-    workgroups: groups(dx.size),
+    tensors: { dy, w, dx },
+    invocations: dx.size,
     counts: { fma: convMacs(g) },
   });
   return dx;
@@ -137,17 +149,12 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
   const weights = g.KH * g.KW * g.cinG * g.Cout;
   const partial = Tensor.empty([splits, g.KH, g.KW, g.cinG, g.Cout]);
   launch({
-    spec: spec('conv2d-grad-weight', 'GRAD_WEIGHT', ['read', 'read', 'write']),
+    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', [read('x'), read('dy'), write('dw')]),
     op: 'conv2d-grad-weight',
-    uniforms: convUniforms(g, rowsPerSplit, splits),
-    inputs: [x, dy],
-    outputs: [partial],
-    workgroups: groups(weights * splits),
+    uniforms: convUniforms(g, rowsPerSplit),
+    tensors: { x, dy, dw: partial },
+    invocations: weights * splits,
     counts: { fma: convMacs(g) },
   });
-  const summed = reduceAxis('sum', partial, 0);
-  partial.dispose();
-  const dw = summed.view([g.KH, g.KW, g.cinG, g.Cout]);
-  summed.dispose();
-  return dw;
+  return sumSlabs(partial, [g.KH, g.KW, g.cinG, g.Cout]);
 }

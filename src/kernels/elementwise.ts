@@ -2,7 +2,7 @@
 // and its primitive counts per element sit side by side, so a declaration is checked where it is written.
 import { scaled, type Primitive } from '../tensor/counts.js';
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
 
 type PerElement = Partial<Record<Primitive, number>>;
@@ -62,35 +62,44 @@ export const UNARY = {
 
 export type UnaryOp = keyof typeof UNARY;
 
-function runUnary(op: UnaryOp, grad: boolean, inputs: Tensor[], a: number, b: number): Tensor {
+function unarySpec(op: UnaryOp, grad: boolean): KernelSpec {
   const def: UnaryDef = UNARY[op];
-  const x = inputs[0]!;
+  return {
+    name: `${grad ? 'unary-grad' : 'unary'}:${op}`,
+    file: 'unary.wgsl',
+    constants: { GRAD: grad, EXPR: grad ? def.grad : def.expr },
+    bindings: grad ? [read('xs'), read('ys'), read('dys'), write('dxs')] : [read('xs'), write('ys')],
+    uniforms: { a: 'f32', b: 'f32' },
+  };
+}
+
+const unarySpecs = new Map<string, KernelSpec>();
+
+function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a: number, b: number): Tensor {
+  const def: UnaryDef = UNARY[op];
+  const key = `${op}:${grad}`;
+  let kernel = unarySpecs.get(key);
+  if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad)));
+  const x = tensors.xs!;
   const out = Tensor.empty(x.shape);
   launch({
-    spec: {
-      name: `${grad ? 'unary-grad' : 'unary'}:${op}`,
-      file: 'unary.wgsl',
-      constants: { WG, GRAD: grad, EXPR: grad ? def.grad : def.expr },
-      buffers: [...inputs.map(() => 'read' as const), 'write'],
-      uniformBytes: 16,
-    },
+    kernel,
     op: grad ? `${op}-grad` : op,
-    uniforms: new Uniforms(16).u32(x.size).f32(a).f32(b).u32(0),
-    inputs,
-    outputs: [out],
-    workgroups: groups(x.size),
+    uniforms: { a, b },
+    tensors: { ...tensors, [grad ? 'dxs' : 'ys']: out },
+    invocations: x.size,
     counts: scaled(grad ? def.gradCounts : def.counts, x.size),
   });
   return out;
 }
 
 export function unaryForward(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
-  return runUnary(op, false, [x], a, b);
+  return runUnary(op, false, { xs: x }, a, b);
 }
 
 /** dx from the input x, the output y and the output's gradient dy. */
 export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a = 0, b = 0): Tensor {
-  return runUnary(op, true, [x, y, dy], a, b);
+  return runUnary(op, true, { xs: x, ys: y, dys: dy }, a, b);
 }
 
 export const BINARY = {
@@ -132,27 +141,18 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(shape);
   const same = a.size === out.size && b.size === out.size;
   const m = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-  const uniforms = new Uniforms(112)
-    .u32(out.size)
-    .u32(0) // the rank is the RANK constant
-    .u32(0)
-    .u32(0)
-    .vec8(m.shape)
-    .vec8(m.strides[0]!)
-    .vec8(m.strides[1]!);
   launch({
-    spec: {
+    kernel: {
       name: `binary:${op}`,
       file: 'binary.wgsl',
-      constants: { WG, SAME_SHAPE: same, RANK: m.shape.length, EXPR: BINARY[op].expr },
-      buffers: ['read', 'read', 'write'],
-      uniformBytes: 112,
+      constants: { SAME_SHAPE: same, RANK: m.shape.length, EXPR: BINARY[op].expr },
+      bindings: [read('lhs'), read('rhs'), write('out')],
+      uniforms: same ? {} : { shape: 'vec8u', a_stride: 'vec8u', b_stride: 'vec8u' },
     },
     op,
-    uniforms,
-    inputs: [a, b],
-    outputs: [out],
-    workgroups: groups(out.size),
+    uniforms: same ? {} : { shape: m.shape, a_stride: m.strides[0]!, b_stride: m.strides[1]! },
+    tensors: { lhs: a, rhs: b, out },
+    invocations: out.size,
     counts: scaled(BINARY[op].counts, out.size),
   });
   return out;

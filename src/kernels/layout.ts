@@ -1,6 +1,6 @@
 // Layout kernels: one strided-copy kernel serves permute, slice, pad, broadcast and concat.
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { launch, read, write } from './launch.js';
 import { coalesce } from './strides.js';
 
 interface StridedCopy {
@@ -26,25 +26,28 @@ function stridedCopy(c: StridedCopy): void {
   // (A rank-0 domain coalesces to one synthetic axis of size 1, which has no padding either.)
   const plain = (d: number) => (lo[d] ?? 0) === 0 && (inDims[d] ?? c.domain[d]) === c.domain[d];
   const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
-  const uniforms = new Uniforms(176)
-    .u32(n)
-    .u32(0) // the rank is the RANK constant
-    .u32(0)
-    .u32(c.outOffset ?? 0)
-    .vec8(m.shape)
-    .vec8(m.strides[0]!)
-    .vec8(m.strides[1]!)
-    .vec8(m.origin.map((d) => lo[d] ?? 0))
-    .vec8(m.origin.map((d, i) => (plain(d) ? m.shape[i]! : inDims[d]!)));
   launch({
-    spec: { name: 'copy', file: 'copy.wgsl', constants: { WG, RANK: m.shape.length }, buffers: ['read', 'write'], uniformBytes: 176 },
+    kernel: {
+      name: 'copy',
+      file: 'copy.wgsl',
+      constants: { RANK: m.shape.length },
+      bindings: [read('src'), write('dst')],
+      uniforms: { out_offset: 'u32', shape: 'vec8u', in_stride: 'vec8u', out_stride: 'vec8u', lo: 'vec8u', in_dims: 'vec8u' },
+    },
     op: c.op,
-    uniforms,
-    inputs: [c.src],
-    outputs: [c.dst],
-    workgroups: groups(n),
+    uniforms: {
+      out_offset: c.outOffset ?? 0,
+      shape: m.shape,
+      in_stride: m.strides[0]!,
+      out_stride: m.strides[1]!,
+      lo: m.origin.map((d) => lo[d] ?? 0),
+      in_dims: m.origin.map((d, i) => (plain(d) ? m.shape[i]! : inDims[d]!)),
+    },
+    tensors: { src: c.src, dst: c.dst },
+    invocations: n,
     counts: {},
     bytesRead: n * 4,
+    bytesWritten: n * 4,
   });
 }
 

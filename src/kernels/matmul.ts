@@ -2,9 +2,9 @@
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward } from './elementwise.js';
-import { groups, launch, Uniforms } from './launch.js';
+import { launch, read, write, type KernelSpec } from './launch.js';
 import { permuteKernel } from './layout.js';
-import { reduceAxis } from './reduce.js';
+import { sumSlabs } from './reduce.js';
 
 /** Longest K run one invocation accumulates before the product is split (see matmul.wgsl). */
 const MATMUL_K_CHUNK = 16_384;
@@ -14,6 +14,11 @@ const WIDE_TILE_ROWS = 16;
 
 /** Invocations per workgroup, each computing a 4x4 tile (measured on llvmpipe: 64-256 are within noise). */
 const MATMUL_WG = 128;
+
+const MATMUL_UNIFORMS = {
+  M: 'u32', N: 'u32', K: 'u32', batch: 'u32', a_batch: 'u32', b_batch: 'u32', tiles_m: 'u32', tiles_n: 'u32',
+  alpha: 'f32', k_chunk: 'u32', splits: 'u32',
+} as const;
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -37,7 +42,8 @@ export function matmulKernel(
   const { batch, M, N, K } = dims;
   // On CPU adapters the tall-tile kernel is several times faster than the transposed paths of the 4x4 kernel, so
   // a transposed operand is copied into row-major order first when the product is large enough to pay for it.
-  if ((options.transA || options.transB) && engine().runtime.software && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && M * N * K >= 1 << 18) {
+  const cpu = engine().runtime.kernelVariants === 'cpu';
+  if ((options.transA || options.transB) && cpu && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && M * N * K >= 1 << 18) {
     const rowMajor = (t: Tensor, batched: boolean, rows: number, cols: number) => {
       const view = t.view([batched ? batch : 1, rows, cols]);
       const transposed = permuteKernel(view, [0, 2, 1]);
@@ -56,57 +62,39 @@ export function matmulKernel(
   const out = Tensor.empty([splits, batch, M, N]);
   const vecA = !options.transA && K % 4 === 0;
   const vecB = !options.transB && N % 4 === 0;
-  const wide = vecA && vecB && engine().runtime.software && M >= WIDE_TILE_ROWS;
+  const wide = vecA && vecB && cpu && M >= WIDE_TILE_ROWS;
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
-  const uniforms = new Uniforms(48)
-    .u32(M)
-    .u32(N)
-    .u32(K)
-    .u32(batch)
-    .u32(dims.aBatched ? M * K : 0)
-    .u32(dims.bBatched ? K * N : 0)
-    .u32(tilesM)
-    .u32(tilesN)
-    .f32(alpha)
-    .u32(kChunk)
-    .u32(splits)
-    .u32(0);
   const hasBias = options.bias !== undefined && splits === 1;
   const outputs = batch * M * N;
+  const kernel: KernelSpec = {
+    name: wide ? 'matmul-wide' : 'matmul',
+    file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
+    constants: { TRANS_A: !!options.transA, TRANS_B: !!options.transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1 },
+    bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C')],
+    uniforms: MATMUL_UNIFORMS,
+    workgroupSize: MATMUL_WG,
+  };
   launch({
-    spec: {
-      name: wide ? 'matmul-wide' : 'matmul',
-      file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
-      constants: {
-        WG: MATMUL_WG,
-        TRANS_A: !!options.transA,
-        TRANS_B: !!options.transB,
-        VEC_A: vecA,
-        VEC_B: vecB,
-        HAS_BIAS: hasBias,
-        HAS_ALPHA: alpha !== 1,
-      },
-      buffers: hasBias ? ['read', 'read', 'read', 'write'] : ['read', 'read', 'write'],
-      uniformBytes: 48,
-    },
+    kernel,
     op: options.op ?? 'matmul',
-    uniforms,
-    inputs: hasBias ? [a, b, options.bias!] : [a, b],
-    outputs: [out],
-    workgroups: groups(splits * batch * tilesM * tilesN, MATMUL_WG),
+    uniforms: {
+      M, N, K, batch,
+      a_batch: dims.aBatched ? M * K : 0,
+      b_batch: dims.bBatched ? K * N : 0,
+      tiles_m: tilesM,
+      tiles_n: tilesN,
+      alpha,
+      k_chunk: kChunk,
+      splits,
+    },
+    tensors: hasBias ? { A: a, B: b, bias: options.bias!, C: out } : { A: a, B: b, C: out },
+    invocations: splits * batch * tilesM * tilesN,
     counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0 },
   });
-  if (splits === 1) {
-    const result = out.view([batch, M, N]);
-    out.dispose();
-    return result;
-  }
-  const summed = reduceAxis('sum', out, 0);
-  out.dispose();
-  let result = summed.view([batch, M, N]);
-  summed.dispose();
+  if (splits === 1) return out.intoShape([batch, M, N]);
+  let result = sumSlabs(out, [batch, M, N]);
   if (options.bias) {
     const biased = binaryForward('add', result, options.bias);
     result.dispose();

@@ -1,6 +1,6 @@
 // Reductions over one axis: sum, mean and max, and the gradient of max.
-import { stridesOf, Tensor } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { launch, read, write } from './launch.js';
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
@@ -22,18 +22,17 @@ function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: nu
   const out = Tensor.empty([outer, parts, inner]);
   const outputs = outer * parts * inner;
   launch({
-    spec: {
+    kernel: {
       name: `reduce:${op}`,
       file: 'reduce.wgsl',
-      constants: { WG, MAX: op === 'max', SCALE: scale !== undefined },
-      buffers: ['read', 'write'],
-      uniformBytes: 32,
+      constants: { MAX: op === 'max', SCALE: scale !== undefined },
+      bindings: [read('src'), write('dst')],
+      uniforms: { n: 'u32', inner: 'u32', chunk: 'u32', parts: 'u32', scale: 'f32' },
     },
     op,
-    uniforms: new Uniforms(32).u32(outer).u32(n).u32(inner).u32(chunk).u32(parts).f32(scale ?? 1).u32(0).u32(0),
-    inputs: [x],
-    outputs: [out],
-    workgroups: groups(outputs),
+    uniforms: { n, inner, chunk, parts, scale: scale ?? 1 },
+    tensors: { src: x, dst: out },
+    invocations: outputs,
     // Each output folds its run of values with one fewer operation than the run is long.
     counts: op === 'max' ? { cmp: outer * inner * (n - parts) } : { add: outer * inner * (n - parts), mul: scale !== undefined ? outputs : 0 },
   });
@@ -54,9 +53,15 @@ export function reduceAxis(op: ReduceOp, x: Tensor, axis: number): Tensor {
   }
   const last = reducePass(op, current, outer, length, inner, op === 'mean' ? 1 / n : undefined);
   if (current !== x) current.dispose();
-  const out = last.view(x.shape.map((d, i) => (i === axis ? 1 : d)));
-  last.dispose();
-  return out;
+  return last.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
+}
+
+/** Sums the slabs that a split kernel wrote along the first axis of `partial` into one tensor of `shape`
+ * (`partial` is consumed). */
+export function sumSlabs(partial: Tensor, shape: Shape): Tensor {
+  const summed = reduceAxis('sum', partial, 0);
+  partial.dispose();
+  return summed.intoShape(shape);
 }
 
 export function maxAxisGrad(x: Tensor, y: Tensor, dy: Tensor, axis: number): Tensor {
@@ -64,12 +69,16 @@ export function maxAxisGrad(x: Tensor, y: Tensor, dy: Tensor, axis: number): Ten
   if (n > 65_535) throw new Error(`max over an axis of ${n} values is not supported (at most 65,535)`);
   const dx = Tensor.empty(x.shape);
   launch({
-    spec: { name: 'reduce-grad:max', file: 'reduce_max_grad.wgsl', constants: { WG }, buffers: ['read', 'read', 'read', 'write'], uniformBytes: 16 },
+    kernel: {
+      name: 'reduce-grad:max',
+      file: 'reduce_max_grad.wgsl',
+      bindings: [read('xs'), read('ys'), read('dys'), write('dxs')],
+      uniforms: { n: 'u32', inner: 'u32' },
+    },
     op: 'max-grad',
-    uniforms: new Uniforms(16).u32(outer).u32(n).u32(inner).u32(0),
-    inputs: [x, y, dy],
-    outputs: [dx],
-    workgroups: groups(outer * inner),
+    uniforms: { n, inner },
+    tensors: { xs: x, ys: y, dys: dy, dxs: dx },
+    invocations: outer * inner,
     counts: { cmp: n * outer * inner },
   });
   return dx;

@@ -1,6 +1,6 @@
 // Row-wise softmax, fused log-softmax + cross-entropy, and top-k hits over the last axis.
 import { Tensor } from '../tensor/tensor.js';
-import { groups, launch, Uniforms, WG } from './launch.js';
+import { launch, read, write, type Binding } from './launch.js';
 
 type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
 const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
@@ -14,20 +14,19 @@ function rowsOf(x: Tensor): { rows: number; n: number } {
   return { rows: x.size / n, n };
 }
 
-function run(entry: Entry, op: string, inputs: Tensor[], outputs: Tensor[], rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0): void {
+function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0): void {
   launch({
-    spec: {
+    kernel: {
       name: `softmax:${entry.toLowerCase()}`,
       file: 'softmax.wgsl',
-      constants: Object.fromEntries([['WG', WG], ...ENTRIES.map((e) => [e, e === entry])]),
-      buffers: [...inputs.map(() => 'read' as const), ...outputs.map(() => 'write' as const)],
-      uniformBytes: 16,
+      constants: Object.fromEntries(ENTRIES.map((e) => [e, e === entry])),
+      bindings,
+      uniforms: { n: 'u32', k: 'u32', nan: 'f32' },
     },
     op,
-    uniforms: new Uniforms(16).u32(rows).u32(n).u32(k).f32(NaN),
-    inputs,
-    outputs,
-    workgroups: groups(rows),
+    uniforms: { n, k, nan: NaN },
+    tensors,
+    invocations: rows,
     counts,
   });
 }
@@ -36,14 +35,14 @@ export function softmaxForward(x: Tensor): Tensor {
   const { rows, n } = rowsOf(x);
   const y = Tensor.empty(x.shape);
   // per row: n-1 compares; n subtracts and n adds (the sum starts at 0); n exp; one reciprocal; n multiplies
-  run('SOFTMAX', 'softmax', [x], [y], rows, n, { cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
+  run('SOFTMAX', 'softmax', [read('x'), write('y')], { x, y }, rows, n, { cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
   return y;
 }
 
 export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
   const { rows, n } = rowsOf(y);
   const dx = Tensor.empty(y.shape);
-  run('SOFTMAX_GRAD', 'softmax-grad', [y, dy], [dx], rows, n, { fma: rows * n, add: rows * n, mul: rows * n });
+  run('SOFTMAX_GRAD', 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, { fma: rows * n, add: rows * n, mul: rows * n });
   return dx;
 }
 
@@ -55,7 +54,7 @@ export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Ten
   }
   const loss = Tensor.empty([rows]);
   const lse = Tensor.empty([rows]);
-  run('CROSS_ENTROPY', 'cross-entropy', [logits, labels], [loss, lse], rows, n, {
+  run('CROSS_ENTROPY', 'cross-entropy', [read('x'), read('labels', 'i32'), write('loss'), write('lse')], { x: logits, labels, loss, lse }, rows, n, {
     cmp: rows * (n - 1),
     add: rows * (2 * n - 1 + 2),
     exp: rows * n,
@@ -67,7 +66,7 @@ export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Ten
 export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor): Tensor {
   const { rows, n } = rowsOf(logits);
   const dx = Tensor.empty(logits.shape);
-  run('CROSS_ENTROPY_GRAD', 'cross-entropy-grad', [logits, labels, lse, dloss], [dx], rows, n, {
+  run('CROSS_ENTROPY_GRAD', 'cross-entropy-grad', [read('x'), read('labels', 'i32'), read('lse'), read('dloss'), write('dx')], { x: logits, labels, lse, dloss, dx }, rows, n, {
     add: rows * (n + 1),
     exp: rows * n,
     mul: rows * n,
@@ -79,6 +78,6 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor
 export function topKHits(logits: Tensor, labels: Tensor, k: number): Tensor {
   const { rows, n } = rowsOf(logits);
   const hits = Tensor.empty([rows]);
-  run('TOP_K', `top-${k}`, [logits, labels], [hits], rows, n, { cmp: rows * n }, k);
+  run('TOP_K', `top-${k}`, [read('x'), read('labels', 'i32'), write('hit')], { x: logits, labels, hit: hits }, rows, n, { cmp: rows * n }, k);
   return hits;
 }

@@ -2,7 +2,17 @@
 // one encoder and submits only when it must. GPU errors (compile, validation, out-of-memory, device loss) are
 // collected and rethrown as JavaScript errors at the next synchronisation point (read, sync), never lost.
 import { chooseAdapter, describeAdapter, type AdapterChoice } from './adapter.js';
-import { compileErrorMessage, KernelCompileError, renderKernel, type KernelSpec } from './kernel.js';
+import {
+  compileErrorMessage,
+  KernelCompileError,
+  KernelDeclarationError,
+  packUniforms,
+  renderKernel,
+  uniformLayout,
+  type KernelSpec,
+  type UniformLayout,
+  type UniformValues,
+} from './kernel.js';
 import { BufferPool } from './pool.js';
 
 export class GpuValidationError extends Error {
@@ -16,12 +26,38 @@ export interface CompiledKernel {
   spec: KernelSpec;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  uniforms: UniformLayout;
   id: number;
 }
+
+/**
+ * Which kernel variants to run: 'cpu' for software adapters (tall register tiles, wide gathers: llvmpipe and
+ * lavapipe), 'gpu' for hardware adapters. Decided once per runtime from the adapter, or forced.
+ */
+export type KernelVariants = 'cpu' | 'gpu';
 
 export interface RuntimeOptions {
   /** Backend to force ('vulkan', 'opengles', ...); default: TOKENWAVE_BACKEND or automatic. */
   backend?: string;
+  /** Kernel variants to use ('auto': by adapter); default: TOKENWAVE_KERNELS or 'auto'. */
+  kernelVariants?: KernelVariants | 'auto';
+}
+
+/** One dispatch of a compiled kernel: uniforms and storage buffers by their declared names. */
+export interface KernelRun {
+  uniforms?: UniformValues;
+  buffers: Readonly<Record<string, GPUBuffer>>;
+  /** Per-invocation kernels: how many invocations (the workgroup count follows). */
+  invocations?: number;
+  /** Per-workgroup kernels: how many workgroups. */
+  workgroups?: number;
+}
+
+function kernelVariants(requested: string | undefined, software: boolean): KernelVariants {
+  const value = (requested ?? (process.env.TOKENWAVE_KERNELS || 'auto')).toLowerCase();
+  if (value === 'auto') return software ? 'cpu' : 'gpu';
+  if (value === 'cpu' || value === 'gpu') return value;
+  throw new KernelDeclarationError(`unknown kernel variants '${value}' (TOKENWAVE_KERNELS): use auto, cpu or gpu`);
 }
 
 export interface RuntimeStats {
@@ -47,13 +83,15 @@ export class Runtime {
   readonly software: boolean;
   readonly adapterName: string;
   readonly attempts: string[];
+  readonly kernelVariants: KernelVariants;
   readonly pool: BufferPool;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0 };
 
   /** Dawn's instance must stay referenced while the device lives. */
   readonly gpu: GPU;
   private readonly kernels = new Map<string, CompiledKernel>();
-  /** Spec (file, entry, constants, bindings) -> compiled kernel: dispatches skip re-rendering the WGSL. */
+  /** Spec -> compiled kernel, by identity and by content: dispatches skip re-rendering the WGSL. */
+  private readonly bySpecObject = new WeakMap<KernelSpec, CompiledKernel>();
   private readonly bySpec = new Map<string, CompiledKernel>();
   private kernelIds = 0;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
@@ -67,11 +105,12 @@ export class Runtime {
   private pass: GPUComputePassEncoder | undefined;
   private readonly uniformAlign: number;
   private readonly arenaMirror = new Uint8Array(ARENA_BYTES);
+  private readonly arenaView = new DataView(this.arenaMirror.buffer);
   private arena: GPUBuffer;
   private arenaUsed = 0;
   private destroyAfterSubmit: GPUBuffer[] = [];
 
-  private constructor(choice: AdapterChoice, device: GPUDevice) {
+  private constructor(choice: AdapterChoice, device: GPUDevice, options: RuntimeOptions) {
     this.gpu = choice.gpu;
     this.adapter = choice.adapter;
     this.device = device;
@@ -79,6 +118,7 @@ export class Runtime {
     this.featureLevel = choice.featureLevel;
     this.software = choice.software;
     this.attempts = choice.attempts;
+    this.kernelVariants = kernelVariants(options.kernelVariants, choice.software);
     this.adapterName = describeAdapter(choice.adapter);
     this.pool = new BufferPool(device);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
@@ -92,6 +132,7 @@ export class Runtime {
   }
 
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    kernelVariants(options.kernelVariants, false); // refuse a bad value before opening a device
     const choice = await chooseAdapter(options.backend);
     const { adapter } = choice;
     const requiredLimits: Record<string, number> = {};
@@ -102,7 +143,7 @@ export class Runtime {
     const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'tokenwave' });
-    return new Runtime(choice, device);
+    return new Runtime(choice, device, options);
   }
 
   get limits(): GPUSupportedLimits {
@@ -115,52 +156,62 @@ export class Runtime {
 
   /** The compiled pipeline for a kernel, from the cache keyed by its final WGSL. */
   kernel(spec: KernelSpec): CompiledKernel {
-    const entry = spec.entry ?? 'main';
-    const specKey = `${spec.file}\n${entry}\n${spec.uniformBytes}\n${spec.buffers.join(',')}\n${JSON.stringify(spec.constants ?? {})}`;
+    const same = this.bySpecObject.get(spec);
+    if (same) return same;
+    const specKey = JSON.stringify([spec.name, spec.file, spec.entry, spec.workgroupSize, spec.bindings, spec.uniforms, spec.constants]);
     const known = this.bySpec.get(specKey);
-    if (known) return known;
+    if (known) {
+      this.bySpecObject.set(spec, known);
+      return known;
+    }
     const code = renderKernel(spec);
-    const key = `${entry}\n${spec.uniformBytes}\n${spec.buffers.join(',')}\n${code}`;
+    const uniforms = uniformLayout(spec);
+    const key = `${spec.bindings.map((b) => b.access).join(',')}\n${code}`;
     const cached = this.kernels.get(key);
     if (cached) {
       this.bySpec.set(specKey, cached);
+      this.bySpecObject.set(spec, cached);
       return cached;
     }
 
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: spec.name });
     const entries: GPUBindGroupLayoutEntry[] = [];
-    if (spec.uniformBytes > 0) {
+    if (uniforms.bytes > 0) {
       entries.push({ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform', hasDynamicOffset: true } });
     }
-    spec.buffers.forEach((access, i) => {
+    spec.bindings.forEach((binding, i) => {
       entries.push({
         binding: i + 1,
         visibility: 4,
-        buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+        buffer: { type: binding.access === 'read' ? 'read-only-storage' : 'storage' },
       });
     });
     const layout = this.device.createBindGroupLayout({ entries, label: spec.name });
     const pipeline = this.device.createComputePipeline({
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: entry },
+      compute: { module, entryPoint: 'main' },
       label: spec.name,
     });
-    const compiled = { spec, pipeline, layout, id: ++this.kernelIds };
+    const compiled = { spec, pipeline, layout, uniforms, id: ++this.kernelIds };
     this.kernels.set(key, compiled);
     this.bySpec.set(specKey, compiled);
+    this.bySpecObject.set(spec, compiled);
     this.stats.pipelines++;
 
     const scope = this.device.popErrorScope();
+    const forget = () => {
+      this.kernels.delete(key);
+      this.bySpec.delete(specKey);
+      this.bySpecObject.delete(spec);
+    };
     this.pendingChecks.push(
       Promise.all([module.getCompilationInfo(), scope]).then(([info, error]) => {
         if (info.messages.some((m) => m.type === 'error')) {
-          this.kernels.delete(key);
-          this.bySpec.delete(specKey);
+          forget();
           this.errors.push(new KernelCompileError(compileErrorMessage(spec, code, info.messages)));
         } else if (error) {
-          this.kernels.delete(key);
-          this.bySpec.delete(specKey);
+          forget();
           this.errors.push(new GpuValidationError(`kernel '${spec.name}': ${error.message}`));
         }
       }),
@@ -185,12 +236,13 @@ export class Runtime {
   }
 
   private bindGroup(kernel: CompiledKernel, buffers: readonly GPUBuffer[]): GPUBindGroup {
-    const key = `${kernel.id}:${buffers.map((b) => this.bufferId(b)).join(',')}`;
+    let key = String(kernel.id);
+    for (const b of buffers) key += `:${this.bufferId(b)}`;
     let group = this.bindGroups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = [];
-    if (kernel.spec.uniformBytes > 0) {
-      entries.push({ binding: 0, resource: { buffer: this.arena, size: kernel.spec.uniformBytes } });
+    if (kernel.uniforms.bytes > 0) {
+      entries.push({ binding: 0, resource: { buffer: this.arena, size: kernel.uniforms.bytes } });
     }
     buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
     group = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.spec.name });
@@ -209,22 +261,36 @@ export class Runtime {
   }
 
   /**
-   * Encodes one dispatch. `uniforms` gets its own slot in the uniform arena, so a later dispatch in the same
-   * encoder can never overwrite it (the writeBuffer hazard). `workgroups` is the total count; counts past the
-   * per-dimension limit are folded into y (kernels index with `wid.x + wid.y * nwg.x`).
+   * Encodes one dispatch of a kernel, with its uniforms and buffers given by their declared names (checked
+   * against the declaration). The uniforms get their own slot in the uniform arena, so a later dispatch in the
+   * same encoder can never overwrite them (the writeBuffer hazard). Workgroup counts past the per-dimension
+   * limit are folded into y (the generated entry point indexes with `wid.x + wid.y * nwg.x`).
    */
-  dispatch(kernel: CompiledKernel, uniforms: ArrayBufferView | null, buffers: readonly GPUBuffer[], workgroups: number): void {
-    if (workgroups <= 0) return;
-    const bytes = kernel.spec.uniformBytes;
-    if (bytes > 0 && (!uniforms || uniforms.byteLength > bytes)) {
-      throw new Error(`kernel '${kernel.spec.name}': uniform block needs ${bytes} bytes, got ${uniforms?.byteLength}`);
+  run(kernel: CompiledKernel, r: KernelRun): void {
+    const spec = kernel.spec;
+    const perInvocation = (spec.entry ?? 'invocation') === 'invocation';
+    const count = perInvocation ? r.invocations : r.workgroups;
+    if (count === undefined || !Number.isInteger(count) || count < 0) {
+      throw new KernelDeclarationError(`kernel '${spec.name}': needs ${perInvocation ? 'an invocation' : 'a workgroup'} count, got ${count}`);
     }
+    const buffers = spec.bindings.map((b) => {
+      const buffer = r.buffers[b.name];
+      if (!buffer) throw new KernelDeclarationError(`kernel '${spec.name}': no buffer given for binding '${b.name}'`);
+      return buffer;
+    });
+    if (Object.keys(r.buffers).length !== buffers.length) {
+      const unknown = Object.keys(r.buffers).find((name) => !spec.bindings.some((b) => b.name === name));
+      throw new KernelDeclarationError(`kernel '${spec.name}': unknown binding '${unknown}' (declared: ${spec.bindings.map((b) => b.name).join(', ')})`);
+    }
+    const workgroups = perInvocation ? Math.ceil(count / (spec.workgroupSize ?? 64)) : count;
+    if (workgroups === 0) return;
+    const bytes = kernel.uniforms.bytes;
     if (bytes > 0 && this.arenaUsed + bytes > ARENA_BYTES) this.flush();
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
     if (bytes > 0) {
       const offset = this.arenaUsed;
-      this.arenaMirror.set(new Uint8Array(uniforms!.buffer, uniforms!.byteOffset, uniforms!.byteLength), offset);
+      packUniforms(spec.name, kernel.uniforms, r.uniforms ?? {}, count, this.arenaView, offset);
       this.arenaUsed += Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
       pass.setBindGroup(0, this.bindGroup(kernel, buffers), [offset]);
     } else {

@@ -1,5 +1,6 @@
 // A small kernel whose result is checked against the CPU: proves that the adapter really computes
 // (Dawn's null backend, for one, accepts every dispatch and writes nothing).
+import { read, write } from './kernel.js';
 import { STORAGE_USAGE, type Runtime } from './runtime.js';
 
 export interface SelfTestResult {
@@ -12,14 +13,7 @@ export interface SelfTestResult {
 
 export async function runSelfTest(runtime: Runtime, elements = 100_003): Promise<SelfTestResult> {
   const start = performance.now();
-  const wg = 64;
-  const kernel = await runtime.compile({
-    name: 'selftest',
-    file: 'selftest.wgsl',
-    constants: { WG: wg },
-    buffers: ['read', 'write'],
-    uniformBytes: 8,
-  });
+  const kernel = await runtime.compile({ name: 'selftest', file: 'selftest.wgsl', bindings: [read('x'), write('y')], uniforms: { scale: 'f32' } });
   const x = new Float32Array(elements);
   for (let i = 0; i < elements; i++) x[i] = Math.sin(i * 0.37) * 3;
   const scale = 0.75;
@@ -27,10 +21,7 @@ export async function runSelfTest(runtime: Runtime, elements = 100_003): Promise
   const output = runtime.pool.acquire(x.byteLength, STORAGE_USAGE, 'selftest y');
   try {
     runtime.write(input, x);
-    const params = new DataView(new ArrayBuffer(8));
-    params.setUint32(0, elements, true);
-    params.setFloat32(4, scale, true);
-    runtime.dispatch(kernel, params, [input, output], Math.ceil(elements / wg));
+    runtime.run(kernel, { uniforms: { scale }, buffers: { x: input, y: output }, invocations: elements });
     const y = new Float32Array(await runtime.read(output, x.byteLength));
     let maxAbsError = 0;
     for (let i = 0; i < elements; i++) {

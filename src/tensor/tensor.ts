@@ -101,6 +101,14 @@ export class Tensor {
     return new Tensor([...shape], this.dtype, this.storage, this.engine);
   }
 
+  /** The same storage under another shape, taking this tensor's place (this one is disposed): for results that a
+   * kernel produced in one shape and the caller hands on in another. */
+  intoShape(shape: Shape): Tensor {
+    const out = this.view(shape);
+    this.dispose();
+    return out;
+  }
+
   /** Keeps the tensor alive past the enclosing `tidy` (parameters, optimizer state, results). */
   keep(): this {
     this.engine.untrack(this);
