@@ -24,7 +24,8 @@ export {
   melFilterbank,
   type SpectrogramConfig,
 } from './audio/spectrogram.js';
-export { AudioTransformer, modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/tasr.js';
+export { AudioTransformer } from './models/audio-transformer.js';
+export { modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/config.js';
 export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
 export { predictClips, type Prediction } from './models/predict.js';
 export { countForward, countTrainingStep, countUnder, paperTotal, CONVENTIONS, type Convention } from './flops/accounting.js';

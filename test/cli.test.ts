@@ -102,7 +102,8 @@ describe('tokenwave CLI', () => {
 
   it('predict prints the top classes of each file from a checkpoint, and JSON with --json', async () => {
     const { init, shutdown } = await import('../src/tensor/engine.js');
-    const { AudioTransformer, modelConfig } = await import('../src/models/tasr.js');
+    const { AudioTransformer } = await import('../src/models/audio-transformer.js');
+    const { modelConfig } = await import('../src/models/config.js');
     const { saveModel } = await import('../src/models/checkpoint.js');
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
     await init();

@@ -1,7 +1,8 @@
 // The paper's FLOP convention, derived from the model's structure, reproduces its published counts.
 import { describe, expect, it } from 'vitest';
 import { countForward, paperTotal } from '../src/flops/accounting.js';
-import { AudioTransformer, modelConfig } from '../src/models/tasr.js';
+import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { modelConfig } from '../src/models/config.js';
 import { useEngine } from './helpers/gpu.js';
 
 useEngine();

@@ -1,5 +1,6 @@
 // Band-limited resampling with a Kaiser-windowed sinc (on the CPU: it runs once per clip when a data set mixes
 // rates). Downsampling low-passes at the new Nyquist frequency, so nothing above it folds back.
+import { AudioError } from './errors.js';
 
 /** Modified Bessel function of the first kind, order 0 (series). */
 function besselI0(x: number): number {
@@ -23,7 +24,7 @@ export interface ResampleOptions {
 }
 
 export function resample(x: Float32Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Float32Array {
-  if (!(fromRate > 0 && toRate > 0)) throw new Error(`resample: rates must be positive, got ${fromRate} -> ${toRate}`);
+  if (!(fromRate > 0 && toRate > 0)) throw new AudioError(`resample: rates must be positive, got ${fromRate} -> ${toRate}`);
   if (fromRate === toRate) return x.slice();
   const { zeroCrossings = 16, beta = 8.6, rolloff = 0.94 } = options;
   const ratio = toRate / fromRate;

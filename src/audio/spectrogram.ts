@@ -8,6 +8,7 @@ import { padKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
+import { AudioError } from './errors.js';
 
 export type WindowName = 'hann-tf' | 'hann-periodic' | 'hann-symmetric' | 'hamming' | 'rectangular';
 export type SpectrumOutput = 'magnitude' | 'power' | 'logmel';
@@ -87,12 +88,12 @@ export function melFilterbank(c: SpectrogramConfig, lowHz = 20, highHz = c.sampl
 
 export function validateSpectrogramConfig(c: SpectrogramConfig): void {
   if (!isPowerOfTwo(c.fftLength) || c.fftLength < 2 || c.fftLength > 65536) {
-    throw new Error(`fftLength must be a power of two (64 to 4096 are typical), got ${c.fftLength}`);
+    throw new AudioError(`fftLength must be a power of two (64 to 4096 are typical), got ${c.fftLength}`);
   }
   if (c.frameLength < 1 || c.frameLength > c.fftLength) {
-    throw new Error(`frameLength ${c.frameLength} must be between 1 and fftLength ${c.fftLength}`);
+    throw new AudioError(`frameLength ${c.frameLength} must be between 1 and fftLength ${c.fftLength}`);
   }
-  if (c.hop < 1) throw new Error(`hop must be at least 1, got ${c.hop}`);
+  if (c.hop < 1) throw new AudioError(`hop must be at least 1, got ${c.hop}`);
 }
 
 /** signals [clips, samples] -> spectrograms [clips, frames, bins] on the GPU (no autograd: a fixed front end). */
@@ -106,7 +107,7 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
     if (length > samples) input = padKernel(signals, [0, 0], [0, length - samples]);
   }
   const frames = frameCount(length, config);
-  if (frames <= 0) throw new Error(`clips of ${samples} samples are shorter than one frame (${config.frameLength})`);
+  if (frames <= 0) throw new AudioError(`clips of ${samples} samples are shorter than one frame (${config.frameLength})`);
   const g: FrameGeometry = { clips, length, frames, hop: config.hop, frameLength: config.frameLength, fftLength: config.fftLength };
   const window = Tensor.from(windowCoefficients(config.window, config.frameLength), [config.frameLength]);
   const framed = frameKernel(input, window, g);
@@ -119,8 +120,7 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   if (config.output !== 'logmel') return values;
   const bins = config.fftLength / 2 + 1;
   const mel = Tensor.from(melFilterbank(config), [bins, config.melBins]);
-  const rows = values.view([clips * frames, bins]);
-  values.dispose();
+  const rows = values.intoShape([clips * frames, bins]);
   const melPower = matmulKernel(rows, mel, { batch: 1, M: clips * frames, N: config.melBins, K: bins, aBatched: false, bBatched: false });
   rows.dispose();
   mel.dispose();
@@ -128,9 +128,7 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   melPower.dispose();
   const logMel = unaryForward('log', shifted);
   shifted.dispose();
-  const out = logMel.view([clips, frames, config.melBins]);
-  logMel.dispose();
-  return out;
+  return logMel.intoShape([clips, frames, config.melBins]);
 }
 
 /** Bilinear resize of spectrograms [clips, frames, bins] to [clips, height, width] (TensorFlow's resize). */

@@ -2,8 +2,9 @@
 // (downmixed to mono by averaging), chunks in any order with unknown ones skipped. Every problem becomes a
 // WavError that names the file and says what is wrong.
 import { readFile } from 'node:fs/promises';
+import { TokenwaveError } from '../util/errors.js';
 
-export class WavError extends Error {
+export class WavError extends TokenwaveError {
   override name = 'WavError';
   constructor(readonly file: string, readonly reason: string) {
     super(`${file}: ${reason}`);

@@ -2,11 +2,13 @@
 // speech set (kept for next time), trains TASR with and without TokenLearner on the same budget, and reports
 // accuracy against FLOPs (the paper's count and the exact one) and measured time.
 import { mkdir } from 'node:fs/promises';
+import { Command } from 'commander';
 import { join } from 'node:path';
 import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
 import { generateSpeech } from '../data/synthetic-speech.js';
 import { loadModel } from '../models/checkpoint.js';
-import { AudioTransformer, modelConfig } from '../models/tasr.js';
+import { AudioTransformer } from '../models/audio-transformer.js';
+import { modelConfig } from '../models/config.js';
 import { engine, init, shutdown } from '../tensor/engine.js';
 import { prepareData } from '../train/data.js';
 import { evaluate } from '../train/evaluate.js';
@@ -14,10 +16,10 @@ import type { ScheduleOptions } from '../train/schedule.js';
 import { train, type EpochLog } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { curvesSvg } from '../viz/curves.js';
-import { integerOption } from './errors.js';
+import { backendOption, integerOption } from './options.js';
 import { progressBar } from './progress.js';
 
-export interface DemoOptions {
+interface DemoOptions {
   perClass?: string;
   epochs?: string;
   batchSize?: string;
@@ -41,7 +43,7 @@ interface Row {
 const MODELS = ['TASR_4L_8T-8H', 'TASR_4L_NT-8H'];
 const millions = (n: number) => `${(n / 1e6).toFixed(1)} M`;
 
-export async function demoCommand(o: DemoOptions): Promise<void> {
+async function demo(o: DemoOptions): Promise<void> {
   await init({ backend: o.backend });
   try {
     const software = engine().runtime.software;
@@ -125,3 +127,13 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     shutdown();
   }
 }
+
+export const demoCommand = new Command('demo')
+  .description('the end-to-end demo (npm start): synthetic speech, TASR with and without TokenLearner, accuracy vs FLOPs vs time')
+  .option('--per-class <n>', 'clips per word (default: 60 on a CPU adapter, 1000 on a GPU)')
+  .option('--epochs <n>', 'epochs (default: 3 on a CPU adapter, 20 on a GPU)')
+  .option('--batch-size <n>', 'batch size (default: 16 on a CPU adapter, 64 on a GPU)')
+  .option('--data <dir>', 'where generated data sets are kept', 'datasets')
+  .option('--out <dir>', 'where the runs, the table and the plot go', join('runs', 'demo'))
+  .addOption(backendOption())
+  .action(demo);

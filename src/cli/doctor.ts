@@ -1,5 +1,8 @@
+// `tokenwave doctor`: the adapter, its limits and features, and a self-test kernel checked against the CPU.
+import { Command } from 'commander';
 import { Runtime } from '../runtime/runtime.js';
 import { runSelfTest } from '../runtime/selftest.js';
+import { backendOption } from './options.js';
 
 const LIMITS_SHOWN = [
   'maxComputeInvocationsPerWorkgroup',
@@ -12,7 +15,7 @@ const LIMITS_SHOWN = [
   'minUniformBufferOffsetAlignment',
 ] as const;
 
-export async function doctor(options: { backend?: string; json?: boolean }): Promise<number> {
+async function doctor(options: { backend?: string; json?: boolean }): Promise<number> {
   const runtime = await Runtime.create({ backend: options.backend });
   try {
     const selfTest = await runSelfTest(runtime);
@@ -45,3 +48,11 @@ export async function doctor(options: { backend?: string; json?: boolean }): Pro
     runtime.destroy();
   }
 }
+
+export const doctorCommand = new Command('doctor')
+  .description('show the WebGPU adapter, its limits and features, and run a self-test kernel against the CPU')
+  .addOption(backendOption())
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: { backend?: string; json?: boolean }) => {
+    process.exitCode = await doctor(opts);
+  });

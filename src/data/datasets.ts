@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { seededRandom } from '../util/random.js';
+import { TokenwaveError } from '../util/errors.js';
 
-export class DatasetError extends Error {
+export class DatasetError extends TokenwaveError {
   override name = 'DatasetError';
 }
 

@@ -1,15 +1,15 @@
 // FLOP accounting of a model under named conventions, from a real forward pass (and training step): the kernel
 // ledger gives the exact counts, the recorded TensorFlow ops the paper's.
 import { spectrogramShape } from '../audio/spectrogram.js';
-import type { AudioTransformer } from '../models/tasr.js';
+import type { AudioTransformer } from '../models/audio-transformer.js';
 import { backward } from '../ops/autograd.js';
 import { crossEntropy } from '../ops/softmax.js';
 import { AdamW } from '../optim/adamw.js';
 import { counts as emptyCounts, exactFlops, type OpCounts } from '../tensor/counts.js';
 import { engine, noGrad, tidy } from '../tensor/engine.js';
-import { Ledger, type KernelRecord, type Phase } from '../tensor/ledger.js';
+import { Ledger, type KernelRecord, type Phase, type TfOp } from '../tensor/ledger.js';
 import { Tensor } from '../tensor/tensor.js';
-import { captureTfOps, paperFlops, type TfOp } from './tf-ops.js';
+import { paperFlops } from './tf-ops.js';
 
 export const CONVENTIONS = ['exact', 'macs', 'paper'] as const;
 export type Convention = (typeof CONVENTIONS)[number];
@@ -47,11 +47,8 @@ export async function countForward(model: AudioTransformer, batch = 1): Promise<
   const eng = engine();
   const input = Tensor.zeros(inputShape(model, batch)).keep();
   try {
-    const { result, ops } = await captureTfOps(
-      () => eng.path,
-      () => eng.ledger.capture(() => noGrad(() => tidy(() => void model.forward(input, { training: false })))),
-    );
-    return { records: result.records, tfOps: ops, batch };
+    const { records, tfOps } = await eng.ledger.capture(() => noGrad(() => tidy(() => void model.forward(input, { training: false }))));
+    return { records, tfOps, batch };
   } finally {
     input.dispose();
   }

@@ -1,5 +1,6 @@
 // The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length, a JSON
 // header naming each tensor's dtype, shape and byte range, then the raw little-endian data. Float32 only here.
+import { TokenwaveError } from '../util/errors.js';
 
 export interface NamedArray {
   name: string;
@@ -7,7 +8,7 @@ export interface NamedArray {
   data: Float32Array;
 }
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends TokenwaveError {
   override name = 'SafetensorsError';
 }
 

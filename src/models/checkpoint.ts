@@ -6,12 +6,14 @@ import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/saf
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
-import { AudioTransformer, modelConfig, type ModelConfig, type ModelOptions } from './tasr.js';
+import { AudioTransformer } from './audio-transformer.js';
+import { modelConfig, type ModelConfig, type ModelOptions } from './config.js';
+import { TokenwaveError } from '../util/errors.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
 
-export class CheckpointError extends Error {
+export class CheckpointError extends TokenwaveError {
   override name = 'CheckpointError';
 }
 

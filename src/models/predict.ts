@@ -3,7 +3,7 @@ import { spectrogram } from '../audio/spectrogram.js';
 import { softmax } from '../ops/softmax.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { AudioTransformer } from './tasr.js';
+import type { AudioTransformer } from './audio-transformer.js';
 
 export interface Prediction {
   probabilities: Float32Array;

@@ -1,7 +1,6 @@
 // The paper's building blocks: MBConv stem, positional embedding, multi-head attention with a per-head width
 // independent of the model width, the pre-LN transformer block, TokenLearner v1 (the paper's), v1.1 and
 // TokenFuser (Google's), and the classification head.
-import { recordTf } from '../flops/tf-ops.js';
 import { scaledDotProductAttention, tokenPool } from '../ops/attention.js';
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
@@ -11,6 +10,7 @@ import { parameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm, activate, dropoutLayer } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
+import { recordTf } from '../tensor/engine.js';
 
 function residual(x: Tensor, y: Tensor, label = 'residual'): Tensor {
   recordTf('AddV2', label, Math.max(x.size, y.size));
@@ -36,9 +36,9 @@ export class MBConv extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    let h = activate(this.expandNorm.call('expand_bn', this.expand.call('expand', x, ctx), ctx), 'relu6');
-    h = activate(this.depthwiseNorm.call('depthwise_bn', this.depthwise.call('depthwise', h, ctx), ctx), 'relu6');
-    h = this.projectNorm.call('project_bn', this.project.call('project', h, ctx), ctx);
+    let h = activate(this.expandNorm.call(this.expand.call(x), ctx), 'relu6');
+    h = activate(this.depthwiseNorm.call(this.depthwise.call(h), ctx), 'relu6');
+    h = this.projectNorm.call(this.project.call(h), ctx);
     return residual(h, x); // a 1-channel input broadcasts over the projected channels
   }
 }
@@ -87,16 +87,16 @@ export class MultiHeadAttention extends Module {
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const [B, T] = x.shape as [number, number, number];
     const inner = this.heads * this.keyDim;
-    const q = this.split(this.query.call('query', x, ctx), B, T);
-    const k = this.split(this.key.call('key', x, ctx), B, T);
-    const v = this.split(this.value.call('value', x, ctx), B, T);
+    const q = this.split(this.query.call(x), B, T);
+    const k = this.split(this.key.call(x), B, T);
+    const v = this.split(this.value.call(x), B, T);
     recordTf('Mul', 'query scaling', T * inner);
     recordTf('Einsum', 'attention scores', this.heads * T * T, { reduce: this.keyDim });
     recordTf('Softmax', 'attention softmax', this.heads * T * T);
     recordTf('Einsum', 'attention values', T * inner, { reduce: T });
     const attended = scaledDotProductAttention(q, k, v, { dropoutRate: this.dropoutRate, training: ctx.training });
     const merged = reshape(permute(attended, [0, 2, 1, 3]), [B, T, inner]);
-    return this.output.call('output', merged, ctx);
+    return this.output.call(merged);
   }
 }
 
@@ -129,11 +129,11 @@ export class TransformerBlock extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const attended = this.attention.call('attention', this.norm1.call('norm1', x, ctx), ctx);
+    const attended = this.attention.call(this.norm1.call(x), ctx);
     const h = residual(x, attended);
-    let m = this.norm2.call('norm2', h, ctx);
+    let m = this.norm2.call(h);
     this.mlp.forEach((layer, i) => {
-      m = dropoutLayer(layer.call(`mlp${i}`, m, ctx), this.o.dropout, ctx);
+      m = dropoutLayer(layer.call(m), this.o.dropout, ctx);
     });
     return residual(h, m);
   }
@@ -157,8 +157,8 @@ export class TokenLearnerV1 extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const [B, H, W, C] = x.shape as [number, number, number, number];
-    let maps = this.norm.call('norm', x, ctx);
-    this.convs.forEach((conv, i) => (maps = conv.call(`conv${i}`, maps, ctx)));
+    let maps = this.norm.call(x);
+    this.convs.forEach((conv, i) => (maps = conv.call(maps)));
     const positions = H * W;
     // Keras: (B, k, S, 1) * (B, 1, S, C) then a mean over S.
     recordTf('Mul', 'attend', this.tokens * positions * C);
@@ -180,7 +180,7 @@ class PositionWeights extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    return this.out.call('mlp1', this.hidden.call('mlp0', this.norm.call('norm', x, ctx), ctx), ctx);
+    return this.out.call(this.hidden.call(this.norm.call(x)));
   }
 }
 
@@ -197,7 +197,7 @@ export class TokenLearnerV11 extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const [B, S, C] = x.shape as [number, number, number];
-    const maps = this.weights.call('weights', x, ctx);
+    const maps = this.weights.call(x, ctx);
     recordTf('Softmax', 'softmax over positions', S * this.tokens);
     recordTf('Einsum', 'pool', this.tokens * C, { reduce: S });
     return tokenPool(reshape(maps, [B, S, this.tokens]), x, 'softmax');
@@ -222,15 +222,11 @@ export class TokenFuser extends Module {
     this.weights = this.child('weights', new PositionWeights(width, tokens, random, hidden, 'sigmoid'));
   }
 
-  forward(x: Tensor): never {
-    throw new Error(`TokenFuser needs the original features too: call fuse(tokens, original), not forward(${x})`);
-  }
-
-  fuse(tokens: Tensor, original: Tensor, ctx: ForwardContext): Tensor {
-    const normed = this.tokenNorm.call('token_norm', tokens, ctx);
-    const mixed = permute(this.mix.call('mix', permute(normed, [0, 2, 1]), ctx), [0, 2, 1]);
-    const fused = this.mixNorm.call('mix_norm', mixed, ctx);
-    const weights = this.weights.call('weights', original, ctx);
+  forward(tokens: Tensor, original: Tensor, ctx: ForwardContext): Tensor {
+    const normed = this.tokenNorm.call(tokens);
+    const mixed = permute(this.mix.call(permute(normed, [0, 2, 1])), [0, 2, 1]);
+    const fused = this.mixNorm.call(mixed);
+    const weights = this.weights.call(original, ctx);
     const [, S, C] = original.shape as [number, number, number];
     recordTf('Einsum', 'unpool', S * C, { reduce: this.tokens });
     return residual(original, matmul(weights, fused, { op: 'token-unpool' }));
@@ -249,8 +245,8 @@ export class ClassifierHead extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     recordTf('Mean', 'mean over tokens', x.size);
-    const pooled = mean(this.norm.call('norm', x, ctx), 1);
-    const logits = this.dense.call('dense', pooled, ctx);
+    const pooled = mean(this.norm.call(x), 1);
+    const logits = this.dense.call(pooled);
     recordTf('Softmax', 'class softmax', logits.size);
     return logits;
   }

@@ -1,6 +1,5 @@
 // Basic layers, Keras-style: channels-last, Glorot-uniform kernels, zero biases. Each records the TensorFlow ops
 // Keras would run (for the paper's FLOP convention) next to the kernels it dispatches.
-import { recordTf } from '../flops/tf-ops.js';
 import { conv2d } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { gelu, relu6, sigmoid } from '../ops/elementwise.js';
@@ -9,6 +8,7 @@ import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
 import { Tensor } from '../tensor/tensor.js';
 import { glorotUniform, onesParameter, zerosParameter } from './init.js';
 import { Module, type ForwardContext } from './module.js';
+import { recordTf } from '../tensor/engine.js';
 
 export type Activation = 'none' | 'gelu' | 'relu6' | 'sigmoid';
 

@@ -1,5 +1,6 @@
-// Modules: named parameters (and non-trainable state), children, and a forward pass that runs under the
-// module's path so the FLOP ledgers can attribute every kernel to a layer.
+// Modules: named parameters (and non-trainable state), children that know their name, and a forward pass that
+// runs under the module's path so the FLOP ledgers and the profiler can attribute every kernel to a layer. Each
+// module's `forward` takes what it needs (a tensor and the context, or more).
 import { withPath } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -11,6 +12,8 @@ export abstract class Module {
   private readonly params = new Map<string, Tensor>();
   private readonly state = new Map<string, () => Tensor>();
   private readonly children = new Map<string, Module>();
+  /** The name the parent registered this module under: its component of the module path. */
+  private nameInParent = '';
 
   protected param(name: string, tensor: Tensor): Tensor {
     this.params.set(name, tensor);
@@ -23,6 +26,8 @@ export abstract class Module {
   }
 
   protected child<M extends Module>(name: string, module: M): M {
+    if (this.children.has(name)) throw new Error(`a child module named '${name}' is registered twice`);
+    module.nameInParent = name;
     this.children.set(name, module);
     return module;
   }
@@ -48,11 +53,10 @@ export abstract class Module {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
 
-  abstract forward(x: Tensor, ctx: ForwardContext): Tensor;
-
-  /** Runs forward under `name` in the module path. */
-  call(name: string, x: Tensor, ctx: ForwardContext): Tensor {
-    return withPath(name, () => this.forward(x, ctx));
+  /** Runs this module's forward pass under its name in the module path. */
+  call<A extends unknown[], R>(this: Module & { forward(...args: A): R }, ...args: A): R {
+    if (!this.nameInParent) return this.forward(...args);
+    return withPath(this.nameInParent, () => this.forward(...args));
   }
 
   dispose(): void {

@@ -27,9 +27,7 @@ export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
       g = reduced;
     }
   }
-  const result = g.view(shape);
-  if (g !== grad) g.dispose();
-  return result;
+  return g === grad ? g.view(shape) : g.intoShape(shape);
 }
 
 function topologicalOrder(root: Tensor): Tensor[] {

@@ -31,10 +31,8 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     ];
     if (bias?.requiresGrad) {
       const flat = dy.view([g.N * g.OH * g.OW, g.Cout]);
-      const db = reduceAxis('sum', flat, 0);
+      grads.push(reduceAxis('sum', flat, 0).intoShape(bias.shape));
       flat.dispose();
-      grads.push(db.view(bias.shape));
-      db.dispose();
     }
     return grads;
   });

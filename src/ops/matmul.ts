@@ -1,6 +1,6 @@
 // Differentiable (batched) matmul and the dense layer's affine map.
 import { matmulKernel, type MatmulOptions } from '../kernels/matmul.js';
-import { reduceAxis } from '../kernels/reduce.js';
+import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './autograd.js';
 
@@ -31,25 +31,13 @@ function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly
     throw new Error(`matmul: batch shapes of [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   }
   const flat = matmulKernel(a, b, { batch, M, N, K: Ka, aBatched: A.batch > 1, bBatched: B.batch > 1 }, opts);
-  const out = flat.view([...batchShape, M, N]);
-  flat.dispose();
-  return out;
+  return flat.intoShape([...batchShape, M, N]);
 }
 
 /** Sums a batched gradient [batch, r, c] down to an unbatched operand's shape. */
 function sumBatch(grad: Tensor, like: Tensor): Tensor {
-  if (grad.size === like.size) {
-    const v = grad.view(like.shape);
-    grad.dispose();
-    return v;
-  }
-  const g3 = grad.view([grad.size / like.size, like.size]);
-  grad.dispose();
-  const summed = reduceAxis('sum', g3, 0);
-  g3.dispose();
-  const v = summed.view(like.shape);
-  summed.dispose();
-  return v;
+  if (grad.size === like.size) return grad.intoShape(like.shape);
+  return sumSlabs(grad.intoShape([grad.size / like.size, like.size]), like.shape);
 }
 
 /** a @ b over the last two axes (`op` names it in the FLOP ledger), batch axes broadcast when one side has none (or size 1). */
@@ -87,26 +75,19 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   const rows = x.size / inFeatures;
   const x2 = x.view([rows, inFeatures]);
   const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, bias ? { bias, op: 'linear' } : { op: 'linear' });
-  const out = flat.view([...x.shape.slice(0, -1), outFeatures]);
-  flat.dispose();
+  const out = flat.intoShape([...x.shape.slice(0, -1), outFeatures]);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, 'linear', inputs, (g) => {
     const g2 = g.view([rows, outFeatures]);
     const grads: (Tensor | null)[] = [null, null, null];
     if (x.requiresGrad) {
-      const dx = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true });
-      grads[0] = dx.view(x.shape);
-      dx.dispose();
+      grads[0] = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true }).intoShape(x.shape);
     }
     if (w.requiresGrad) {
-      const dw = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true });
-      grads[1] = dw.view(w.shape);
-      dw.dispose();
+      grads[1] = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true }).intoShape(w.shape);
     }
     if (bias?.requiresGrad) {
-      const db = reduceAxis('sum', g2, 0);
-      grads[2] = db.view(bias.shape);
-      db.dispose();
+      grads[2] = reduceAxis('sum', g2, 0).intoShape(bias.shape);
     }
     g2.dispose();
     x2.dispose();

@@ -29,12 +29,12 @@ function reduce(op: ReduceOp, x: Tensor, axes: number | readonly number[] | unde
   if (op === 'max' && list.length > 1) throw new Error('max reduces over one axis at a time');
   const kept = reduceAxes(op, x, list);
   const shape = keepDims ? kept.shape : x.shape.filter((_, i) => !list.includes(i));
-  const out = kept.view(shape);
-  kept.dispose();
+  const keptShape = kept.shape;
+  const out = kept.intoShape(shape);
   return record(out, op, [x], (g) => {
-    const gKept = g.view(kept.shape);
+    const gKept = g.view(keptShape);
     if (op === 'max') {
-      const y = out.view(kept.shape);
+      const y = out.view(keptShape);
       const dx = maxAxisGrad(x, y, gKept, list[0]!);
       y.dispose();
       gKept.dispose();

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { TokenwaveError } from '../util/errors.js';
 
 export const BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11', 'null'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -18,7 +19,7 @@ export interface AdapterChoice {
   attempts: string[];
 }
 
-export class NoAdapterError extends Error {
+export class NoAdapterError extends TokenwaveError {
   override name = 'NoAdapterError';
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { TokenwaveError } from '../util/errors.js';
 
 const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
@@ -54,12 +55,12 @@ export interface KernelSpec {
 
 export type UniformValues = Readonly<Record<string, number | readonly number[]>>;
 
-export class KernelCompileError extends Error {
+export class KernelCompileError extends TokenwaveError {
   override name = 'KernelCompileError';
 }
 
 /** A kernel used against its declaration: an unknown or missing uniform or binding, a value of the wrong type. */
-export class KernelDeclarationError extends Error {
+export class KernelDeclarationError extends TokenwaveError {
   override name = 'KernelDeclarationError';
 }
 

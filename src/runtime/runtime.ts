@@ -14,11 +14,12 @@ import {
   type UniformValues,
 } from './kernel.js';
 import { BufferPool } from './pool.js';
+import { TokenwaveError } from '../util/errors.js';
 
-export class GpuValidationError extends Error {
+export class GpuValidationError extends TokenwaveError {
   override name = 'GpuValidationError';
 }
-export class DeviceLostError extends Error {
+export class DeviceLostError extends TokenwaveError {
   override name = 'DeviceLostError';
 }
 

@@ -1,7 +1,7 @@
 // The engine context: the runtime, memory scopes, gradient mode, the FLOP ledger and the module path under
 // which kernels run. One engine is current at a time (like a framework's default device).
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.js';
-import { Ledger, type Phase } from './ledger.js';
+import { Ledger, type Phase, type TfOpType } from './ledger.js';
 import type { Tensor } from './tensor.js';
 
 export class Engine {
@@ -116,4 +116,10 @@ export function withPath<T>(name: string, fn: () => T): T {
   } finally {
     eng.modulePath.pop();
   }
+}
+
+/** Records a TensorFlow op that Keras would have run here (the paper's FLOP convention), when the ledger records. */
+export function recordTf(type: TfOpType, label: string, elements: number, extra: { reduce?: number; groups?: number } = {}): void {
+  const eng = engine();
+  if (eng.ledger.recording) eng.ledger.addTf({ type, label, path: eng.path, elements, ...extra });
 }

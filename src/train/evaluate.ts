@@ -1,7 +1,7 @@
 // Evaluation: top-k accuracy, per-class accuracy and the confusion matrix, in inference mode.
 import type { SpectrogramSet } from '../data/pipeline.js';
 import { batchOf } from '../data/pipeline.js';
-import type { AudioTransformer } from '../models/tasr.js';
+import type { AudioTransformer } from '../models/audio-transformer.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 
 export interface Evaluation {

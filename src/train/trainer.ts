@@ -5,21 +5,26 @@
 //   log.jsonl                                                                   (one JSON line per epoch)
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NormalizationStats } from '../audio/spectrogram.js';
 import { batchOf, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
-import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import { assignTensors, CheckpointError, CONFIG_FILE, loadModel, modelTensors, readCheckpointConfig, saveModel, tensorsToArrays, WEIGHTS_FILE } from '../models/checkpoint.js';
-import { AudioTransformer, type ModelConfig } from '../models/tasr.js';
+import { AudioTransformer } from '../models/audio-transformer.js';
+import { loadModel, readCheckpointConfig, saveModel } from '../models/checkpoint.js';
+import type { ModelConfig } from '../models/config.js';
 import { backward } from '../ops/autograd.js';
 import { crossEntropy, topKAccuracy } from '../ops/softmax.js';
 import { AdamW } from '../optim/adamw.js';
 import { engine, tidy } from '../tensor/engine.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../util/files.js';
+import { TokenwaveError } from '../util/errors.js';
 import { evaluate, type Evaluation } from './evaluate.js';
+import { restore, saveLast, writeFolderAtomic, type TrainState } from './run-checkpoint.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
+
+/** Training that cannot go on: divergence, a run folder in an unusable state. */
+export class TrainingError extends TokenwaveError {
+  override name = 'TrainingError';
+}
 
 export interface TrainOptions {
   runDir: string;
@@ -58,18 +63,6 @@ export interface EpochLog {
   seconds: number;
 }
 
-interface TrainState {
-  epoch: number;
-  stepInEpoch: number;
-  globalStep: number;
-  bestValidation: number;
-  bestEpoch: number;
-  epochLoss: number;
-  epochCorrect: number;
-  epochClips: number;
-  epochSeconds: number;
-  history: EpochLog[];
-}
 
 export interface TrainResult {
   history: EpochLog[];
@@ -79,47 +72,6 @@ export interface TrainResult {
 }
 
 const seedFor = (seed: number, step: number) => createHash('sha1').update(`${seed}/${step}`).digest().readUInt32LE(0);
-
-/** Fills a temporary folder, then swaps it in: a crash leaves the old folder or the new one, never a mix. */
-async function writeFolderAtomic(dir: string, fill: (temporary: string) => Promise<void>): Promise<void> {
-  const temporary = `${dir}.tmp-${process.pid}`;
-  await rm(temporary, { recursive: true, force: true });
-  await fill(temporary);
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) await rename(dir, old);
-  await rename(temporary, dir);
-  await rm(old, { recursive: true, force: true });
-}
-
-/** AdamW's moments by parameter name, as saved in optimizer.safetensors. */
-function momentTensors(model: AudioTransformer, opt: AdamW): [string, Tensor][] {
-  return model.namedParameters().flatMap(([name, p]): [string, Tensor][] => {
-    const { m, v } = opt.moments.get(p)!;
-    return [[`${name}.m`, m], [`${name}.v`, v]];
-  });
-}
-
-async function saveLast(dir: string, model: AudioTransformer, opt: AdamW, state: TrainState): Promise<void> {
-  await writeFolderAtomic(dir, async (temporary) => {
-    await saveModel(temporary, model);
-    await writeFileAtomic(join(temporary, 'optimizer.safetensors'), encodeSafetensors(await tensorsToArrays(momentTensors(model, opt)), { step: String(opt.step) }));
-    await writeFileAtomic(join(temporary, 'state.json'), JSON.stringify(state, null, 2));
-  });
-}
-
-async function restore(dir: string, model: AudioTransformer, opt: AdamW): Promise<TrainState> {
-  const saved = await readCheckpointConfig(dir);
-  if (saved.name !== model.config.name) {
-    throw new CheckpointError(`${join(dir, CONFIG_FILE)}: the run was training ${saved.name}, not ${model.config.name}; use another --out or drop --resume`);
-  }
-  const weights = decodeSafetensors(await readFile(join(dir, WEIGHTS_FILE)), join(dir, WEIGHTS_FILE));
-  assignTensors(modelTensors(model), weights.tensors, join(dir, WEIGHTS_FILE));
-  const optimizerFile = join(dir, 'optimizer.safetensors');
-  const { tensors, metadata } = decodeSafetensors(await readFile(optimizerFile), optimizerFile);
-  assignTensors(momentTensors(model, opt), tensors, optimizerFile);
-  opt.step = Number(metadata.step ?? 0);
-  return JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as TrainState;
-}
 
 /** Trains `config` on `train`, choosing the weights by accuracy on `validation`. */
 export async function train(config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
@@ -179,7 +131,7 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
         accuracy.dispose();
-        if (!Number.isFinite(lossValue)) throw new Error(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: loss is ${lossValue}; try a lower --lr`);
+        if (!Number.isFinite(lossValue)) throw new TrainingError(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: loss is ${lossValue}; try a lower --lr`);
         state.epochLoss += lossValue * indices.length;
         state.epochCorrect += accValue * indices.length;
         state.epochClips += indices.length;

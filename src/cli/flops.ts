@@ -1,19 +1,17 @@
-// `tokenwave flops` and `tokenwave predict`.
-import { prepareClip } from '../audio/clips.js';
-import { readWav } from '../audio/wav.js';
-import { breakdown, CONVENTION_HELP, countForward, countTrainingStep, countUnder, paperTotal, type Convention } from '../flops/accounting.js';
+// `tokenwave flops MODEL`: FLOPs per clip (and per training step) under a named convention, from a real pass.
+import { Command, Option } from 'commander';
+import { breakdown, CONVENTION_HELP, CONVENTIONS, countForward, countTrainingStep, countUnder, paperTotal, type Convention } from '../flops/accounting.js';
 import { paperFlops } from '../flops/tf-ops.js';
-import { loadModel } from '../models/checkpoint.js';
-import { predictClips } from '../models/predict.js';
-import { AudioTransformer, modelConfig, type ModelOptions } from '../models/tasr.js';
-import { Ledger } from '../tensor/ledger.js';
+import { AudioTransformer } from '../models/audio-transformer.js';
+import { modelConfig, type ModelOptions } from '../models/config.js';
 import { PRIMITIVES } from '../tensor/counts.js';
 import { init, shutdown } from '../tensor/engine.js';
-import { integerOption, UsageError } from './errors.js';
+import { Ledger } from '../tensor/ledger.js';
+import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
 const number = (n: number) => n.toLocaleString('en-US');
 
-export interface FlopsOptions {
+interface FlopsOptions {
   convention: Convention;
   train?: boolean;
   batch: string;
@@ -23,19 +21,20 @@ export interface FlopsOptions {
   tokenLearner?: string;
   tokenLearnerAt?: string;
   tokenFuser?: boolean;
+  modelOptions?: string;
   backend?: string;
 }
 
-function modelOptionsFrom(o: Pick<FlopsOptions, 'classes' | 'tokenLearner' | 'tokenLearnerAt' | 'tokenFuser'>): ModelOptions {
-  const options: ModelOptions = {};
-  if (o.classes !== undefined) options.classes = Number(o.classes);
+function modelOptionsFrom(o: FlopsOptions): ModelOptions {
+  const options: ModelOptions = parseModelOptions(o.modelOptions);
+  if (o.classes !== undefined) options.classes = integerOption('classes', o.classes, 2);
   if (o.tokenLearner !== undefined) options.tokenLearnerVersion = o.tokenLearner as ModelOptions['tokenLearnerVersion'];
-  if (o.tokenLearnerAt !== undefined) options.tokenLearnerAt = Number(o.tokenLearnerAt);
+  if (o.tokenLearnerAt !== undefined) options.tokenLearnerAt = integerOption('token-learner-at', o.tokenLearnerAt, 0);
   if (o.tokenFuser) options.tokenFuser = true;
   return options;
 }
 
-export async function flopsCommand(name: string, o: FlopsOptions): Promise<void> {
+async function flops(name: string, o: FlopsOptions): Promise<void> {
   const config = modelConfig(name, modelOptionsFrom(o));
   const batch = integerOption('batch', o.batch)!;
   if (o.train && o.convention === 'paper') {
@@ -96,24 +95,22 @@ export async function flopsCommand(name: string, o: FlopsOptions): Promise<void>
   }
 }
 
-export async function predictCommand(files: string[], o: { checkpoint: string; top: string; json?: boolean; backend?: string }): Promise<void> {
-  const top = integerOption('top', o.top)!;
-  await init({ backend: o.backend });
-  try {
-    const model = await loadModel(o.checkpoint);
-    const { spectrogram, clipSamples } = model.config;
-    const clips = [];
-    for (const file of files) clips.push(prepareClip(await readWav(file), spectrogram.sampleRate, clipSamples));
-    const predictions = await predictClips(model, clips, top);
-    if (o.json) {
-      console.log(JSON.stringify(files.map((file, i) => ({ file, top: predictions[i]!.top })), null, 2));
-    } else {
-      files.forEach((file, i) => {
-        console.log(`${file}: ${predictions[i]!.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
-      });
-    }
-    model.dispose();
-  } finally {
-    shutdown();
-  }
-}
+export const flopsCommand = new Command('flops')
+  .description("count a model's FLOPs per clip (and per training step) under a named convention, from a real pass")
+  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H, TASR_10L_NT-8H, TESC_4L_8T-8H')
+  .addOption(
+    new Option('--convention <name>', CONVENTIONS.map((c) => `${c}: ${CONVENTION_HELP[c]}`).join('; '))
+      .choices([...CONVENTIONS])
+      .default('exact'),
+  )
+  .option('--train', 'also count one training step (forward with dropout, backward, AdamW), by phase')
+  .option('--batch <n>', 'batch size of the counted passes (the paper convention always uses 1)', '1')
+  .option('--breakdown', 'print a per-module table')
+  .option('--json', 'print the report as JSON')
+  .option('--classes <n>', 'override the class count (ESC-50 condensed: 5)')
+  .addOption(new Option('--token-learner <version>', 'TokenLearner version').choices(['v1', 'v1.1']))
+  .option('--token-learner-at <block>', 'run TokenLearner before this block (0: on the patch grid, the paper)')
+  .option('--token-fuser', 'TokenLearner -> block -> TokenFuser for every block from --token-learner-at on')
+  .option('--model-options <json>', 'model options beyond the name, as for train')
+  .addOption(backendOption())
+  .action(flops);

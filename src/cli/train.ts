@@ -1,0 +1,130 @@
+// `tokenwave train --data DIR`: trains a model, keeps the best weights, a resumable checkpoint and a log.
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import type { SplitPolicy } from '../data/datasets.js';
+import { modelConfig } from '../models/config.js';
+import { init, shutdown } from '../tensor/engine.js';
+import { prepareData } from '../train/data.js';
+import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
+import { evaluateCheckpoint, train } from '../train/trainer.js';
+import { writeFileAtomic } from '../util/files.js';
+import { printEvaluation, splitOption } from './eval.js';
+import { backendOption, integerOption, numberOption, parseModelOptions, UsageError } from './options.js';
+import { progressBar } from './progress.js';
+
+interface TrainCommandOptions {
+  data: string;
+  model: string;
+  epochs: string;
+  batchSize?: string;
+  schedule: ScheduleName;
+  lr?: string;
+  weightDecay: string;
+  seed: string;
+  split: SplitPolicy;
+  out?: string;
+  resume?: boolean;
+  saveEvery: string;
+  condensed?: boolean;
+  esc10?: boolean;
+  limitPerClass?: string;
+  modelOptions?: string;
+  backend?: string;
+}
+
+async function trainAction(o: TrainCommandOptions): Promise<void> {
+  const epochs = integerOption('epochs', o.epochs)!;
+  const saveEvery = integerOption('save-every', o.saveEvery)!;
+  const seed = integerOption('seed', o.seed, 0)!;
+  const lr = numberOption('lr', o.lr, { above: 0, max: 10 });
+  const weightDecay = numberOption('weight-decay', o.weightDecay, { min: 0, max: 1 })!;
+  const limitPerClass = integerOption('limit-per-class', o.limitPerClass);
+  const extra = parseModelOptions(o.modelOptions);
+  let config = modelConfig(o.model, { ...extra, seed });
+  const speech = config.family === 'TASR';
+  const batchSize = integerOption('batch-size', o.batchSize) ?? (speech ? 64 : 32);
+  const runDir = o.out ?? join('runs', o.model);
+  await init({ backend: o.backend });
+  const interrupted = { value: false };
+  const onSigint = () => {
+    if (interrupted.value) process.exit(130);
+    interrupted.value = true;
+    console.error('\ninterrupted: saving the checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const prep = progressBar('prepare');
+    const data = await prepareData(o.data, config, {
+      condensed: o.condensed,
+      esc10: o.esc10,
+      split: o.split,
+      limitPerClass,
+      onProgress: (stage, d, t) => prep.update(d, t, stage),
+    });
+    prep.stop();
+    config = modelConfig(o.model, { ...extra, seed, classes: data.dataset.classNames.length, classNames: data.dataset.classNames });
+    console.log(
+      `${o.data}: ${data.dataset.layout}, ${data.dataset.classNames.length} classes; split ${data.policy}: ` +
+        `${data.train.labels.length} train, ${data.validation.labels.length} validation, ${data.test.labels.length} test` +
+        (data.skipped.length ? `; skipped ${data.skipped.length} unreadable files (first: ${data.skipped[0]!.path}: ${data.skipped[0]!.reason})` : ''),
+    );
+    if (data.train.labels.length === 0 || data.validation.labels.length === 0) {
+      throw new UsageError(`${o.data}: too few clips to train (${data.train.labels.length} train, ${data.validation.labels.length} validation)`);
+    }
+    const bar = progressBar('train');
+    const result = await train(config, data, {
+      runDir,
+      epochs,
+      batchSize,
+      schedule: { name: o.schedule, batchSize, epochs, lr, ...(speech ? {} : { warmupStart: 1e-6, warmupEpochs: 4 }) },
+      weightDecay,
+      seed,
+      saveEvery,
+      resume: !!o.resume,
+      shouldStop: () => interrupted.value,
+      onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
+      onEpoch: (e) => {
+        bar.stop();
+        console.log(
+          `epoch ${e.epoch}/${epochs}: loss ${e.trainLoss.toFixed(4)}, train ${(100 * e.trainAccuracy).toFixed(1)}%, ` +
+            `validation ${(100 * e.validationAccuracy).toFixed(1)}% (gap ${(100 * e.gap).toFixed(1)}), lr ${e.lr.toExponential(2)}, ` +
+            `${e.stepsPerSecond.toFixed(2)} steps/s (${e.clipsPerSecond.toFixed(1)} clips/s)`,
+        );
+      },
+    });
+    if (result.stopped) {
+      console.error(`stopped; the run is saved in ${join(runDir, 'last')}: continue with the same command and --resume`);
+      process.exitCode = 130;
+      return;
+    }
+    const k = speech ? 3 : 5;
+    const test = await evaluateCheckpoint(join(runDir, 'best'), data.test, [k]);
+    printEvaluation(`test (best epoch ${result.bestEpoch})`, test, k);
+    await writeFileAtomic(join(runDir, 'summary.json'), JSON.stringify({ model: o.model, bestEpoch: result.bestEpoch, bestValidation: result.bestValidation, test, history: result.history }, null, 2));
+    console.log(`best weights: ${join(runDir, 'best')}; log: ${join(runDir, 'log.jsonl')}`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    shutdown();
+  }
+}
+
+export const trainCommand = new Command('train')
+  .description('train a model on a data folder (mini_speech_commands, Speech Commands v0.02 or ESC-50 layout)')
+  .requiredOption('--data <dir>', 'the data set folder')
+  .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H', 'TASR_4L_8T-8H')
+  .option('--epochs <n>', 'epochs', '20')
+  .option('--batch-size <n>', 'batch size (default: 64 for TASR, 32 for TESC, as the paper)')
+  .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
+  .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')
+  .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')
+  .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '0')
+  .addOption(splitOption())
+  .option('--out <dir>', 'run folder (default: runs/MODEL)')
+  .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--save-every <steps>', 'write the resumable checkpoint every this many steps', '50')
+  .option('--condensed', 'ESC-50: the 5 major categories')
+  .option('--esc10', 'ESC-50: the ESC-10 subset')
+  .option('--limit-per-class <n>', 'use at most this many clips per class')
+  .option('--model-options <json>', 'model options beyond the name, e.g. \'{"tokenLearnerVersion": "v1.1", "tokenLearnerAt": 2}\'')
+  .addOption(backendOption())
+  .action(trainAction);

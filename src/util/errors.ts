@@ -1,0 +1,8 @@
+/**
+ * The base of every error meant for a user: a bad file, a bad option, a missing driver, a GPU fault. Its message
+ * says what is wrong and how to fix it, and the command line prints it as is (no stack trace). Any other error
+ * is a bug in tokenwave.
+ */
+export class TokenwaveError extends Error {
+  override name = 'TokenwaveError';
+}

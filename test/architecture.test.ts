@@ -1,0 +1,43 @@
+// Dependencies point one way: cli -> train/flops -> models/data -> nn/optim -> ops/audio -> kernels -> tensor ->
+// runtime, with util at the bottom and io and viz beside the runtime. A file may import from its own folder and from lower layers only.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(import.meta.dirname, '..', 'src');
+
+const LAYER: Record<string, number> = {
+  util: 0, types: 0,
+  runtime: 1, io: 1, viz: 1,
+  tensor: 2,
+  kernels: 3,
+  ops: 4, audio: 4,
+  nn: 5, optim: 5,
+  models: 6, data: 6,
+  flops: 7, train: 7,
+  profile: 8,
+  cli: 9,
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('architecture', () => {
+  it('every src folder has a layer, and no file imports from a higher layer or a sibling folder of its layer', () => {
+    const violations: string[] = [];
+    for (const file of files(SRC)) {
+      const rel = relative(SRC, file);
+      const folder = rel.split('/')[0]!;
+      if (!rel.includes('/')) continue; // src/index.ts re-exports everything
+      expect(LAYER[folder], `src/${folder} has no layer in this test`).toBeDefined();
+      for (const [, target] of readFileSync(file, 'utf8').matchAll(/from '\.\.\/([a-z-]+)\//g)) {
+        if (target !== folder && LAYER[target!]! >= LAYER[folder]!) violations.push(`${rel} imports ../${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
