@@ -1,8 +1,11 @@
 // The public API of tokenwave.
 export { Runtime, GpuValidationError, DeviceLostError, STORAGE_USAGE, type RuntimeOptions } from './runtime/runtime.js';
 export { NoAdapterError, BACKENDS, type BackendName } from './runtime/adapter.js';
-export { KernelCompileError, type KernelSpec } from './runtime/kernel.js';
-export { init, shutdown, engine, tidy, noGrad, withPath, Engine } from './tensor/engine.js';
+export { KernelCompileError, KernelDeclarationError, read, write, type KernelSpec, type Binding, type UniformType } from './runtime/kernel.js';
+export { launch } from './kernels/launch.js';
+export { TokenwaveError } from './util/errors.js';
+export { init, shutdown, engine, tidy, noGrad, withPath, Engine, type Profile, type ProfiledRecord } from './tensor/engine.js';
+export type { TimingMethod } from './runtime/timer.js';
 export { Tensor, type Shape, type DType } from './tensor/tensor.js';
 export { Ledger, type KernelRecord, type Phase } from './tensor/ledger.js';
 export { counts, exactFlops, PRIMITIVES, type OpCounts, type Primitive } from './tensor/counts.js';
@@ -28,5 +31,11 @@ export { AudioTransformer } from './models/audio-transformer.js';
 export { modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/config.js';
 export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
 export { predictClips, type Prediction } from './models/predict.js';
+export { trainingStep, inferenceStep } from './train/step.js';
+export { machinePeaks, measurePeaks, type Peaks } from './profile/peaks.js';
+export { groupRecords, GROUPINGS, type Grouping, type ProfileRow } from './profile/report.js';
+export { chromeTrace } from './profile/trace.js';
+export { rooflineSvg } from './profile/roofline.js';
+export { profileModel, type ModelProfile } from './profile/session.js';
 export { countForward, countTrainingStep, countUnder, paperTotal, CONVENTIONS, type Convention } from './flops/accounting.js';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';

@@ -1,4 +1,4 @@
-// Dependencies point one way: cli -> train/flops -> models/data -> nn/optim -> ops/audio -> kernels -> tensor ->
+// Dependencies point one way: cli -> flops/profile -> train -> models/data -> nn/optim -> ops/audio -> kernels -> tensor ->
 // runtime, with util at the bottom and io and viz beside the runtime. A file may import from its own folder and from lower layers only.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -14,8 +14,8 @@ const LAYER: Record<string, number> = {
   ops: 4, audio: 4,
   nn: 5, optim: 5,
   models: 6, data: 6,
-  flops: 7, train: 7,
-  profile: 8,
+  train: 7,
+  flops: 8, profile: 8,
   cli: 9,
 };
 

@@ -13,7 +13,7 @@ const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
 
 async function tokenwave(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', [cli, ...args], { env: { ...process.env, TOKENWAVE_BACKEND: '' } });
+    const { stdout, stderr } = await run('node', [cli, ...args]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -1,5 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseAdapter, NoAdapterError, requestedBackend } from '../src/runtime/adapter.js';
 import { KernelCompileError, KernelDeclarationError, read, renderKernel, write } from '../src/runtime/kernel.js';
@@ -22,8 +26,8 @@ describe('adapter selection', () => {
     expect(result.maxAbsError).toBeLessThan(1e-2);
   });
 
-  it('on a machine without a hardware adapter, falls back to OpenGL ES in compatibility mode', async () => {
-    const choice = await chooseAdapter();
+  it('on a machine without a hardware adapter, automatic selection prefers OpenGL ES (the faster software path)', async () => {
+    const choice = await chooseAdapter('auto');
     if (!choice.software) return; // a real GPU was found: nothing to fall back from
     expect(choice.backend).toBe('opengles');
     expect(choice.featureLevel).toBe('compatibility');
@@ -39,12 +43,27 @@ describe('adapter selection', () => {
   });
 
   it('reads the backend from TOKENWAVE_BACKEND', () => {
+    const saved = process.env.TOKENWAVE_BACKEND;
     process.env.TOKENWAVE_BACKEND = 'OpenGLES';
     try {
       expect(requestedBackend()).toBe('opengles');
     } finally {
-      delete process.env.TOKENWAVE_BACKEND;
+      if (saved === undefined) delete process.env.TOKENWAVE_BACKEND;
+      else process.env.TOKENWAVE_BACKEND = saved;
     }
+  });
+
+  it('with a Vulkan loader but no working Vulkan driver, probes quietly: no native Dawn errors, one line in the attempts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-vk-'));
+    const manifest = join(dir, 'broken_icd.json');
+    writeFileSync(manifest, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: join(dir, 'libvulkan_missing.so'), api_version: '1.3.0' } }));
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', 'bin', 'tokenwave.js'), 'doctor', '--json'], {
+      env: { ...process.env, TOKENWAVE_BACKEND: 'auto', VK_ICD_FILENAMES: manifest, VK_DRIVER_FILES: manifest, XDG_CACHE_HOME: dir },
+    });
+    expect(stderr).not.toMatch(/vkCreateInstance|While initializing|VulkanError|\.cpp:\d+/);
+    const report = JSON.parse(stdout) as { attempts: string[]; selfTest: { ok: boolean } };
+    expect(report.selfTest.ok).toBe(true);
+    expect(report.attempts[0]).toMatch(/^vulkan: skipped \((no libvulkan|no usable driver)/);
   });
 
   it('explains what was tried and what to install when a forced backend has no adapter', async () => {

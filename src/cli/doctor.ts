@@ -1,7 +1,8 @@
 // `tokenwave doctor`: the adapter, its limits and features, and a self-test kernel checked against the CPU.
 import { Command } from 'commander';
-import { Runtime } from '../runtime/runtime.js';
+import { machinePeaks, type Peaks } from '../profile/peaks.js';
 import { runSelfTest } from '../runtime/selftest.js';
+import { init, shutdown } from '../tensor/engine.js';
 import { backendOption } from './options.js';
 
 const LIMITS_SHOWN = [
@@ -15,10 +16,15 @@ const LIMITS_SHOWN = [
   'minUniformBufferOffsetAlignment',
 ] as const;
 
-async function doctor(options: { backend?: string; json?: boolean }): Promise<number> {
-  const runtime = await Runtime.create({ backend: options.backend });
+async function doctor(options: { backend?: string; json?: boolean; peaks?: boolean }): Promise<number> {
+  const { runtime } = await init({ backend: options.backend });
   try {
     const selfTest = await runSelfTest(runtime);
+    let peaks: Peaks | undefined;
+    if (options.peaks && selfTest.ok) {
+      if (!options.json) console.error('measuring peaks (best matmul, copy bandwidth) ...');
+      peaks = await machinePeaks({ remeasure: true });
+    }
     const limits = Object.fromEntries(LIMITS_SHOWN.map((k) => [k, runtime.limits[k]]));
     const report = {
       adapter: runtime.adapterName,
@@ -27,25 +33,30 @@ async function doctor(options: { backend?: string; json?: boolean }): Promise<nu
       software: runtime.software,
       features: runtime.features,
       limits,
+      kernelVariants: runtime.kernelVariants,
       attempts: runtime.attempts,
       selfTest,
+      ...(peaks ? { peaks } : {}),
     };
     if (options.json) {
       console.log(JSON.stringify(report, null, 2));
     } else {
       console.log(`adapter:       ${report.adapter}`);
       console.log(`backend:       ${report.backend} (${report.featureLevel} feature level)`);
-      console.log(`kind:          ${report.software ? 'software (CPU rasterizer, no GPU)' : 'hardware GPU'}`);
+      console.log(`kind:          ${report.software ? 'software (CPU rasterizer, no GPU)' : 'hardware GPU'}; ${report.kernelVariants} kernel variants`);
       console.log(`features:      ${report.features.join(', ') || '(none)'}`);
       console.log(`timestamps:    ${report.features.includes('timestamp-query') ? 'yes' : 'no (whole steps are timed on the CPU)'}`);
       console.log('limits:');
       for (const [key, value] of Object.entries(limits)) console.log(`  ${key.padEnd(36)} ${value}`);
       console.log(`adapters tried: ${report.attempts.join('; ')}`);
       console.log(selfTest.message);
+      if (peaks) {
+        console.log(`peaks:         ${peaks.gflops.toFixed(2)} GFLOP/s (best matmul, ${peaks.matmul}), ${peaks.gbps.toFixed(2)} GB/s (copy); cached for the profiler's roofline`);
+      }
     }
     return selfTest.ok ? 0 : 1;
   } finally {
-    runtime.destroy();
+    shutdown();
   }
 }
 
@@ -53,6 +64,7 @@ export const doctorCommand = new Command('doctor')
   .description('show the WebGPU adapter, its limits and features, and run a self-test kernel against the CPU')
   .addOption(backendOption())
   .option('--json', 'print the report as JSON')
-  .action(async (opts: { backend?: string; json?: boolean }) => {
+  .option('--peaks', "measure this adapter's best matmul GFLOP/s and copy GB/s (the profiler's roofline) and cache them")
+  .action(async (opts: { backend?: string; json?: boolean; peaks?: boolean }) => {
     process.exitCode = await doctor(opts);
   });

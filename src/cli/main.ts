@@ -9,6 +9,7 @@ import { evalCommand } from './eval.js';
 import { flopsCommand } from './flops.js';
 import { generateCommand } from './generate.js';
 import { predictCommand } from './predict.js';
+import { profileCommand } from './profile.js';
 import { spectrogramCommand } from './spectrogram.js';
 import { trainCommand } from './train.js';
 
@@ -20,7 +21,7 @@ const program = new Command()
   .description('WebGPU engine that trains and measures audio transformers with TokenLearner')
   .showHelpAfterError();
 
-for (const command of [doctorCommand, spectrogramCommand, flopsCommand, predictCommand, generateCommand, trainCommand, evalCommand, demoCommand]) {
+for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, predictCommand, generateCommand, trainCommand, evalCommand, demoCommand]) {
   program.addCommand(command.showHelpAfterError());
 }
 

@@ -2,13 +2,12 @@
 // ledger gives the exact counts, the recorded TensorFlow ops the paper's.
 import { spectrogramShape } from '../audio/spectrogram.js';
 import type { AudioTransformer } from '../models/audio-transformer.js';
-import { backward } from '../ops/autograd.js';
-import { crossEntropy } from '../ops/softmax.js';
 import { AdamW } from '../optim/adamw.js';
 import { counts as emptyCounts, exactFlops, type OpCounts } from '../tensor/counts.js';
-import { engine, noGrad, tidy } from '../tensor/engine.js';
+import { engine } from '../tensor/engine.js';
 import { Ledger, type KernelRecord, type Phase, type TfOp } from '../tensor/ledger.js';
 import { Tensor } from '../tensor/tensor.js';
+import { inferenceStep, trainingStep } from '../train/step.js';
 import { paperFlops } from './tf-ops.js';
 
 export const CONVENTIONS = ['exact', 'macs', 'paper'] as const;
@@ -47,7 +46,7 @@ export async function countForward(model: AudioTransformer, batch = 1): Promise<
   const eng = engine();
   const input = Tensor.zeros(inputShape(model, batch)).keep();
   try {
-    const { records, tfOps } = await eng.ledger.capture(() => noGrad(() => tidy(() => void model.forward(input, { training: false }))));
+    const { records, tfOps } = await eng.ledger.capture(() => inferenceStep(model, input).dispose());
     return { records, tfOps, batch };
   } finally {
     input.dispose();
@@ -67,13 +66,7 @@ export async function countTrainingStep(model: AudioTransformer, batch: number):
   const labels = Tensor.from(new Int32Array(batch), [batch], 'i32').keep();
   const optimizer = new AdamW(model.parameters(), { lr: 0 });
   try {
-    const { records } = await eng.ledger.capture(() =>
-      tidy(() => {
-        const loss = crossEntropy(model.forward(input, { training: true }), labels);
-        backward(loss);
-        optimizer.update();
-      }),
-    );
+    const { records } = await eng.ledger.capture(() => trainingStep(model, optimizer, input, labels).dispose());
     const byPhase = { forward: emptyCounts(), backward: emptyCounts(), optimizer: emptyCounts() };
     for (const phase of Object.keys(byPhase) as Phase[]) byPhase[phase] = Ledger.total(records, (r) => r.phase === phase);
     return { batch, byPhase, records };

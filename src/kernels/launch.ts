@@ -30,7 +30,7 @@ export function launch(l: Launch): void {
   const kernel = runtime.kernel(l.kernel);
   const buffers: Record<string, GPUBuffer> = {};
   for (const name in l.tensors) buffers[name] = l.tensors[name]!.buffer;
-  runtime.run(kernel, { uniforms: l.uniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
+  const dispatch = runtime.run(kernel, { uniforms: l.uniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
   if (eng.ledger.recording) {
     let bytesRead = 0;
     let bytesWritten = 0;
@@ -49,11 +49,7 @@ export function launch(l: Launch): void {
       phase: eng.phase,
       shape: shapes.join(' '),
       counts: counts({ bytesRead: l.bytesRead ?? bytesRead, bytesWritten: l.bytesWritten ?? bytesWritten, ...l.counts }),
+      ...(dispatch >= 0 ? { dispatch } : {}),
     });
   }
-}
-
-/** Flat invocation count for `n` outputs computed `perInvocation` at a time. */
-export function per(n: number, perInvocation: number): number {
-  return Math.ceil(n / perInvocation);
 }

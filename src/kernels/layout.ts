@@ -26,6 +26,22 @@ function stridedCopy(c: StridedCopy): void {
   // (A rank-0 domain coalesces to one synthetic axis of size 1, which has no padding either.)
   const plain = (d: number) => (lo[d] ?? 0) === 0 && (inDims[d] ?? c.domain[d]) === c.domain[d];
   const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
+  const offset = c.outOffset ?? 0;
+  const contiguous = m.shape.length === 1 && m.strides[0]![0] === 1 && m.strides[1]![0] === 1 && plain(m.origin[0]!);
+  if (contiguous && n % 4 === 0 && offset % 4 === 0) {
+    // A plain block copy (an identity permute, a concat along the first axis): vec4 loads, no index arithmetic.
+    launch({
+      kernel: { name: 'copy-vec4', file: 'copy_vec4.wgsl', bindings: [read('src', 'vec4f'), write('dst', 'vec4f')], uniforms: { offset4: 'u32' } },
+      op: c.op,
+      uniforms: { offset4: offset / 4 },
+      tensors: { src: c.src, dst: c.dst },
+      invocations: n / 4,
+      counts: {},
+      bytesRead: n * 4,
+      bytesWritten: n * 4,
+    });
+    return;
+  }
   launch({
     kernel: {
       name: 'copy',
@@ -36,7 +52,7 @@ function stridedCopy(c: StridedCopy): void {
     },
     op: c.op,
     uniforms: {
-      out_offset: c.outOffset ?? 0,
+      out_offset: offset,
       shape: m.shape,
       in_stride: m.strides[0]!,
       out_stride: m.strides[1]!,

@@ -7,9 +7,10 @@ import { Tensor, type GradNode, type Shape } from '../tensor/tensor.js';
 
 /** Attaches a gradient node to `out` when gradients are on and any input needs one. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
-  if (engine().gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  const eng = engine();
+  if (eng.gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = { op, path: eng.path, inputs, backward };
   }
   return out;
 }
@@ -81,18 +82,21 @@ export function backward(root: Tensor, seed?: Tensor): void {
         t.grad = accumulated.keep();
         continue;
       }
-      const inputGrads = t.node.backward(g);
-      const handedOn = new Set<Tensor>();
-      t.node.inputs.forEach((input, k) => {
-        let gi = inputGrads[k];
-        if (!gi || !input.requiresGrad) {
-          if (gi && gi !== g && !handedOn.has(gi)) gi.dispose();
-          return;
-        }
-        // Each map entry owns its tensor: a gradient passed through unchanged, or to two inputs, becomes a view.
-        if (gi === g || handedOn.has(gi)) gi = gi.view(gi.shape);
-        handedOn.add(gi);
-        grads.set(input, accumulate(grads.get(input), gi));
+      const node = t.node;
+      eng.atPath(node.path, () => {
+        const inputGrads = node.backward(g);
+        const handedOn = new Set<Tensor>();
+        node.inputs.forEach((input, k) => {
+          let gi = inputGrads[k];
+          if (!gi || !input.requiresGrad) {
+            if (gi && gi !== g && !handedOn.has(gi)) gi.dispose();
+            return;
+          }
+          // Each map entry owns its tensor: a gradient passed through unchanged, or to two inputs, becomes a view.
+          if (gi === g || handedOn.has(gi)) gi = gi.view(gi.shape);
+          handedOn.add(gi);
+          grads.set(input, accumulate(grads.get(input), gi));
+        });
       });
       g.dispose();
     }

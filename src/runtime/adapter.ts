@@ -1,8 +1,11 @@
 // Picks a WebGPU adapter through Dawn's Node bindings: a hardware adapter when one exists, otherwise Dawn's
 // OpenGL ES backend on Mesa's llvmpipe in compatibility mode. Dawn's null backend is always refused: its kernels
 // silently do nothing.
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { TokenwaveError } from '../util/errors.js';
 
@@ -27,9 +30,9 @@ export class NoAdapterError extends TokenwaveError {
 const MESA_PACKAGES = 'libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri';
 
 const INSTALL_HINT =
-  `To run without a GPU on Debian/Ubuntu, install Mesa's EGL/GLES software renderer:\n` +
-  `    sudo apt-get install -y ${MESA_PACKAGES}\n` +
-  `For a GPU, install its driver and the Vulkan loader (libvulkan1 on Debian/Ubuntu).`;
+  `to run without a GPU on Debian/Ubuntu, install Mesa's software renderer: sudo apt-get install -y ${MESA_PACKAGES} ` +
+  `(Debian 12: from bookworm-backports, with mesa-vulkan-drivers for Vulkan too; see the README); ` +
+  `for a GPU, install its driver and the Vulkan loader (libvulkan1)`;
 
 interface DawnModule {
   create(options: string[]): GPU;
@@ -131,6 +134,111 @@ function vulkanLoaderMissing(): boolean {
   return !dirs.some((dir) => dir && existsSync(join(dir, 'libvulkan.so.1')));
 }
 
+/** Folders where the Vulkan loader looks for driver (ICD) manifests on Linux, or the files the environment names. */
+function vulkanDriverManifests(): string[] {
+  const env = process.env;
+  const listed = (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || '').split(':').filter(Boolean);
+  const extra = (env.VK_ADD_DRIVER_FILES || '').split(':').filter(Boolean);
+  const home = homedir();
+  const dirs = listed.length > 0
+    ? listed
+    : [
+        join(env.XDG_CONFIG_HOME || join(home, '.config'), 'vulkan/icd.d'),
+        ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':').map((d) => join(d, 'vulkan/icd.d')),
+        '/etc/vulkan/icd.d',
+        '/usr/local/etc/vulkan/icd.d',
+        join(env.XDG_DATA_HOME || join(home, '.local/share'), 'vulkan/icd.d'),
+        ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':').map((d) => join(d, 'vulkan/icd.d')),
+      ];
+  const manifests: string[] = [];
+  for (const entry of [...dirs, ...extra]) {
+    try {
+      if (statSync(entry).isDirectory()) manifests.push(...readdirSync(entry).filter((f) => f.endsWith('.json')).map((f) => join(entry, f)));
+      else manifests.push(entry);
+    } catch {
+      // a folder that does not exist holds no drivers
+    }
+  }
+  return manifests;
+}
+
+const PROBE_SCRIPT = `
+const { create, globals } = await import(process.argv[1]);
+Object.assign(globalThis, globals);
+const adapter = await create(['backend=vulkan']).requestAdapter({ powerPreference: 'high-performance' });
+console.log(JSON.stringify(adapter ? { ok: true, device: adapter.info.device || adapter.info.description } : { ok: false }));
+process.exit(0);
+`;
+
+interface VulkanVerdict {
+  ok: boolean;
+  reason: string;
+}
+
+/**
+ * Whether Dawn's Vulkan backend finds an adapter, asked in a child process so that Dawn's multi-line native
+ * errors about a broken or unsuitable driver never reach the user's terminal. The verdict is cached (in
+ * ~/.cache/tokenwave) for the installed drivers, so only the first command after a driver change pays for it.
+ */
+async function probeVulkan(manifests: string[]): Promise<VulkanVerdict> {
+  const require = createRequire(import.meta.url);
+  const webgpu = require.resolve('webgpu');
+  const key = JSON.stringify([
+    webgpu,
+    manifests.map((m) => {
+      const st = existsSync(m) ? statSync(m) : undefined;
+      return [m, st?.size, st?.mtimeMs];
+    }),
+    ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES', 'VK_ADD_DRIVER_FILES', 'LD_LIBRARY_PATH'].map((k) => process.env[k] ?? ''),
+  ]);
+  const cacheFile = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', 'vulkan-probe.json');
+  let cache: Record<string, VulkanVerdict> = {};
+  try {
+    cache = JSON.parse(await readFile(cacheFile, 'utf8')) as Record<string, VulkanVerdict>;
+  } catch {
+    // no verdicts yet
+  }
+  const known = cache[key];
+  if (known) return known;
+  const verdict = await new Promise<VulkanVerdict>((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, webgpu], { timeout: 30_000 }, (error, stdout, stderr) => {
+      try {
+        const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as { ok: boolean; device?: string };
+        if (result.ok) return resolve({ ok: true, reason: result.device ?? '' });
+      } catch {
+        // no verdict printed: the probe crashed
+      }
+      const dawn = stderr.split('\n').find((line) => /vk|vulkan|driver/i.test(line) && !/artificially reduced/.test(line));
+      resolve({ ok: false, reason: (dawn ?? error?.message ?? 'no adapter').replace(/^Warning:\s*/, '').trim() });
+    });
+  });
+  cache[key] = verdict;
+  try {
+    await mkdir(join(cacheFile, '..'), { recursive: true });
+    await writeFile(cacheFile, JSON.stringify(cache));
+  } catch {
+    // an unwritable cache only costs the probe next time
+  }
+  return verdict;
+}
+
+/** Whether automatic selection should try Vulkan in this process; says why not in `attempts`. */
+async function vulkanUsable(attempts: string[]): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  if (vulkanLoaderMissing()) {
+    attempts.push('vulkan: skipped (no libvulkan.so.1 on this system)');
+    return false;
+  }
+  const manifests = vulkanDriverManifests();
+  if (manifests.length === 0) {
+    attempts.push('vulkan: skipped (the Vulkan loader is installed, but no Vulkan driver is)');
+    return false;
+  }
+  const verdict = await probeVulkan(manifests);
+  if (!verdict.ok) attempts.push(`vulkan: skipped (no usable driver: ${verdict.reason})`);
+  return verdict.ok;
+}
+
 export async function chooseAdapter(explicit?: string): Promise<AdapterChoice> {
   const backend = requestedBackend(explicit);
   const attempts: string[] = [];
@@ -144,19 +252,14 @@ export async function chooseAdapter(explicit?: string): Promise<AdapterChoice> {
     const level = backend === 'opengles' || backend === 'opengl' ? 'compatibility' : 'core';
     const forced = await tryBackend(backend, level, attempts);
     if (forced) return forced;
-    throw new NoAdapterError(
-      `No WebGPU adapter for the requested backend '${backend}'.\nTried: ${attempts.join('; ')}\n${INSTALL_HINT}`,
-    );
+    throw new NoAdapterError(`no WebGPU adapter for the requested backend '${backend}' (tried ${attempts.join('; ')}); ${INSTALL_HINT}`);
   }
 
   let native: AdapterChoice | undefined;
-  if (vulkanLoaderMissing()) attempts.push('vulkan: skipped (no libvulkan.so.1 on this system)');
-  else native = await tryBackend('auto', 'core', attempts);
+  if (await vulkanUsable(attempts)) native = await tryBackend('auto', 'core', attempts);
   if (native && !native.software) return native;
   const fallback = await tryBackend('opengles', 'compatibility', attempts);
   if (fallback) return fallback;
   if (native) return native;
-  throw new NoAdapterError(
-    `No usable WebGPU adapter found.\nTried:\n  ${attempts.join('\n  ')}\n${INSTALL_HINT}`,
-  );
+  throw new NoAdapterError(`no usable WebGPU adapter (tried ${attempts.join('; ')}); ${INSTALL_HINT}`);
 }

@@ -14,6 +14,7 @@ import {
   type UniformValues,
 } from './kernel.js';
 import { BufferPool } from './pool.js';
+import { DispatchTimer, type DispatchTiming, type TimingMethod } from './timer.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export class GpuValidationError extends TokenwaveError {
@@ -109,7 +110,7 @@ export class Runtime {
   private readonly arenaView = new DataView(this.arenaMirror.buffer);
   private arena: GPUBuffer;
   private arenaUsed = 0;
-  private destroyAfterSubmit: GPUBuffer[] = [];
+  private timer: DispatchTimer | undefined;
 
   private constructor(choice: AdapterChoice, device: GPUDevice, options: RuntimeOptions) {
     this.gpu = choice.gpu;
@@ -252,13 +253,20 @@ export class Runtime {
     return group;
   }
 
-  private computePass(): GPUComputePassEncoder {
+  private encoderNow(): GPUCommandEncoder {
     this.assertAlive();
-    if (!this.pass) {
-      this.encoder ??= this.device.createCommandEncoder({ label: 'tokenwave step' });
-      this.pass = this.encoder.beginComputePass();
-    }
+    this.encoder ??= this.device.createCommandEncoder({ label: 'tokenwave step' });
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.pass ??= this.encoderNow().beginComputePass();
     return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
   }
 
   /**
@@ -267,7 +275,7 @@ export class Runtime {
    * same encoder can never overwrite them (the writeBuffer hazard). Workgroup counts past the per-dimension
    * limit are folded into y (the generated entry point indexes with `wid.x + wid.y * nwg.x`).
    */
-  run(kernel: CompiledKernel, r: KernelRun): void {
+  run(kernel: CompiledKernel, r: KernelRun): number {
     const spec = kernel.spec;
     const perInvocation = (spec.entry ?? 'invocation') === 'invocation';
     const count = perInvocation ? r.invocations : r.workgroups;
@@ -284,31 +292,57 @@ export class Runtime {
       throw new KernelDeclarationError(`kernel '${spec.name}': unknown binding '${unknown}' (declared: ${spec.bindings.map((b) => b.name).join(', ')})`);
     }
     const workgroups = perInvocation ? Math.ceil(count / (spec.workgroupSize ?? 64)) : count;
-    if (workgroups === 0) return;
+    if (workgroups === 0) return -1;
     const bytes = kernel.uniforms.bytes;
-    if (bytes > 0 && this.arenaUsed + bytes > ARENA_BYTES) this.flush();
-    const pass = this.computePass();
-    pass.setPipeline(kernel.pipeline);
+    if ((bytes > 0 && this.arenaUsed + bytes > ARENA_BYTES) || this.timer?.full) this.flush();
+    let offset: number | undefined;
     if (bytes > 0) {
-      const offset = this.arenaUsed;
+      offset = this.arenaUsed;
       packUniforms(spec.name, kernel.uniforms, r.uniforms ?? {}, count, this.arenaView, offset);
       this.arenaUsed += Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
-      pass.setBindGroup(0, this.bindGroup(kernel, buffers), [offset]);
-    } else {
-      pass.setBindGroup(0, this.bindGroup(kernel, buffers));
     }
-    const maxPerDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const x = Math.min(workgroups, maxPerDim);
-    pass.dispatchWorkgroups(x, Math.ceil(workgroups / x));
+    const group = this.bindGroup(kernel, buffers);
+    const x = Math.min(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    const y = Math.ceil(workgroups / x);
+    // Timestamps need a pass of the dispatch's own; otherwise dispatches share one pass.
+    const timed = this.timer?.passDescriptor();
+    if (timed) this.endPass();
+    const pass = timed ? this.encoderNow().beginComputePass(timed) : this.computePass();
+    pass.setPipeline(kernel.pipeline);
+    if (offset === undefined) pass.setBindGroup(0, group);
+    else pass.setBindGroup(0, group, [offset]);
+    pass.dispatchWorkgroups(x, y);
+    if (timed) pass.end();
     this.stats.dispatches++;
+    return this.timer ? this.timer.note(spec.name, kernel.pipeline, group, offset, x, y) : -1;
+  }
+
+  /** Starts timing every dispatch (for the profiler) by `method`; returns the method used. */
+  startTiming(method: TimingMethod = this.features.includes('timestamp-query') ? 'timestamps' : 'isolated'): TimingMethod {
+    if (this.timer) throw new Error('dispatch timing is already on');
+    if (method === 'timestamps' && !this.features.includes('timestamp-query')) {
+      throw new KernelDeclarationError(`this adapter (${this.adapterName}) has no timestamp queries: time dispatches in isolation instead`);
+    }
+    this.flush();
+    this.timer = new DispatchTimer(this.device, method, this.arena);
+    return method;
+  }
+
+  /** Stops timing once all timed work has run, and returns every timed dispatch's time. */
+  async stopTiming(): Promise<DispatchTiming[]> {
+    const timer = this.timer;
+    if (!timer) throw new Error('dispatch timing is not on');
+    await this.sync();
+    this.timer = undefined;
+    const timings = await timer.finish();
+    await this.check();
+    return timings;
   }
 
   /** Encodes a buffer-to-buffer copy in the current command stream. */
   copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
-    this.computePass();
-    this.pass!.end();
-    this.pass = undefined;
-    this.encoder!.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+    this.endPass();
+    this.encoderNow().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
   }
 
   get pendingWork(): boolean {
@@ -318,8 +352,8 @@ export class Runtime {
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
-    this.pass?.end();
-    this.pass = undefined;
+    this.endPass();
+    const staging = this.timer?.beforeSubmit(this.encoder, this.arenaMirror.subarray(0, this.arenaUsed));
     if (this.arenaUsed > 0) {
       this.device.queue.writeBuffer(this.arena, 0, this.arenaMirror, 0, this.arenaUsed);
       this.arenaUsed = 0;
@@ -329,6 +363,7 @@ export class Runtime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
     this.stats.submits++;
+    this.timer?.afterSubmit(staging);
     const oom = this.device.popErrorScope();
     const validation = this.device.popErrorScope();
     this.pendingChecks.push(
@@ -337,8 +372,6 @@ export class Runtime {
         if (v) this.errors.push(new GpuValidationError(v.message));
       }),
     );
-    for (const buffer of this.destroyAfterSubmit) buffer.destroy();
-    this.destroyAfterSubmit = [];
   }
 
   /** Uploads data; flushes first when encoded work might still read the old contents. */
@@ -364,12 +397,6 @@ export class Runtime {
     this.pool.release(staging);
     await this.check();
     return copy;
-  }
-
-  /** Destroys a buffer once the work already encoded no longer needs it. */
-  destroyLater(buffer: GPUBuffer): void {
-    if (this.pendingWork) this.destroyAfterSubmit.push(buffer);
-    else buffer.destroy();
   }
 
   /** Submits pending work, waits for the GPU to finish, and throws the first GPU error since the last check. */

@@ -1,14 +1,15 @@
 // The engine context: the runtime, memory scopes, gradient mode, the FLOP ledger and the module path under
 // which kernels run. One engine is current at a time (like a framework's default device).
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.js';
-import { Ledger, type Phase, type TfOpType } from './ledger.js';
+import type { TimingMethod } from '../runtime/timer.js';
+import { Ledger, type Capture, type KernelRecord, type Phase, type TfOp, type TfOpType } from './ledger.js';
 import type { Tensor } from './tensor.js';
 
 export class Engine {
   readonly ledger = new Ledger();
   gradEnabled = true;
   phase: Phase = 'forward';
-  readonly modulePath: string[] = [];
+  modulePath: string[] = [];
   /** Tensors created in each open `tidy` scope, innermost last. */
   readonly scopes: Set<Tensor>[] = [];
   /** Live tensors (not disposed), for leak checks. */
@@ -20,6 +21,17 @@ export class Engine {
 
   get path(): string {
     return this.modulePath.join('/');
+  }
+
+  /** Runs `fn` with the module path set to `path` (e.g. a gradient computed under the layer of its forward op). */
+  atPath<T>(path: string, fn: () => T): T {
+    const saved = this.modulePath;
+    this.modulePath = path ? path.split('/') : [];
+    try {
+      return fn();
+    } finally {
+      this.modulePath = saved;
+    }
   }
 
   track(tensor: Tensor): void {
@@ -41,6 +53,56 @@ export class Engine {
   untrack(tensor: Tensor): void {
     for (const scope of this.scopes) scope.delete(tensor);
   }
+
+  /**
+   * Runs `fn` with every dispatch timed and returns the ledger's records of it, each with its kernel time, beside
+   * the wall time of the whole call (from the start of `fn` until its GPU work is done). `method`: GPU timestamps
+   * where the adapter has them, else each dispatch replayed alone afterwards (see runtime/timer.ts).
+   */
+  async profile<T>(fn: () => T | Promise<T>, options: { method?: TimingMethod } = {}): Promise<Profile<T>> {
+    const runtime = this.runtime;
+    await runtime.sync();
+    const method = runtime.startTiming(options.method);
+    let captured: Capture<T>;
+    let wallMs: number;
+    try {
+      const start = performance.now();
+      captured = await this.ledger.capture(fn);
+      await runtime.sync();
+      wallMs = performance.now() - start;
+    } catch (err) {
+      await runtime.stopTiming().catch(() => undefined);
+      throw err;
+    }
+    const timings = await runtime.stopTiming();
+    const records: ProfiledRecord[] = [];
+    for (const r of captured.records) {
+      const t = r.dispatch === undefined ? undefined : timings[r.dispatch];
+      if (t) records.push({ ...r, dispatch: t.index, ms: t.ms, startMs: t.startMs, workgroups: t.workgroups });
+    }
+    return { result: captured.result, records, tfOps: captured.tfOps, method, wallMs, kernelMs: records.reduce((s, r) => s + r.ms, 0) };
+  }
+}
+
+/** A ledger record with the time its dispatch took. */
+export interface ProfiledRecord extends KernelRecord {
+  dispatch: number;
+  /** Kernel time in milliseconds. */
+  ms: number;
+  /** Start on the timeline of the profiled call, in milliseconds. */
+  startMs: number;
+  workgroups: number;
+}
+
+export interface Profile<T> {
+  result: T;
+  records: ProfiledRecord[];
+  tfOps: TfOp[];
+  method: TimingMethod;
+  /** Wall time of the profiled call (JavaScript, encoding, submits and GPU work), ms. */
+  wallMs: number;
+  /** Sum of the kernel times, ms. */
+  kernelMs: number;
 }
 
 let current: Engine | undefined;

@@ -11,6 +11,8 @@ export interface KernelRecord {
   phase: Phase;
   shape: string;
   counts: OpCounts;
+  /** The runtime's dispatch index while dispatches are timed (profiling). */
+  dispatch?: number;
 }
 
 export type TfOpType =

@@ -8,6 +8,8 @@ export type Shape = readonly number[];
 
 export interface GradNode {
   op: string;
+  /** The module path the forward op ran under: its gradient kernels are attributed there too. */
+  path: string;
   inputs: readonly Tensor[];
   /** Gradients of the inputs given the output's gradient (null where an input needs none). */
   backward: (grad: Tensor) => (Tensor | null)[];

@@ -2,7 +2,8 @@
 import type { SpectrogramSet } from '../data/pipeline.js';
 import { batchOf } from '../data/pipeline.js';
 import type { AudioTransformer } from '../models/audio-transformer.js';
-import { noGrad, tidy } from '../tensor/engine.js';
+import { tidy } from '../tensor/engine.js';
+import { inferenceStep } from './step.js';
 
 export interface Evaluation {
   clips: number;
@@ -23,12 +24,7 @@ export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks:
   const n = set.labels.length;
   for (let first = 0; first < n; first += batch) {
     const indices = Array.from({ length: Math.min(batch, n - first) }, (_, i) => first + i);
-    const logits = noGrad(() =>
-      tidy(() => {
-        const { x } = batchOf(set, indices);
-        return model.forward(x, { training: false });
-      }),
-    );
+    const logits = tidy(() => inferenceStep(model, batchOf(set, indices).x));
     const values = await logits.data();
     logits.dispose();
     indices.forEach((idx, row) => {

@@ -12,14 +12,13 @@ import { batchOf, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import { loadModel, readCheckpointConfig, saveModel } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
-import { backward } from '../ops/autograd.js';
-import { crossEntropy, topKAccuracy } from '../ops/softmax.js';
 import { AdamW } from '../optim/adamw.js';
 import { engine, tidy } from '../tensor/engine.js';
 import { TokenwaveError } from '../util/errors.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { restore, saveLast, writeFolderAtomic, type TrainState } from './run-checkpoint.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
+import { trainingStep } from './step.js';
 
 /** Training that cannot go on: divergence, a run folder in an unusable state. */
 export class TrainingError extends TokenwaveError {
@@ -121,12 +120,7 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
         engine().setSeed(seedFor(o.seed, state.globalStep));
         const { loss, accuracy } = tidy(() => {
           const { x, y } = batchOf(data.train, indices);
-          const logits = model.forward(x, { training: true });
-          const l = crossEntropy(logits, y);
-          const acc = topKAccuracy(logits, y, 1);
-          backward(l);
-          opt.update();
-          return { loss: l, accuracy: acc };
+          return trainingStep(model, opt, x, y, true);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();

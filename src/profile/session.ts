@@ -1,0 +1,92 @@
+// Profiling a paper model: warm-up passes, then N timed forward passes (or training steps: forward, loss,
+// backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger.
+import { spectrogram, spectrogramShape } from '../audio/spectrogram.js';
+import { AudioTransformer } from '../models/audio-transformer.js';
+import type { ModelConfig } from '../models/config.js';
+import { AdamW } from '../optim/adamw.js';
+import type { TimingMethod } from '../runtime/timer.js';
+import { engine, tidy, type ProfiledRecord } from '../tensor/engine.js';
+import { Tensor } from '../tensor/tensor.js';
+import { inferenceStep, trainingStep } from '../train/step.js';
+import { seededRandom } from '../util/random.js';
+
+export interface ProfileOptions {
+  train: boolean;
+  batch: number;
+  steps: number;
+  warmup: number;
+  method?: TimingMethod;
+  /** Clips at the model's rate and length (cycled to fill the batch); default: random spectrograms. */
+  clips?: Float32Array[];
+}
+
+export interface ProfiledStep {
+  records: ProfiledRecord[];
+  wallMs: number;
+  kernelMs: number;
+}
+
+export interface ModelProfile {
+  model: string;
+  mode: 'training step' | 'inference';
+  batch: number;
+  adapter: string;
+  backend: string;
+  kernelVariants: string;
+  method: TimingMethod;
+  parameters: number;
+  steps: ProfiledStep[];
+}
+
+function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor } {
+  const y = Tensor.from(Int32Array.from({ length: o.batch }, (_, i) => i % config.classes), [o.batch], 'i32').keep();
+  if (o.clips && o.clips.length > 0) {
+    const data = new Float32Array(o.batch * config.clipSamples);
+    for (let i = 0; i < o.batch; i++) data.set(o.clips[i % o.clips.length]!, i * config.clipSamples);
+    const x = tidy(() => spectrogram(Tensor.from(data, [o.batch, config.clipSamples]), config.spectrogram)).keep();
+    return { x, y };
+  }
+  const [frames, bins] = spectrogramShape(config.clipSamples, config.spectrogram);
+  const random = seededRandom(1);
+  const x = Tensor.from(Float32Array.from({ length: o.batch * frames * bins }, () => 2 * random()), [o.batch, frames, bins]).keep();
+  return { x, y };
+}
+
+export async function profileModel(config: ModelConfig, o: ProfileOptions): Promise<ModelProfile> {
+  const eng = engine();
+  const model = new AudioTransformer(config);
+  const optimizer = o.train ? new AdamW(model.parameters(), { lr: 1e-5 }) : undefined;
+  const { x, y } = inputs(config, o);
+  const step = async () => {
+    const out = optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x);
+    await out.data(); // the result read back, as a training loop reads its loss
+    out.dispose();
+  };
+  try {
+    for (let i = 0; i < o.warmup; i++) await step();
+    const steps: ProfiledStep[] = [];
+    let method: TimingMethod | undefined;
+    for (let i = 0; i < o.steps; i++) {
+      const p = await eng.profile(step, { method: o.method });
+      method = p.method;
+      steps.push({ records: p.records, wallMs: p.wallMs, kernelMs: p.kernelMs });
+    }
+    const r = eng.runtime;
+    return {
+      model: config.name,
+      mode: o.train ? 'training step' : 'inference',
+      batch: o.batch,
+      adapter: r.adapterName,
+      backend: `${r.backend} (${r.featureLevel})`,
+      kernelVariants: r.kernelVariants,
+      method: method!,
+      parameters: model.parameterCount(),
+      steps,
+    };
+  } finally {
+    x.dispose();
+    y.dispose();
+    optimizer?.dispose();
+    model.dispose();
+  }
+}

@@ -1,0 +1,125 @@
+// A scatter plot as a standalone SVG, with linear or logarithmic axes, labelled points (sized and coloured each
+// their own way) and reference lines: the roofline, accuracy against FLOPs, Pareto fronts.
+
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  label?: string;
+  colour?: string;
+  /** Radius in pixels (default 5). */
+  radius?: number;
+  /** Optional error bar on y: [low, high]. */
+  yRange?: [number, number];
+}
+
+export interface ScatterLine {
+  points: [number, number][];
+  colour: string;
+  dashed?: boolean;
+  label?: string;
+}
+
+export interface ScatterPlot {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  xLog?: boolean;
+  yLog?: boolean;
+  points: ScatterPoint[];
+  lines?: ScatterLine[];
+  /** Legend entries (colour, text). */
+  legend?: [string, string][];
+  xFormat?: (v: number) => string;
+  yFormat?: (v: number) => string;
+}
+
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Compact number for tick labels: 1.5k, 2M, 0.01. */
+export function shortNumber(v: number): string {
+  const abs = Math.abs(v);
+  if (abs >= 1e9) return `${+(v / 1e9).toPrecision(3)}G`;
+  if (abs >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (abs >= 1e3) return `${+(v / 1e3).toPrecision(3)}k`;
+  return `${+v.toPrecision(3)}`;
+}
+
+interface Axis {
+  lo: number;
+  hi: number;
+  log: boolean;
+  ticks: number[];
+}
+
+function axis(values: number[], log: boolean): Axis {
+  const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
+  let lo = Math.min(...finite);
+  let hi = Math.max(...finite);
+  if (!Number.isFinite(lo)) [lo, hi] = log ? [1, 10] : [0, 1];
+  if (log) {
+    const [a, b] = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))];
+    const [l, h] = [a, b > a ? b : a + 1];
+    return { lo: 10 ** l, hi: 10 ** h, log, ticks: Array.from({ length: h - l + 1 }, (_, i) => 10 ** (l + i)) };
+  }
+  if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
+  const pad = (hi - lo) * 0.08;
+  [lo, hi] = [lo - pad, hi + pad];
+  const step = 10 ** Math.floor(Math.log10((hi - lo) / 4));
+  const unit = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= 6)!;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / unit) * unit; t <= hi; t += unit) ticks.push(+t.toPrecision(12));
+  return { lo, hi, log, ticks };
+}
+
+function scale(a: Axis, from: number, to: number): (v: number) => number {
+  if (a.log) {
+    const [l, h] = [Math.log10(a.lo), Math.log10(a.hi)];
+    return (v) => from + ((Math.log10(Math.max(v, a.lo / 1e3)) - l) / (h - l)) * (to - from);
+  }
+  return (v) => from + ((v - a.lo) / (a.hi - a.lo)) * (to - from);
+}
+
+export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string {
+  const [left, right, top, bottom] = [72, 24, 40, 52];
+  const lines = plot.lines ?? [];
+  const xs = [...plot.points.map((p) => p.x), ...lines.flatMap((l) => l.points.map(([x]) => x))];
+  const ys = [...plot.points.flatMap((p) => [p.y, ...(p.yRange ?? [])]), ...lines.flatMap((l) => l.points.map(([, y]) => y))];
+  const ax = axis(xs, !!plot.xLog);
+  const ay = axis(ys, !!plot.yLog);
+  const px = scale(ax, left, width - right);
+  const py = scale(ay, height - bottom, top);
+  const fx = plot.xFormat ?? shortNumber;
+  const fy = plot.yFormat ?? shortNumber;
+  const parts: string[] = [];
+  parts.push(`<text x="${(left + width - right) / 2}" y="24" text-anchor="middle" font-weight="bold">${escape(plot.title)}</text>`);
+  parts.push(`<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#888"/>`);
+  for (const t of ax.ticks) {
+    parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`);
+    parts.push(`<text x="${px(t)}" y="${height - bottom + 16}" text-anchor="middle" font-size="11">${fx(t)}</text>`);
+  }
+  for (const t of ay.ticks) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
+    parts.push(`<text x="${left - 6}" y="${py(t) + 4}" text-anchor="end" font-size="11">${fy(t)}</text>`);
+  }
+  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 12}" text-anchor="middle" font-size="12">${escape(plot.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(plot.yLabel)}</text>`);
+  for (const l of lines) {
+    const points = l.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${l.colour}" stroke-width="1.5"${l.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
+    if (l.label) {
+      const [x, y] = l.points[l.points.length - 1]!;
+      parts.push(`<text x="${px(x) - 4}" y="${py(y) - 6}" text-anchor="end" font-size="11" fill="${l.colour}">${escape(l.label)}</text>`);
+    }
+  }
+  for (const p of plot.points) {
+    const colour = p.colour ?? '#1f77b4';
+    if (p.yRange) parts.push(`<line x1="${px(p.x)}" x2="${px(p.x)}" y1="${py(p.yRange[0])}" y2="${py(p.yRange[1])}" stroke="${colour}" stroke-width="1.5"/>`);
+    parts.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="${(p.radius ?? 5).toFixed(1)}" fill="${colour}" fill-opacity="0.6" stroke="${colour}"/>`);
+    if (p.label) parts.push(`<text x="${(px(p.x) + (p.radius ?? 5) + 3).toFixed(1)}" y="${(py(p.y) + 4).toFixed(1)}" font-size="11">${escape(p.label)}</text>`);
+  }
+  (plot.legend ?? []).forEach(([colour, text], i) => {
+    parts.push(`<circle cx="${left + 14}" cy="${top + 14 + 16 * i}" r="5" fill="${colour}"/>`);
+    parts.push(`<text x="${left + 24}" y="${top + 18 + 16 * i}" font-size="12">${escape(text)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+}
