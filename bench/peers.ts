@@ -48,3 +48,17 @@ export async function tfjsMatmul(s: MatmulShape): Promise<number> {
   b.dispose();
   return (2 * s.M * s.N * s.K) / seconds / 1e9;
 }
+
+/** TensorFlow.js's WASM backend (XNNPACK, SIMD; one thread in Node), for the CPU-side comparison. */
+export async function useTfjsWasm(): Promise<string> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+  await tf.ready();
+  return `TensorFlow.js ${tf.version_core} WASM (${wasm.getThreadsCount()} thread${wasm.getThreadsCount() === 1 ? '' : 's'})`;
+}
+
+/** Back to the WebGPU backend registered by useTfjsWebgpu. */
+export async function useRegisteredTfjsWebgpu(): Promise<void> {
+  await tf.setBackend('webgpu');
+  await tf.ready();
+}

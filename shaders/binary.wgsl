@@ -1,10 +1,11 @@
-// Elementwise binary map out = f(x, y) with numpy broadcasting: each operand is read through its own strides
-// (0 along broadcast axes), so no broadcast copy is ever made.
+// Elementwise binary map out = f(x, y) with numpy broadcasting. Common layouts read each operand directly, one
+// value or four (V is f32 or vec4f) per invocation: the same shape as the output (`lhs[i]`), a block repeated
+// along the leading axes (`lhs[i % len]`: a bias, a positional table), or one value spread over a block of the
+// trailing axes (`V(lhs[i / div])`: a 1-channel residual); any other layout walks each operand's own strides.
+alias V = ${TYPE};
+
 fn run(i: u32) {
-#if ${SAME_SHAPE}
-  let x = lhs[i];
-  let y = rhs[i];
-#else
+#if ${STRIDED}
   var rem = i;
   var ia = 0u;
   var ib = 0u;
@@ -17,6 +18,9 @@ fn run(i: u32) {
   }
   let x = lhs[ia];
   let y = rhs[ib];
+#else
+  let x = ${LHS};
+  let y = ${RHS};
 #endif
   out[i] = ${EXPR};
 }

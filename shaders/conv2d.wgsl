@@ -43,12 +43,22 @@ fn run(i: u32) {
   var acc = 0.0;
   for (var ky = 0u; ky < u.KH; ky++) {
     let ty = i32(iy + u.pad_top) - i32(ky);
+#if ${STRIDE1}
+    if (ty < 0 || ty >= i32(u.OH)) { continue; }
+    let oy = u32(ty);
+#else
     if (ty < 0 || ty % i32(u.stride) != 0 || ty / i32(u.stride) >= i32(u.OH)) { continue; }
     let oy = u32(ty) / u.stride;
+#endif
     for (var kx = 0u; kx < u.KW; kx++) {
       let tx = i32(ix + u.pad_left) - i32(kx);
+#if ${STRIDE1}
+      if (tx < 0 || tx >= i32(u.OW)) { continue; }
+      let ox = u32(tx);
+#else
       if (tx < 0 || tx % i32(u.stride) != 0 || tx / i32(u.stride) >= i32(u.OW)) { continue; }
       let ox = u32(tx) / u.stride;
+#endif
       let dy_base = ((n * u.OH + oy) * u.OW + ox) * u.Cout + g * u.cout_g;
       let w_base = ((ky * u.KW + kx) * u.cin_g + c) * u.Cout + g * u.cout_g;
       for (var o = 0u; o < u.cout_g; o++) {

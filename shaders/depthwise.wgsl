@@ -34,11 +34,23 @@ fn run(i: u32) {
   var acc = vec4f(0.0);
   for (var ky = 0u; ky < u.KH; ky++) {
     let ty = i32(iy + u.pad_top) - i32(ky);
+#if ${STRIDE1}
+    if (ty < 0 || ty >= i32(u.OH)) { continue; }
+    let oy = u32(ty);
+#else
     if (ty < 0 || ty % i32(u.stride) != 0 || ty / i32(u.stride) >= i32(u.OH)) { continue; }
+    let oy = u32(ty) / u.stride;
+#endif
     for (var kx = 0u; kx < u.KW; kx++) {
       let tx = i32(ix + u.pad_left) - i32(kx);
+#if ${STRIDE1}
+      if (tx < 0 || tx >= i32(u.OW)) { continue; }
+      let ox = u32(tx);
+#else
       if (tx < 0 || tx % i32(u.stride) != 0 || tx / i32(u.stride) >= i32(u.OW)) { continue; }
-      acc = fma(dy[((n * u.OH + u32(ty) / u.stride) * u.OW + u32(tx) / u.stride) * u.C4 + c], w[(ky * u.KW + kx) * u.C4 + c], acc);
+      let ox = u32(tx) / u.stride;
+#endif
+      acc = fma(dy[((n * u.OH + oy) * u.OW + ox) * u.C4 + c], w[(ky * u.KW + kx) * u.C4 + c], acc);
     }
   }
   dx[i] = acc;

@@ -1,8 +1,9 @@
-// The CPU-adapter path of matmul.wgsl for row-major A and B with K and N multiples of 4: each invocation
-// computes a 16x8 tile of C, reading A and B as vec4s. On llvmpipe every storage load is a gather across SIMD
-// lanes and spilled registers are cheap by comparison, so the tall tile (128 vec4 multiply-adds per 24 loads,
-// against 16 per 8 for a 4x4 tile) measured 2-3x faster there. On a GPU it would starve occupancy: GPUs use
-// matmul.wgsl.
+// The CPU-adapter matmul (see matmul.wgsl for the general one): each invocation computes a 16x8 tile of C,
+// reading A and B as vec4s, either operand transposed or not. On llvmpipe every storage load is a gather across
+// SIMD lanes and spilled registers are cheap by comparison, so the tall tile (128 vec4 multiply-adds per 24 vec4
+// loads, against 16 per 8 for a 4x4 tile) measured 2-3x faster there. A transposed operand is read as 4x4 blocks
+// and transposed in registers, so it costs no copy and no extra load. Needs K and N multiples of 4 (and M, for a
+// transposed A). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl.
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   var v = array<vec4f, 2>(lo, hi);
   for (var h = 0u; h < 2u; h++) {
@@ -21,6 +22,41 @@ fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   }
 }
 
+fn transpose4(r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f) -> array<vec4f, 4> {
+  return array<vec4f, 4>(vec4f(r0.x, r1.x, r2.x, r3.x), vec4f(r0.y, r1.y, r2.y, r3.y), vec4f(r0.z, r1.z, r2.z, r3.z), vec4f(r0.w, r1.w, r2.w, r3.w));
+}
+
+// Rows m..m+3 of op(A) (clamped to the last row) at columns k..k+3, one vec4 per row.
+fn a_rows(base: u32, m: u32, k: u32) -> array<vec4f, 4> {
+#if ${TRANS_A}
+  // A is [K, M]: row k of A holds column k of op(A); read the 4x4 block along M and transpose it. (m is a
+  // multiple of 4; blocks past M read the last one, and those rows are not stored.)
+  let r = (base + k * u.M + min(m, u.M - 4u)) / 4u;
+  let step = u.M / 4u;
+  return transpose4(A[r], A[r + step], A[r + 2u * step], A[r + 3u * step]);
+#else
+  let last = u.M - 1u;
+  return array<vec4f, 4>(
+    A[(base + m * u.K + k) / 4u],
+    A[(base + min(m + 1u, last) * u.K + k) / 4u],
+    A[(base + min(m + 2u, last) * u.K + k) / 4u],
+    A[(base + min(m + 3u, last) * u.K + k) / 4u],
+  );
+#endif
+}
+
+// Rows k..k+3 of op(B), each its columns n..n+3 as a vec4 (n + 3 < N).
+fn b_rows(base: u32, k: u32, n: u32) -> array<vec4f, 4> {
+#if ${TRANS_B}
+  // B is [N, K]: read rows n..n+3 of B along k and transpose them.
+  return transpose4(B[(base + n * u.K + k) / 4u], B[(base + (n + 1u) * u.K + k) / 4u], B[(base + (n + 2u) * u.K + k) / 4u], B[(base + (n + 3u) * u.K + k) / 4u]);
+#else
+  let step = u.N / 4u;
+  let r = (base + k * u.N + n) / 4u;
+  return array<vec4f, 4>(B[r], B[r + step], B[r + 2u * step], B[r + 3u * step]);
+#endif
+}
+
 fn run(t: u32) {
   let tiles = u.tiles_m * u.tiles_n;
   let split = t / (tiles * u.batch);
@@ -28,25 +64,9 @@ fn run(t: u32) {
   let tile = t % tiles;
   let m0 = (tile / u.tiles_n) * 16u;
   let n0 = (tile % u.tiles_n) * 8u;
-  // Columns past N (when N is not a multiple of 8) read a valid vec4 and are not stored.
+  // Columns past N (when N is not a multiple of 8) read a valid block and are not stored.
   let n4 = min(n0 + 4u, u.N - 4u);
-  let last_m = u.M - 1u;
-  let r0 = (b * u.a_batch + m0 * u.K) / 4u;
-  let r1 = (b * u.a_batch + min(m0 + 1u, last_m) * u.K) / 4u;
-  let r2 = (b * u.a_batch + min(m0 + 2u, last_m) * u.K) / 4u;
-  let r3 = (b * u.a_batch + min(m0 + 3u, last_m) * u.K) / 4u;
-  let r4 = (b * u.a_batch + min(m0 + 4u, last_m) * u.K) / 4u;
-  let r5 = (b * u.a_batch + min(m0 + 5u, last_m) * u.K) / 4u;
-  let r6 = (b * u.a_batch + min(m0 + 6u, last_m) * u.K) / 4u;
-  let r7 = (b * u.a_batch + min(m0 + 7u, last_m) * u.K) / 4u;
-  let r8 = (b * u.a_batch + min(m0 + 8u, last_m) * u.K) / 4u;
-  let r9 = (b * u.a_batch + min(m0 + 9u, last_m) * u.K) / 4u;
-  let r10 = (b * u.a_batch + min(m0 + 10u, last_m) * u.K) / 4u;
-  let r11 = (b * u.a_batch + min(m0 + 11u, last_m) * u.K) / 4u;
-  let r12 = (b * u.a_batch + min(m0 + 12u, last_m) * u.K) / 4u;
-  let r13 = (b * u.a_batch + min(m0 + 13u, last_m) * u.K) / 4u;
-  let r14 = (b * u.a_batch + min(m0 + 14u, last_m) * u.K) / 4u;
-  let r15 = (b * u.a_batch + min(m0 + 15u, last_m) * u.K) / 4u;
+  let a_base = b * u.a_batch;
   let b_base = b * u.b_batch;
 
   var c0 = vec4f(0.0); var d0 = vec4f(0.0);
@@ -67,64 +87,45 @@ fn run(t: u32) {
   var c15 = vec4f(0.0); var d15 = vec4f(0.0);
   let k4_end = min(u.K, (split + 1u) * u.k_chunk) / 4u;
   for (var k4 = split * u.k_chunk / 4u; k4 < k4_end; k4++) {
-    let row = (b_base + k4 * 4u * u.N) / 4u;
-    let step = u.N / 4u;
-    let lo0 = B[row + n0 / 4u];
-    let lo1 = B[row + step + n0 / 4u];
-    let lo2 = B[row + 2u * step + n0 / 4u];
-    let lo3 = B[row + 3u * step + n0 / 4u];
-    let hi0 = B[row + n4 / 4u];
-    let hi1 = B[row + step + n4 / 4u];
-    let hi2 = B[row + 2u * step + n4 / 4u];
-    let hi3 = B[row + 3u * step + n4 / 4u];
-    let a0 = A[r0 + k4];
-    let a1 = A[r1 + k4];
-    let a2 = A[r2 + k4];
-    let a3 = A[r3 + k4];
-    let a4 = A[r4 + k4];
-    let a5 = A[r5 + k4];
-    let a6 = A[r6 + k4];
-    let a7 = A[r7 + k4];
-    let a8 = A[r8 + k4];
-    let a9 = A[r9 + k4];
-    let a10 = A[r10 + k4];
-    let a11 = A[r11 + k4];
-    let a12 = A[r12 + k4];
-    let a13 = A[r13 + k4];
-    let a14 = A[r14 + k4];
-    let a15 = A[r15 + k4];
-    c0 = fma(vec4f(a0.x), lo0, fma(vec4f(a0.y), lo1, fma(vec4f(a0.z), lo2, fma(vec4f(a0.w), lo3, c0))));
-    c1 = fma(vec4f(a1.x), lo0, fma(vec4f(a1.y), lo1, fma(vec4f(a1.z), lo2, fma(vec4f(a1.w), lo3, c1))));
-    c2 = fma(vec4f(a2.x), lo0, fma(vec4f(a2.y), lo1, fma(vec4f(a2.z), lo2, fma(vec4f(a2.w), lo3, c2))));
-    c3 = fma(vec4f(a3.x), lo0, fma(vec4f(a3.y), lo1, fma(vec4f(a3.z), lo2, fma(vec4f(a3.w), lo3, c3))));
-    c4 = fma(vec4f(a4.x), lo0, fma(vec4f(a4.y), lo1, fma(vec4f(a4.z), lo2, fma(vec4f(a4.w), lo3, c4))));
-    c5 = fma(vec4f(a5.x), lo0, fma(vec4f(a5.y), lo1, fma(vec4f(a5.z), lo2, fma(vec4f(a5.w), lo3, c5))));
-    c6 = fma(vec4f(a6.x), lo0, fma(vec4f(a6.y), lo1, fma(vec4f(a6.z), lo2, fma(vec4f(a6.w), lo3, c6))));
-    c7 = fma(vec4f(a7.x), lo0, fma(vec4f(a7.y), lo1, fma(vec4f(a7.z), lo2, fma(vec4f(a7.w), lo3, c7))));
-    d0 = fma(vec4f(a0.x), hi0, fma(vec4f(a0.y), hi1, fma(vec4f(a0.z), hi2, fma(vec4f(a0.w), hi3, d0))));
-    d1 = fma(vec4f(a1.x), hi0, fma(vec4f(a1.y), hi1, fma(vec4f(a1.z), hi2, fma(vec4f(a1.w), hi3, d1))));
-    d2 = fma(vec4f(a2.x), hi0, fma(vec4f(a2.y), hi1, fma(vec4f(a2.z), hi2, fma(vec4f(a2.w), hi3, d2))));
-    d3 = fma(vec4f(a3.x), hi0, fma(vec4f(a3.y), hi1, fma(vec4f(a3.z), hi2, fma(vec4f(a3.w), hi3, d3))));
-    d4 = fma(vec4f(a4.x), hi0, fma(vec4f(a4.y), hi1, fma(vec4f(a4.z), hi2, fma(vec4f(a4.w), hi3, d4))));
-    d5 = fma(vec4f(a5.x), hi0, fma(vec4f(a5.y), hi1, fma(vec4f(a5.z), hi2, fma(vec4f(a5.w), hi3, d5))));
-    d6 = fma(vec4f(a6.x), hi0, fma(vec4f(a6.y), hi1, fma(vec4f(a6.z), hi2, fma(vec4f(a6.w), hi3, d6))));
-    d7 = fma(vec4f(a7.x), hi0, fma(vec4f(a7.y), hi1, fma(vec4f(a7.z), hi2, fma(vec4f(a7.w), hi3, d7))));
-    c8 = fma(vec4f(a8.x), lo0, fma(vec4f(a8.y), lo1, fma(vec4f(a8.z), lo2, fma(vec4f(a8.w), lo3, c8))));
-    d8 = fma(vec4f(a8.x), hi0, fma(vec4f(a8.y), hi1, fma(vec4f(a8.z), hi2, fma(vec4f(a8.w), hi3, d8))));
-    c9 = fma(vec4f(a9.x), lo0, fma(vec4f(a9.y), lo1, fma(vec4f(a9.z), lo2, fma(vec4f(a9.w), lo3, c9))));
-    d9 = fma(vec4f(a9.x), hi0, fma(vec4f(a9.y), hi1, fma(vec4f(a9.z), hi2, fma(vec4f(a9.w), hi3, d9))));
-    c10 = fma(vec4f(a10.x), lo0, fma(vec4f(a10.y), lo1, fma(vec4f(a10.z), lo2, fma(vec4f(a10.w), lo3, c10))));
-    d10 = fma(vec4f(a10.x), hi0, fma(vec4f(a10.y), hi1, fma(vec4f(a10.z), hi2, fma(vec4f(a10.w), hi3, d10))));
-    c11 = fma(vec4f(a11.x), lo0, fma(vec4f(a11.y), lo1, fma(vec4f(a11.z), lo2, fma(vec4f(a11.w), lo3, c11))));
-    d11 = fma(vec4f(a11.x), hi0, fma(vec4f(a11.y), hi1, fma(vec4f(a11.z), hi2, fma(vec4f(a11.w), hi3, d11))));
-    c12 = fma(vec4f(a12.x), lo0, fma(vec4f(a12.y), lo1, fma(vec4f(a12.z), lo2, fma(vec4f(a12.w), lo3, c12))));
-    d12 = fma(vec4f(a12.x), hi0, fma(vec4f(a12.y), hi1, fma(vec4f(a12.z), hi2, fma(vec4f(a12.w), hi3, d12))));
-    c13 = fma(vec4f(a13.x), lo0, fma(vec4f(a13.y), lo1, fma(vec4f(a13.z), lo2, fma(vec4f(a13.w), lo3, c13))));
-    d13 = fma(vec4f(a13.x), hi0, fma(vec4f(a13.y), hi1, fma(vec4f(a13.z), hi2, fma(vec4f(a13.w), hi3, d13))));
-    c14 = fma(vec4f(a14.x), lo0, fma(vec4f(a14.y), lo1, fma(vec4f(a14.z), lo2, fma(vec4f(a14.w), lo3, c14))));
-    d14 = fma(vec4f(a14.x), hi0, fma(vec4f(a14.y), hi1, fma(vec4f(a14.z), hi2, fma(vec4f(a14.w), hi3, d14))));
-    c15 = fma(vec4f(a15.x), lo0, fma(vec4f(a15.y), lo1, fma(vec4f(a15.z), lo2, fma(vec4f(a15.w), lo3, c15))));
-    d15 = fma(vec4f(a15.x), hi0, fma(vec4f(a15.y), hi1, fma(vec4f(a15.z), hi2, fma(vec4f(a15.w), hi3, d15))));
+    let k = 4u * k4;
+    let lo = b_rows(b_base, k, n0);
+    let hi = b_rows(b_base, k, n4);
+    let a0 = a_rows(a_base, m0 + 0u, k);
+    let a1 = a_rows(a_base, m0 + 4u, k);
+    let a2 = a_rows(a_base, m0 + 8u, k);
+    let a3 = a_rows(a_base, m0 + 12u, k);
+    c0 = fma(vec4f(a0[0].x), lo[0], fma(vec4f(a0[0].y), lo[1], fma(vec4f(a0[0].z), lo[2], fma(vec4f(a0[0].w), lo[3], c0))));
+    d0 = fma(vec4f(a0[0].x), hi[0], fma(vec4f(a0[0].y), hi[1], fma(vec4f(a0[0].z), hi[2], fma(vec4f(a0[0].w), hi[3], d0))));
+    c1 = fma(vec4f(a0[1].x), lo[0], fma(vec4f(a0[1].y), lo[1], fma(vec4f(a0[1].z), lo[2], fma(vec4f(a0[1].w), lo[3], c1))));
+    d1 = fma(vec4f(a0[1].x), hi[0], fma(vec4f(a0[1].y), hi[1], fma(vec4f(a0[1].z), hi[2], fma(vec4f(a0[1].w), hi[3], d1))));
+    c2 = fma(vec4f(a0[2].x), lo[0], fma(vec4f(a0[2].y), lo[1], fma(vec4f(a0[2].z), lo[2], fma(vec4f(a0[2].w), lo[3], c2))));
+    d2 = fma(vec4f(a0[2].x), hi[0], fma(vec4f(a0[2].y), hi[1], fma(vec4f(a0[2].z), hi[2], fma(vec4f(a0[2].w), hi[3], d2))));
+    c3 = fma(vec4f(a0[3].x), lo[0], fma(vec4f(a0[3].y), lo[1], fma(vec4f(a0[3].z), lo[2], fma(vec4f(a0[3].w), lo[3], c3))));
+    d3 = fma(vec4f(a0[3].x), hi[0], fma(vec4f(a0[3].y), hi[1], fma(vec4f(a0[3].z), hi[2], fma(vec4f(a0[3].w), hi[3], d3))));
+    c4 = fma(vec4f(a1[0].x), lo[0], fma(vec4f(a1[0].y), lo[1], fma(vec4f(a1[0].z), lo[2], fma(vec4f(a1[0].w), lo[3], c4))));
+    d4 = fma(vec4f(a1[0].x), hi[0], fma(vec4f(a1[0].y), hi[1], fma(vec4f(a1[0].z), hi[2], fma(vec4f(a1[0].w), hi[3], d4))));
+    c5 = fma(vec4f(a1[1].x), lo[0], fma(vec4f(a1[1].y), lo[1], fma(vec4f(a1[1].z), lo[2], fma(vec4f(a1[1].w), lo[3], c5))));
+    d5 = fma(vec4f(a1[1].x), hi[0], fma(vec4f(a1[1].y), hi[1], fma(vec4f(a1[1].z), hi[2], fma(vec4f(a1[1].w), hi[3], d5))));
+    c6 = fma(vec4f(a1[2].x), lo[0], fma(vec4f(a1[2].y), lo[1], fma(vec4f(a1[2].z), lo[2], fma(vec4f(a1[2].w), lo[3], c6))));
+    d6 = fma(vec4f(a1[2].x), hi[0], fma(vec4f(a1[2].y), hi[1], fma(vec4f(a1[2].z), hi[2], fma(vec4f(a1[2].w), hi[3], d6))));
+    c7 = fma(vec4f(a1[3].x), lo[0], fma(vec4f(a1[3].y), lo[1], fma(vec4f(a1[3].z), lo[2], fma(vec4f(a1[3].w), lo[3], c7))));
+    d7 = fma(vec4f(a1[3].x), hi[0], fma(vec4f(a1[3].y), hi[1], fma(vec4f(a1[3].z), hi[2], fma(vec4f(a1[3].w), hi[3], d7))));
+    c8 = fma(vec4f(a2[0].x), lo[0], fma(vec4f(a2[0].y), lo[1], fma(vec4f(a2[0].z), lo[2], fma(vec4f(a2[0].w), lo[3], c8))));
+    d8 = fma(vec4f(a2[0].x), hi[0], fma(vec4f(a2[0].y), hi[1], fma(vec4f(a2[0].z), hi[2], fma(vec4f(a2[0].w), hi[3], d8))));
+    c9 = fma(vec4f(a2[1].x), lo[0], fma(vec4f(a2[1].y), lo[1], fma(vec4f(a2[1].z), lo[2], fma(vec4f(a2[1].w), lo[3], c9))));
+    d9 = fma(vec4f(a2[1].x), hi[0], fma(vec4f(a2[1].y), hi[1], fma(vec4f(a2[1].z), hi[2], fma(vec4f(a2[1].w), hi[3], d9))));
+    c10 = fma(vec4f(a2[2].x), lo[0], fma(vec4f(a2[2].y), lo[1], fma(vec4f(a2[2].z), lo[2], fma(vec4f(a2[2].w), lo[3], c10))));
+    d10 = fma(vec4f(a2[2].x), hi[0], fma(vec4f(a2[2].y), hi[1], fma(vec4f(a2[2].z), hi[2], fma(vec4f(a2[2].w), hi[3], d10))));
+    c11 = fma(vec4f(a2[3].x), lo[0], fma(vec4f(a2[3].y), lo[1], fma(vec4f(a2[3].z), lo[2], fma(vec4f(a2[3].w), lo[3], c11))));
+    d11 = fma(vec4f(a2[3].x), hi[0], fma(vec4f(a2[3].y), hi[1], fma(vec4f(a2[3].z), hi[2], fma(vec4f(a2[3].w), hi[3], d11))));
+    c12 = fma(vec4f(a3[0].x), lo[0], fma(vec4f(a3[0].y), lo[1], fma(vec4f(a3[0].z), lo[2], fma(vec4f(a3[0].w), lo[3], c12))));
+    d12 = fma(vec4f(a3[0].x), hi[0], fma(vec4f(a3[0].y), hi[1], fma(vec4f(a3[0].z), hi[2], fma(vec4f(a3[0].w), hi[3], d12))));
+    c13 = fma(vec4f(a3[1].x), lo[0], fma(vec4f(a3[1].y), lo[1], fma(vec4f(a3[1].z), lo[2], fma(vec4f(a3[1].w), lo[3], c13))));
+    d13 = fma(vec4f(a3[1].x), hi[0], fma(vec4f(a3[1].y), hi[1], fma(vec4f(a3[1].z), hi[2], fma(vec4f(a3[1].w), hi[3], d13))));
+    c14 = fma(vec4f(a3[2].x), lo[0], fma(vec4f(a3[2].y), lo[1], fma(vec4f(a3[2].z), lo[2], fma(vec4f(a3[2].w), lo[3], c14))));
+    d14 = fma(vec4f(a3[2].x), hi[0], fma(vec4f(a3[2].y), hi[1], fma(vec4f(a3[2].z), hi[2], fma(vec4f(a3[2].w), hi[3], d14))));
+    c15 = fma(vec4f(a3[3].x), lo[0], fma(vec4f(a3[3].y), lo[1], fma(vec4f(a3[3].z), lo[2], fma(vec4f(a3[3].w), lo[3], c15))));
+    d15 = fma(vec4f(a3[3].x), hi[0], fma(vec4f(a3[3].y), hi[1], fma(vec4f(a3[3].z), hi[2], fma(vec4f(a3[3].w), hi[3], d15))));
   }
 
   let c_base = (split * u.batch + b) * u.M * u.N;

@@ -1,5 +1,9 @@
-// Elementwise unary map y = f(x), and its gradient dx = dy * f'(x, y). The expressions come from the op table in
-// src/kernels/elementwise.ts; `a` and `b` are scalar parameters (clamp bounds, scale).
+// Elementwise unary map y = f(x), and its gradient dx = dy * f'(x, y), on one value or four (V is f32 or vec4f) per
+// invocation. The expressions come from the op table in src/kernels/elementwise.ts; `a` and `b` are scalar
+// parameters (clamp bounds, scale).
+alias V = ${TYPE};
+#include "erf.wgsl"
+
 fn run(i: u32) {
   let a = u.a;
   let b = u.b;

@@ -59,7 +59,7 @@ describe('unary kernels', () => {
   for (const op of Object.keys(UNARY) as UnaryOp[]) {
     const ref = REF[op];
     const [a, b] = ref.params ?? [0, 0];
-    for (const shape of [[7], [3, 37], [2, 5, 13]]) {
+    for (const shape of [[7], [3, 37], [2, 5, 13], [4, 9]]) {
       it(`${op} ${JSON.stringify(shape)}: forward and gradient match float64`, async () => {
         await checkOp({
           shapes: [shape],
@@ -100,12 +100,19 @@ describe('binary kernels with broadcasting', () => {
     mul: (c: Counter, x: number, y: number) => c.mul(x, y),
     div: (c: Counter, x: number, y: number) => c.div(x, y),
   };
-  // [a shape, b shape, broadcast result]
+  // [a shape, b shape, broadcast result]: strided layouts, and the direct ones (same shape, a block repeated
+  // along the leading axes, one value spread over the trailing ones), four values per invocation where they fit
   const cases: [number[], number[], number[]][] = [
     [[5, 13], [5, 13], [5, 13]],
     [[4, 1, 7], [3, 1], [4, 3, 7]],
     [[7], [2, 3, 7], [2, 3, 7]],
     [[2, 1, 3, 1], [1, 5, 1, 4], [2, 5, 3, 4]],
+    [[8, 4], [8, 4], [8, 4]],
+    [[6, 8], [8], [6, 8]],
+    [[5, 3], [3], [5, 3]],
+    [[2, 3, 4, 8], [2, 3, 4, 1], [2, 3, 4, 8]],
+    [[3, 6], [3, 1], [3, 6]],
+    [[1], [3, 4], [3, 4]],
   ];
   function broadcastIndex(shape: number[], out: number[], flat: number): number {
     let idx = 0;

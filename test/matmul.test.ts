@@ -78,15 +78,18 @@ describe('matmul', () => {
     expectClose(await out.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }), 2e-3, 1e-4);
   });
 
-  it('batched products and long K on the tall-tile path (M >= 16, N and K multiples of 4)', async () => {
+  it('batched products, transposed operands and long K on the tall-tile path (M >= 16, N and K multiples of 4)', async () => {
     for (const [batchA, batchB] of [[3, 1], [3, 3], [1, 2]] as [number, number][]) {
-      const [M, N, K] = [20, 12, 8];
-      await checkOp({
-        shapes: [batchA > 1 ? [batchA, M, K] : [M, K], batchB > 1 ? [batchB, K, N] : [K, N]],
-        gpu: ([a, b]) => matmul(a!, b!),
-        reference: ([a, b]) => matmulRef(a!, b!, { batchA, batchB, M, N, K }),
-        forwardOnly: true,
-      });
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const [M, N, K] = [20, 12, 8];
+        const shape = (batch: number, rows: number, cols: number) => (batch > 1 ? [batch, rows, cols] : [rows, cols]);
+        await checkOp({
+          shapes: [transA ? shape(batchA, K, M) : shape(batchA, M, K), transB ? shape(batchB, N, K) : shape(batchB, K, N)],
+          gpu: ([a, b]) => matmul(a!, b!, { transA, transB }),
+          reference: ([a, b]) => matmulRef(a!, b!, { batchA, batchB, M, N, K, transA, transB }),
+          forwardOnly: true,
+        });
+      }
     }
     const [M, N, K] = [16, 8, 40_000];
     const a = Float64Array.from(Float32Array.from(randomArray(M * K, 3)));

@@ -67,7 +67,7 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     const x = Tensor.from(randomArray(64 * 64, 6), [1, 64, 64, 1]);
     const got = await exactOf(() => void block.call(x, { training: false }));
     const P = 64 * 64;
-    const batchNorm = (c: number) => 3 * P * c + 3 * c; // (x - mean) * scale + beta; scale = rsqrt(var + eps) * gamma
+    const batchNorm = (c: number) => 4 * P * c + 2 * c; // ((x - mean) * rstd) * gamma + beta (a sub, a mul, an fma); rstd = rsqrt(var + eps)
     const expand = 2 * P * 64 + P * 64;
     const depthwise = 2 * 64 * (3 * 64 - 2) ** 2 + P * 64;
     const project = 2 * P * 64 * 16 + P * 16;

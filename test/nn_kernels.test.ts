@@ -6,9 +6,10 @@ import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForw
 import { scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
+import { backward } from '../src/ops/autograd.js';
 import { crossEntropy, softmax, topKAccuracy } from '../src/ops/softmax.js';
 import { AdamW } from '../src/optim/adamw.js';
-import { noGrad } from '../src/tensor/engine.js';
+import { noGrad, tidy } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -236,15 +237,139 @@ describe('normalisation', () => {
     });
   });
 
-  it('batchNorm moves the running averages and uses them in inference', async () => {
+  it('batchNorm moves the running averages (unbiased variance, as TensorFlow) and uses them in inference', async () => {
     const C = 2;
     const s = { gamma: Tensor.full([C], 1).keep(), beta: Tensor.zeros([C]).keep(), runningMean: Tensor.zeros([C]).keep(), runningVar: Tensor.full([C], 1).keep(), momentum: 0.9, eps: 1e-3 };
     const x = Tensor.from([1, 10, 3, 20], [2, C]);
     noGrad(() => batchNorm(x, s, true));
     expectClose(await s.runningMean.data(), [0.1 * 2, 0.1 * 15], 1e-6, 1e-5);
-    expectClose(await s.runningVar.data(), [0.9 + 0.1 * 1, 0.9 + 0.1 * 25], 1e-5, 1e-5);
+    // batch variances of [1, 3] and [10, 20]: 1 and 25 biased, x n / (n - 1) = 2 and 50 unbiased
+    expectClose(await s.runningVar.data(), [0.9 + 0.1 * 2, 0.9 + 0.1 * 50], 1e-5, 1e-5);
     const y = await noGrad(() => batchNorm(Tensor.from([0.2, 1.5], [1, C]), s, false)).data();
     expectClose(y, [0, 0], 1e-6, 1e-5);
+  });
+});
+
+/**
+ * The fused BatchNorm's algorithm in float64, counting what it computes: per split of 256 rows a mean and a sum of
+ * squared deviations, the splits merged in order (scalar count arithmetic once per group of `width` channels),
+ * normalisation + affine + ReLU6, and the backward sums and input gradient.
+ */
+function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamma: Float64Array, beta: Float64Array, dy: Float64Array, eps: number, momentum: number, k: Counter[]) {
+  const rows = x.length / C;
+  const split = 256;
+  const splits = Math.ceil(rows / split);
+  const [kStats, kCombine, kApply, kGradStats, kGradInput] = k as [Counter, Counter, Counter, Counter, Counter];
+  const mean = new Float64Array(C);
+  const rstd = new Float64Array(C);
+  const runMean = new Float64Array(C);
+  const runVar = new Float64Array(C);
+  for (let g = 0; g < C / width; g++) {
+    let n = 0;
+    const m = new Float64Array(width);
+    const m2 = new Float64Array(width);
+    for (let s = 0; s < splits; s++) {
+      const [first, last] = [s * split, Math.min(rows, (s + 1) * split)];
+      const nb = last - first;
+      const total = kCombine.add(n, nb);
+      const ratio = kCombine.div(nb, total);
+      const cross = kCombine.div(kCombine.mul(n, nb), total);
+      for (let l = 0; l < width; l++) {
+        const c = g * width + l;
+        let sum = 0;
+        for (let r = first; r < last; r++) sum = kStats.add(sum, x[r * C + c]!);
+        const mb = kStats.div(sum, nb);
+        let m2b = 0;
+        for (let r = first; r < last; r++) {
+          const d = kStats.sub(x[r * C + c]!, mb);
+          m2b = kStats.fma(d, d, m2b);
+        }
+        const delta = kCombine.sub(mb, m[l]!);
+        m[l] = kCombine.add(m[l]!, kCombine.mul(delta, ratio));
+        m2[l] = kCombine.add(m2[l]!, kCombine.add(m2b, kCombine.mul(kCombine.mul(delta, delta), cross)));
+      }
+      n = total;
+    }
+    const unbiasedCount = kCombine.max(kCombine.sub(n, 1), 1);
+    for (let l = 0; l < width; l++) {
+      const c = g * width + l;
+      mean[c] = m[l]!;
+      rstd[c] = kCombine.rsqrt(kCombine.add(kCombine.div(m2[l]!, n), eps));
+      runMean[c] = kCombine.fma(momentum, 0, kCombine.mul(1 - momentum, m[l]!));
+      runVar[c] = kCombine.fma(momentum, 1, kCombine.mul(1 - momentum, kCombine.div(m2[l]!, unbiasedCount)));
+    }
+  }
+  const y = new Float64Array(x.length);
+  const dz = new Float64Array(x.length);
+  const sums = new Float64Array(2 * C);
+  for (let i = 0; i < x.length; i++) {
+    const c = i % C;
+    const z = kApply.fma(kApply.mul(kApply.sub(x[i]!, mean[c]!), rstd[c]!), gamma[c]!, beta[c]!);
+    y[i] = kApply.min(kApply.max(z, 0), 6);
+    const [above, below] = [kGradStats.gt(y[i]!, 0), kGradStats.gt(6, y[i]!)];
+    dz[i] = above && below ? dy[i]! : 0;
+    sums[c] = kGradStats.add(sums[c]!, dz[i]!);
+    sums[C + c] = kGradStats.fma(dz[i]!, kGradStats.mul(kGradStats.sub(x[i]!, mean[c]!), rstd[c]!), sums[C + c]!);
+  }
+  const dx = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = i % C;
+    kGradInput.gt(y[i]!, 0);
+    kGradInput.gt(6, y[i]!);
+    const xhat = kGradInput.mul(kGradInput.sub(x[i]!, mean[c]!), rstd[c]!);
+    const inner = kGradInput.sub(kGradInput.sub(dz[i]!, kGradInput.mul(sums[c]!, 1 / rows)), kGradInput.mul(xhat, kGradInput.mul(sums[C + c]!, 1 / rows)));
+    dx[i] = kGradInput.mul(kGradInput.mul(gamma[c]!, rstd[c]!), inner);
+  }
+  return { y, dx, dgamma: sums.slice(C), dbeta: sums.slice(0, C), runMean, runVar };
+}
+
+describe('fused BatchNorm', () => {
+  for (const [C, width] of [[8, 4], [3, 1]] as [number, number][]) {
+    it(`training with ReLU6, ${C} channels over 3 splits of rows: values, running averages, gradients and declared counts match a counted float64 reference`, async () => {
+      const rows = 2 * 17 * 19; // 646: splits of 256, 256 and 134
+      const x64 = Float64Array.from(Float32Array.from(randomArray(rows * C, 11, -1, 3)));
+      const dy64 = Float64Array.from(Float32Array.from(randomArray(rows * C, 12)));
+      const gamma64 = Float64Array.from(Float32Array.from(randomArray(C, 13, 0.5, 2)));
+      const beta64 = Float64Array.from(Float32Array.from(randomArray(C, 14, 0, 1)));
+      const counters = Array.from({ length: 5 }, () => new Counter());
+      const ref = fusedBatchNormReference(x64, C, width, gamma64, beta64, dy64, 1e-3, 0.99, counters);
+      const s = { gamma: Tensor.from(gamma64, [C]), beta: Tensor.from(beta64, [C]), runningMean: Tensor.zeros([C]), runningVar: Tensor.full([C], 1), momentum: 0.99, eps: 1e-3 };
+      s.gamma.requiresGrad = true;
+      s.beta.requiresGrad = true;
+      const x = Tensor.from(x64, [2, 17, 19, C]);
+      x.requiresGrad = true;
+      const { result: y, records } = await env.engine.ledger.capture(() =>
+        tidy(() => {
+          const out = batchNorm(x, s, true, 'relu6');
+          backward(out, Tensor.from(dy64, out.shape));
+          return out;
+        }),
+      );
+      expectClose(await y.data(), ref.y, 1e-5, 1e-5);
+      expectClose(await s.runningMean.data(), ref.runMean, 1e-6, 1e-5);
+      expectClose(await s.runningVar.data(), ref.runVar, 1e-6, 1e-5);
+      expectClose(await x.grad!.data(), ref.dx, 1e-5, 1e-4);
+      expectClose(await s.gamma.grad!.data(), ref.dgamma, 1e-3, 1e-4);
+      expectClose(await s.beta.grad!.data(), ref.dbeta, 1e-3, 1e-4);
+      const byKernel = (name: string) => strip(records.find((r) => r.kernel.startsWith(name))!.counts);
+      expect(byKernel('batchnorm:stats')).toEqual(counters[0]!.c);
+      expect(byKernel('batchnorm:combine')).toEqual(counters[1]!.c);
+      expect(byKernel('batchnorm:apply')).toEqual(counters[2]!.c);
+      expect(byKernel('batchnorm:grad_stats')).toEqual(counters[3]!.c);
+      expect(byKernel('batchnorm:grad_input')).toEqual(counters[4]!.c);
+    });
+  }
+
+  it('without batch statistics (inference with gradients): input and parameter gradients match finite differences', async () => {
+    const C = 3;
+    const mean = [0.2, -0.1, 0.5];
+    const variance = [1.5, 0.7, 2.0];
+    const state = () => ({ gamma: Tensor.full([C], 1.5), beta: Tensor.full([C], 0.25), runningMean: Tensor.from(mean, [C]), runningVar: Tensor.from(variance, [C]), momentum: 0.99, eps: 1e-3 });
+    await checkOp({
+      shapes: [[2, 5, C]],
+      gpu: ([x]) => batchNorm(x!, state(), false),
+      reference: ([x]) => x!.map((v, i) => ((v - mean[i % C]!) / Math.sqrt(variance[i % C]! + 1e-3)) * 1.5 + 0.25),
+    });
   });
 });
 

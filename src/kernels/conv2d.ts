@@ -69,10 +69,10 @@ function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
 
 type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-const convSpec = (name: string, entry: Entry, bindings: Binding[], hasBias = false): KernelSpec => ({
+const convSpec = (name: string, entry: Entry, bindings: Binding[], g: ConvGeometry, hasBias = false): KernelSpec => ({
   name,
   file: 'conv2d.wgsl',
-  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias },
+  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1 },
   bindings,
   uniforms: CONV_UNIFORMS,
 });
@@ -93,7 +93,7 @@ function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string
     kernel: {
       name: forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input',
       file: 'depthwise.wgsl',
-      constants: { FORWARD: forward, GRAD_INPUT: !forward, HAS_BIAS: hasBias },
+      constants: { FORWARD: forward, GRAD_INPUT: !forward, HAS_BIAS: hasBias, STRIDE1: g.stride === 1 },
       bindings: forward
         ? [read('x', 'vec4f'), read('w', 'vec4f'), ...(hasBias ? [read('bias', 'vec4f')] : []), write('y', 'vec4f')]
         : [read('dy', 'vec4f'), read('w', 'vec4f'), write('dx', 'vec4f')],
@@ -115,7 +115,7 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
     return y;
   }
   launch({
-    kernel: convSpec('conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], !!bias),
+    kernel: convSpec('conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], g, !!bias),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
     tensors: { ...inputs, y },
@@ -132,7 +132,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
     return dx;
   }
   launch({
-    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', [read('dy'), read('w'), write('dx')]),
+    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', [read('dy'), read('w'), write('dx')], g),
     op: 'conv2d-grad-input',
     uniforms: convUniforms(g),
     tensors: { dy, w, dx },
@@ -149,7 +149,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
   const weights = g.KH * g.KW * g.cinG * g.Cout;
   const partial = Tensor.empty([splits, g.KH, g.KW, g.cinG, g.Cout]);
   launch({
-    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', [read('x'), read('dy'), write('dw')]),
+    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', [read('x'), read('dy'), write('dw')], g),
     op: 'conv2d-grad-weight',
     uniforms: convUniforms(g, rowsPerSplit),
     tensors: { x, dy, dw: partial },

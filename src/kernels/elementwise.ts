@@ -1,7 +1,8 @@
-// Elementwise kernels: unary maps with their gradients, and broadcasting binary maps. Each op's WGSL expression
-// and its primitive counts per element sit side by side, so a declaration is checked where it is written.
+// Elementwise kernels: unary maps with their gradients, and broadcasting binary maps, four values per invocation
+// when the sizes allow. Each op's WGSL expression (written for V, f32 or vec4f) and its primitive counts per
+// element sit side by side, so a declaration is checked where it is written.
 import { scaled, type Primitive } from '../tensor/counts.js';
-import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
 
@@ -27,18 +28,18 @@ export const UNARY = {
   rsqrt: { expr: 'inverseSqrt(x)', counts: { rsqrt: 1 }, grad: '-0.5 * dy * y * y * y', gradCounts: { mul: 4 } },
   square: { expr: 'x * x', counts: { mul: 1 }, grad: '2.0 * x * dy', gradCounts: { mul: 2 } },
   reciprocal: { expr: '1.0 / x', counts: { div: 1 }, grad: '-dy * y * y', gradCounts: { mul: 3 } },
-  relu: { expr: 'max(x, 0.0)', counts: { cmp: 1 }, grad: 'select(0.0, dy, x > 0.0)', gradCounts: { cmp: 1 } },
+  relu: { expr: 'max(x, V(0.0))', counts: { cmp: 1 }, grad: 'select(V(0.0), dy, x > V(0.0))', gradCounts: { cmp: 1 } },
   relu6: {
-    expr: 'clamp(x, 0.0, 6.0)',
+    expr: 'clamp(x, V(0.0), V(6.0))',
     counts: { cmp: 2 },
-    grad: 'select(0.0, dy, x > 0.0 && x < 6.0)',
+    grad: 'select(V(0.0), dy, (x > V(0.0)) & (x < V(6.0)))',
     gradCounts: { cmp: 2 },
   },
   gelu: {
-    expr: `0.5 * x * (1.0 + erf_approx(x * ${SQRT1_2}))`,
+    expr: `0.5 * x * (1.0 + erf_v(x * ${SQRT1_2}))`,
     counts: { mul: 3, add: 1, erf: 1 },
     // d/dx [x Phi(x)] = Phi(x) + x phi(x)
-    grad: `dy * (0.5 * (1.0 + erf_approx(x * ${SQRT1_2})) + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))`,
+    grad: `dy * (0.5 * (1.0 + erf_v(x * ${SQRT1_2})) + x * ${INV_SQRT_2PI} * exp(-0.5 * x * x))`,
     gradCounts: { mul: 7, add: 2, erf: 1, exp: 1 },
   },
   sigmoid: {
@@ -51,24 +52,29 @@ export const UNARY = {
   addScalar: { expr: 'x + a', counts: { add: 1 }, grad: 'dy', gradCounts: {} },
   mulScalar: { expr: 'x * a', counts: { mul: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
   /** x * a + b: a fused scale and shift (the paper's Normalization layer). */
-  affine: { expr: 'fma(x, a, b)', counts: { fma: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
+  affine: { expr: 'fma(x, V(a), V(b))', counts: { fma: 1 }, grad: 'dy * a', gradCounts: { mul: 1 } },
   clamp: {
-    expr: 'clamp(x, a, b)',
+    expr: 'clamp(x, V(a), V(b))',
     counts: { cmp: 2 },
-    grad: 'select(0.0, dy, x >= a && x <= b)',
+    grad: 'select(V(0.0), dy, (x >= V(a)) & (x <= V(b)))',
     gradCounts: { cmp: 2 },
   },
 } satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
 
-function unarySpec(op: UnaryOp, grad: boolean): KernelSpec {
+/** Values per invocation: four (vec4) when the count allows. */
+const widthFor = (n: number) => (n % 4 === 0 ? 4 : 1);
+const vType = (width: number) => (width === 4 ? 'vec4f' : 'f32');
+
+function unarySpec(op: UnaryOp, grad: boolean, width: number): KernelSpec {
   const def: UnaryDef = UNARY[op];
+  const type = vType(width);
   return {
     name: `${grad ? 'unary-grad' : 'unary'}:${op}`,
     file: 'unary.wgsl',
-    constants: { GRAD: grad, EXPR: grad ? def.grad : def.expr },
-    bindings: grad ? [read('xs'), read('ys'), read('dys'), write('dxs')] : [read('xs'), write('ys')],
+    constants: { GRAD: grad, EXPR: grad ? def.grad : def.expr, TYPE: type },
+    bindings: grad ? [read('xs', type), read('ys', type), read('dys', type), write('dxs', type)] : [read('xs', type), write('ys', type)],
     uniforms: { a: 'f32', b: 'f32' },
   };
 }
@@ -77,17 +83,18 @@ const unarySpecs = new Map<string, KernelSpec>();
 
 function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a: number, b: number): Tensor {
   const def: UnaryDef = UNARY[op];
-  const key = `${op}:${grad}`;
-  let kernel = unarySpecs.get(key);
-  if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad)));
   const x = tensors.xs!;
+  const width = widthFor(x.size);
+  const key = `${op}:${grad}:${width}`;
+  let kernel = unarySpecs.get(key);
+  if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad, width)));
   const out = Tensor.empty(x.shape);
   launch({
     kernel,
     op: grad ? `${op}-grad` : op,
     uniforms: { a, b },
     tensors: { ...tensors, [grad ? 'dxs' : 'ys']: out },
-    invocations: x.size,
+    invocations: x.size / width,
     counts: scaled(grad ? def.gradCounts : def.counts, x.size),
   });
   return out;
@@ -136,24 +143,79 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
   });
 }
 
+/** How an operand maps onto the output's flat index: itself, a block repeated along the leading axes, or one value
+ * spread over a block of the trailing axes (n: the block's size). */
+type OperandLayout = { kind: 'same' } | { kind: 'repeat'; n: number } | { kind: 'spread'; n: number };
+
+function operandLayout(shape: Shape, out: Shape): OperandLayout | undefined {
+  const padded = [...new Array<number>(out.length - shape.length).fill(1), ...shape];
+  const size = sizeOf(shape);
+  if (size === sizeOf(out)) return { kind: 'same' };
+  if (size === 1) return { kind: 'spread', n: sizeOf(out) };
+  const suffixFrom = padded.findIndex((d) => d !== 1);
+  if (padded.slice(suffixFrom).every((d, i) => d === out[suffixFrom + i])) return { kind: 'repeat', n: size };
+  let prefixTo = padded.length;
+  while (prefixTo > 0 && padded[prefixTo - 1] === 1) prefixTo--;
+  if (padded.slice(0, prefixTo).every((d, i) => d === out[i])) return { kind: 'spread', n: sizeOf(out) / size };
+  return undefined;
+}
+
+/** The operand's WGSL read and binding type for `width` values per invocation, or undefined when it does not fit. */
+function operandRead(name: string, layout: OperandLayout, width: number): { expr: string; type: 'f32' | 'vec4f'; n: number } | undefined {
+  const type = vType(width);
+  switch (layout.kind) {
+    case 'same':
+      return { expr: `${name}[i]`, type, n: 0 };
+    case 'repeat':
+      return layout.n % width === 0 ? { expr: `${name}[i % u.${name}_n]`, type, n: layout.n / width } : undefined;
+    case 'spread':
+      return layout.n % width === 0 ? { expr: `V(${name}[i / u.${name}_n])`, type: 'f32', n: layout.n / width } : undefined;
+  }
+}
+
 export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(a.shape, b.shape);
   const out = Tensor.empty(shape);
-  const same = a.size === out.size && b.size === out.size;
+  const layouts = [operandLayout(a.shape, shape), operandLayout(b.shape, shape)];
+  const direct = (width: number) => {
+    if (!layouts[0] || !layouts[1] || out.size % width !== 0) return undefined;
+    const [l, r] = [operandRead('lhs', layouts[0], width), operandRead('rhs', layouts[1], width)];
+    return l && r ? { l, r, width } : undefined;
+  };
+  const fast = direct(4) ?? direct(1);
+  const counts = scaled(BINARY[op].counts, out.size);
+  if (fast) {
+    const { l, r, width } = fast;
+    launch({
+      kernel: {
+        name: `binary:${op}`,
+        file: 'binary.wgsl',
+        constants: { STRIDED: false, RANK: 0, LHS: l.expr, RHS: r.expr, EXPR: BINARY[op].expr, TYPE: vType(width) },
+        bindings: [read('lhs', l.type), read('rhs', r.type), write('out', vType(width))],
+        uniforms: { lhs_n: 'u32', rhs_n: 'u32' },
+      },
+      op,
+      uniforms: { lhs_n: l.n, rhs_n: r.n },
+      tensors: { lhs: a, rhs: b, out },
+      invocations: out.size / width,
+      counts,
+    });
+    return out;
+  }
   const m = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
   launch({
     kernel: {
       name: `binary:${op}`,
       file: 'binary.wgsl',
-      constants: { SAME_SHAPE: same, RANK: m.shape.length, EXPR: BINARY[op].expr },
+      constants: { STRIDED: true, RANK: m.shape.length, LHS: '', RHS: '', EXPR: BINARY[op].expr, TYPE: 'f32' },
       bindings: [read('lhs'), read('rhs'), write('out')],
-      uniforms: same ? {} : { shape: 'vec8u', a_stride: 'vec8u', b_stride: 'vec8u' },
+      uniforms: { shape: 'vec8u', a_stride: 'vec8u', b_stride: 'vec8u' },
     },
     op,
-    uniforms: same ? {} : { shape: m.shape, a_stride: m.strides[0]!, b_stride: m.strides[1]! },
+    uniforms: { shape: m.shape, a_stride: m.strides[0]!, b_stride: m.strides[1]! },
     tensors: { lhs: a, rhs: b, out },
     invocations: out.size,
-    counts: scaled(BINARY[op].counts, out.size),
+    counts,
   });
   return out;
 }

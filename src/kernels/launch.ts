@@ -5,7 +5,7 @@ import { counts, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-export { read, write, type Binding, type KernelSpec } from '../runtime/kernel.js';
+export { read, write, type Binding, type ElementType, type KernelSpec } from '../runtime/kernel.js';
 
 export interface Launch {
   kernel: KernelSpec;

@@ -3,7 +3,6 @@ import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward } from './elementwise.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
-import { permuteKernel } from './layout.js';
 import { sumSlabs } from './reduce.js';
 
 /** Longest K run one invocation accumulates before the product is split (see matmul.wgsl). */
@@ -40,29 +39,13 @@ export function matmulKernel(
   options: MatmulOptions = {},
 ): Tensor {
   const { batch, M, N, K } = dims;
-  // On CPU adapters the tall-tile kernel is several times faster than the transposed paths of the 4x4 kernel, so
-  // a transposed operand is copied into row-major order first when the product is large enough to pay for it.
-  const cpu = engine().runtime.kernelVariants === 'cpu';
-  if ((options.transA || options.transB) && cpu && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && M * N * K >= 1 << 18) {
-    const rowMajor = (t: Tensor, batched: boolean, rows: number, cols: number) => {
-      const view = t.view([batched ? batch : 1, rows, cols]);
-      const transposed = permuteKernel(view, [0, 2, 1]);
-      view.dispose();
-      return transposed;
-    };
-    const a2 = options.transA ? rowMajor(a, dims.aBatched, K, M) : a;
-    const b2 = options.transB ? rowMajor(b, dims.bBatched, N, K) : b;
-    const out = matmulKernel(a2, b2, dims, { ...options, transA: false, transB: false });
-    if (a2 !== a) a2.dispose();
-    if (b2 !== b) b2.dispose();
-    return out;
-  }
   const splits = Math.ceil(K / MATMUL_K_CHUNK);
   const kChunk = Math.ceil(K / splits / 4) * 4;
   const out = Tensor.empty([splits, batch, M, N]);
-  const vecA = !options.transA && K % 4 === 0;
-  const vecB = !options.transB && N % 4 === 0;
-  const wide = vecA && vecB && cpu && M >= WIDE_TILE_ROWS;
+  // The tall-tile kernel reads either operand transposed through 4x4 register transposes (no copy).
+  const wide = engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!options.transA || M % 4 === 0);
+  const vecA = wide || (!options.transA && K % 4 === 0);
+  const vecB = wide || (!options.transB && N % 4 === 0);
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;

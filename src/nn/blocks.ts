@@ -8,7 +8,7 @@ import { matmul } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
 import { parameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { BatchNorm, Conv2d, Dense, LayerNorm, activate, dropoutLayer } from './layers.js';
+import { BatchNorm, Conv2d, Dense, LayerNorm, dropoutLayer } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
 import { recordTf } from '../tensor/engine.js';
 
@@ -17,7 +17,8 @@ function residual(x: Tensor, y: Tensor, label = 'residual'): Tensor {
   return add(x, y);
 }
 
-/** Inverted residual without squeeze-excite: 1x1 expand + BN + ReLU6, 3x3 depthwise + BN + ReLU6, 1x1 project + BN, + input. */
+/** Inverted residual without squeeze-excite: 1x1 expand + BN + ReLU6, 3x3 depthwise + BN + ReLU6, 1x1 project + BN, + input
+ * (each ReLU6 fused into its BatchNorm). */
 export class MBConv extends Module {
   private readonly expand: Conv2d;
   private readonly expandNorm: BatchNorm;
@@ -28,16 +29,16 @@ export class MBConv extends Module {
   constructor(inChannels: number, expanded: number, outChannels: number, random: () => number) {
     super();
     this.expand = this.child('expand', new Conv2d(inChannels, expanded, 1, random));
-    this.expandNorm = this.child('expand_bn', new BatchNorm(expanded));
+    this.expandNorm = this.child('expand_bn', new BatchNorm(expanded, 'relu6'));
     this.depthwise = this.child('depthwise', new Conv2d(expanded, expanded, 3, random, { depthwise: true, padding: 'same' }));
-    this.depthwiseNorm = this.child('depthwise_bn', new BatchNorm(expanded));
+    this.depthwiseNorm = this.child('depthwise_bn', new BatchNorm(expanded, 'relu6'));
     this.project = this.child('project', new Conv2d(expanded, outChannels, 1, random));
     this.projectNorm = this.child('project_bn', new BatchNorm(outChannels));
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    let h = activate(this.expandNorm.call(this.expand.call(x), ctx), 'relu6');
-    h = activate(this.depthwiseNorm.call(this.depthwise.call(h), ctx), 'relu6');
+    let h = this.expandNorm.call(this.expand.call(x), ctx);
+    h = this.depthwiseNorm.call(this.depthwise.call(h), ctx);
     h = this.projectNorm.call(this.project.call(h), ctx);
     return residual(h, x); // a 1-channel input broadcasts over the projected channels
   }

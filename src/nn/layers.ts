@@ -103,7 +103,8 @@ export class LayerNorm extends Module {
 /** BatchNorm over channels (last axis), Keras defaults of the paper: momentum 0.99, eps 1e-3. */
 export class BatchNorm extends Module {
   readonly s: BatchNormState;
-  constructor(readonly channels: number, momentum = 0.99, eps = 1e-3) {
+  /** `activation`: a ReLU6 fused after the normalisation (the MBConv stem's). */
+  constructor(readonly channels: number, readonly activation: 'none' | 'relu6' = 'none', momentum = 0.99, eps = 1e-3) {
     super();
     this.s = {
       gamma: this.param('gamma', onesParameter([channels])),
@@ -119,7 +120,8 @@ export class BatchNorm extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     recordTf('FusedBatchNormV3', 'batch norm', x.size, { groups: this.channels });
-    return batchNorm(x, this.s, ctx.training);
+    if (this.activation === 'relu6') recordTf('ZeroCost', 'relu6', x.size);
+    return batchNorm(x, this.s, ctx.training, this.activation);
   }
 
   override dispose(): void {

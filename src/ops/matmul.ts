@@ -81,10 +81,10 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
     const g2 = g.view([rows, outFeatures]);
     const grads: (Tensor | null)[] = [null, null, null];
     if (x.requiresGrad) {
-      grads[0] = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true }).intoShape(x.shape);
+      grads[0] = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape);
     }
     if (w.requiresGrad) {
-      grads[1] = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true }).intoShape(w.shape);
+      grads[1] = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad' }).intoShape(w.shape);
     }
     if (bias?.requiresGrad) {
       grads[2] = reduceAxis('sum', g2, 0).intoShape(bias.shape);

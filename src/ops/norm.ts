@@ -1,11 +1,9 @@
-// Differentiable normalisation layers: LayerNorm (fused kernels) and BatchNorm (composed from reductions and
-// broadcasting ops, with running statistics for inference).
+// Differentiable normalisation layers: LayerNorm and BatchNorm (with running statistics for inference), each a
+// few fused kernels.
 import { layerNormBackward, layerNormForward } from '../kernels/layernorm.js';
-import { noGrad } from '../tensor/engine.js';
+import { batchNormApply, batchNormBackward, batchStats, runningStats, type NormActivation } from '../kernels/batchnorm.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './autograd.js';
-import { add, addScalar, mul, mulScalar, rsqrt, square, sub } from './elementwise.js';
-import { mean } from './reduce.js';
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
   const { y, stats } = layerNormForward(x, gamma, beta, eps);
@@ -25,27 +23,18 @@ export interface BatchNormState {
 }
 
 /**
- * BatchNorm over every axis but the last (channels-last). In training it normalises with the batch statistics
- * (biased variance) and moves the running averages: running = momentum * running + (1 - momentum) * batch.
+ * BatchNorm over every axis but the last (channels-last), with an optional ReLU6 fused after it. In training it
+ * normalises with the batch statistics (biased variance) and moves the running averages in place:
+ * running = momentum * running + (1 - momentum) * batch, with the unbiased batch variance (as TensorFlow's fused
+ * BatchNorm and PyTorch). In inference it normalises with the running averages.
  */
-export function batchNorm(x: Tensor, s: BatchNormState, training: boolean): Tensor {
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  if (!training) {
-    const scale = mul(rsqrt(addScalar(s.runningVar, s.eps)), s.gamma);
-    return add(mul(sub(x, s.runningMean), scale), s.beta);
-  }
-  const mu = mean(x, axes);
-  const centered = sub(x, mu);
-  const variance = mean(square(centered), axes);
-  const y = add(mul(mul(centered, rsqrt(addScalar(variance, s.eps))), s.gamma), s.beta);
-  noGrad(() => {
-    const m = s.momentum;
-    const newMean = add(mulScalar(s.runningMean, m), mulScalar(mu, 1 - m)).keep();
-    const newVar = add(mulScalar(s.runningVar, m), mulScalar(variance, 1 - m)).keep();
-    s.runningMean.dispose();
-    s.runningVar.dispose();
-    s.runningMean = newMean;
-    s.runningVar = newVar;
+export function batchNorm(x: Tensor, s: BatchNormState, training: boolean, activation: NormActivation = 'none'): Tensor {
+  const stats = training ? batchStats(x, s.runningMean, s.runningVar, s.eps, s.momentum) : runningStats(s.runningMean, s.runningVar, s.eps);
+  const y = batchNormApply(x, stats, s.gamma, s.beta, activation);
+  const out = record(y, activation === 'relu6' ? 'batchnorm+relu6' : 'batchnorm', [x, s.gamma, s.beta], (dy) => {
+    const { dx, dgamma, dbeta } = batchNormBackward(x, y, dy, stats, s.gamma, activation, training);
+    return [dx, dgamma, dbeta];
   });
-  return y;
+  if (!out.node) stats.dispose();
+  return out;
 }

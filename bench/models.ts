@@ -1,0 +1,83 @@
+// The paper's models end to end, clips per second: a training step (forward with dropout, loss, backward, AdamW,
+// the loss read back) and an inference batch (logits read back), tokenwave against the same models written with
+// TensorFlow.js ops (bench/tfjs-model.ts) on its WebGPU backend (same Dawn adapter) and its WASM backend.
+import * as tf from '@tensorflow/tfjs-core';
+import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { modelConfig } from '../src/models/config.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { inferenceStep, trainingStep } from '../src/train/step.js';
+import { seededRandom } from '../src/util/random.js';
+import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
+
+export interface Workload {
+  model: string;
+  batch: number;
+  mode: 'train' | 'infer';
+}
+
+export interface Measured {
+  clipsPerSecond: number;
+  parameters: number;
+}
+
+const FRAMES = 124;
+const BINS = 129;
+
+function inputs(batch: number, seed: number): { x: Float32Array; labels: Int32Array } {
+  const r = seededRandom(seed);
+  return { x: Float32Array.from({ length: batch * FRAMES * BINS }, () => 2 * r()), labels: Int32Array.from({ length: batch }, (_, i) => i % 8) };
+}
+
+/** Seconds per call: one warm-up call, then the median of `runs` timed calls. */
+async function secondsPerCall(call: () => Promise<void>, runs: number): Promise<number> {
+  await call();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await call();
+    times.push((performance.now() - start) / 1000);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+}
+
+export async function tokenwaveModel(w: Workload, runs: number): Promise<Measured> {
+  const model = new AudioTransformer(modelConfig(w.model));
+  const optimizer = w.mode === 'train' ? new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 }) : undefined;
+  const data = inputs(w.batch, 1);
+  const x = Tensor.from(data.x, [w.batch, FRAMES, BINS]).keep();
+  const y = Tensor.from(data.labels, [w.batch], 'i32').keep();
+  const seconds = await secondsPerCall(async () => {
+    const out = optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x);
+    await out.data();
+    out.dispose();
+  }, runs);
+  const parameters = model.parameterCount();
+  x.dispose();
+  y.dispose();
+  optimizer?.dispose();
+  model.dispose();
+  return { clipsPerSecond: w.batch / seconds, parameters };
+}
+
+/** The same workload on TF.js's current backend (set by the caller). */
+export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
+  const model = new TfjsTasr(modelConfig(w.model));
+  const data = inputs(w.batch, 1);
+  const x = tf.tensor3d(data.x, [w.batch, FRAMES, BINS]);
+  const labels = tf.oneHot(tf.tensor1d(data.labels, 'int32'), 8) as tf.Tensor2D;
+  const step = tfjsTrainer(model);
+  const seconds = await secondsPerCall(async () => {
+    if (w.mode === 'train') {
+      await step(x, labels);
+      return;
+    }
+    const logits = tf.tidy(() => model.forward(x, false));
+    await logits.data();
+    logits.dispose();
+  }, runs);
+  const parameters = model.parameterCount();
+  tf.dispose([x, labels, ...Object.values(model.vars)]);
+  tf.disposeVariables();
+  return { clipsPerSecond: w.batch / seconds, parameters };
+}

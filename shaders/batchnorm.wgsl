@@ -1,0 +1,124 @@
+// Fused BatchNorm over the rows of a channels-last [rows, C] view, with an optional ReLU6 after it. V is vec4f
+// (four channels per invocation, when C is a multiple of 4) or f32; `groups` = C / (width of V). Statistics in one
+// read of x: each split of `rows_per_split` rows gives its mean and sum of squared deviations (two passes over its
+// rows, which the cache holds), and COMBINE merges the splits (Chan, Golub & LeVeque's parallel update), then
+// moves the running averages. `stats` holds (mean, 1/sqrt(var + eps)) per channel group.
+alias V = ${TYPE};
+
+fn act(z: V) -> V {
+#if ${RELU6}
+  return clamp(z, V(0.0), V(6.0));
+#else
+  return z;
+#endif
+}
+
+// The gradient through the activation, from its output: ReLU6 passes it where 0 < y < 6.
+fn act_grad(dy: V, y: V) -> V {
+#if ${RELU6}
+  return select(V(0.0), dy, (y > V(0.0)) & (y < V(6.0)));
+#else
+  return dy;
+#endif
+}
+
+fn split_rows(split: u32) -> vec2u {
+  let first = split * u.rows_per_split;
+  return vec2u(first, min(first + u.rows_per_split, u.rows));
+}
+
+#if ${STATS}
+// Per (split, channel group): (mean, M2) of the split's rows.
+fn run(i: u32) {
+  let c = i % u.groups;
+  let span = split_rows(i / u.groups);
+  var s = V(0.0);
+  for (var r = span.x; r < span.y; r++) { s += x[r * u.groups + c]; }
+  let m = s / f32(span.y - span.x);
+  var m2 = V(0.0);
+  for (var r = span.x; r < span.y; r++) {
+    let d = x[r * u.groups + c] - m;
+    m2 = fma(d, d, m2);
+  }
+  partial[2u * i] = m;
+  partial[2u * i + 1u] = m2;
+}
+#endif
+
+#if ${COMBINE}
+// Per channel group: the splits merged in order; normalisation by the biased variance; the running averages
+// moved with the unbiased one, n / (n - 1) (as TensorFlow's fused BatchNorm and PyTorch do).
+fn run(c: u32) {
+  var n = 0.0;
+  var mean = V(0.0);
+  var m2 = V(0.0);
+  for (var s = 0u; s < u.splits; s++) {
+    let span = split_rows(s);
+    let nb = f32(span.y - span.x);
+    let total = n + nb;
+    let delta = partial[2u * (s * u.groups + c)] - mean;
+    mean += delta * (nb / total);
+    m2 += partial[2u * (s * u.groups + c) + 1u] + delta * delta * (n * nb / total);
+    n = total;
+  }
+  stats[2u * c] = mean;
+  stats[2u * c + 1u] = inverseSqrt(m2 / n + u.eps);
+  let unbiased = m2 / max(n - 1.0, 1.0);
+  running_mean[c] = fma(V(u.momentum), running_mean[c], u.keep * mean);
+  running_var[c] = fma(V(u.momentum), running_var[c], u.keep * unbiased);
+}
+#endif
+
+#if ${INFERENCE_STATS}
+// Per channel group: (running mean, 1/sqrt(running var + eps)), for inference.
+fn run(c: u32) {
+  stats[2u * c] = running_mean[c];
+  stats[2u * c + 1u] = inverseSqrt(running_var[c] + u.eps);
+}
+#endif
+
+#if ${APPLY}
+// y = act((x - mean) * rstd * gamma + beta)
+fn run(i: u32) {
+  let c = i % u.groups;
+  y[i] = act(fma((x[i] - stats[2u * c]) * stats[2u * c + 1u], gamma[c], beta[c]));
+}
+#endif
+
+#if ${GRAD_STATS}
+// Per (split, channel group), with dz the gradient through the activation and xhat the normalised input:
+// (sum of dz, sum of dz * xhat) over the split's rows, written as [splits, 2, C] for the caller to sum.
+fn run(i: u32) {
+  let c = i % u.groups;
+  let split = i / u.groups;
+  let span = split_rows(split);
+  let mean = stats[2u * c];
+  let rstd = stats[2u * c + 1u];
+  var sum_dz = V(0.0);
+  var sum_dzx = V(0.0);
+  for (var r = span.x; r < span.y; r++) {
+    let k = r * u.groups + c;
+    let dz = act_grad(dy[k], y[k]);
+    sum_dz += dz;
+    sum_dzx = fma(dz, (x[k] - mean) * rstd, sum_dzx);
+  }
+  partial[2u * split * u.groups + c] = sum_dz;
+  partial[(2u * split + 1u) * u.groups + c] = sum_dzx;
+}
+#endif
+
+#if ${GRAD_INPUT}
+// With batch statistics: dx = gamma * rstd * (dz - mean(dz) - xhat * mean(dz * xhat)); with running ones (fixed):
+// dx = gamma * rstd * dz.
+fn run(i: u32) {
+  let c = i % u.groups;
+  let rstd = stats[2u * c + 1u];
+  let dz = act_grad(dy[i], y[i]);
+#if ${BATCH_STATS}
+  let xhat = (x[i] - stats[2u * c]) * rstd;
+  dx[i] = gamma[c] * rstd * (dz - sums[c] * u.inv_rows - xhat * (sums[u.groups + c] * u.inv_rows));
+#else
+  dx[i] = gamma[c] * rstd * dz;
+#endif
+}
+#endif
