@@ -4,10 +4,14 @@
 // TF.js's WASM backend has no kernels for the filter gradient of a convolution nor for either gradient of a
 // depthwise convolution: the model computes those through custom gradients made of ops it does have (shifted
 // slices and matrix products), on every backend alike.
+import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../src/models/config.js';
 import { gridSide } from '../src/models/config.js';
 import { seededRandom } from '../src/util/random.js';
+
+register('./esm-hooks.mjs', import.meta.url);
+await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
 type Vars = Record<string, tf.Variable>;
 

@@ -78,10 +78,19 @@ fn run(c: u32) {
 #endif
 
 #if ${APPLY}
-// y = act((x - mean) * rstd * gamma + beta)
+// y = act((x - mean) * rstd * gamma + beta), per (split, channel group) over the split's rows: the channel's
+// constants are read once, not once per value (each a gather on CPU adapters).
 fn run(i: u32) {
   let c = i % u.groups;
-  y[i] = act(fma((x[i] - stats[2u * c]) * stats[2u * c + 1u], gamma[c], beta[c]));
+  let span = split_rows(i / u.groups);
+  let mean = stats[2u * c];
+  let rstd = stats[2u * c + 1u];
+  let g = gamma[c];
+  let b = beta[c];
+  for (var r = span.x; r < span.y; r++) {
+    let k = r * u.groups + c;
+    y[k] = act(fma((x[k] - mean) * rstd, g, b));
+  }
 }
 #endif
 
@@ -110,15 +119,24 @@ fn run(i: u32) {
 #if ${GRAD_INPUT}
 // With batch statistics: dx = gamma * rstd * (dz - mean(dz) - xhat * mean(dz * xhat)); with running ones (fixed):
 // dx = gamma * rstd * dz.
+// Per (split, channel group) over the split's rows, as APPLY.
 fn run(i: u32) {
   let c = i % u.groups;
+  let span = split_rows(i / u.groups);
+  let mean = stats[2u * c];
   let rstd = stats[2u * c + 1u];
-  let dz = act_grad(dy[i], y[i]);
+  let g = gamma[c];
+  let mean_dz = sums[c] * u.inv_rows;
+  let mean_dzx = sums[u.groups + c] * u.inv_rows;
+  for (var r = span.x; r < span.y; r++) {
+    let k = r * u.groups + c;
+    let dz = act_grad(dy[k], y[k]);
 #if ${BATCH_STATS}
-  let xhat = (x[i] - stats[2u * c]) * rstd;
-  dx[i] = gamma[c] * rstd * (dz - sums[c] * u.inv_rows - xhat * (sums[u.groups + c] * u.inv_rows));
+    let xhat = (x[k] - mean) * rstd;
+    dx[k] = g * rstd * (dz - mean_dz - xhat * mean_dzx);
 #else
-  dx[i] = gamma[c] * rstd * dz;
+    dx[k] = g * rstd * dz;
 #endif
+  }
 }
 #endif

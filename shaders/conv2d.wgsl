@@ -28,6 +28,9 @@ fn run(i: u32) {
 #if ${HAS_BIAS}
   acc += bias[oc];
 #endif
+#if ${RELU6}
+  acc = clamp(acc, 0.0, 6.0);
+#endif
   y[i] = acc;
 }
 #endif

@@ -96,6 +96,9 @@ fn run(t: u32) {
 #if ${HAS_BIAS}
     v += shift;
 #endif
+#if ${RELU6}
+    v = clamp(v, vec4f(0.0), vec4f(6.0));
+#endif
     for (var j = 0u; j < 4u; j++) {
       if (n0 + j < u.N) { C[c_base + m * u.N + n0 + j] = v[j]; }
     }

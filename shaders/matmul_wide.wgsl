@@ -2,8 +2,10 @@
 // reading A and B as vec4s, either operand transposed or not. On llvmpipe every storage load is a gather across
 // SIMD lanes and spilled registers are cheap by comparison, so the tall tile (128 vec4 multiply-adds per 24 vec4
 // loads, against 16 per 8 for a 4x4 tile) measured 2-3x faster there. A transposed operand is read as 4x4 blocks
-// and transposed in registers, so it costs no copy and no extra load. Needs K and N multiples of 4 (and M, for a
-// transposed A). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl.
+// and transposed in registers, so it costs no copy and no extra load. Row offsets are computed once, outside the
+// K loop (computing them per iteration measured 1.8x slower). Needs K and N multiples of 4 (and M, for a
+// transposed A). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue scales, adds
+// the bias and applies a ReLU6 when asked.
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   var v = array<vec4f, 2>(lo, hi);
   for (var h = 0u; h < 2u; h++) {
@@ -15,6 +17,9 @@ fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
 #if ${HAS_BIAS}
     v[h] += vec4f(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
 #endif
+#if ${RELU6}
+    v[h] = clamp(v[h], vec4f(0.0), vec4f(6.0));
+#endif
     C[c_row + n] = v[h].x;
     C[c_row + n + 1u] = v[h].y;
     C[c_row + n + 2u] = v[h].z;
@@ -24,37 +29,6 @@ fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
 
 fn transpose4(r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f) -> array<vec4f, 4> {
   return array<vec4f, 4>(vec4f(r0.x, r1.x, r2.x, r3.x), vec4f(r0.y, r1.y, r2.y, r3.y), vec4f(r0.z, r1.z, r2.z, r3.z), vec4f(r0.w, r1.w, r2.w, r3.w));
-}
-
-// Rows m..m+3 of op(A) (clamped to the last row) at columns k..k+3, one vec4 per row.
-fn a_rows(base: u32, m: u32, k: u32) -> array<vec4f, 4> {
-#if ${TRANS_A}
-  // A is [K, M]: row k of A holds column k of op(A); read the 4x4 block along M and transpose it. (m is a
-  // multiple of 4; blocks past M read the last one, and those rows are not stored.)
-  let r = (base + k * u.M + min(m, u.M - 4u)) / 4u;
-  let step = u.M / 4u;
-  return transpose4(A[r], A[r + step], A[r + 2u * step], A[r + 3u * step]);
-#else
-  let last = u.M - 1u;
-  return array<vec4f, 4>(
-    A[(base + m * u.K + k) / 4u],
-    A[(base + min(m + 1u, last) * u.K + k) / 4u],
-    A[(base + min(m + 2u, last) * u.K + k) / 4u],
-    A[(base + min(m + 3u, last) * u.K + k) / 4u],
-  );
-#endif
-}
-
-// Rows k..k+3 of op(B), each its columns n..n+3 as a vec4 (n + 3 < N).
-fn b_rows(base: u32, k: u32, n: u32) -> array<vec4f, 4> {
-#if ${TRANS_B}
-  // B is [N, K]: read rows n..n+3 of B along k and transpose them.
-  return transpose4(B[(base + n * u.K + k) / 4u], B[(base + (n + 1u) * u.K + k) / 4u], B[(base + (n + 2u) * u.K + k) / 4u], B[(base + (n + 3u) * u.K + k) / 4u]);
-#else
-  let step = u.N / 4u;
-  let r = (base + k * u.N + n) / 4u;
-  return array<vec4f, 4>(B[r], B[r + step], B[r + 2u * step], B[r + 3u * step]);
-#endif
 }
 
 fn run(t: u32) {
@@ -68,7 +42,45 @@ fn run(t: u32) {
   let n4 = min(n0 + 4u, u.N - 4u);
   let a_base = b * u.a_batch;
   let b_base = b * u.b_batch;
-
+#if ${TRANS_A}
+  // A is [K, M]: the 4x4 blocks of rows m0 + 4q.. (clamped to the last block; those rows are not stored).
+  let a_step = u.M / 4u;
+  let ra0 = (a_base + min(m0 + 0u, u.M - 4u)) / 4u;
+  let ra1 = (a_base + min(m0 + 4u, u.M - 4u)) / 4u;
+  let ra2 = (a_base + min(m0 + 8u, u.M - 4u)) / 4u;
+  let ra3 = (a_base + min(m0 + 12u, u.M - 4u)) / 4u;
+#else
+  let last_m = u.M - 1u;
+  let r0 = (a_base + m0 * u.K) / 4u;
+  let r1 = (a_base + min(m0 + 1u, last_m) * u.K) / 4u;
+  let r2 = (a_base + min(m0 + 2u, last_m) * u.K) / 4u;
+  let r3 = (a_base + min(m0 + 3u, last_m) * u.K) / 4u;
+  let r4 = (a_base + min(m0 + 4u, last_m) * u.K) / 4u;
+  let r5 = (a_base + min(m0 + 5u, last_m) * u.K) / 4u;
+  let r6 = (a_base + min(m0 + 6u, last_m) * u.K) / 4u;
+  let r7 = (a_base + min(m0 + 7u, last_m) * u.K) / 4u;
+  let r8 = (a_base + min(m0 + 8u, last_m) * u.K) / 4u;
+  let r9 = (a_base + min(m0 + 9u, last_m) * u.K) / 4u;
+  let r10 = (a_base + min(m0 + 10u, last_m) * u.K) / 4u;
+  let r11 = (a_base + min(m0 + 11u, last_m) * u.K) / 4u;
+  let r12 = (a_base + min(m0 + 12u, last_m) * u.K) / 4u;
+  let r13 = (a_base + min(m0 + 13u, last_m) * u.K) / 4u;
+  let r14 = (a_base + min(m0 + 14u, last_m) * u.K) / 4u;
+  let r15 = (a_base + min(m0 + 15u, last_m) * u.K) / 4u;
+#endif
+#if ${TRANS_B}
+  // B is [N, K]: rows n0..n0+3 and n4..n4+3, read along k and transposed.
+  let rlo0 = (b_base + (n0 + 0u) * u.K) / 4u;
+  let rlo1 = (b_base + (n0 + 1u) * u.K) / 4u;
+  let rlo2 = (b_base + (n0 + 2u) * u.K) / 4u;
+  let rlo3 = (b_base + (n0 + 3u) * u.K) / 4u;
+  let rhi0 = (b_base + (n4 + 0u) * u.K) / 4u;
+  let rhi1 = (b_base + (n4 + 1u) * u.K) / 4u;
+  let rhi2 = (b_base + (n4 + 2u) * u.K) / 4u;
+  let rhi3 = (b_base + (n4 + 3u) * u.K) / 4u;
+#else
+  let b_step = u.N / 4u;
+#endif
   var c0 = vec4f(0.0); var d0 = vec4f(0.0);
   var c1 = vec4f(0.0); var d1 = vec4f(0.0);
   var c2 = vec4f(0.0); var d2 = vec4f(0.0);
@@ -87,45 +99,94 @@ fn run(t: u32) {
   var c15 = vec4f(0.0); var d15 = vec4f(0.0);
   let k4_end = min(u.K, (split + 1u) * u.k_chunk) / 4u;
   for (var k4 = split * u.k_chunk / 4u; k4 < k4_end; k4++) {
-    let k = 4u * k4;
-    let lo = b_rows(b_base, k, n0);
-    let hi = b_rows(b_base, k, n4);
-    let a0 = a_rows(a_base, m0 + 0u, k);
-    let a1 = a_rows(a_base, m0 + 4u, k);
-    let a2 = a_rows(a_base, m0 + 8u, k);
-    let a3 = a_rows(a_base, m0 + 12u, k);
-    c0 = fma(vec4f(a0[0].x), lo[0], fma(vec4f(a0[0].y), lo[1], fma(vec4f(a0[0].z), lo[2], fma(vec4f(a0[0].w), lo[3], c0))));
-    d0 = fma(vec4f(a0[0].x), hi[0], fma(vec4f(a0[0].y), hi[1], fma(vec4f(a0[0].z), hi[2], fma(vec4f(a0[0].w), hi[3], d0))));
-    c1 = fma(vec4f(a0[1].x), lo[0], fma(vec4f(a0[1].y), lo[1], fma(vec4f(a0[1].z), lo[2], fma(vec4f(a0[1].w), lo[3], c1))));
-    d1 = fma(vec4f(a0[1].x), hi[0], fma(vec4f(a0[1].y), hi[1], fma(vec4f(a0[1].z), hi[2], fma(vec4f(a0[1].w), hi[3], d1))));
-    c2 = fma(vec4f(a0[2].x), lo[0], fma(vec4f(a0[2].y), lo[1], fma(vec4f(a0[2].z), lo[2], fma(vec4f(a0[2].w), lo[3], c2))));
-    d2 = fma(vec4f(a0[2].x), hi[0], fma(vec4f(a0[2].y), hi[1], fma(vec4f(a0[2].z), hi[2], fma(vec4f(a0[2].w), hi[3], d2))));
-    c3 = fma(vec4f(a0[3].x), lo[0], fma(vec4f(a0[3].y), lo[1], fma(vec4f(a0[3].z), lo[2], fma(vec4f(a0[3].w), lo[3], c3))));
-    d3 = fma(vec4f(a0[3].x), hi[0], fma(vec4f(a0[3].y), hi[1], fma(vec4f(a0[3].z), hi[2], fma(vec4f(a0[3].w), hi[3], d3))));
-    c4 = fma(vec4f(a1[0].x), lo[0], fma(vec4f(a1[0].y), lo[1], fma(vec4f(a1[0].z), lo[2], fma(vec4f(a1[0].w), lo[3], c4))));
-    d4 = fma(vec4f(a1[0].x), hi[0], fma(vec4f(a1[0].y), hi[1], fma(vec4f(a1[0].z), hi[2], fma(vec4f(a1[0].w), hi[3], d4))));
-    c5 = fma(vec4f(a1[1].x), lo[0], fma(vec4f(a1[1].y), lo[1], fma(vec4f(a1[1].z), lo[2], fma(vec4f(a1[1].w), lo[3], c5))));
-    d5 = fma(vec4f(a1[1].x), hi[0], fma(vec4f(a1[1].y), hi[1], fma(vec4f(a1[1].z), hi[2], fma(vec4f(a1[1].w), hi[3], d5))));
-    c6 = fma(vec4f(a1[2].x), lo[0], fma(vec4f(a1[2].y), lo[1], fma(vec4f(a1[2].z), lo[2], fma(vec4f(a1[2].w), lo[3], c6))));
-    d6 = fma(vec4f(a1[2].x), hi[0], fma(vec4f(a1[2].y), hi[1], fma(vec4f(a1[2].z), hi[2], fma(vec4f(a1[2].w), hi[3], d6))));
-    c7 = fma(vec4f(a1[3].x), lo[0], fma(vec4f(a1[3].y), lo[1], fma(vec4f(a1[3].z), lo[2], fma(vec4f(a1[3].w), lo[3], c7))));
-    d7 = fma(vec4f(a1[3].x), hi[0], fma(vec4f(a1[3].y), hi[1], fma(vec4f(a1[3].z), hi[2], fma(vec4f(a1[3].w), hi[3], d7))));
-    c8 = fma(vec4f(a2[0].x), lo[0], fma(vec4f(a2[0].y), lo[1], fma(vec4f(a2[0].z), lo[2], fma(vec4f(a2[0].w), lo[3], c8))));
-    d8 = fma(vec4f(a2[0].x), hi[0], fma(vec4f(a2[0].y), hi[1], fma(vec4f(a2[0].z), hi[2], fma(vec4f(a2[0].w), hi[3], d8))));
-    c9 = fma(vec4f(a2[1].x), lo[0], fma(vec4f(a2[1].y), lo[1], fma(vec4f(a2[1].z), lo[2], fma(vec4f(a2[1].w), lo[3], c9))));
-    d9 = fma(vec4f(a2[1].x), hi[0], fma(vec4f(a2[1].y), hi[1], fma(vec4f(a2[1].z), hi[2], fma(vec4f(a2[1].w), hi[3], d9))));
-    c10 = fma(vec4f(a2[2].x), lo[0], fma(vec4f(a2[2].y), lo[1], fma(vec4f(a2[2].z), lo[2], fma(vec4f(a2[2].w), lo[3], c10))));
-    d10 = fma(vec4f(a2[2].x), hi[0], fma(vec4f(a2[2].y), hi[1], fma(vec4f(a2[2].z), hi[2], fma(vec4f(a2[2].w), hi[3], d10))));
-    c11 = fma(vec4f(a2[3].x), lo[0], fma(vec4f(a2[3].y), lo[1], fma(vec4f(a2[3].z), lo[2], fma(vec4f(a2[3].w), lo[3], c11))));
-    d11 = fma(vec4f(a2[3].x), hi[0], fma(vec4f(a2[3].y), hi[1], fma(vec4f(a2[3].z), hi[2], fma(vec4f(a2[3].w), hi[3], d11))));
-    c12 = fma(vec4f(a3[0].x), lo[0], fma(vec4f(a3[0].y), lo[1], fma(vec4f(a3[0].z), lo[2], fma(vec4f(a3[0].w), lo[3], c12))));
-    d12 = fma(vec4f(a3[0].x), hi[0], fma(vec4f(a3[0].y), hi[1], fma(vec4f(a3[0].z), hi[2], fma(vec4f(a3[0].w), hi[3], d12))));
-    c13 = fma(vec4f(a3[1].x), lo[0], fma(vec4f(a3[1].y), lo[1], fma(vec4f(a3[1].z), lo[2], fma(vec4f(a3[1].w), lo[3], c13))));
-    d13 = fma(vec4f(a3[1].x), hi[0], fma(vec4f(a3[1].y), hi[1], fma(vec4f(a3[1].z), hi[2], fma(vec4f(a3[1].w), hi[3], d13))));
-    c14 = fma(vec4f(a3[2].x), lo[0], fma(vec4f(a3[2].y), lo[1], fma(vec4f(a3[2].z), lo[2], fma(vec4f(a3[2].w), lo[3], c14))));
-    d14 = fma(vec4f(a3[2].x), hi[0], fma(vec4f(a3[2].y), hi[1], fma(vec4f(a3[2].z), hi[2], fma(vec4f(a3[2].w), hi[3], d14))));
-    c15 = fma(vec4f(a3[3].x), lo[0], fma(vec4f(a3[3].y), lo[1], fma(vec4f(a3[3].z), lo[2], fma(vec4f(a3[3].w), lo[3], c15))));
-    d15 = fma(vec4f(a3[3].x), hi[0], fma(vec4f(a3[3].y), hi[1], fma(vec4f(a3[3].z), hi[2], fma(vec4f(a3[3].w), hi[3], d15))));
+#if ${TRANS_B}
+    let lo = transpose4(B[rlo0 + k4], B[rlo1 + k4], B[rlo2 + k4], B[rlo3 + k4]);
+    let hi = transpose4(B[rhi0 + k4], B[rhi1 + k4], B[rhi2 + k4], B[rhi3 + k4]);
+    let lo0 = lo[0]; let lo1 = lo[1]; let lo2 = lo[2]; let lo3 = lo[3];
+    let hi0 = hi[0]; let hi1 = hi[1]; let hi2 = hi[2]; let hi3 = hi[3];
+#else
+    let row = (b_base + k4 * 4u * u.N) / 4u;
+    let lo0 = B[row + n0 / 4u];
+    let lo1 = B[row + b_step + n0 / 4u];
+    let lo2 = B[row + 2u * b_step + n0 / 4u];
+    let lo3 = B[row + 3u * b_step + n0 / 4u];
+    let hi0 = B[row + n4 / 4u];
+    let hi1 = B[row + b_step + n4 / 4u];
+    let hi2 = B[row + 2u * b_step + n4 / 4u];
+    let hi3 = B[row + 3u * b_step + n4 / 4u];
+#endif
+#if ${TRANS_A}
+    let ka = 4u * k4 * a_step;
+    let t0 = transpose4(A[ra0 + ka], A[ra0 + ka + a_step], A[ra0 + ka + 2u * a_step], A[ra0 + ka + 3u * a_step]);
+    let t1 = transpose4(A[ra1 + ka], A[ra1 + ka + a_step], A[ra1 + ka + 2u * a_step], A[ra1 + ka + 3u * a_step]);
+    let t2 = transpose4(A[ra2 + ka], A[ra2 + ka + a_step], A[ra2 + ka + 2u * a_step], A[ra2 + ka + 3u * a_step]);
+    let t3 = transpose4(A[ra3 + ka], A[ra3 + ka + a_step], A[ra3 + ka + 2u * a_step], A[ra3 + ka + 3u * a_step]);
+    let a0 = t0[0];
+    let a1 = t0[1];
+    let a2 = t0[2];
+    let a3 = t0[3];
+    let a4 = t1[0];
+    let a5 = t1[1];
+    let a6 = t1[2];
+    let a7 = t1[3];
+    let a8 = t2[0];
+    let a9 = t2[1];
+    let a10 = t2[2];
+    let a11 = t2[3];
+    let a12 = t3[0];
+    let a13 = t3[1];
+    let a14 = t3[2];
+    let a15 = t3[3];
+#else
+    let a0 = A[r0 + k4];
+    let a1 = A[r1 + k4];
+    let a2 = A[r2 + k4];
+    let a3 = A[r3 + k4];
+    let a4 = A[r4 + k4];
+    let a5 = A[r5 + k4];
+    let a6 = A[r6 + k4];
+    let a7 = A[r7 + k4];
+    let a8 = A[r8 + k4];
+    let a9 = A[r9 + k4];
+    let a10 = A[r10 + k4];
+    let a11 = A[r11 + k4];
+    let a12 = A[r12 + k4];
+    let a13 = A[r13 + k4];
+    let a14 = A[r14 + k4];
+    let a15 = A[r15 + k4];
+#endif
+    c0 = fma(vec4f(a0.x), lo0, fma(vec4f(a0.y), lo1, fma(vec4f(a0.z), lo2, fma(vec4f(a0.w), lo3, c0))));
+    d0 = fma(vec4f(a0.x), hi0, fma(vec4f(a0.y), hi1, fma(vec4f(a0.z), hi2, fma(vec4f(a0.w), hi3, d0))));
+    c1 = fma(vec4f(a1.x), lo0, fma(vec4f(a1.y), lo1, fma(vec4f(a1.z), lo2, fma(vec4f(a1.w), lo3, c1))));
+    d1 = fma(vec4f(a1.x), hi0, fma(vec4f(a1.y), hi1, fma(vec4f(a1.z), hi2, fma(vec4f(a1.w), hi3, d1))));
+    c2 = fma(vec4f(a2.x), lo0, fma(vec4f(a2.y), lo1, fma(vec4f(a2.z), lo2, fma(vec4f(a2.w), lo3, c2))));
+    d2 = fma(vec4f(a2.x), hi0, fma(vec4f(a2.y), hi1, fma(vec4f(a2.z), hi2, fma(vec4f(a2.w), hi3, d2))));
+    c3 = fma(vec4f(a3.x), lo0, fma(vec4f(a3.y), lo1, fma(vec4f(a3.z), lo2, fma(vec4f(a3.w), lo3, c3))));
+    d3 = fma(vec4f(a3.x), hi0, fma(vec4f(a3.y), hi1, fma(vec4f(a3.z), hi2, fma(vec4f(a3.w), hi3, d3))));
+    c4 = fma(vec4f(a4.x), lo0, fma(vec4f(a4.y), lo1, fma(vec4f(a4.z), lo2, fma(vec4f(a4.w), lo3, c4))));
+    d4 = fma(vec4f(a4.x), hi0, fma(vec4f(a4.y), hi1, fma(vec4f(a4.z), hi2, fma(vec4f(a4.w), hi3, d4))));
+    c5 = fma(vec4f(a5.x), lo0, fma(vec4f(a5.y), lo1, fma(vec4f(a5.z), lo2, fma(vec4f(a5.w), lo3, c5))));
+    d5 = fma(vec4f(a5.x), hi0, fma(vec4f(a5.y), hi1, fma(vec4f(a5.z), hi2, fma(vec4f(a5.w), hi3, d5))));
+    c6 = fma(vec4f(a6.x), lo0, fma(vec4f(a6.y), lo1, fma(vec4f(a6.z), lo2, fma(vec4f(a6.w), lo3, c6))));
+    d6 = fma(vec4f(a6.x), hi0, fma(vec4f(a6.y), hi1, fma(vec4f(a6.z), hi2, fma(vec4f(a6.w), hi3, d6))));
+    c7 = fma(vec4f(a7.x), lo0, fma(vec4f(a7.y), lo1, fma(vec4f(a7.z), lo2, fma(vec4f(a7.w), lo3, c7))));
+    d7 = fma(vec4f(a7.x), hi0, fma(vec4f(a7.y), hi1, fma(vec4f(a7.z), hi2, fma(vec4f(a7.w), hi3, d7))));
+    c8 = fma(vec4f(a8.x), lo0, fma(vec4f(a8.y), lo1, fma(vec4f(a8.z), lo2, fma(vec4f(a8.w), lo3, c8))));
+    d8 = fma(vec4f(a8.x), hi0, fma(vec4f(a8.y), hi1, fma(vec4f(a8.z), hi2, fma(vec4f(a8.w), hi3, d8))));
+    c9 = fma(vec4f(a9.x), lo0, fma(vec4f(a9.y), lo1, fma(vec4f(a9.z), lo2, fma(vec4f(a9.w), lo3, c9))));
+    d9 = fma(vec4f(a9.x), hi0, fma(vec4f(a9.y), hi1, fma(vec4f(a9.z), hi2, fma(vec4f(a9.w), hi3, d9))));
+    c10 = fma(vec4f(a10.x), lo0, fma(vec4f(a10.y), lo1, fma(vec4f(a10.z), lo2, fma(vec4f(a10.w), lo3, c10))));
+    d10 = fma(vec4f(a10.x), hi0, fma(vec4f(a10.y), hi1, fma(vec4f(a10.z), hi2, fma(vec4f(a10.w), hi3, d10))));
+    c11 = fma(vec4f(a11.x), lo0, fma(vec4f(a11.y), lo1, fma(vec4f(a11.z), lo2, fma(vec4f(a11.w), lo3, c11))));
+    d11 = fma(vec4f(a11.x), hi0, fma(vec4f(a11.y), hi1, fma(vec4f(a11.z), hi2, fma(vec4f(a11.w), hi3, d11))));
+    c12 = fma(vec4f(a12.x), lo0, fma(vec4f(a12.y), lo1, fma(vec4f(a12.z), lo2, fma(vec4f(a12.w), lo3, c12))));
+    d12 = fma(vec4f(a12.x), hi0, fma(vec4f(a12.y), hi1, fma(vec4f(a12.z), hi2, fma(vec4f(a12.w), hi3, d12))));
+    c13 = fma(vec4f(a13.x), lo0, fma(vec4f(a13.y), lo1, fma(vec4f(a13.z), lo2, fma(vec4f(a13.w), lo3, c13))));
+    d13 = fma(vec4f(a13.x), hi0, fma(vec4f(a13.y), hi1, fma(vec4f(a13.z), hi2, fma(vec4f(a13.w), hi3, d13))));
+    c14 = fma(vec4f(a14.x), lo0, fma(vec4f(a14.y), lo1, fma(vec4f(a14.z), lo2, fma(vec4f(a14.w), lo3, c14))));
+    d14 = fma(vec4f(a14.x), hi0, fma(vec4f(a14.y), hi1, fma(vec4f(a14.z), hi2, fma(vec4f(a14.w), hi3, d14))));
+    c15 = fma(vec4f(a15.x), lo0, fma(vec4f(a15.y), lo1, fma(vec4f(a15.z), lo2, fma(vec4f(a15.w), lo3, c15))));
+    d15 = fma(vec4f(a15.x), hi0, fma(vec4f(a15.y), hi1, fma(vec4f(a15.z), hi2, fma(vec4f(a15.w), hi3, d15))));
   }
 
   let c_base = (split * u.batch + b) * u.M * u.N;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs, type Padding } from '../src/kernels/conv2d.js';
 import { conv2d } from '../src/ops/conv.js';
+import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
-import { useEngine } from './helpers/gpu.js';
+import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
@@ -51,6 +52,7 @@ const cases: [string, Case][] = [
   ['2x3 valid', { x: [2, 6, 5, 2], w: [2, 3, 2, 3], stride: 1, padding: 'valid', groups: 1, bias: true }],
   ['depthwise 3x3 same', { x: [2, 6, 6, 4], w: [3, 3, 1, 4], stride: 1, padding: 'same', groups: 4, bias: true }],
   ['depthwise 3x3 stride 2, 8 channels (four channels per invocation)', { x: [1, 7, 6, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true }],
+  ['depthwise 5x5 same, 9 wide, 8 channels (four outputs per invocation)', { x: [2, 5, 9, 8], w: [5, 5, 1, 8], stride: 1, padding: 'same', groups: 8, bias: false }],
   ['grouped 3x3', { x: [1, 5, 5, 4], w: [3, 3, 2, 6], stride: 1, padding: 'same', groups: 2, bias: false }],
   ['1x1 (matmul path)', { x: [2, 4, 3, 5], w: [1, 1, 5, 6], stride: 1, padding: 'valid', groups: 1, bias: true }],
   ['patch 3x3 stride 3 (matmul path)', { x: [2, 6, 6, 2], w: [3, 3, 2, 5], stride: 3, padding: 'valid', groups: 1, bias: true }],
@@ -106,6 +108,28 @@ describe('conv2d', () => {
     expect(records[0]!.counts.fma).toBe(k.c.fma);
     expect(records[0]!.counts.add).toBe(k.c.add);
     expect(records[1]!.counts.fma).toBe(k.c.fma);
+  });
+
+  it('fuses a ReLU6 into the epilogue for inference: direct, depthwise (tiled) and matmul paths; refuses it where a gradient is wanted', async () => {
+    const fused: [string, Case][] = [
+      ['3x3 same', { x: [2, 5, 7, 3], w: [3, 3, 3, 4], stride: 1, padding: 'same', groups: 1, bias: true }],
+      ['depthwise 3x3 same', { x: [2, 6, 7, 8], w: [3, 3, 1, 8], stride: 1, padding: 'same', groups: 8, bias: true }],
+      ['1x1, 16 rows and more', { x: [2, 4, 5, 4], w: [1, 1, 4, 8], stride: 1, padding: 'valid', groups: 1, bias: true }],
+    ];
+    for (const [, c] of fused) {
+      const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
+      const x = Float64Array.from(Float32Array.from(randomArray(size(c.x), 1, -2, 2)));
+      const w = Float64Array.from(Float32Array.from(randomArray(size(c.w), 2, -2, 2)));
+      const b = Float64Array.from(Float32Array.from(randomArray(c.w[3]!, 3, 0, 3)));
+      const expected = convRef(x, w, b, c).map((v) => Math.min(Math.max(v, 0), 6));
+      const xt = Tensor.from(x, c.x);
+      const wt = Tensor.from(w, c.w);
+      const bt = Tensor.from(b, [c.w[3]!]);
+      const y = noGrad(() => conv2d(xt, wt, { stride: c.stride, padding: c.padding, groups: c.groups, bias: bt, activation: 'relu6' }));
+      expectClose(await y.data(), expected, 1e-5, 1e-5);
+      wt.requiresGrad = true;
+      expect(() => conv2d(xt, wt, { stride: c.stride, padding: c.padding, groups: c.groups, bias: bt, activation: 'relu6' })).toThrow(/no gradient: run it under noGrad/);
+    }
   });
 
   it('explains mismatched channels and groups', () => {

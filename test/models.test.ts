@@ -19,7 +19,7 @@ import { exactFlops, Ledger } from '../src/index.js';
 import { engine, noGrad, tidy } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { seededRandom } from '../src/util/random.js';
-import { randomArray, useEngine } from './helpers/gpu.js';
+import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
 
 const env = useEngine();
 
@@ -62,17 +62,31 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     tl.dispose();
   });
 
-  it('MBConv on 64 x 64 x 1: 1x1 expand, depthwise 3x3, 1x1 project, inference BatchNorms, ReLU6, residual', async () => {
+  it('MBConv on 64 x 64 x 1 in inference: BatchNorms folded into the 1x1 expand, depthwise 3x3 and 1x1 project, ReLU6, residual', async () => {
     const block = new MBConv(1, 64, 16, seededRandom(5));
     const x = Tensor.from(randomArray(64 * 64, 6), [1, 64, 64, 1]);
     const got = await exactOf(() => void block.call(x, { training: false }));
     const P = 64 * 64;
-    const batchNorm = (c: number) => 4 * P * c + 2 * c; // ((x - mean) * rstd) * gamma + beta (a sub, a mul, an fma); rstd = rsqrt(var + eps)
-    const expand = 2 * P * 64 + P * 64;
-    const depthwise = 2 * 64 * (3 * 64 - 2) ** 2 + P * 64;
-    const project = 2 * P * 64 * 16 + P * 16;
+    // Folding a BatchNorm into n weights of C output channels: per max(n, C) invocations a scale
+    // gamma * rsqrt(var + eps) (add, rsqrt, mul); a multiply per weight; per channel (b - mean) * s + beta (add, fma).
+    const fold = (n: number, C: number) => 3 * Math.max(n, C) + n + 3 * C;
     const relu6 = 2 * P * 64;
-    expect(got).toBe(expand + batchNorm(64) + relu6 + depthwise + batchNorm(64) + relu6 + project + batchNorm(16) + P * 16);
+    const expand = 2 * P * 64 + P * 64 + relu6 + fold(64, 64);
+    const depthwise = 2 * 64 * (3 * 64 - 2) ** 2 + P * 64 + relu6 + fold(9 * 64, 64);
+    const project = 2 * P * 64 * 16 + P * 16 + fold(64 * 16, 16);
+    expect(got).toBe(expand + depthwise + project + P * 16);
+    block.dispose();
+  });
+
+  it('MBConv in inference gives what its layers give one by one (BatchNorm folded into the convolutions)', async () => {
+    const block = new MBConv(1, 8, 4, seededRandom(7));
+    const x = Tensor.from(randomArray(2 * 9 * 9, 8), [2, 9, 9, 1]);
+    // Move the running averages away from (0, 1) first, so the fold has something to fold.
+    tidy(() => void block.call(Tensor.from(randomArray(2 * 9 * 9, 9, 0, 3), [2, 9, 9, 1]), { training: true }));
+    const folded = await noGrad(() => tidy(() => block.call(x, { training: false }))).data();
+    // With gradients on, inference runs convolution and BatchNorm as separate kernels.
+    const separate = await tidy(() => block.call(x, { training: false })).data();
+    expectClose(folded, separate, 1e-5, 1e-4);
     block.dispose();
   });
 

@@ -312,13 +312,19 @@ function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamm
     sums[C + c] = kGradStats.fma(dz[i]!, kGradStats.mul(kGradStats.sub(x[i]!, mean[c]!), rstd[c]!), sums[C + c]!);
   }
   const dx = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const c = i % C;
-    kGradInput.gt(y[i]!, 0);
-    kGradInput.gt(6, y[i]!);
-    const xhat = kGradInput.mul(kGradInput.sub(x[i]!, mean[c]!), rstd[c]!);
-    const inner = kGradInput.sub(kGradInput.sub(dz[i]!, kGradInput.mul(sums[c]!, 1 / rows)), kGradInput.mul(xhat, kGradInput.mul(sums[C + c]!, 1 / rows)));
-    dx[i] = kGradInput.mul(kGradInput.mul(gamma[c]!, rstd[c]!), inner);
+  for (let s = 0; s < splits; s++) {
+    for (let c = 0; c < C; c++) {
+      const meanDz = kGradInput.mul(sums[c]!, 1 / rows);
+      const meanDzx = kGradInput.mul(sums[C + c]!, 1 / rows);
+      for (let r = s * split; r < Math.min(rows, (s + 1) * split); r++) {
+        const i = r * C + c;
+        kGradInput.gt(y[i]!, 0);
+        kGradInput.gt(6, y[i]!);
+        const xhat = kGradInput.mul(kGradInput.sub(x[i]!, mean[c]!), rstd[c]!);
+        const inner = kGradInput.sub(kGradInput.sub(dz[i]!, meanDz), kGradInput.mul(xhat, meanDzx));
+        dx[i] = kGradInput.mul(kGradInput.mul(gamma[c]!, rstd[c]!), inner);
+      }
+    }
   }
   return { y, dx, dgamma: sums.slice(C), dbeta: sums.slice(0, C), runMean, runVar };
 }

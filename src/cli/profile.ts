@@ -8,7 +8,7 @@ import { modelConfig } from '../models/config.js';
 import { machinePeaks } from '../profile/peaks.js';
 import { formatRows, GROUPINGS, groupRecords, summarize, type Grouping, type ProfileRow } from '../profile/report.js';
 import { rooflineSvg } from '../profile/roofline.js';
-import { profileModel } from '../profile/session.js';
+import { medianStep, profileModel } from '../profile/session.js';
 import { chromeTrace } from '../profile/trace.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { init, shutdown } from '../tensor/engine.js';
@@ -56,13 +56,11 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
   try {
     const peaks = await machinePeaks({ onMeasure: () => console.error('measuring this adapter\'s peaks for the roofline (once; cached) ...') });
     const p = await profileModel(config, { train: !!o.train, batch, steps, warmup, clips, method: o.timing === 'auto' ? undefined : o.timing });
-    const records = p.steps.flatMap((s) => s.records);
-    const wallMs = p.steps.reduce((s, step) => s + step.wallMs, 0) / steps;
-    const kernelMs = p.steps.reduce((s, step) => s + step.kernelMs, 0) / steps;
+    const { records, wallMs, kernelMs } = medianStep(p.steps);
     const gapMs = wallMs - kernelMs;
-    const tables = new Map(groupings.map((g) => [g, groupRecords(records, g, steps, wallMs, peaks)]));
-    const byKernel = tables.get('kernel') ?? groupRecords(records, 'kernel', steps, wallMs, peaks);
-    const whole = summarize('whole step', records, steps, wallMs, peaks);
+    const tables = new Map(groupings.map((g) => [g, groupRecords(records, g, 1, wallMs, peaks)]));
+    const byKernel = tables.get('kernel') ?? groupRecords(records, 'kernel', 1, wallMs, peaks);
+    const whole = summarize('whole step', records, 1, wallMs, peaks);
     const title = `${p.model} ${p.mode}, batch ${batch}`;
     if (o.trace) await write(o.trace, JSON.stringify(chromeTrace(p.steps, `tokenwave profile: ${title}`)));
     if (o.roofline) await write(o.roofline, rooflineSvg(byKernel, peaks, `${title}: roofline (${p.adapter.split(' - ')[0]})`));
@@ -71,7 +69,7 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
       return;
     }
     const topShare = byKernel.slice(0, 5).reduce((s, r) => s + r.share, 0);
-    console.log(`${title}: ${steps} profiled after ${warmup} warm-up, ${p.parameters.toLocaleString('en-US')} parameters`);
+    console.log(`${title}: the median of ${steps} profiled after ${warmup} warm-up, ${p.parameters.toLocaleString('en-US')} parameters`);
     console.log(`adapter: ${p.adapter} (${p.backend}, ${p.kernelVariants} kernel variants)`);
     console.log(`timing:  ${METHOD_TEXT[p.method]}`);
     console.log(
@@ -95,7 +93,7 @@ export const profileCommand = new Command('profile')
   .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H')
   .option('--train', 'profile training steps (forward, loss, backward, AdamW) instead of inference')
   .option('--batch <n>', 'clips per batch', '16')
-  .option('--steps <n>', 'profiled passes or steps (tables show the mean per step)', '3')
+  .option('--steps <n>', 'profiled passes or steps (tables show the median step: each dispatch\'s median time)', '3')
   .option('--warmup <n>', 'passes run first and not profiled (pipelines compiled, buffers pooled)', '2')
   .option('--by <groups>', `tables to print, comma-separated: ${GROUPINGS.join(', ')}`, 'kernel,module')
   .option('--top <n>', 'rows per table', '15')

@@ -113,7 +113,7 @@ export function batchNormApply(x: Tensor, stats: Tensor, gamma: Tensor, beta: Te
     op: activation === 'relu6' ? 'batchnorm+relu6' : 'batchnorm',
     uniforms: uniforms(g),
     tensors: { x, stats, gamma, beta, y },
-    invocations: x.size / g.width,
+    invocations: g.splits * (g.C / g.width),
     counts: { add: x.size, mul: x.size, fma: x.size, cmp: activationCmp(activation, x.size) },
   });
   return y;
@@ -150,10 +150,11 @@ export function batchNormBackward(
     op: 'batchnorm-grad-input',
     uniforms: uniforms(g),
     tensors: { x, y, dy, stats, gamma, sums, dx },
-    invocations: x.size / g.width,
+    invocations: g.splits * groups,
+    // per split and channel the means of dz and dz * xhat (2 mul); per value as in the shader
     counts: batchStatistics
-      ? { add: 3 * x.size, mul: 6 * x.size, cmp: activationCmp(activation, x.size) }
-      : { mul: 2 * x.size, cmp: activationCmp(activation, x.size) },
+      ? { add: 3 * x.size, mul: 4 * x.size + 2 * g.splits * g.C, cmp: activationCmp(activation, x.size) }
+      : { mul: 2 * x.size + 2 * g.splits * g.C, cmp: activationCmp(activation, x.size) },
   });
   const row = (r: number) => sliceKernel(sums, [r, 0], [1, g.C]).intoShape([g.C]);
   const result = { dx, dbeta: row(0), dgamma: row(1) };

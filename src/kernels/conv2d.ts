@@ -69,10 +69,10 @@ function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
 
 type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-const convSpec = (name: string, entry: Entry, bindings: Binding[], g: ConvGeometry, hasBias = false): KernelSpec => ({
+const convSpec = (name: string, entry: Entry, bindings: Binding[], g: ConvGeometry, hasBias = false, relu6 = false): KernelSpec => ({
   name,
   file: 'conv2d.wgsl',
-  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1 },
+  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6 },
   bindings,
   uniforms: CONV_UNIFORMS,
 });
@@ -84,43 +84,77 @@ function vectorDepthwise(g: ConvGeometry): boolean {
 
 const DEPTHWISE_UNIFORMS = {
   N: 'u32', H: 'u32', W: 'u32', C4: 'u32', OH: 'u32', OW: 'u32', KH: 'u32', KW: 'u32', stride: 'u32', pad_top: 'u32', pad_left: 'u32',
+  rows_per_split: 'u32',
 } as const;
 
-function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry): void {
+const depthwiseUniforms = (g: ConvGeometry, rowsPerSplit = 0) => ({
+  N: g.N, H: g.H, W: g.W, C4: g.Cin / 4, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft,
+  rows_per_split: rowsPerSplit,
+});
+
+type DepthwiseEntry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
+
+const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[], g: ConvGeometry, extra: { tiled?: boolean; bias?: boolean; relu6?: boolean } = {}): KernelSpec => ({
+  name,
+  file: 'depthwise.wgsl',
+  constants: {
+    FORWARD: entry === 'FORWARD',
+    GRAD_INPUT: entry === 'GRAD_INPUT',
+    GRAD_WEIGHT: entry === 'GRAD_WEIGHT',
+    HAS_BIAS: !!extra.bias,
+    STRIDE1: g.stride === 1,
+    TILED: !!extra.tiled,
+    RELU6: !!extra.relu6,
+  },
+  bindings,
+  uniforms: DEPTHWISE_UNIFORMS,
+});
+
+/** Stride-1 depthwise passes work on four neighbouring positions per invocation (depthwise.wgsl's row tiles). */
+const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
+
+/** Epilogue activation of a forward convolution (inference with BatchNorm folded into the weights). */
+export type ConvActivation = 'none' | 'relu6';
+
+function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry, activation: ConvActivation = 'none'): void {
   const forward = entry === 'FORWARD';
   const hasBias = tensors.bias !== undefined;
+  const tiled = tiledDepthwise(g);
+  const relu6 = activation === 'relu6';
+  const [rows, cols] = forward ? [g.OH, g.OW] : [g.H, g.W];
   launch({
-    kernel: {
-      name: forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input',
-      file: 'depthwise.wgsl',
-      constants: { FORWARD: forward, GRAD_INPUT: !forward, HAS_BIAS: hasBias, STRIDE1: g.stride === 1 },
-      bindings: forward
+    kernel: depthwiseSpec(
+      `${forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input'}${tiled ? '-tiled' : ''}${relu6 ? '+relu6' : ''}`,
+      entry,
+      forward
         ? [read('x', 'vec4f'), read('w', 'vec4f'), ...(hasBias ? [read('bias', 'vec4f')] : []), write('y', 'vec4f')]
         : [read('dy', 'vec4f'), read('w', 'vec4f'), write('dx', 'vec4f')],
-      uniforms: DEPTHWISE_UNIFORMS,
-    },
+      g,
+      { tiled, bias: hasBias, relu6 },
+    ),
     op: forward ? 'depthwise-conv2d' : 'conv2d-grad-input',
-    uniforms: { N: g.N, H: g.H, W: g.W, C4: g.Cin / 4, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft },
+    uniforms: depthwiseUniforms(g),
     tensors: { ...tensors, [forward ? 'y' : 'dx']: out },
-    invocations: out.size / 4,
-    counts: { fma: convMacs(g), add: hasBias ? out.size : 0 },
+    invocations: tiled ? g.N * rows * Math.ceil(cols / 4) * (g.Cin / 4) : out.size / 4,
+    counts: { fma: convMacs(g), add: hasBias ? out.size : 0, cmp: relu6 ? 2 * out.size : 0 },
   });
 }
 
-export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor): Tensor {
+export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor, activation: ConvActivation = 'none'): Tensor {
   const y = Tensor.empty([g.N, g.OH, g.OW, g.Cout]);
   const inputs: Record<string, Tensor> = bias ? { x, w, bias } : { x, w };
   if (vectorDepthwise(g)) {
-    depthwiseLaunch('FORWARD', inputs, y, g);
+    depthwiseLaunch('FORWARD', inputs, y, g, activation);
     return y;
   }
+  const relu6 = activation === 'relu6';
   launch({
-    kernel: convSpec('conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], g, !!bias),
+    kernel: convSpec(relu6 ? 'conv2d+relu6' : 'conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], g, !!bias, relu6),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
     tensors: { ...inputs, y },
     invocations: y.size,
-    counts: { fma: convMacs(g), add: bias ? y.size : 0 },
+    counts: { fma: convMacs(g), add: bias ? y.size : 0, cmp: relu6 ? 2 * y.size : 0 },
   });
   return y;
 }
@@ -144,6 +178,22 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
 
 export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const rows = g.N * g.OH;
+  if (vectorDepthwise(g) && g.stride === 1 && g.KH * g.KW <= 25) {
+    // Every tap of four channels per invocation, over a split of the output rows.
+    const taps = g.KH * g.KW;
+    const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW * (taps + 1)))));
+    const splits = Math.ceil(rows / rowsPerSplit);
+    const partial = Tensor.empty([splits, g.KH, g.KW, 1, g.Cout]);
+    launch({
+      kernel: depthwiseSpec('depthwise-conv2d-grad-weight', 'GRAD_WEIGHT', [read('x', 'vec4f'), read('dy', 'vec4f'), write('dw', 'vec4f')], g),
+      op: 'conv2d-grad-weight',
+      uniforms: depthwiseUniforms(g, rowsPerSplit),
+      tensors: { x, dy, dw: partial },
+      invocations: splits * (g.Cin / 4),
+      counts: { fma: convMacs(g) },
+    });
+    return sumSlabs(partial, [g.KH, g.KW, 1, g.Cout]);
+  }
   const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW + 1))));
   const splits = Math.ceil(rows / rowsPerSplit);
   const weights = g.KH * g.KW * g.cinG * g.Cout;

@@ -24,6 +24,8 @@ export interface MatmulOptions {
   transB?: boolean;
   bias?: Tensor;
   alpha?: number;
+  /** An activation applied in the epilogue (inference paths: it has no gradient here). */
+  activation?: 'relu6';
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
 }
@@ -50,11 +52,13 @@ export function matmulKernel(
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
   const hasBias = options.bias !== undefined && splits === 1;
+  const relu6 = options.activation === 'relu6';
+  if (relu6 && splits > 1) throw new Error(`matmul: a fused activation needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   const outputs = batch * M * N;
   const kernel: KernelSpec = {
     name: wide ? 'matmul-wide' : 'matmul',
     file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
-    constants: { TRANS_A: !!options.transA, TRANS_B: !!options.transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1 },
+    constants: { TRANS_A: !!options.transA, TRANS_B: !!options.transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
     bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C')],
     uniforms: MATMUL_UNIFORMS,
     workgroupSize: MATMUL_WG,
@@ -74,7 +78,7 @@ export function matmulKernel(
     },
     tensors: hasBias ? { A: a, B: b, bias: options.bias!, C: out } : { A: a, B: b, C: out },
     invocations: splits * batch * tilesM * tilesN,
-    counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0 },
+    counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0, cmp: relu6 ? 2 * outputs : 0 },
   });
   if (splits === 1) return out.intoShape([batch, M, N]);
   let result = sumSlabs(out, [batch, M, N]);

@@ -37,9 +37,9 @@ export class MBConv extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    let h = this.expandNorm.call(this.expand.call(x), ctx);
-    h = this.depthwiseNorm.call(this.depthwise.call(h), ctx);
-    h = this.projectNorm.call(this.project.call(h), ctx);
+    let h = this.expandNorm.afterConv(this.expand, x, ctx);
+    h = this.depthwiseNorm.afterConv(this.depthwise, h, ctx);
+    h = this.projectNorm.afterConv(this.project, h, ctx);
     return residual(h, x); // a 1-channel input broadcasts over the projected channels
   }
 }

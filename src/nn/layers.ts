@@ -5,10 +5,11 @@ import { dropout } from '../ops/dropout.js';
 import { gelu, relu6, sigmoid } from '../ops/elementwise.js';
 import { linear } from '../ops/matmul.js';
 import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
+import { foldBatchNorm } from '../kernels/bn-fold.js';
 import { Tensor } from '../tensor/tensor.js';
 import { glorotUniform, onesParameter, zerosParameter } from './init.js';
 import { Module, type ForwardContext } from './module.js';
-import { recordTf } from '../tensor/engine.js';
+import { engine, recordTf } from '../tensor/engine.js';
 
 export type Activation = 'none' | 'gelu' | 'relu6' | 'sigmoid';
 
@@ -76,7 +77,12 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const y = conv2d(x, this.kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias: this.bias });
+    return this.forwardWith(x, this.kernel, this.bias, 'none');
+  }
+
+  /** The convolution with other weights and bias (a BatchNorm folded in) and an activation in its epilogue. */
+  forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: 'none' | 'relu6'): Tensor {
+    const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue });
     const taps = this.size * this.size;
     if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
     else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
@@ -119,9 +125,28 @@ export class BatchNorm extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    recordTf('FusedBatchNormV3', 'batch norm', x.size, { groups: this.channels });
-    if (this.activation === 'relu6') recordTf('ZeroCost', 'relu6', x.size);
+    this.recordTfOps(x.size);
     return batchNorm(x, this.s, ctx.training, this.activation);
+  }
+
+  private recordTfOps(elements: number): void {
+    recordTf('FusedBatchNormV3', 'batch norm', elements, { groups: this.channels });
+    if (this.activation === 'relu6') recordTf('ZeroCost', 'relu6', elements);
+  }
+
+  /**
+   * `conv`, then this BatchNorm. In inference without gradients the normalisation (with its running statistics)
+   * is folded into the convolution's weights and bias, and the activation runs in the convolution's epilogue: one
+   * kernel instead of a convolution and a normalisation pass over every pixel.
+   */
+  afterConv(conv: Conv2d, x: Tensor, ctx: ForwardContext): Tensor {
+    if (ctx.training || engine().gradEnabled) return this.call(conv.call(x), ctx);
+    const folded = this.within(() => foldBatchNorm(conv.kernel, conv.bias, this.s));
+    const y = conv.within(() => conv.forwardWith(x, folded.w, folded.b, this.activation));
+    this.within(() => this.recordTfOps(y.size));
+    folded.w.dispose();
+    folded.b.dispose();
+    return y;
   }
 
   override dispose(): void {

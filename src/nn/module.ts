@@ -55,8 +55,12 @@ export abstract class Module {
 
   /** Runs this module's forward pass under its name in the module path. */
   call<A extends unknown[], R>(this: Module & { forward(...args: A): R }, ...args: A): R {
-    if (!this.nameInParent) return this.forward(...args);
-    return withPath(this.nameInParent, () => this.forward(...args));
+    return this.within(() => this.forward(...args));
+  }
+
+  /** Runs `fn` under this module's name in the module path (where the ledger attributes its kernels). */
+  within<T>(fn: () => T): T {
+    return this.nameInParent ? withPath(this.nameInParent, fn) : fn();
   }
 
   dispose(): void {

@@ -15,6 +15,13 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
   return out;
 }
 
+/** Refuses an op that has no gradient where one would be recorded (gradients on and an input needs one). */
+export function noGradient(what: string, inputs: readonly Tensor[]): void {
+  if (engine().gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    throw new Error(`${what} has no gradient: run it under noGrad (inference), or apply the activation as its own op`);
+  }
+}
+
 /** Sums a gradient over the axes along which `shape` was broadcast, so it matches `shape` again. */
 export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
   if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;

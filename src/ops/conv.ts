@@ -1,10 +1,10 @@
 // Differentiable 2-D convolution. 1x1 convolutions and non-overlapping patch convolutions (kernel = stride,
 // 'valid') are matrix products over channels, so they run on the matmul kernel; everything else runs the direct
 // convolution kernels.
-import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, type Padding } from '../kernels/conv2d.js';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, type ConvActivation, type Padding } from '../kernels/conv2d.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { record } from './autograd.js';
+import { noGradient, record } from './autograd.js';
 import { permute, reshape, slice } from './layout.js';
 import { linear } from './matmul.js';
 
@@ -13,16 +13,19 @@ export interface Conv2dOptions {
   padding?: Padding;
   groups?: number;
   bias?: Tensor;
+  /** An activation fused into the kernel's epilogue; inference only (it has no gradient). */
+  activation?: ConvActivation;
 }
 
 /** x [N, H, W, Cin], w [KH, KW, Cin/groups, Cout] -> [N, OH, OW, Cout]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
-  const { stride = 1, padding = 'valid', groups = 1, bias } = options;
+  const { stride = 1, padding = 'valid', groups = 1, bias, activation = 'none' } = options;
   const g = convGeometry(x.shape, w.shape, stride, padding, groups);
+  if (activation !== 'none') noGradient(`conv2d with a fused ${activation}`, bias ? [x, w, bias] : [x, w]);
   const matmulPath = groups === 1 && g.padTop === 0 && g.padLeft === 0 && g.KH === g.KW && g.KH === stride;
-  if (matmulPath) return patchConv(x, w, g.OH, g.OW, bias);
+  if (matmulPath) return patchConv(x, w, g.OH, g.OW, bias, activation);
 
-  const y = conv2dForward(x, w, g, bias);
+  const y = conv2dForward(x, w, g, bias, activation);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(y, 'conv2d', inputs, (dy) => {
     const grads: (Tensor | null)[] = [
@@ -39,13 +42,13 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 }
 
 /** A convolution whose kernel tiles the input without overlap: regroup patches, then one matrix product. */
-function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias?: Tensor): Tensor {
+function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias: Tensor | undefined, activation: ConvActivation): Tensor {
   const [N, H, W, C] = x.shape as [number, number, number, number];
   const [P, , , Cout] = w.shape as [number, number, number, number];
   const weights = reshape(w, [P * P * C, Cout]);
-  if (P === 1) return reshape(linear(x, weights, bias), [N, OH, OW, Cout]);
+  if (P === 1) return reshape(linear(x, weights, bias, activation), [N, OH, OW, Cout]);
   const cropped = OH * P === H && OW * P === W ? x : slice(x, [0, 0, 0, 0], [N, OH * P, OW * P, C]);
   const grid = reshape(cropped, [N, OH, P, OW, P, C]);
   const patches = reshape(permute(grid, [0, 1, 3, 2, 4, 5]), [N, OH, OW, P * P * C]);
-  return linear(patches, weights, bias);
+  return linear(patches, weights, bias, activation);
 }

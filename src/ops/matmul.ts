@@ -2,7 +2,7 @@
 import { matmulKernel, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { record } from './autograd.js';
+import { noGradient, record } from './autograd.js';
 
 interface Operand {
   batch: number;
@@ -65,16 +65,19 @@ export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'
   });
 }
 
-/** x @ w + bias over the last axis of x (w: [in, out], Keras layout), bias fused into the kernel. */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+/** x @ w + bias over the last axis of x (w: [in, out], Keras layout), bias (and, inference only, a ReLU6) fused
+ * into the kernel. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor, activation: 'none' | 'relu6' = 'none'): Tensor {
   const inFeatures = w.shape[0]!;
   const outFeatures = w.shape[1]!;
   if (x.shape[x.rank - 1] !== inFeatures) {
     throw new Error(`linear: input [${x.shape.join(', ')}] does not end in ${inFeatures} features (weights [${w.shape.join(', ')}])`);
   }
   const rows = x.size / inFeatures;
+  if (activation !== 'none') noGradient(`linear with a fused ${activation}`, bias ? [x, w, bias] : [x, w]);
   const x2 = x.view([rows, inFeatures]);
-  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, bias ? { bias, op: 'linear' } : { op: 'linear' });
+  const fused = activation === 'none' ? {} : { activation };
+  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', ...fused });
   const out = flat.intoShape([...x.shape.slice(0, -1), outFeatures]);
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(out, 'linear', inputs, (g) => {

@@ -90,3 +90,17 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
     model.dispose();
   }
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * One step that stands for all profiled ones, robust to a noisy machine: each dispatch's median time across the
+ * steps (they run the same dispatches in the same order), and the median wall time.
+ */
+export function medianStep(steps: readonly ProfiledStep[]): ProfiledStep {
+  const first = steps[0]!;
+  const same = steps.every((s) => s.records.length === first.records.length && s.records.every((r, i) => r.kernel === first.records[i]!.kernel));
+  if (!same) throw new Error('the profiled steps ran different dispatches; profile them one at a time');
+  const records = first.records.map((r, i) => ({ ...r, ms: median(steps.map((s) => s.records[i]!.ms)) }));
+  return { records, wallMs: median(steps.map((s) => s.wallMs)), kernelMs: records.reduce((sum, r) => sum + r.ms, 0) };
+}
