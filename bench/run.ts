@@ -1,39 +1,89 @@
-// `npm run bench`: tokenwave's kernels against peers measured in the same run, on the same adapter.
+// `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
+// Sections: matmul, spectrogram, models (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { init, shutdown } from '../src/tensor/engine.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
-import { tfjsMatmul, useTfjsWebgpu } from './peers.js';
+import { tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
+import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
 import { spectrogramThroughput } from './spectrogram.js';
 
-const eng = await init();
-console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''})`);
-const peer = await useTfjsWebgpu();
-console.log(`peer:    ${peer}, on its own device from the same adapter\n`);
-console.log('matmul GFLOP/s (2 FLOPs per multiply-add; median of 3 timed rounds of at least 1 s each)');
-console.log(`  ${'shape'.padEnd(58)} ${'tokenwave'.padStart(9)} ${'tfjs'.padStart(7)} ${'ratio'.padStart(6)}`);
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
+const sections = args.filter((a, i) => !a.startsWith('--') && i !== runsAt + 1);
+const wanted = (name: string) => sections.length === 0 || sections.includes(name);
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
-for (const shape of MATMUL_SHAPES) {
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    ours.push(await tokenwaveMatmul(shape));
-    theirs.push(await tfjsMatmul(shape));
+
+const eng = await init();
+console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''}); ${new Date().toISOString().slice(0, 10)}`);
+const webgpu = await useTfjsWebgpu();
+console.log(`peers:   ${webgpu}, on its own device from the same adapter; TensorFlow.js WASM\n`);
+
+if (wanted('matmul')) {
+  console.log('matmul GFLOP/s (2 FLOPs per multiply-add; median of 3 timed rounds of at least 1 s each)');
+  console.log(`  ${'shape'.padEnd(58)} ${'tokenwave'.padStart(9)} ${'tfjs'.padStart(7)} ${'ratio'.padStart(6)}`);
+  for (const shape of MATMUL_SHAPES) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      ours.push(await tokenwaveMatmul(shape));
+      theirs.push(await tfjsMatmul(shape));
+    }
+    const [a, b] = [median(ours), median(theirs)];
+    console.log(`  ${shape.label.padEnd(58)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(7)} ${(a / b).toFixed(2).padStart(5)}x`);
   }
-  const [a, b] = [median(ours), median(theirs)];
-  console.log(`  ${shape.label.padEnd(58)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(7)} ${(a / b).toFixed(2).padStart(5)}x`);
+  console.log();
 }
 
-console.log('\nspectrograms per second (paper preset, 1 s clips at 16 kHz -> 124 x 129; median of 3 rounds)');
-console.log(`  ${'batch'.padEnd(10)} ${'tokenwave GPU'.padStart(13)} ${'TypeScript CPU'.padStart(15)} ${'ratio'.padStart(6)}`);
-for (const clips of [1, 16, 64]) {
-  const gpu: number[] = [];
-  const cpu: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    const r = await spectrogramThroughput(clips);
-    gpu.push(r.gpu);
-    cpu.push(r.cpu);
+if (wanted('spectrogram')) {
+  console.log('spectrograms per second (paper preset, 1 s clips at 16 kHz -> 124 x 129; median of 3 rounds)');
+  console.log(`  ${'batch'.padEnd(10)} ${'tokenwave GPU'.padStart(13)} ${'TypeScript CPU'.padStart(15)} ${'ratio'.padStart(6)}`);
+  for (const clips of [1, 16, 64]) {
+    const gpu: number[] = [];
+    const cpu: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const r = await spectrogramThroughput(clips);
+      gpu.push(r.gpu);
+      cpu.push(r.cpu);
+    }
+    const [a, b] = [median(gpu), median(cpu)];
+    console.log(`  ${String(clips).padEnd(10)} ${a.toFixed(1).padStart(13)} ${b.toFixed(1).padStart(15)} ${(a / b).toFixed(2).padStart(5)}x`);
   }
-  const [a, b] = [median(gpu), median(cpu)];
-  console.log(`  ${String(clips).padEnd(10)} ${a.toFixed(1).padStart(13)} ${b.toFixed(1).padStart(15)} ${(a / b).toFixed(2).padStart(5)}x`);
+  console.log();
+}
+
+if (wanted('models')) {
+  // TF.js WASM runs out of its 4 GB heap training TASR_4L_NT-8H at batch 64: that row compares at 32.
+  const workloads: (Workload & { wasm: boolean })[] = [
+    { model: 'TASR_4L_8T-8H', mode: 'train', batch: 64, wasm: true },
+    { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 64, wasm: true },
+    { model: 'TASR_4L_NT-8H', mode: 'train', batch: 64, wasm: false },
+    { model: 'TASR_4L_NT-8H', mode: 'train', batch: 32, wasm: true },
+    { model: 'TASR_4L_NT-8H', mode: 'infer', batch: 64, wasm: true },
+    { model: 'TASR_4L_8T-8H', mode: 'train', batch: 16, wasm: true },
+    { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 16, wasm: true },
+  ];
+  console.log(`paper models, clips per second (median of ${runs} timed steps after one warm-up; training: forward with dropout, loss,`);
+  console.log('backward, optimizer, the loss read back; inference: logits read back). TF.js WASM has no gradient kernels for');
+  console.log('convolution filters and depthwise convolutions: the peer model computes those through custom gradients.');
+  console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'tfjs-webgpu'.padStart(12)} ${'ratio'.padStart(7)} ${'tfjs-wasm'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+  let wasm = '';
+  for (const w of workloads) {
+    const ours = await tokenwaveModel(w, runs);
+    await useRegisteredTfjsWebgpu();
+    const gpuPeer = await tfjsModel(w, runs);
+    let wasmPeer: Measured | undefined;
+    if (w.wasm) {
+      wasm = await useTfjsWasm();
+      wasmPeer = await tfjsModel(w, runs);
+    }
+    const [a, b, c] = [ours.clipsPerSecond, gpuPeer.clipsPerSecond, wasmPeer?.clipsPerSecond];
+    console.log(
+      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${a.toFixed(2).padStart(10)} ${b.toFixed(2).padStart(12)} ${(a / b).toFixed(2).padStart(6)}x ` +
+        `${c === undefined ? '(heap)'.padStart(10) : c.toFixed(2).padStart(10)} ${c === undefined ? ''.padStart(7) : `${(a / c).toFixed(2).padStart(6)}x`}  ` +
+        `${ours.parameters === gpuPeer.parameters ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${gpuPeer.parameters}`}`,
+    );
+  }
+  console.log(`  (${wasm})`);
 }
 shutdown();
 process.exit(0);

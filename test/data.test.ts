@@ -1,13 +1,16 @@
 // Data-set loaders on fixtures in the real layouts, splits, the spectrogram cache, and the speech generator.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeWav16 } from '../src/audio/wav.js';
 import { hashSplit, loadDataset, speakerOf, split } from '../src/data/datasets.js';
+import { BackgroundNoise } from '../src/data/noise.js';
 import { spectrograms } from '../src/data/pipeline.js';
 import { generateSpeech, SPEECH_WORDS } from '../src/data/synthetic-speech.js';
 import { ESC50_CLASSES, generateSounds } from '../src/data/synthetic-sounds.js';
 import { PAPER_SPECTROGRAM } from '../src/audio/spectrogram.js';
+import { seededRandom } from '../src/util/random.js';
 import { useEngine } from './helpers/gpu.js';
 
 useEngine();
@@ -152,5 +155,45 @@ describe('synthetic speech', () => {
     expect(d.items).toHaveLength(16);
     // A re-run keeps what is there.
     expect(await generateSpeech({ out: a!, perClass: 2, seed: 7 })).toEqual({ written: 0, kept: 16 });
+  });
+});
+
+describe('background noise', () => {
+  const noiseFile = (dir: string, name: string, seconds: number) => {
+    const random = seededRandom(7);
+    const samples = Float32Array.from({ length: seconds * 16000 }, () => random() * 2 - 1);
+    const path = join(dir, name);
+    writeFileSync(path, encodeWav16(samples, 16000));
+    return path;
+  };
+
+  it('mixes a seeded stretch of a recording into the chosen share of clips, within the volume, clipped to [-1, 1]', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-noise-'));
+    const noise = await BackgroundNoise.load([noiseFile(dir, 'hiss.wav', 3)], 16000, 16000);
+    const level = (i: number) => (i % 2 ? Math.fround(0.9) : 0);
+    const clips = () => Array.from({ length: 50 }, (_, i) => new Float32Array(16000).fill(level(i)));
+    const none = clips();
+    noise.mix(none, { probability: 0, volume: 0.5 }, seededRandom(1));
+    expect(none.every((c, i) => c.every((v) => v === level(i)))).toBe(true);
+    const [a, b] = [clips(), clips()];
+    noise.mix(a, { probability: 0.5, volume: 0.5 }, seededRandom(2));
+    noise.mix(b, { probability: 0.5, volume: 0.5 }, seededRandom(2));
+    expect(a).toEqual(b);
+    const changed = a.filter((c, i) => c.some((v) => v !== level(i))).length;
+    expect(changed).toBeGreaterThan(10);
+    expect(changed).toBeLessThan(40);
+    for (const [i, c] of a.entries()) {
+      for (const v of c) {
+        expect(Math.abs(v - level(i))).toBeLessThanOrEqual(0.5 + 1e-6);
+        expect(Math.abs(v)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('refuses a recording shorter than one clip, naming it, and a data set without recordings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-noise-'));
+    const short = noiseFile(dir, 'short.wav', 0.5);
+    await expect(BackgroundNoise.load([short], 16000, 16000)).rejects.toThrow(/short\.wav: 8000 samples .* shorter than one clip/);
+    await expect(BackgroundNoise.load([], 16000, 16000)).rejects.toThrow(/_background_noise_/);
   });
 });

@@ -90,6 +90,18 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     block.dispose();
   });
 
+  it('the MAC convention counts every kernel tap of a convolution, padding included, as fvcore and thop do', async () => {
+    const model = new AudioTransformer(modelConfig('TASR_4L_8T-8H'));
+    const { records } = await countForward(model, 1);
+    const [P, T, C, H, D] = [64 * 64, 8, 128, 8, 128];
+    const mbconv = P * 64 * 1 + P * 64 * 9 + P * 16 * 64; // 1x1 expand, 3x3 depthwise (all 9 taps), 1x1 project
+    const patch = 64 * C * (8 * 8 * 16);
+    const tokenLearner = 64 * 8 * 9 * C + 3 * 64 * 8 * 9 * 8 + 8 * C * 64; // four 3x3 convolutions, pooling
+    const block = 3 * T * C * H * D + 2 * H * T * T * D + T * H * D * C + T * C * 256 + T * 256 * C;
+    expect(countUnder('macs', records)).toBe(mbconv + patch + tokenLearner + 4 * block + C * 8);
+    model.dispose();
+  });
+
   it("a whole model's exact count is the sum of its forward ledger, and TokenLearner cuts it", async () => {
     const nt = new AudioTransformer(modelConfig('TASR_2L_NT-2H'));
     const tl = new AudioTransformer(modelConfig('TASR_2L_8T-2H'));

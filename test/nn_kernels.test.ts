@@ -98,8 +98,11 @@ describe('softmax and cross-entropy', () => {
     expect(await topKAccuracy(logits, labels, 3).item()).toBeCloseTo(2 / 3, 6);
   });
 
-  it('a label out of range gives NaN, not a silent number', async () => {
-    const loss = crossEntropy(Tensor.from([1, 2, 3], [1, 3]), Tensor.from([7], [1], 'i32'));
+  it('a label out of range is refused when the labels came from the host, and gives NaN (never a silent number) otherwise', async () => {
+    const logits = Tensor.from([1, 2, 3], [1, 3]);
+    expect(() => crossEntropy(logits, Tensor.from([7], [1], 'i32'))).toThrow(/label 7 is outside the 3 classes/);
+    // A view carries no host range (as labels computed on the GPU would not): the kernel's own guard answers.
+    const loss = crossEntropy(logits, Tensor.from([7], [1], 'i32').view([1]));
     expect(Number.isNaN(await loss.item())).toBe(true);
   });
 
@@ -495,35 +498,50 @@ describe('attention and TokenLearner pooling', () => {
 });
 
 describe('AdamW', () => {
-  it('one fused step matches a float64 AdamW with decoupled decay, over several steps', async () => {
-    const n = 37;
-    const p0 = Float64Array.from(Float32Array.from(randomArray(n, 11)));
-    const grads = [1, 2, 3].map((s) => Float64Array.from(Float32Array.from(randomArray(n, 20 + s))));
-    const param = Tensor.from(p0, [n]).keep();
-    param.requiresGrad = true;
-    const opt = new AdamW([param], { lr: 0.01, weightDecay: 1e-2, eps: 1e-7 });
-    const ref = Float64Array.from(p0);
-    const m = new Float64Array(n);
-    const v = new Float64Array(n);
-    for (let step = 1; step <= 3; step++) {
-      param.grad = Tensor.from(grads[step - 1]!, [n]).keep();
-      opt.update();
-      for (let i = 0; i < n; i++) {
-        const g = grads[step - 1]![i]!;
-        m[i] = 0.9 * m[i]! + 0.1 * g;
-        v[i] = 0.999 * v[i]! + 0.001 * g * g;
-        const update = (m[i]! / (1 - 0.9 ** step)) / (Math.sqrt(v[i]! / (1 - 0.999 ** step)) + 1e-7);
-        ref[i] = ref[i]! - 0.01 * update - 1e-2 * ref[i]!;
+  // Keras' Adam (TensorFlow Addons' AdamW, the paper's): lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), eps on sqrt(v).
+  // PyTorch's AdamW: eps on the bias-corrected sqrt(v_hat).
+  const references = {
+    keras: (m: number, v: number, step: number, lr: number, eps: number) => ((lr * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step)) * (m / (Math.sqrt(v) + eps)),
+    pytorch: (m: number, v: number, step: number, lr: number, eps: number) => lr * ((m / (1 - 0.9 ** step)) / (Math.sqrt(v / (1 - 0.999 ** step)) + eps)),
+  };
+  for (const form of ['keras', 'pytorch'] as const) {
+    it(`one fused step matches a float64 AdamW with decoupled decay, over several steps (${form} form)`, async () => {
+      const n = 37;
+      const p0 = Float64Array.from(Float32Array.from(randomArray(n, 11)));
+      // Small gradients, so that where epsilon goes matters.
+      const grads = [1, 2, 3].map((s) => Float64Array.from(Float32Array.from(randomArray(n, 20 + s, -1e-5, 1e-5))));
+      const param = Tensor.from(p0, [n]).keep();
+      param.requiresGrad = true;
+      const opt = new AdamW([param], { lr: 0.01, weightDecay: 1e-2, eps: 1e-7, form });
+      const ref = Float64Array.from(p0);
+      const m = new Float64Array(n);
+      const v = new Float64Array(n);
+      for (let step = 1; step <= 3; step++) {
+        param.grad = Tensor.from(grads[step - 1]!, [n]).keep();
+        opt.update();
+        for (let i = 0; i < n; i++) {
+          const g = grads[step - 1]![i]!;
+          m[i] = 0.9 * m[i]! + 0.1 * g;
+          v[i] = 0.999 * v[i]! + 0.001 * g * g;
+          ref[i] = ref[i]! - references[form](m[i]!, v[i]!, step, 0.01, 1e-7) - 1e-2 * ref[i]!;
+        }
       }
-    }
-    expectClose(await param.data(), ref, 1e-6, 1e-5);
-    expect(param.grad).toBeUndefined();
+      expectClose(await param.data(), ref, 1e-6, 1e-5);
+      expect(param.grad).toBeUndefined();
+    });
+  }
+
+  it('the two forms differ where gradients are small against epsilon, and Keras\' is the default', () => {
+    const [m, v] = [1e-6, 1e-14];
+    const [keras, pytorch] = [references.keras(m, v, 1, 1, 1e-7), references.pytorch(m, v, 1, 1, 1e-7)];
+    expect(Math.abs(keras - pytorch) / Math.abs(pytorch)).toBeGreaterThan(0.01);
+    expect(new AdamW([], {}).form).toBe('keras');
   });
 
   it('declares the primitive counts that the counted reference performs', async () => {
     const n = 5;
     const t = () => Tensor.zeros([n]);
-    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0.1, step: 1 }));
+    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0.1, c1: 10, c2: 1000 }));
     const k = new Counter();
     for (let i = 0; i < n; i++) {
       const g = 0;

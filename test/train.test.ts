@@ -1,10 +1,12 @@
 // Training as a user runs it: it learns, an interrupted run resumes to the same weights, and bad input is refused.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeWav16 } from '../src/audio/wav.js';
 import { generateSpeech } from '../src/data/synthetic-speech.js';
+import { seededRandom } from '../src/util/random.js';
 import { learningRate } from '../src/train/schedule.js';
 
 const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
@@ -79,6 +81,23 @@ describe('training', () => {
       expect(readFileSync(join(broken, 'last', file)).equals(readFileSync(join(whole, 'last', file)))).toBe(true);
     }
     expect(readFileSync(join(broken, 'best', 'model.safetensors')).equals(readFileSync(join(whole, 'best', 'model.safetensors')))).toBe(true);
+  });
+});
+
+describe('background noise', () => {
+  it("mixes Speech Commands' _background_noise_ recordings into the training clips; refuses a set without them", async () => {
+    const data2 = join(work, 'v2');
+    cpSync(join(import.meta.dirname, 'fixtures', 'speech_commands_v0.02'), data2, { recursive: true });
+    const random = seededRandom(3);
+    writeFileSync(join(data2, '_background_noise_', 'white_noise.wav'), encodeWav16(Float32Array.from({ length: 32000 }, () => random() - 0.5), 16000));
+    const run = await tokenwave(['train', '--data', data2, '--model', 'TASR_1L_4T-2H', '--model-options', TINY, '--epochs', '1', '--batch-size', '4', '--background-noise', '1,0.3', '--out', join(work, 'noisy')]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/background noise: 1 recordings, mixed into 100% of the training clips at volumes up to 0\.3/);
+    const none = await tokenwave(['train', '--data', data, '--model', 'TASR_1L_4T-2H', '--model-options', TINY, '--epochs', '1', '--background-noise', '0.8,0.1', '--out', join(work, 'nonoise')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no background-noise recordings.*_background_noise_/);
+    const bad = await tokenwave(['train', '--data', data, '--background-noise', '0.8']);
+    expect(bad.stderr).toMatch(/--background-noise takes PROBABILITY,VOLUME/);
   });
 });
 

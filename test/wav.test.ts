@@ -1,10 +1,12 @@
 // WAV decoding and resampling (CPU only).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resample } from '../src/audio/resample.js';
 import { decodeWav, encodeWav16, readWav, readWavs, WavError } from '../src/audio/wav.js';
+import { seededRandom as rng } from '../src/util/random.js';
 
 interface WavSpec {
   format: 1 | 3 | 0xfffe;
@@ -164,6 +166,82 @@ describe('WAV decoding', () => {
     expect(batch.clips.map((c) => c.path)).toEqual([paths[0]]);
     expect(batch.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/empty/), expect.stringMatching(/not a WAV/), 'no such file']);
     await expect(readWavs(paths, { strict: true })).rejects.toThrow(/empty\.wav: the file is empty/);
+    await expect(readWav(dir)).rejects.toThrow(/is a folder/);
+  });
+});
+
+describe('malformed WAV files', () => {
+  const formats: WavSpec[] = [
+    { format: 1, channels: 1, rate: 16000, bits: 8, samples: ramp },
+    { format: 1, channels: 2, rate: 16000, bits: 16, samples: [...ramp, ...ramp] },
+    { format: 1, channels: 1, rate: 44100, bits: 24, samples: ramp },
+    { format: 1, channels: 1, rate: 8000, bits: 32, samples: ramp },
+    { format: 3, channels: 1, rate: 16000, bits: 32, samples: ramp },
+    { format: 3, channels: 2, rate: 48000, bits: 64, samples: [...ramp, ...ramp] },
+    { format: 0xfffe, subFormat: 1, channels: 2, rate: 16000, bits: 16, samples: [...ramp, ...ramp] },
+    { format: 0xfffe, subFormat: 3, channels: 1, rate: 16000, bits: 32, samples: ramp, dataFirst: true },
+    { format: 1, channels: 1, rate: 16000, bits: 16, samples: ramp, extraChunks: [{ id: 'LIST', bytes: [1, 2, 3] }] },
+  ];
+
+  it('fuzz: every truncated, bit-flipped or field-scrambled file decodes to finite samples or raises a WavError naming it', () => {
+    const random = rng(99);
+    let decoded = 0;
+    let refused = 0;
+    const attempt = (bytes: Uint8Array, what: string) => {
+      try {
+        const wav = decodeWav(bytes, `fuzz-${what}.wav`);
+        expect(wav.samples.every((v) => Number.isFinite(v) && Math.abs(v) <= 1000), what).toBe(true);
+        expect(wav.samples.length, what).toBeGreaterThan(0);
+        decoded++;
+      } catch (err) {
+        if (!(err instanceof WavError)) throw new Error(`${what}: ${(err as Error).name}: ${(err as Error).message}`);
+        expect(err.message, what).toContain(`fuzz-${what}.wav`);
+        refused++;
+      }
+    };
+    formats.forEach((spec, f) => {
+      const good = writeWav(spec);
+      for (let cut = 0; cut < good.length; cut++) attempt(good.subarray(0, cut), `${f}-cut-${cut}`);
+      for (let k = 0; k < 300; k++) {
+        const bytes = good.slice();
+        const flips = 1 + Math.floor(random() * 4);
+        for (let j = 0; j < flips; j++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+        attempt(bytes, `${f}-flip-${k}`);
+      }
+      for (let k = 0; k < 100; k++) {
+        // a random 32-bit value in a random header field (sizes, rate, counts)
+        const bytes = good.slice();
+        const view = new DataView(bytes.buffer);
+        const at = 4 * Math.floor(random() * Math.min(16, Math.floor(bytes.length / 4)));
+        view.setUint32(at, [0, 1, 0xffffffff, 0x7fffffff, Math.floor(random() * 2 ** 32)][k % 5]!, true);
+        attempt(bytes, `${f}-field-${k}`);
+      }
+    });
+    expect(decoded).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  it('refuses NaN or infinite float samples, an empty data chunk, a cut extensible fmt chunk and absurd rates, naming the file', () => {
+    const float = (samples: number[]) => writeWav({ format: 3, channels: 1, rate: 16000, bits: 32, samples });
+    expect(() => decodeWav(float([0.1, NaN, 0.2]), 'nan.wav')).toThrow(/nan\.wav: sample 1 \(channel 0\) is NaN/);
+    expect(() => decodeWav(float([0.1, Infinity]), 'inf.wav')).toThrow(/inf\.wav: sample 1 .* not a number/);
+    expect(() => decodeWav(float([1e30]), 'huge.wav')).toThrow(/huge\.wav: sample 0 .* far beyond full scale/);
+    expect(() => decodeWav(writeWav({ format: 1, channels: 1, rate: 16000, bits: 16, samples: [] , extraChunks: [{ id: 'LIST', bytes: [1, 2, 3, 4] }] }), 'empty.wav')).toThrow(/empty\.wav: the 'data' chunk holds no samples/);
+    const ext = writeWav({ format: 0xfffe, subFormat: 1, channels: 1, rate: 16000, bits: 16, samples: ramp, dataFirst: true });
+    expect(() => decodeWav(ext.subarray(0, ext.length - 20), 'cut.wav')).toThrow(/cut\.wav: /);
+    for (const rate of [1, 999, 10_000_000]) {
+      expect(() => decodeWav(writeWav({ format: 1, channels: 1, rate, bits: 16, samples: ramp }), 'rate.wav')).toThrow(new RegExp(`rate\\.wav: the header says the sample rate is ${rate} Hz`));
+    }
+  });
+
+  it('reads regular files only: a FIFO and a device are refused at once, not waited on or read forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-wav-'));
+    const fifo = join(dir, 'fifo.wav');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readWav(fifo)).rejects.toThrow(/fifo\.wav: is not a regular file/);
+    const device = join(dir, 'zero.wav');
+    symlinkSync('/dev/zero', device);
+    await expect(readWav(device)).rejects.toThrow(/zero\.wav: is not a regular file/);
     await expect(readWav(dir)).rejects.toThrow(/is a folder/);
   });
 });

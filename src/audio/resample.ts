@@ -23,13 +23,21 @@ export interface ResampleOptions {
   rolloff?: number;
 }
 
+const DEFAULTS = { zeroCrossings: 16, beta: 8.6, rolloff: 0.94 };
+
+/** Input samples the filter reaches on each side of an output sample. */
+export function resampleReach(fromRate: number, toRate: number, options: ResampleOptions = {}): number {
+  const { zeroCrossings, rolloff } = { ...DEFAULTS, ...options };
+  return Math.ceil(zeroCrossings / (Math.min(1, toRate / fromRate) * rolloff));
+}
+
 export function resample(x: Float32Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Float32Array {
   if (!(fromRate > 0 && toRate > 0)) throw new AudioError(`resample: rates must be positive, got ${fromRate} -> ${toRate}`);
   if (fromRate === toRate) return x.slice();
-  const { zeroCrossings = 16, beta = 8.6, rolloff = 0.94 } = options;
+  const { beta, rolloff } = { ...DEFAULTS, ...options };
   const ratio = toRate / fromRate;
   const cutoff = Math.min(1, ratio) * rolloff; // in cycles per input sample, relative to the input Nyquist
-  const half = Math.ceil(zeroCrossings / cutoff); // taps on each side, in input samples
+  const half = resampleReach(fromRate, toRate, options); // taps on each side, in input samples
   const norm = besselI0(beta);
   const out = new Float32Array(Math.round(x.length * ratio));
   for (let i = 0; i < out.length; i++) {

@@ -131,6 +131,32 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   return logMel.intoShape([clips, frames, config.melBins]);
 }
 
+/** Frames per GPU pass of longSpectrogram: keeps every buffer far below the 128 MiB binding limit. */
+const LONG_CHUNK_BYTES = 32 << 20;
+
+/**
+ * The spectrogram of one signal of any length, computed on the GPU in chunks of frames (each chunk takes the
+ * samples its frames cover), so that no buffer outgrows the device's binding limits. Values [frames, bins].
+ */
+export async function longSpectrogram(samples: Float32Array, config: SpectrogramConfig): Promise<{ values: Float32Array; frames: number; bins: number }> {
+  validateSpectrogramConfig(config);
+  const frames = frameCount(samples.length, config);
+  if (frames <= 0) throw new AudioError(`a signal of ${samples.length} samples is shorter than one frame (${config.frameLength})`);
+  const padded = new Float32Array(Math.max(samples.length, (frames - 1) * config.hop + config.frameLength));
+  padded.set(samples);
+  const bins = spectrogramShape(config.frameLength, config)[1];
+  const chunk = Math.max(1, Math.floor(LONG_CHUNK_BYTES / (config.fftLength * 8)));
+  const values = new Float32Array(frames * bins);
+  for (let f0 = 0; f0 < frames; f0 += chunk) {
+    const count = Math.min(chunk, frames - f0);
+    const span = padded.subarray(f0 * config.hop, (f0 + count - 1) * config.hop + config.frameLength);
+    const out = spectrogram(Tensor.from(span, [1, span.length]), { ...config, padEnd: false });
+    values.set(await out.data(), f0 * bins);
+    out.dispose();
+  }
+  return { values, frames, bins };
+}
+
 /** Bilinear resize of spectrograms [clips, frames, bins] to [clips, height, width] (TensorFlow's resize). */
 export function resizeSpectrograms(x: Tensor, height = 64, width = 64): Tensor {
   return resizeKernel(x, height, width);

@@ -1,7 +1,8 @@
 // WAV decoding: PCM 8/16/24/32-bit, IEEE float 32/64, WAVE_FORMAT_EXTENSIBLE, any rate and channel count
 // (downmixed to mono by averaging), chunks in any order with unknown ones skipped. Every problem becomes a
 // WavError that names the file and says what is wrong.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { TokenwaveError } from '../util/errors.js';
 
 export class WavError extends TokenwaveError {
@@ -23,8 +24,14 @@ export interface DecodedWav {
 const PCM = 1;
 const IEEE_FLOAT = 3;
 const EXTENSIBLE = 0xfffe;
-/** Sizes used by streaming writers that did not know the length: read to the end of the file instead. */
-const UNKNOWN_SIZES = new Set([0, 0xffffffff]);
+/** The size streaming writers put in a data chunk whose length they did not know: read to the end of the file. */
+const UNKNOWN_SIZE = 0xffffffff;
+/** Sample rates outside this range are damaged headers, not audio. */
+const RATES = [1000, 768_000];
+/** Larger files are refused (a stream, a device, a runaway file), not read into memory. */
+export const MAX_WAV_BYTES = 1 << 30;
+/** Float samples beyond this magnitude are damage, not audio (full scale is 1). */
+const MAX_FLOAT_SAMPLE = 1000;
 
 interface Chunk {
   id: string;
@@ -39,14 +46,25 @@ function chunksOf(view: DataView, file: string): Chunk[] {
     const id = String.fromCharCode(view.getUint8(offset), view.getUint8(offset + 1), view.getUint8(offset + 2), view.getUint8(offset + 3));
     const size = view.getUint32(offset + 4, true);
     chunks.push({ id, offset: offset + 8, size });
-    if (id === 'data' && (UNKNOWN_SIZES.has(size) || offset + 8 + size > view.byteLength)) break;
+    if (id === 'data' && (size === UNKNOWN_SIZE || offset + 8 + size > view.byteLength)) break;
     offset += 8 + size + (size % 2); // chunks are padded to an even length
   }
   if (chunks.length === 0) throw new WavError(file, 'the RIFF container holds no chunks (file cut short after the header?)');
   return chunks;
 }
 
+/** Decodes a WAV file's bytes; every problem is a WavError naming `file`. */
 export function decodeWav(bytes: Uint8Array, file = '<buffer>'): DecodedWav {
+  try {
+    return decodeChecked(bytes, file);
+  } catch (err) {
+    if (err instanceof WavError) throw err;
+    // A header field that points outside the file: no read may escape as a bare RangeError.
+    throw new WavError(file, `damaged header (${(err as Error).message})`);
+  }
+}
+
+function decodeChecked(bytes: Uint8Array, file: string): DecodedWav {
   if (bytes.byteLength === 0) throw new WavError(file, 'the file is empty (0 bytes)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = (o: number) => (bytes.byteLength >= o + 4 ? String.fromCharCode(...bytes.subarray(o, o + 4)) : '');
@@ -61,7 +79,8 @@ export function decodeWav(bytes: Uint8Array, file = '<buffer>'): DecodedWav {
   const data = chunks.find((c) => c.id === 'data');
   if (!fmt) throw new WavError(file, "no 'fmt ' chunk: the file does not say how its samples are encoded");
   if (!data) throw new WavError(file, "no 'data' chunk: the file holds no audio (truncated?)");
-  if (fmt.size < 16 || fmt.offset + 16 > view.byteLength) throw new WavError(file, `the 'fmt ' chunk is ${fmt.size} bytes, shorter than the 16 it needs`);
+  if (fmt.size < 16) throw new WavError(file, `the 'fmt ' chunk is ${fmt.size} bytes, shorter than the 16 it needs`);
+  if (fmt.offset + fmt.size > view.byteLength) throw new WavError(file, `the 'fmt ' chunk is cut short: it declares ${fmt.size} bytes, ${view.byteLength - fmt.offset} follow`);
 
   let format = view.getUint16(fmt.offset, true);
   const channels = view.getUint16(fmt.offset + 2, true);
@@ -76,7 +95,9 @@ export function decodeWav(bytes: Uint8Array, file = '<buffer>'): DecodedWav {
     throw new WavError(file, `audio format ${format} is compressed or unknown; only PCM (1) and IEEE float (3) are supported`);
   }
   if (channels === 0) throw new WavError(file, 'the header says the file has 0 channels');
-  if (sampleRate === 0) throw new WavError(file, 'the header says the sample rate is 0 Hz');
+  if (sampleRate < RATES[0]! || sampleRate > RATES[1]!) {
+    throw new WavError(file, `the header says the sample rate is ${sampleRate} Hz, outside any audio rate (${RATES[0]} to ${RATES[1]} Hz): a damaged header`);
+  }
   const validBits = format === PCM ? [8, 16, 24, 32] : [32, 64];
   if (!validBits.includes(bitsPerSample)) {
     throw new WavError(file, `${bitsPerSample}-bit ${format === PCM ? 'PCM' : 'float'} samples are not supported (supported: ${validBits.join(', ')})`);
@@ -88,16 +109,23 @@ export function decodeWav(bytes: Uint8Array, file = '<buffer>'): DecodedWav {
 
   const available = view.byteLength - data.offset;
   let dataBytes = data.size;
-  if (UNKNOWN_SIZES.has(dataBytes)) dataBytes = available - (available % blockAlign);
+  if (dataBytes === UNKNOWN_SIZE) dataBytes = available - (available % blockAlign);
   else if (dataBytes > available) {
     throw new WavError(file, `truncated: the header declares ${dataBytes} bytes of audio but only ${available} follow`);
   }
   const frames = Math.floor(dataBytes / blockAlign);
+  if (frames === 0) throw new WavError(file, "the 'data' chunk holds no samples");
   const samples = new Float32Array(frames);
   const read = sampleReader(view, format, bitsPerSample);
   for (let f = 0; f < frames; f++) {
     let sum = 0;
-    for (let c = 0; c < channels; c++) sum += read(data.offset + f * blockAlign + c * bytesPerSample);
+    for (let c = 0; c < channels; c++) {
+      const v = read(data.offset + f * blockAlign + c * bytesPerSample);
+      if (!(Math.abs(v) <= MAX_FLOAT_SAMPLE)) {
+        throw new WavError(file, `sample ${f} (channel ${c}) is ${v}: ${Number.isFinite(v) ? 'far beyond full scale' : 'not a number'}, a damaged file`);
+      }
+      sum += v;
+    }
     samples[f] = sum / channels;
   }
   return { samples, sampleRate, channels, bitsPerSample, format: format === PCM ? 'pcm' : 'float' };
@@ -117,11 +145,23 @@ function sampleReader(view: DataView, format: number, bits: number): (offset: nu
   }
 }
 
+/** Reads and decodes a WAV file: regular files only (never a FIFO or a device), at most MAX_WAV_BYTES. */
 export async function readWav(path: string): Promise<DecodedWav> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // Open without blocking and check what was opened: a FIFO named x.wav must not hang the read.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new WavError(path, 'is a folder, not a WAV file');
+      if (!info.isFile()) throw new WavError(path, 'is not a regular file (a pipe, socket or device?)');
+      if (info.size > MAX_WAV_BYTES) throw new WavError(path, `is ${info.size} bytes, more than the ${MAX_WAV_BYTES} a WAV file may have here: split it first`);
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
+    if (err instanceof WavError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new WavError(path, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a WAV file' : (err as Error).message);
   }

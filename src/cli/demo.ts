@@ -1,7 +1,7 @@
 // `npm start` / `tokenwave demo`: the paper's comparison end to end on a fresh machine. Generates a synthetic
 // speech set (kept for next time), trains TASR with and without TokenLearner on the same budget, and reports
 // accuracy against FLOPs (the paper's count and the exact one) and measured time.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
@@ -73,6 +73,7 @@ async function demo(o: DemoOptions): Promise<void> {
     for (const name of MODELS) {
       const config = modelConfig(name, { classNames: data.dataset.classNames });
       const runDir = join(o.out, name);
+      await rm(runDir, { recursive: true, force: true }); // the demo's runs start afresh each time
       const bar = progressBar(name);
       console.log(`\ntraining ${name} ...`);
       const result = await train(config, data, {

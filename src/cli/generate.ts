@@ -7,7 +7,7 @@ import { progressBar } from './progress.js';
 
 async function generate(kind: string, o: { out: string; perClass?: string; seed: string }): Promise<void> {
   if (kind !== 'speech' && kind !== 'sounds') throw new UsageError(`unknown data set kind '${kind}': valid kinds are 'speech' and 'sounds'`);
-  const perClass = integerOption('per-class', o.perClass ?? (kind === 'speech' ? '100' : '40'))!;
+  const perClass = integerOption('per-class', o.perClass ?? (kind === 'speech' ? '100' : '40'), 1, 10_000)!;
   const seed = integerOption('seed', o.seed, 0)!;
   const bar = progressBar('generate');
   const start = performance.now();

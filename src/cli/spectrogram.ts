@@ -1,13 +1,15 @@
 // `tokenwave spectrogram FILE.wav --png OUT.png`: a picture of what the model sees.
 import { Command, Option } from 'commander';
 import { resample } from '../audio/resample.js';
-import { PAPER_SPECTROGRAM, spectrogram, validateSpectrogramConfig, type SpectrogramConfig, type SpectrumOutput, type WindowName } from '../audio/spectrogram.js';
+import { frameCount, longSpectrogram, PAPER_SPECTROGRAM, validateSpectrogramConfig, type SpectrogramConfig, type SpectrumOutput, type WindowName } from '../audio/spectrogram.js';
 import { readWav, WavError } from '../audio/wav.js';
 import { init, shutdown } from '../tensor/engine.js';
-import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
 import { spectrogramPng } from '../viz/spectrogram-image.js';
-import { backendOption, integerOption } from './options.js';
+import { backendOption, integerOption, UsageError } from './options.js';
+
+/** Wider pictures than this are refused: 100,000 frames are 13 minutes at 16 kHz with the paper's hop. */
+const MAX_PICTURE_FRAMES = 100_000;
 
 interface SpectrogramCommandOptions {
   png?: string;
@@ -22,28 +24,25 @@ interface SpectrogramCommandOptions {
 }
 
 async function spectrogramAction(file: string, options: SpectrogramCommandOptions): Promise<void> {
+  const requestedRate = integerOption('sample-rate', options.sampleRate, 1000, 768_000);
+  const frameLength = integerOption('frame-length', options.frameLength, 1, 65_536)!;
+  const hop = integerOption('hop', options.hop, 1, 65_536)!;
+  const fftLength = integerOption('fft-length', options.fftLength, 2, 65_536)!;
+  const melBins = integerOption('mel-bins', options.melBins, 1, 4096)!;
   const wav = await readWav(file);
-  const targetRate = options.sampleRate ? integerOption('sample-rate', options.sampleRate)! : wav.sampleRate;
-  const samples = targetRate === wav.sampleRate ? wav.samples : resample(wav.samples, wav.sampleRate, targetRate);
-  const config: SpectrogramConfig = {
-    ...PAPER_SPECTROGRAM,
-    frameLength: integerOption('frame-length', options.frameLength)!,
-    hop: integerOption('hop', options.hop)!,
-    fftLength: integerOption('fft-length', options.fftLength)!,
-    window: options.window,
-    output: options.output,
-    melBins: integerOption('mel-bins', options.melBins)!,
-    sampleRate: targetRate,
-  };
+  const targetRate = requestedRate ?? wav.sampleRate;
+  const config: SpectrogramConfig = { ...PAPER_SPECTROGRAM, frameLength, hop, fftLength, window: options.window, output: options.output, melBins, sampleRate: targetRate };
   validateSpectrogramConfig(config);
-  if (samples.length < config.frameLength) {
-    throw new WavError(file, `${samples.length} samples is shorter than one frame (${config.frameLength})`);
+  const frames = frameCount(Math.round((wav.samples.length * targetRate) / wav.sampleRate), config);
+  if (frames < 1) throw new WavError(file, `${wav.samples.length} samples is shorter than one frame (${config.frameLength})`);
+  if (frames > MAX_PICTURE_FRAMES) {
+    throw new UsageError(`${file}: ${frames} frames would make a picture ${frames} pixels wide (at most ${MAX_PICTURE_FRAMES}); cut the file, or use a larger --hop`);
   }
+  const samples = targetRate === wav.sampleRate ? wav.samples : resample(wav.samples, wav.sampleRate, targetRate);
   await init({ backend: options.backend });
   try {
-    const out = spectrogram(Tensor.from(samples, [1, samples.length]), config);
-    const [, frames, bins] = out.shape as [number, number, number];
-    const png = spectrogramPng(await out.data(), frames, bins, { logarithmic: config.output === 'logmel' });
+    const { values, bins } = await longSpectrogram(samples, config);
+    const png = spectrogramPng(values, frames, bins, { logarithmic: config.output === 'logmel' });
     const target = options.png ?? file.replace(/\.wav$/i, '') + '.png';
     await writeFileAtomic(target, png);
     console.log(

@@ -2,7 +2,10 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { SplitPolicy } from '../data/datasets.js';
+import { BackgroundNoise, type NoiseMixing } from '../data/noise.js';
+import { loadClips } from '../data/pipeline.js';
 import { modelConfig } from '../models/config.js';
+import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { prepareData } from '../train/data.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
@@ -20,6 +23,7 @@ interface TrainCommandOptions {
   schedule: ScheduleName;
   lr?: string;
   weightDecay: string;
+  adam: AdamForm;
   seed: string;
   split: SplitPolicy;
   out?: string;
@@ -29,7 +33,16 @@ interface TrainCommandOptions {
   esc10?: boolean;
   limitPerClass?: string;
   modelOptions?: string;
+  backgroundNoise?: string;
   backend?: string;
+}
+
+/** --background-noise P,VOLUME: the share of clips that get noise, and the largest noise scale. */
+function parseNoise(text: string | undefined): NoiseMixing | undefined {
+  if (text === undefined) return undefined;
+  const [p, v, extra] = text.split(',');
+  if (v === undefined || extra !== undefined) throw new UsageError(`--background-noise takes PROBABILITY,VOLUME (e.g. 0.8,0.1), got '${text}'`);
+  return { probability: numberOption('background-noise probability', p, { min: 0, max: 1 })!, volume: numberOption('background-noise volume', v, { min: 0, max: 1 })! };
 }
 
 async function trainAction(o: TrainCommandOptions): Promise<void> {
@@ -39,6 +52,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const lr = numberOption('lr', o.lr, { above: 0, max: 10 });
   const weightDecay = numberOption('weight-decay', o.weightDecay, { min: 0, max: 1 })!;
   const limitPerClass = integerOption('limit-per-class', o.limitPerClass);
+  const mixing = parseNoise(o.backgroundNoise);
   const extra = parseModelOptions(o.modelOptions);
   let config = modelConfig(o.model, { ...extra, seed });
   const speech = config.family === 'TASR';
@@ -71,6 +85,12 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
     if (data.train.labels.length === 0 || data.validation.labels.length === 0) {
       throw new UsageError(`${o.data}: too few clips to train (${data.train.labels.length} train, ${data.validation.labels.length} validation)`);
     }
+    const noise = mixing && {
+      noise: await BackgroundNoise.load(data.dataset.noiseFiles, config.spectrogram.sampleRate, config.clipSamples),
+      mixing,
+      clips: await loadClips(data.train, config),
+    };
+    if (noise) console.log(`background noise: ${noise.noise.files.length} recordings, mixed into ${(100 * noise.mixing.probability).toFixed(0)}% of the training clips at volumes up to ${noise.mixing.volume}`);
     const bar = progressBar('train');
     const result = await train(config, data, {
       runDir,
@@ -78,10 +98,13 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       batchSize,
       schedule: { name: o.schedule, batchSize, epochs, lr, ...(speech ? {} : { warmupStart: 1e-6, warmupEpochs: 4 }) },
       weightDecay,
+      adamForm: o.adam,
+      noise,
       seed,
       saveEvery,
       resume: !!o.resume,
       shouldStop: () => interrupted.value,
+      onNotice: (message) => console.error(`tokenwave: ${message}`),
       onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
       onEpoch: (e) => {
         bar.stop();
@@ -117,6 +140,7 @@ export const trainCommand = new Command('train')
   .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
   .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')
   .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')
+  .addOption(new Option('--adam <form>', "where AdamW puts epsilon: 'keras' (the paper's TensorFlow Addons AdamW: lr scaled by the bias corrections, eps on sqrt(v)) or 'pytorch' (eps on the bias-corrected sqrt(v))").choices(ADAM_FORMS).default('keras'))
   .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '0')
   .addOption(splitOption())
   .option('--out <dir>', 'run folder (default: runs/MODEL)')
@@ -126,5 +150,6 @@ export const trainCommand = new Command('train')
   .option('--esc10', 'ESC-50: the ESC-10 subset')
   .option('--limit-per-class <n>', 'use at most this many clips per class')
   .option('--model-options <json>', 'model options beyond the name, e.g. \'{"tokenLearnerVersion": "v1.1", "tokenLearnerAt": 2}\'')
+  .option('--background-noise <p,volume>', "mix Speech Commands v0.02's _background_noise_ recordings into this share of the training clips, scaled by up to VOLUME (TensorFlow's recipe: 0.8,0.1); seeded")
   .addOption(backendOption())
   .action(trainAction);

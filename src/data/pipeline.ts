@@ -9,7 +9,7 @@ import { spectrogram, spectrogramShape, type SpectrogramConfig } from '../audio/
 import { readWav, WavError } from '../audio/wav.js';
 import { tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../util/files.js';
+import { fileError, writeFileAtomic } from '../util/files.js';
 import { seededRandom } from '../util/random.js';
 import type { Item } from './datasets.js';
 
@@ -44,18 +44,17 @@ async function cacheKey(items: readonly Item[], p: Preprocessing): Promise<strin
 export async function spectrograms(
   items: readonly Item[],
   p: Preprocessing,
-  options: { cacheDir?: string; batch?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { cacheDir?: string; batch?: number; onProgress?: (done: number, total: number) => void; onWarning?: (message: string) => void } = {},
 ): Promise<SpectrogramSet> {
   const [frames, bins] = spectrogramShape(p.clipSamples, p.spectrogram);
   const size = frames * bins;
+  const warn = options.onWarning ?? ((message: string) => console.error(`tokenwave: ${message}`));
   const key = options.cacheDir ? await cacheKey(items, p) : undefined;
   const file = key ? join(options.cacheDir!, `${key}.bin`) : undefined;
   if (file && existsSync(file) && existsSync(`${file}.json`)) {
-    const meta = JSON.parse(await readFile(`${file}.json`, 'utf8')) as { kept: number[]; skipped: SpectrogramSet['skipped'] };
-    const bytes = await readFile(file);
-    const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
-    const kept = meta.kept.map((i) => items[i]!);
-    return { values, labels: Int32Array.from(kept, (i) => i.label), frames, bins, items: kept, skipped: meta.skipped, fromCache: true };
+    const cached = await readCache(file, items, size);
+    if (cached) return { ...cached, frames, bins, fromCache: true };
+    warn(`the cached spectrograms in ${file} are damaged: computing them again`);
   }
   const batch = options.batch ?? 64;
   const keptIndex: number[] = [];
@@ -88,12 +87,32 @@ export async function spectrograms(
     offset += c.length;
   }
   if (file) {
-    await mkdir(options.cacheDir!, { recursive: true });
-    await writeFileAtomic(file, new Uint8Array(values.buffer));
-    await writeFileAtomic(`${file}.json`, JSON.stringify({ kept: keptIndex, skipped }));
+    // The cache only saves time: a full disk or an unwritable folder costs a warning, not the run.
+    try {
+      await mkdir(options.cacheDir!, { recursive: true }).catch((err: unknown) => {
+        throw fileError(options.cacheDir!, err);
+      });
+      await writeFileAtomic(file, new Uint8Array(values.buffer));
+      await writeFileAtomic(`${file}.json`, JSON.stringify({ kept: keptIndex, skipped }));
+    } catch (err) {
+      warn(`could not cache the spectrograms (${(err as Error).message}); going on without the cache`);
+    }
   }
   const kept = keptIndex.map((i) => items[i]!);
   return { values, labels: Int32Array.from(kept, (i) => i.label), frames, bins, items: kept, skipped, fromCache: false };
+}
+
+async function readCache(file: string, items: readonly Item[], size: number): Promise<Pick<SpectrogramSet, 'values' | 'labels' | 'items' | 'skipped'> | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(`${file}.json`, 'utf8')) as { kept: number[]; skipped: SpectrogramSet['skipped'] };
+    const bytes = await readFile(file);
+    if (!Array.isArray(meta.kept) || bytes.byteLength !== meta.kept.length * size * 4 || meta.kept.some((i) => !items[i])) return undefined;
+    const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
+    const kept = meta.kept.map((i) => items[i]!);
+    return { values, labels: Int32Array.from(kept, (i) => i.label), items: kept, skipped: meta.skipped ?? [] };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A seeded permutation of 0..n-1 for one epoch. */
@@ -116,4 +135,22 @@ export function batchOf(set: SpectrogramSet, indices: readonly number[]): { x: T
     x: Tensor.from(data, [indices.length, set.frames, set.bins]),
     y: Tensor.from(Int32Array.from(indices, (i) => set.labels[i]!), [indices.length], 'i32'),
   };
+}
+
+/**
+ * The clips of a set's items at the model's rate and length, as 16-bit samples (half the memory of float32; the
+ * sources are 16-bit): for augmentation that works on the audio, such as background-noise mixing.
+ */
+export async function loadClips(set: SpectrogramSet, p: Preprocessing): Promise<Int16Array> {
+  const out = new Int16Array(set.items.length * p.clipSamples);
+  for (let i = 0; i < set.items.length; i++) {
+    const clip = prepareClip(await readWav(set.items[i]!.path), p.spectrogram.sampleRate, p.clipSamples);
+    for (let j = 0; j < clip.length; j++) out[i * p.clipSamples + j] = Math.round(Math.max(-1, Math.min(1, clip[j]!)) * 32767);
+  }
+  return out;
+}
+
+/** Float copies of the clips at `indices` of a loadClips array. */
+export function clipsAt(clips: Int16Array, clipSamples: number, indices: readonly number[]): Float32Array[] {
+  return indices.map((idx) => Float32Array.from(clips.subarray(idx * clipSamples, (idx + 1) * clipSamples), (v) => v / 32767));
 }

@@ -1,4 +1,6 @@
-// The fused AdamW update of one parameter tensor (in place on the parameter and its moments).
+// The fused AdamW update of one parameter tensor (in place on the parameter and its moments):
+// p = p - lr * (m c1) / (sqrt(v c2) + eps) - decay * p, which gives Keras' form (c1 = c2 = 1, the corrections in lr)
+// or PyTorch's (c1, c2 the bias corrections) from the same kernel.
 import type { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
@@ -9,8 +11,9 @@ export interface AdamWStep {
   eps: number;
   /** Decoupled weight decay applied per step (p -= decay * p). */
   decay: number;
-  /** 1-based step number, for the bias corrections. */
-  step: number;
+  /** Factors applied to m and v before the update: the bias corrections (or 1, where the learning rate holds them). */
+  c1: number;
+  c2: number;
 }
 
 export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s: AdamWStep): void {
@@ -31,8 +34,8 @@ export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s
       one_minus_beta2: 1 - s.beta2,
       eps: s.eps,
       decay: s.decay,
-      c1: 1 / (1 - s.beta1 ** s.step),
-      c2: 1 / (1 - s.beta2 ** s.step),
+      c1: s.c1,
+      c2: s.c2,
     },
     tensors: { grad, param, m, v },
     invocations: n,

@@ -52,6 +52,11 @@ export function convMacs(g: ConvGeometry): number {
   return g.N * g.Cout * g.cinG * validTaps(g.OH, g.KH, g.stride, g.padTop, g.H) * validTaps(g.OW, g.KW, g.stride, g.padLeft, g.W);
 }
 
+/** Multiply-adds with every kernel tap, those in the zero padding too: what fvcore and thop count. */
+export function convFullMacs(g: ConvGeometry): number {
+  return g.N * g.OH * g.OW * g.Cout * g.KH * g.KW * g.cinG;
+}
+
 /** Iterations one weight-gradient invocation may loop through (llvmpipe allows 65,535 in all). */
 const GRAD_WEIGHT_BUDGET = 8192;
 
@@ -137,6 +142,7 @@ function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string
     tensors: { ...tensors, [forward ? 'y' : 'dx']: out },
     invocations: tiled ? g.N * rows * Math.ceil(cols / 4) * (g.Cin / 4) : out.size / 4,
     counts: { fma: convMacs(g), add: hasBias ? out.size : 0, cmp: relu6 ? 2 * out.size : 0 },
+    macs: convFullMacs(g),
   });
 }
 
@@ -155,6 +161,7 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
     tensors: { ...inputs, y },
     invocations: y.size,
     counts: { fma: convMacs(g), add: bias ? y.size : 0, cmp: relu6 ? 2 * y.size : 0 },
+    macs: convFullMacs(g),
   });
   return y;
 }
@@ -172,6 +179,7 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
     tensors: { dy, w, dx },
     invocations: dx.size,
     counts: { fma: convMacs(g) },
+    macs: convFullMacs(g),
   });
   return dx;
 }
@@ -191,6 +199,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
       tensors: { x, dy, dw: partial },
       invocations: splits * (g.Cin / 4),
       counts: { fma: convMacs(g) },
+    macs: convFullMacs(g),
     });
     return sumSlabs(partial, [g.KH, g.KW, 1, g.Cout]);
   }
@@ -205,6 +214,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
     tensors: { x, dy, dw: partial },
     invocations: weights * splits,
     counts: { fma: convMacs(g) },
+    macs: convFullMacs(g),
   });
   return sumSlabs(partial, [g.KH, g.KW, g.cinG, g.Cout]);
 }

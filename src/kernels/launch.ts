@@ -4,6 +4,7 @@ import type { KernelSpec, UniformValues } from '../runtime/kernel.js';
 import { counts, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../util/errors.js';
 
 export { read, write, type Binding, type ElementType, type KernelSpec } from '../runtime/kernel.js';
 
@@ -18,6 +19,8 @@ export interface Launch {
   invocations?: number;
   workgroups?: number;
   counts: Partial<OpCounts>;
+  /** Multiply-adds under the MAC convention (matrix products and convolutions only). */
+  macs?: number;
   /** Overrides the bytes read (default: every read-only binding once). */
   bytesRead?: number;
   /** Overrides the bytes written (default: every read-write binding once). */
@@ -29,6 +32,12 @@ export function launch(l: Launch): void {
   const runtime = eng.runtime;
   const kernel = runtime.kernel(l.kernel);
   const buffers: Record<string, GPUBuffer> = {};
+  for (const b of l.kernel.bindings) {
+    const t = l.tensors[b.name];
+    if (t && (t.dtype === 'i32') !== (b.type === 'i32')) {
+      throw new ArgumentError(`${l.op}: '${b.name}' takes ${b.type === 'i32' ? 'int32' : 'float32'} values, got an ${t.dtype === 'i32' ? 'int32' : 'float32'} tensor [${t.shape.join(', ')}]`);
+    }
+  }
   for (const name in l.tensors) buffers[name] = l.tensors[name]!.buffer;
   const dispatch = runtime.run(kernel, { uniforms: l.uniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
   if (eng.ledger.recording) {
@@ -49,6 +58,7 @@ export function launch(l: Launch): void {
       phase: eng.phase,
       shape: shapes.join(' '),
       counts: counts({ bytesRead: l.bytesRead ?? bytesRead, bytesWritten: l.bytesWritten ?? bytesWritten, ...l.counts }),
+      ...(l.macs !== undefined ? { macs: l.macs } : {}),
       ...(dispatch >= 0 ? { dispatch } : {}),
     });
   }

@@ -79,6 +79,7 @@ export function matmulKernel(
     tensors: hasBias ? { A: a, B: b, bias: options.bias!, C: out } : { A: a, B: b, C: out },
     invocations: splits * batch * tilesM * tilesN,
     counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0, cmp: relu6 ? 2 * outputs : 0 },
+    macs: outputs * K,
   });
   if (splits === 1) return out.intoShape([batch, M, N]);
   let result = sumSlabs(out, [batch, M, N]);

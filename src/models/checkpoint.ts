@@ -29,9 +29,20 @@ export function modelTensors(model: AudioTransformer): [string, Tensor][] {
   return [...model.namedParameters(), ...model.namedState()];
 }
 
-export async function tensorsToArrays(named: readonly [string, Tensor][]): Promise<NamedArray[]> {
+/** Tensors that went non-finite (NaN or infinite values): never written to a checkpoint. */
+export class NonFiniteError extends TokenwaveError {
+  override name = 'NonFiniteError';
+}
+
+/** Reads tensors back for saving, refusing any that holds a NaN or an infinity (`what` names them in the error). */
+export async function tensorsToArrays(named: readonly [string, Tensor][], what = 'weight'): Promise<NamedArray[]> {
   const out: NamedArray[] = [];
-  for (const [name, t] of named) out.push({ name, shape: [...t.shape], data: await t.data() });
+  for (const [name, t] of named) {
+    const data = await t.data();
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new NonFiniteError(`${what} '${name}' holds ${data[bad]} (at element ${bad})`);
+    out.push({ name, shape: [...t.shape], data });
+  }
   return out;
 }
 

@@ -50,9 +50,18 @@ const OPTION_KEYS = [
   'classes', 'tokenLearnerVersion', 'tokenLearnerAt', 'tokenFuser', 'patch', 'width', 'keyDim', 'mlp', 'dropout',
   'mbconvBlocks', 'mbconvExpanded', 'mbconvChannels', 'clipSamples', 'spectrogram', 'normalization', 'classNames', 'seed',
 ] as const;
-export type ModelOptions = Partial<Pick<ModelConfig, (typeof OPTION_KEYS)[number]>>;
+/** Options beyond the name; the object-valued ones (spectrogram, normalization) may give some fields only. */
+export type ModelOptions = Partial<Omit<Pick<ModelConfig, (typeof OPTION_KEYS)[number]>, 'spectrogram' | 'normalization'>> & {
+  spectrogram?: Partial<SpectrogramConfig>;
+  normalization?: Partial<ModelConfig['normalization']>;
+};
 
-/** The configuration a model name (plus options) stands for; errors list what is valid. */
+/** Options whose value is an object: given fields replace the defaults' one by one. */
+const NESTED = ['spectrogram', 'normalization'] as const;
+
+const LIMITS = { blocks: 64, heads: 64, tokens: 1024 };
+
+/** The configuration a model name (plus options) stands for; errors name the option and say what is valid. */
 export function modelConfig(name: string, options: ModelOptions = {}): ModelConfig {
   const match = NAME.exec(name);
   if (!match) {
@@ -61,6 +70,7 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
         `e.g. ${EXAMPLE_NAMES.join(', ')}`,
     );
   }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ModelConfigError(`model options must be an object, got ${JSON.stringify(options)}`);
   for (const key of Object.keys(options)) {
     if (!(OPTION_KEYS as readonly string[]).includes(key)) {
       throw new ModelConfigError(`unknown model option '${key}'. Valid options: ${OPTION_KEYS.join(', ')}`);
@@ -68,12 +78,19 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
   }
   const family = match[1] as Family;
   const speech = family === 'TASR';
-  const config: ModelConfig = {
+  const [blocks, tokens, heads] = [Number(match[2]), match[3] === 'NT' ? 0 : Number(match[3]!.slice(0, -1)), Number(match[4])];
+  const bounded = (what: string, value: number, least: number, most: number) => {
+    if (value < least || value > most) throw new ModelConfigError(`${name}: ${what} must be from ${least} to ${most}, got ${value}`);
+  };
+  bounded('the number of blocks (L)', blocks, 1, LIMITS.blocks);
+  bounded('the number of heads (H)', heads, 1, LIMITS.heads);
+  if (tokens !== 0) bounded('the number of learned tokens (kT)', tokens, 1, LIMITS.tokens);
+  const defaults: ModelConfig = {
     name,
     family,
-    blocks: Number(match[2]),
-    tokens: match[3] === 'NT' ? 0 : Number(match[3]!.slice(0, -1)),
-    heads: Number(match[4]),
+    blocks,
+    tokens,
+    heads,
     classes: speech ? 8 : 50,
     tokenLearnerVersion: 'v1',
     tokenLearnerAt: 0,
@@ -87,33 +104,76 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
     mbconvBlocks: speech ? 1 : 0,
     mbconvExpanded: 64,
     mbconvChannels: 16,
+    // The paper cuts clips to 16,000 samples (1 s of speech at 16 kHz) and 80,000 (the first 1.81 s of an ESC-50
+    // clip at its own 44.1 kHz: no resampling).
     clipSamples: speech ? 16000 : 80000,
-    spectrogram: PAPER_SPECTROGRAM,
+    spectrogram: { ...PAPER_SPECTROGRAM, sampleRate: speech ? 16000 : 44100 },
     normalization: { mean: 0, variance: 1 },
     classNames: [],
     seed: 0,
-    ...options,
   };
+  const config = { ...defaults, ...options } as ModelConfig;
+  for (const key of NESTED) {
+    const given = options[key] as Record<string, unknown> | undefined;
+    if (given === undefined) continue;
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new ModelConfigError(`${name}: model option '${key}' must be an object, got ${JSON.stringify(given)}`);
+    const known = Object.keys(defaults[key]);
+    const unknown = Object.keys(given).find((k) => !known.includes(k));
+    if (unknown !== undefined) throw new ModelConfigError(`${name}: unknown ${key} option '${unknown}'. Valid: ${known.join(', ')}`);
+    (config as unknown as Record<string, unknown>)[key] = { ...defaults[key], ...given };
+  }
   validate(config);
   return config;
 }
+
+const WINDOWS = ['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'];
+const OUTPUTS = ['magnitude', 'power', 'logmel'];
 
 function validate(c: ModelConfig): void {
   const fail = (message: string) => {
     throw new ModelConfigError(`${c.name}: ${message}`);
   };
-  if (c.blocks < 1) fail('needs at least one transformer block');
-  if (c.heads < 1) fail('needs at least one attention head');
-  if (!Number.isInteger(c.classes) || c.classes < 2) fail(`classes must be an integer >= 2, got ${c.classes}`);
+  const integer = (key: string, value: unknown, least: number, most: number) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < least || value > most) fail(`${key} must be an integer from ${least} to ${most}, got ${JSON.stringify(value)}`);
+  };
+  const boolean = (key: string, value: unknown) => {
+    if (typeof value !== 'boolean') fail(`${key} must be true or false, got ${JSON.stringify(value)}`);
+  };
+  const oneOf = (key: string, value: unknown, valid: readonly string[]) => {
+    if (!valid.includes(value as string)) fail(`${key} must be one of ${valid.join(', ')}, got ${JSON.stringify(value)}`);
+  };
+  integer('classes', c.classes, 2, 100_000);
+  if (!Array.isArray(c.classNames) || c.classNames.some((n) => typeof n !== 'string')) fail(`classNames must be a list of strings, got ${JSON.stringify(c.classNames)}`);
   if (c.classNames.length > 0 && c.classNames.length !== c.classes) fail(`${c.classNames.length} class names for ${c.classes} classes`);
-  if (!['v1', 'v1.1'].includes(c.tokenLearnerVersion)) fail(`tokenLearnerVersion must be 'v1' or 'v1.1', got '${c.tokenLearnerVersion}'`);
-  if (c.tokens > 0 && (c.tokenLearnerAt < 0 || c.tokenLearnerAt >= c.blocks)) {
-    fail(`tokenLearnerAt must be a block index from 0 to ${c.blocks - 1}, got ${c.tokenLearnerAt}`);
-  }
+  oneOf('tokenLearnerVersion', c.tokenLearnerVersion, ['v1', 'v1.1']);
+  integer('tokenLearnerAt', c.tokenLearnerAt, 0, c.blocks - 1);
+  boolean('tokenFuser', c.tokenFuser);
   if (c.tokenFuser && c.tokens === 0) fail('tokenFuser needs TokenLearner (a kT name)');
-  if (c.patch < 1 || c.patch > c.imageSize) fail(`patch must be between 1 and ${c.imageSize}, got ${c.patch}`);
-  if (c.mlp.length === 0 || c.mlp.at(-1) !== c.width) fail(`the last MLP size must equal the width ${c.width}, got [${c.mlp.join(', ')}]`);
-  if (c.dropout < 0 || c.dropout >= 1) fail(`dropout must be in [0, 1), got ${c.dropout}`);
+  integer('patch', c.patch, 1, c.imageSize);
+  integer('width', c.width, 1, 4096);
+  integer('keyDim', c.keyDim, 1, 4096);
+  if (!Array.isArray(c.mlp) || c.mlp.length === 0 || c.mlp.length > 16) fail(`mlp must be a list of 1 to 16 layer sizes, got ${JSON.stringify(c.mlp)}`);
+  c.mlp.forEach((n, i) => integer(`mlp[${i}]`, n, 1, 65_536));
+  if (c.mlp.at(-1) !== c.width) fail(`the last MLP size must equal the width ${c.width}, got [${c.mlp.join(', ')}]`);
+  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be a number in [0, 1), got ${JSON.stringify(c.dropout)}`);
+  integer('mbconvBlocks', c.mbconvBlocks, 0, 16);
+  integer('mbconvExpanded', c.mbconvExpanded, 1, 4096);
+  integer('mbconvChannels', c.mbconvChannels, 1, 4096);
+  integer('seed', c.seed, 0, 2 ** 32 - 1);
+  const sp = c.spectrogram;
+  integer('spectrogram.sampleRate', sp.sampleRate, 1000, 384_000);
+  integer('spectrogram.fftLength', sp.fftLength, 2, 65_536);
+  if ((sp.fftLength & (sp.fftLength - 1)) !== 0) fail(`spectrogram.fftLength must be a power of two, got ${sp.fftLength}`);
+  integer('spectrogram.frameLength', sp.frameLength, 1, sp.fftLength);
+  integer('spectrogram.hop', sp.hop, 1, 65_536);
+  oneOf('spectrogram.window', sp.window, WINDOWS);
+  oneOf('spectrogram.output', sp.output, OUTPUTS);
+  integer('spectrogram.melBins', sp.melBins, 1, sp.fftLength / 2 + 1);
+  boolean('spectrogram.padEnd', sp.padEnd);
+  integer('clipSamples', c.clipSamples, sp.frameLength, 600 * sp.sampleRate);
+  const n = c.normalization;
+  if (typeof n.mean !== 'number' || !Number.isFinite(n.mean)) fail(`normalization.mean must be a finite number, got ${JSON.stringify(n.mean)}`);
+  if (typeof n.variance !== 'number' || !Number.isFinite(n.variance) || n.variance < 0) fail(`normalization.variance must be a finite number >= 0, got ${JSON.stringify(n.variance)}`);
 }
 
 /** Side of the patch grid: floor((64 - P) / P) + 1 (TASR: 8, TESC: 10). */

@@ -3,6 +3,7 @@
 import { binaryForward } from '../kernels/elementwise.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
+import { ArgumentError } from '../util/errors.js';
 import { Tensor, type GradNode, type Shape } from '../tensor/tensor.js';
 
 /** Attaches a gradient node to `out` when gradients are on and any input needs one. */
@@ -71,6 +72,7 @@ function accumulate(into: Tensor | undefined, grad: Tensor): Tensor {
  */
 export function backward(root: Tensor, seed?: Tensor): void {
   const eng = engine();
+  if (root.graphConsumed) throw new ArgumentError('backward(): a backward pass already went through this graph, which is gone now; run the forward pass again');
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
   if (!seed && root.size !== 1) throw new Error(`backward() from a non-scalar [${root.shape.join(', ')}] needs a seed gradient`);
   const order = topologicalOrder(root);
@@ -109,7 +111,10 @@ export function backward(root: Tensor, seed?: Tensor): void {
     }
   } finally {
     eng.phase = previousPhase;
-    for (const t of order) t.node = undefined;
+    for (const t of order) {
+      if (t.node) t.graphConsumed = true;
+      t.node = undefined;
+    }
     for (const g of grads.values()) g.dispose();
   }
 }

@@ -15,7 +15,18 @@ export interface AdamWOptions {
    * true (PyTorch / Loshchilov & Hutter): p -= lr * weightDecay * p, so the decay follows the schedule.
    */
   decayFollowsLr?: boolean;
+  /**
+   * Where epsilon goes. 'keras' (the paper's TensorFlow Addons AdamW, i.e. Keras' Adam update): the bias
+   * corrections scale the learning rate, lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t), and
+   * p -= lr_t * m / (sqrt(v) + eps). 'pytorch' (PyTorch, the Adam paper's Algorithm 1):
+   * p -= lr * m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t). The two
+   * differ wherever sqrt(v) is not large against eps.
+   */
+  form?: AdamForm;
 }
+
+export type AdamForm = 'keras' | 'pytorch';
+export const ADAM_FORMS: AdamForm[] = ['keras', 'pytorch'];
 
 export class AdamW {
   lr: number;
@@ -24,6 +35,7 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   readonly decayFollowsLr: boolean;
+  readonly form: AdamForm;
   step = 0;
   readonly moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
 
@@ -34,6 +46,7 @@ export class AdamW {
     this.eps = options.eps ?? 1e-7;
     this.weightDecay = options.weightDecay ?? 0;
     this.decayFollowsLr = options.decayFollowsLr ?? false;
+    this.form = options.form ?? 'keras';
     // Allocated up front so the first step already uses as much memory as every later one.
     for (const p of params) this.moments.set(p, { m: Tensor.zeros(p.shape).keep(), v: Tensor.zeros(p.shape).keep() });
   }
@@ -50,7 +63,7 @@ export class AdamW {
           if (!p.grad) continue;
           const { m, v } = this.moments.get(p)!;
           const decay = this.decayFollowsLr ? this.lr * this.weightDecay : this.weightDecay;
-          adamwKernel(p, p.grad, m, v, { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay, step: this.step });
+          adamwKernel(p, p.grad, m, v, { ...this.corrections(), beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay });
           p.grad.dispose();
           p.grad = undefined;
         }
@@ -58,6 +71,12 @@ export class AdamW {
     } finally {
       eng.phase = previous;
     }
+  }
+
+  /** The learning rate and the bias corrections of m and v the kernel applies, for this step and form. */
+  private corrections(): { lr: number; c1: number; c2: number } {
+    const [b1, b2] = [1 - this.beta1 ** this.step, 1 - this.beta2 ** this.step];
+    return this.form === 'keras' ? { lr: (this.lr * Math.sqrt(b2)) / b1, c1: 1, c2: 1 } : { lr: this.lr, c1: 1 / b1, c2: 1 / b2 };
   }
 
   dispose(): void {

@@ -14,6 +14,8 @@ export class Engine {
   readonly scopes: Set<Tensor>[] = [];
   /** Live tensors (not disposed), for leak checks. */
   liveTensors = 0;
+  /** Set by shutdown(): the device is gone. */
+  closed = false;
   private seedCounter = 0;
   private baseSeed = 0;
 
@@ -120,7 +122,10 @@ export function engine(): Engine {
 
 /** Destroys the current engine's device. */
 export function shutdown(): void {
-  current?.runtime.destroy();
+  if (current) {
+    current.closed = true;
+    current.runtime.destroy();
+  }
   current = undefined;
 }
 

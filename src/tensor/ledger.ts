@@ -11,6 +11,9 @@ export interface KernelRecord {
   phase: Phase;
   shape: string;
   counts: OpCounts;
+  /** Multiply-adds as MAC counters (fvcore, thop) count them: matrix products, and convolutions over every kernel
+   * tap including those in the padding. Absent for other kernels. */
+  macs?: number;
   /** The runtime's dispatch index while dispatches are timed (profiling). */
   dispatch?: number;
 }

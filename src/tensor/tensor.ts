@@ -1,6 +1,7 @@
 // Tensors live in pooled GPU buffers. Views that only change the shape (reshape) share storage, counted by
 // references; the buffer returns to the pool when the last tensor using it is disposed.
 import { STORAGE_USAGE } from '../runtime/runtime.js';
+import { ArgumentError } from '../util/errors.js';
 import { engine, type Engine } from './engine.js';
 
 export type DType = 'f32' | 'i32';
@@ -44,6 +45,10 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | undefined;
   node: GradNode | undefined;
+  /** Set once a backward pass has gone through this tensor's graph (which is then dropped). */
+  graphConsumed = false;
+  /** The smallest and largest value of an int32 tensor made from host data (labels), for range checks. */
+  intRange: [number, number] | undefined;
   private disposed = false;
 
   private constructor(
@@ -69,6 +74,11 @@ export class Tensor {
     if (data.length !== n) throw new Error(`data has ${data.length} values but shape [${shape.join(', ')}] holds ${n}`);
     const t = Tensor.empty(shape, dtype);
     const array = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+    if (dtype === 'i32' && n > 0) {
+      let [lo, hi] = [array[0]!, array[0]!];
+      for (const v of array) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+      t.intRange = [lo, hi];
+    }
     if (n > 0) t.engine.runtime.write(t.buffer, array);
     return t;
   }
@@ -118,12 +128,13 @@ export class Tensor {
   }
 
   async read(): Promise<Float32Array | Int32Array> {
+    if (this.engine.closed) throw new ArgumentError(`tensor [${this.shape.join(', ')}] read after shutdown(): its GPU memory is gone; init() again and recompute it`);
     const bytes = await this.engine.runtime.read(this.buffer, this.size * 4);
     return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
   }
 
   async data(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new Error('data() reads float32 tensors; use read() for int32');
+    if (this.dtype !== 'f32') throw new ArgumentError('data() reads float32 tensors; use read() for int32');
     return (await this.read()) as Float32Array;
   }
 

@@ -1,29 +1,22 @@
 // Headless training: the paper's protocol by default (AdamW with decoupled decay, its learning-rate schedule,
-// best-validation weights), seeded and resumable. A run folder holds:
-//   last/   model.safetensors, config.json, optimizer.safetensors, state.json   (written every --save-every steps)
-//   best/   model.safetensors, config.json                                      (best validation accuracy)
-//   log.jsonl                                                                   (one JSON line per epoch)
+// best-validation weights), seeded and resumable. The run folder (run-folder.ts) holds last/ (the resumable
+// checkpoint, written every --save-every steps and at each epoch's end), best/ (the best validation accuracy's
+// weights) and log.jsonl (one line per epoch), under a lock.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { appendFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { NormalizationStats } from '../audio/spectrogram.js';
-import { batchOf, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
+import { NormalizationStats, spectrogram } from '../audio/spectrogram.js';
+import type { BackgroundNoise, NoiseMixing } from '../data/noise.js';
+import { batchOf, clipsAt, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
-import { loadModel, readCheckpointConfig, saveModel } from '../models/checkpoint.js';
+import { loadModel, NonFiniteError } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
-import { AdamW } from '../optim/adamw.js';
+import { AdamW, type AdamForm } from '../optim/adamw.js';
 import { engine, tidy } from '../tensor/engine.js';
-import { TokenwaveError } from '../util/errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { seededRandom } from '../util/random.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { restore, saveLast, writeFolderAtomic, type TrainState } from './run-checkpoint.js';
+import { RunFolder, TrainingError, type EpochLog, type TrainState } from './run-folder.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
 import { trainingStep } from './step.js';
-
-/** Training that cannot go on: divergence, a run folder in an unusable state. */
-export class TrainingError extends TokenwaveError {
-  override name = 'TrainingError';
-}
 
 export interface TrainOptions {
   runDir: string;
@@ -31,12 +24,18 @@ export interface TrainOptions {
   batchSize: number;
   schedule: ScheduleOptions;
   weightDecay: number;
+  /** Where AdamW puts epsilon: 'keras' (the paper's, default) or 'pytorch'. */
+  adamForm?: AdamForm;
   seed: number;
   /** Write last/ every this many steps (and at the end of each epoch). */
   saveEvery: number;
   resume: boolean;
   onStep?: (p: StepProgress) => void;
+  /** Hears what opening the run folder recovered (a torn checkpoint swap, a stale lock). */
+  onNotice?: (message: string) => void;
   onEpoch?: (e: EpochLog) => void;
+  /** Background-noise augmentation: the recordings, how much to mix, and the training clips (from loadClips). */
+  noise?: { noise: BackgroundNoise; mixing: NoiseMixing; clips: Int16Array };
   /** Checked between steps: when it returns true, last/ is saved and training stops (Ctrl-C). */
   shouldStop?: () => boolean;
 }
@@ -48,20 +47,9 @@ export interface StepProgress {
   loss: number;
 }
 
-export interface EpochLog {
-  epoch: number;
-  steps: number;
-  lr: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  validationAccuracy: number;
-  gap: number;
-  stepsPerSecond: number;
-  clipsPerSecond: number;
-  msPerStep: number;
-  seconds: number;
-}
 
+
+export { TrainingError, type EpochLog } from './run-folder.js';
 
 export interface TrainResult {
   history: EpochLog[];
@@ -72,39 +60,71 @@ export interface TrainResult {
 
 const seedFor = (seed: number, step: number) => createHash('sha1').update(`${seed}/${step}`).digest().readUInt32LE(0);
 
+/** A training batch: the cached spectrograms, or with noise mixing the spectrograms of freshly mixed clips. */
+function trainingBatch(set: SpectrogramSet, indices: number[], config: ModelConfig, noise?: TrainOptions['noise'] & { random: () => number }): { x: Tensor; y: Tensor } {
+  if (!noise) return batchOf(set, indices);
+  const clips = clipsAt(noise.clips, config.clipSamples, indices);
+  noise.noise.mix(clips, noise.mixing, noise.random);
+  const audio = new Float32Array(clips.length * config.clipSamples);
+  clips.forEach((clip, i) => audio.set(clip, i * config.clipSamples));
+  const x = spectrogram(Tensor.from(audio, [clips.length, config.clipSamples]), config.spectrogram);
+  return { x, y: Tensor.from(Int32Array.from(indices, (i) => set.labels[i]!), [indices.length], 'i32') };
+}
+
 /** Trains `config` on `train`, choosing the weights by accuracy on `validation`. */
 export async function train(config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
-  await mkdir(o.runDir, { recursive: true });
-  const lastDir = join(o.runDir, 'last');
-  const bestDir = join(o.runDir, 'best');
-  const logFile = join(o.runDir, 'log.jsonl');
+  const run = await RunFolder.open(o.runDir, o.onNotice);
+  try {
+    return await trainIn(run, config, data, o);
+  } finally {
+    await run.close();
+  }
+}
 
+async function trainIn(run: RunFolder, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
+  if (o.resume && !run.resumable) {
+    throw new TrainingError(`nothing to resume in ${o.runDir}: it has no checkpoint (last/); drop --resume to start a new run there`);
+  }
+  if (!o.resume && run.resumable) {
+    throw new TrainingError(`${o.runDir} already holds a run: add --resume to continue it, or choose another --out (or delete the folder) to start over`);
+  }
+  const n = data.train.labels.length;
+  const stepsPerEpoch = Math.ceil(n / o.batchSize);
   // The Normalization layer is adapted on the training spectrograms (on the GPU), unless resuming a run.
-  if (!o.resume || !existsSync(lastDir)) {
+  if (o.resume) {
+    config = { ...config, normalization: (await run.lastConfig()).normalization };
+  } else {
     const stats = new NormalizationStats();
-    for (let first = 0; first < data.train.labels.length; first += 256) {
-      const indices = Array.from({ length: Math.min(256, data.train.labels.length - first) }, (_, i) => first + i);
+    for (let first = 0; first < n; first += 256) {
+      const indices = Array.from({ length: Math.min(256, n - first) }, (_, i) => first + i);
       const { x, y } = batchOf(data.train, indices);
       await stats.add(x);
       x.dispose();
       y.dispose();
     }
     config = { ...config, normalization: { mean: stats.mean, variance: stats.variance } };
-  } else {
-    config = { ...config, normalization: (await readCheckpointConfig(lastDir)).normalization };
   }
 
   const model = new AudioTransformer(config);
-  const opt = new AdamW(model.parameters(), { lr: 0, weightDecay: o.weightDecay });
+  const opt = new AdamW(model.parameters(), { lr: 0, weightDecay: o.weightDecay, form: o.adamForm });
   let state: TrainState = {
     epoch: 0, stepInEpoch: 0, globalStep: 0, bestValidation: -1, bestEpoch: -1,
-    epochLoss: 0, epochCorrect: 0, epochClips: 0, epochSeconds: 0, history: [],
+    epochLoss: 0, epochCorrect: 0, epochClips: 0, epochSeconds: 0, history: [], stepsPerEpoch, batchSize: o.batchSize,
   };
-  if (o.resume && existsSync(lastDir)) state = await restore(lastDir, model, opt);
-  else if (existsSync(logFile)) await rm(logFile);
+  if (o.resume) state = await run.restore(model, opt, { stepsPerEpoch, batchSize: o.batchSize, epochs: o.epochs });
+  await run.writeLog(state.history);
 
-  const n = data.train.labels.length;
-  const stepsPerEpoch = Math.ceil(n / o.batchSize);
+  /** Saves, refusing weights that went non-finite: the last good checkpoint stays. */
+  const save = async (what: 'last' | 'best', s: TrainState) => {
+    try {
+      if (what === 'last') await run.saveLast(model, opt, s);
+      else await run.saveBest(model, s.globalStep);
+    } catch (err) {
+      if (!(err instanceof NonFiniteError)) throw err;
+      throw new TrainingError(`training diverged by step ${s.globalStep} (epoch ${state.epoch + 1}): ${err.message}; the last good checkpoint in ${run.lastDir} is kept; try a lower --lr`);
+    }
+  };
+
   let stopped = false;
   try {
     for (; state.epoch < o.epochs; state.epoch++) {
@@ -118,14 +138,17 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
         }
         const indices = order.slice(state.stepInEpoch * o.batchSize, (state.stepInEpoch + 1) * o.batchSize);
         engine().setSeed(seedFor(o.seed, state.globalStep));
+        const step = state.globalStep;
         const { loss, accuracy } = tidy(() => {
-          const { x, y } = batchOf(data.train, indices);
+          const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
           return trainingStep(model, opt, x, y, true);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
         accuracy.dispose();
-        if (!Number.isFinite(lossValue)) throw new TrainingError(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: loss is ${lossValue}; try a lower --lr`);
+        if (!Number.isFinite(lossValue)) {
+          throw new TrainingError(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: the loss is ${lossValue}; the last good checkpoint in ${run.lastDir} is kept; try a lower --lr`);
+        }
         state.epochLoss += lossValue * indices.length;
         state.epochCorrect += accValue * indices.length;
         state.epochClips += indices.length;
@@ -135,7 +158,7 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
         state.epochSeconds += (now - stepStart) / 1000;
         stepStart = now;
         o.onStep?.({ epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: lossValue });
-        if (state.globalStep % o.saveEvery === 0 && state.stepInEpoch < stepsPerEpoch) await saveLast(lastDir, model, opt, state);
+        if (state.globalStep % o.saveEvery === 0 && state.stepInEpoch < stepsPerEpoch) await save('last', state);
       }
       if (stopped) break;
       const validation = await evaluate(model, data.validation, []);
@@ -153,17 +176,17 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
         seconds: state.epochSeconds,
       };
       state.history.push(log);
-      await appendFile(logFile, JSON.stringify(log) + '\n');
       if (validation.top1 > state.bestValidation) {
         state.bestValidation = validation.top1;
         state.bestEpoch = log.epoch;
-        await writeFolderAtomic(bestDir, (temporary) => saveModel(temporary, model));
+        await save('best', state);
       }
+      await run.appendLog(log);
       Object.assign(state, { stepInEpoch: 0, epochLoss: 0, epochCorrect: 0, epochClips: 0, epochSeconds: 0 });
       o.onEpoch?.(log);
-      await saveLast(lastDir, model, opt, { ...state, epoch: state.epoch + 1 });
+      await save('last', { ...state, epoch: state.epoch + 1 });
     }
-    if (stopped) await saveLast(lastDir, model, opt, state);
+    if (stopped) await save('last', state);
   } finally {
     opt.dispose();
     model.dispose();

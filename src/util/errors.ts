@@ -6,3 +6,8 @@
 export class TokenwaveError extends Error {
   override name = 'TokenwaveError';
 }
+
+/** A library call that cannot work as made: a wrong shape or type, a label out of range, a tensor used after shutdown. */
+export class ArgumentError extends TokenwaveError {
+  override name = 'ArgumentError';
+}

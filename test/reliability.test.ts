@@ -1,0 +1,240 @@
+// Nothing lost, nothing silently wrong: crashes at every point of a checkpoint swap, two trainers on one folder,
+// damaged checkpoints, non-finite weights.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateSpeech } from '../src/data/synthetic-speech.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
+import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { modelConfig } from '../src/models/config.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { ops } from '../src/index.js';
+import { engine, init, shutdown } from '../src/tensor/engine.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { RunFolder, type TrainState } from '../src/train/run-folder.js';
+import { fileError, writeFileAtomic } from '../src/util/files.js';
+import { useEngine } from './helpers/gpu.js';
+
+useEngine();
+const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
+const TINY = JSON.stringify({ mbconvBlocks: 0, width: 16, keyDim: 8, mlp: [32, 16], dropout: 0.1 });
+let work = '';
+let data = '';
+
+function tokenwave(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('node', [cli, ...args], { env: { ...process.env, TOKENWAVE_CACHE: join(work, 'cache'), ...env } });
+    let [stdout, stderr] = ['', ''];
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const trainArgs = (out: string, extra: string[] = []) => [
+  'train', '--data', data, '--model', 'TASR_1L_4T-2H', '--model-options', TINY, '--epochs', '2', '--batch-size', '8',
+  '--save-every', '2', '--schedule', 'constant', '--lr', '1e-3', '--out', out, ...extra,
+];
+
+function weights(dir: string): Map<string, number[]> {
+  const { tensors } = decodeSafetensors(readFileSync(join(dir, 'model.safetensors')), dir);
+  return new Map([...tensors].map(([name, t]) => [name, [...t.data]]));
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tokenwave-reliability-'));
+  data = join(work, 'speech');
+  await generateSpeech({ out: data, perClass: 6, seed: 1 });
+}, 300_000);
+
+describe('crashes during a checkpoint swap', () => {
+  it('a SIGKILL at each step of the swap, then --resume, ends bit-identical to an uninterrupted run, with a consistent log', async () => {
+    const whole = join(work, 'whole');
+    const uninterrupted = await tokenwave(trainArgs(whole));
+    expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
+    const expected = weights(join(whole, 'last'));
+    const expectedLog = readFileSync(join(whole, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    for (const point of ['filled:2', 'moved-old:2', 'moved-new:2', 'filled:4']) {
+      const out = join(work, `crash-${point.replace(':', '-')}`);
+      const crashed = await tokenwave(trainArgs(out), { TOKENWAVE_CRASH_AT: point });
+      expect(crashed.signal, `${point}: ${crashed.stderr}`).toBe('SIGKILL');
+      const resumed = await tokenwave(trainArgs(out, ['--resume']));
+      expect(resumed.code, `${point}: ${resumed.stderr}`).toBe(0);
+      expect(weights(join(out, 'last')), point).toEqual(expected);
+      expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch), point).toEqual(expectedLog);
+      expect(readdirSync(out).filter((f) => /\.(tmp|old)-/.test(f)), point).toEqual([]);
+      expect(existsSync(join(out, 'run.lock')), point).toBe(false);
+    }
+  });
+
+  it('--resume with nothing to resume says so; a new run refuses to overwrite an existing one', async () => {
+    const fresh = join(work, 'fresh');
+    const nothing = await tokenwave(trainArgs(fresh, ['--resume']));
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/nothing to resume in .*fresh: it has no checkpoint/);
+    const again = await tokenwave(trainArgs(join(work, 'whole')));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already holds a run: add --resume/);
+  });
+});
+
+describe('the run folder', () => {
+  const state = (over: Partial<TrainState> = {}): TrainState => ({
+    epoch: 0, stepInEpoch: 1, globalStep: 1, bestValidation: -1, bestEpoch: -1, epochLoss: 1, epochCorrect: 0, epochClips: 8,
+    epochSeconds: 1, history: [], stepsPerEpoch: 4, batchSize: 8, ...over,
+  });
+  const expected = { stepsPerEpoch: 4, batchSize: 8, epochs: 2 };
+
+  async function savedRun(name: string): Promise<{ dir: string; model: AudioTransformer; opt: AdamW }> {
+    const dir = join(work, name);
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
+    const opt = new AdamW(model.parameters());
+    opt.step = 1;
+    const run = await RunFolder.open(dir);
+    await run.saveLast(model, opt, state());
+    await run.close();
+    return { dir, model, opt };
+  }
+
+  it('a second trainer on the same folder refuses with one clear line; a dead owner\'s lock is taken over', async () => {
+    const dir = join(work, 'locked');
+    const first = await RunFolder.open(dir);
+    await expect(RunFolder.open(dir)).rejects.toThrow(/locked is in use by another training run \(process \d+ on .*\): wait for it, or use another --out/);
+    await first.close();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), started: '2026-01-01' }));
+    const notices: string[] = [];
+    const second = await RunFolder.open(dir, (m) => notices.push(m));
+    expect(notices.join()).toMatch(/taking over the lock .* no longer running/);
+    await second.close();
+  });
+
+  it('two concurrent trainer processes on one folder: exactly one runs, the other refuses', async () => {
+    const out = join(work, 'concurrent');
+    const [a, b] = await Promise.all([tokenwave(trainArgs(out)), tokenwave(trainArgs(out))]);
+    const codes = [a.code, b.code].sort();
+    expect(codes).toEqual([0, 1]);
+    expect((a.code === 1 ? a : b).stderr).toMatch(/in use by another training run/);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
+  });
+
+  it('recovers the newest sealed copy left by a torn swap and removes the stale ones', async () => {
+    const { dir, model, opt } = await savedRun('torn');
+    const run = await RunFolder.open(dir);
+    opt.step = 2;
+    await run.saveLast(model, opt, state({ globalStep: 2, stepInEpoch: 2 }));
+    await run.close();
+    renameSync(join(dir, 'last'), join(dir, 'last.tmp-99999'));
+    mkdirSync(join(dir, 'last.old-99999'));
+    writeFileSync(join(dir, 'last.old-99999', 'model.safetensors'), 'half written');
+    const notices: string[] = [];
+    const reopened = await RunFolder.open(dir, (m) => notices.push(m));
+    expect(notices.join()).toMatch(/recovered .*last from last\.tmp-99999 \(step 2\)/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('last'))).toEqual(['last']);
+    const restored = await reopened.restore(model, opt, expected);
+    expect(restored.globalStep).toBe(2);
+    await reopened.close();
+    model.dispose();
+    opt.dispose();
+  });
+
+  it('names the file and the field of a damaged checkpoint instead of trusting it', async () => {
+    const { dir, model, opt } = await savedRun('damaged');
+    const stateFile = join(dir, 'last', 'state.json');
+    const manifestFile = join(dir, 'last', 'manifest.json');
+    const reseal = () => {
+      const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+      manifest.files['state.json'] = createHash('sha256').update(readFileSync(stateFile)).digest('hex');
+      writeFileSync(manifestFile, JSON.stringify(manifest));
+    };
+    const attempt = async () => {
+      const run = await RunFolder.open(dir);
+      try {
+        return await run.restore(model, opt, expected);
+      } finally {
+        await run.close();
+      }
+    };
+    const good = readFileSync(stateFile, 'utf8');
+    for (const [text, message] of [
+      ['{}', /state\.json: 'stepsPerEpoch' must be an integer/],
+      [JSON.stringify({ ...JSON.parse(good), epoch: -5 }), /state\.json: 'epoch' must be an integer from 0/],
+      [JSON.stringify({ ...JSON.parse(good), stepInEpoch: 500 }), /state\.json: 'stepInEpoch' must be an integer from 0 to 3, got 500/],
+      ['{"epoch": 1,', /state\.json: not valid JSON/],
+    ] as [string, RegExp][]) {
+      writeFileSync(stateFile, text);
+      reseal();
+      await expect(attempt(), text).rejects.toThrow(message);
+    }
+    writeFileSync(stateFile, good);
+    reseal();
+    const weightsFile = join(dir, 'last', 'model.safetensors');
+    const bytes = readFileSync(weightsFile);
+    bytes[bytes.length - 5]! ^= 0x40;
+    writeFileSync(weightsFile, bytes);
+    await expect(attempt()).rejects.toThrow(/last: its files do not match the checksums recorded when it was saved/);
+    model.dispose();
+    opt.dispose();
+  });
+
+  it('never writes non-finite weights: the save fails naming the tensor, and the last good checkpoint stays', async () => {
+    const { dir, model, opt } = await savedRun('nonfinite');
+    const before = readFileSync(join(dir, 'last', 'model.safetensors'));
+    const [name, tensor] = model.namedParameters()[0]!;
+    engine().runtime.write(tensor.buffer, new Float32Array(tensor.size).fill(NaN));
+    const run = await RunFolder.open(dir);
+    await expect(run.saveLast(model, opt, state({ globalStep: 2, stepInEpoch: 2 }))).rejects.toThrow(new RegExp(`weight '${name.replace('.', '\\.')}' holds NaN`));
+    await run.close();
+    expect(readFileSync(join(dir, 'last', 'model.safetensors'))).toEqual(before);
+    expect(readdirSync(dir).filter((f) => /\.(tmp|old)-/.test(f))).toEqual([]);
+    model.dispose();
+    opt.dispose();
+  });
+
+  it('refuses a non-finite or out-of-range learning rate or weight decay before training starts', async () => {
+    for (const [flag, value] of [['--lr', 'Infinity'], ['--lr', 'NaN'], ['--weight-decay', 'NaN'], ['--weight-decay', 'abc'], ['--weight-decay', '-1'], ['--lr', '1e30']]) {
+      const out = join(work, `bad-${flag}-${value}`);
+      const run = await tokenwave(trainArgs(out, [flag!, value!]));
+      expect(run.code, `${flag} ${value}`).toBe(1);
+      expect(run.stderr, `${flag} ${value}`).toMatch(new RegExp(`tokenwave: ${flag} must be a finite number`));
+      expect(existsSync(join(out, 'last')), `${flag} ${value}`).toBe(false);
+    }
+  });
+});
+
+describe('file-system failures', () => {
+  it('a failed write names the path and why, and leaves no temporary file; an unwritable cache costs a warning, not the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-files-'));
+    await expect(writeFileAtomic(dir, 'x')).rejects.toThrow(new RegExp(`${dir}: is a folder: give a file name`));
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(basename(dir) + '.tmp-'))).toEqual([]);
+    await expect(writeFileAtomic('/dev/null/x.json', 'x')).rejects.toThrow(/\/dev\/null\/x\.json: a part of the path is a file, not a folder/);
+    expect(fileError('/data/run/last', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })).message).toBe(
+      '/data/run/last: no space left on the disk: free some space or write elsewhere',
+    );
+    const out = join(work, 'nocache');
+    const run = await tokenwave(trainArgs(out, ['--epochs', '1']), { TOKENWAVE_CACHE: '/dev/null/cache' });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/could not cache the spectrograms \(\/dev\/null\/cache: a part of the path is a file, not a folder\); going on without the cache/);
+  });
+});
+
+describe('library misuse gets a clear error', () => {
+  it('a label outside the classes, an int32 tensor where floats go, a second backward pass, a read after shutdown', async () => {
+    const logits = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
+    expect(() => ops.crossEntropy(logits, Tensor.from([0, 3], [2], 'i32'))).toThrow(/label 3 is outside the 3 classes of logits \[2, 3\] \(labels run from 0 to 2\)/);
+    expect(() => ops.crossEntropy(logits, Tensor.from([-1, 0], [2], 'i32'))).toThrow(/label -1 is outside/);
+    expect(() => ops.exp(Tensor.from([1, 2], [2], 'i32'))).toThrow(/exp: 'xs' takes float32 values, got an int32 tensor \[2\]/);
+    const w = Tensor.from([0.5, -0.5], [2]);
+    w.requiresGrad = true;
+    const loss = ops.sum(ops.mul(w, w));
+    ops.backward(loss);
+    expect(() => ops.backward(loss)).toThrow(/a backward pass already went through this graph/);
+    const t = Tensor.from([1, 2], [2]);
+    shutdown();
+    await expect(t.data()).rejects.toThrow(/read after shutdown\(\): its GPU memory is gone/);
+    await init();
+  });
+});
