@@ -2,27 +2,29 @@
 // of C with no workgroup memory (barriers are expensive on CPU adapters such as llvmpipe). Rows and columns past
 // the edge are clamped on load and skipped on store, so any M, N, K works. Batch strides of 0 broadcast an operand.
 // A long K is split into `splits` runs of `k_chunk` (llvmpipe stops loops after 65,535 iterations); each run
-// writes its own [batch, M, N] slab and the caller sums the slabs.
+// writes its own [batch, M, N] slab and the caller sums the slabs. Operands are strided: row r of a matrix starts
+// at r * ld, and batch b at (b / inner_batches) * outer + (b % inner_batches) * inner, so a head of attention
+// reads its columns of a [B, T, H * D] tensor in place and writes its output back into one.
 fn a_index(base: u32, m: u32, k: u32) -> u32 {
 #if ${TRANS_A}
-  return base + k * u.M + m;
+  return base + k * u.lda + m;
 #else
-  return base + m * u.K + k;
+  return base + m * u.lda + k;
 #endif
 }
 
 fn load_b(base: u32, k: u32, n0: u32) -> vec4f {
 #if ${VEC_B}
-  return B[(base + k * u.N + n0) / 4u];
+  return B[(base + k * u.ldb + n0) / 4u];
 #else
   let last = u.N - 1u;
   let n1 = min(n0 + 1u, last);
   let n2 = min(n0 + 2u, last);
   let n3 = min(n0 + 3u, last);
 #if ${TRANS_B}
-  return vec4f(B[base + n0 * u.K + k], B[base + n1 * u.K + k], B[base + n2 * u.K + k], B[base + n3 * u.K + k]);
+  return vec4f(B[base + n0 * u.ldb + k], B[base + n1 * u.ldb + k], B[base + n2 * u.ldb + k], B[base + n3 * u.ldb + k]);
 #else
-  let row = base + k * u.N;
+  let row = base + k * u.ldb;
   return vec4f(B[row + n0], B[row + n1], B[row + n2], B[row + n3]);
 #endif
 #endif
@@ -35,8 +37,10 @@ fn run(t: u32) {
   let tile = t % tiles;
   let m0 = (tile / u.tiles_n) * 4u;
   let n0 = (tile % u.tiles_n) * 4u;
-  let a_base = b * u.a_batch;
-  let b_base = b * u.b_batch;
+  let outer = b / u.inner_batches;
+  let inner = b % u.inner_batches;
+  let a_base = outer * u.a_outer + inner * u.a_inner;
+  let b_base = outer * u.b_outer + inner * u.b_inner;
   let last_m = u.M - 1u;
   let m1 = min(m0 + 1u, last_m);
   let m2 = min(m0 + 2u, last_m);
@@ -49,10 +53,10 @@ fn run(t: u32) {
   let k_end = min(u.K, (split + 1u) * u.k_chunk);
 #if ${VEC_A}
   // K is a multiple of 4 (and so is every split): read A four k at a time, four rows at once.
-  let r0 = (a_base + m0 * u.K) / 4u;
-  let r1 = (a_base + m1 * u.K) / 4u;
-  let r2 = (a_base + m2 * u.K) / 4u;
-  let r3 = (a_base + m3 * u.K) / 4u;
+  let r0 = (a_base + m0 * u.lda) / 4u;
+  let r1 = (a_base + m1 * u.lda) / 4u;
+  let r2 = (a_base + m2 * u.lda) / 4u;
+  let r3 = (a_base + m3 * u.lda) / 4u;
   for (var k4 = split * u.k_chunk / 4u; k4 < k_end / 4u; k4++) {
     let k = k4 * 4u;
     let b0 = load_b(b_base, k, n0);
@@ -84,7 +88,7 @@ fn run(t: u32) {
   let shift = vec4f(bias[n0], bias[min(n0 + 1u, last_n)], bias[min(n0 + 2u, last_n)], bias[min(n0 + 3u, last_n)]);
 #endif
   let rows = array<vec4f, 4>(c0, c1, c2, c3);
-  let c_base = (split * u.batch + b) * u.M * u.N;
+  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + i;
     if (m >= u.M) { break; }
@@ -100,7 +104,7 @@ fn run(t: u32) {
     v = clamp(v, vec4f(0.0), vec4f(6.0));
 #endif
     for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < u.N) { C[c_base + m * u.N + n0 + j] = v[j]; }
+      if (n0 + j < u.N) { C[c_base + m * u.ldc + n0 + j] = v[j]; }
     }
   }
 }

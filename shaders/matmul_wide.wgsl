@@ -3,8 +3,8 @@
 // SIMD lanes and spilled registers are cheap by comparison, so the tall tile (128 vec4 multiply-adds per 24 vec4
 // loads, against 16 per 8 for a 4x4 tile) measured 2-3x faster there. A transposed operand is read as 4x4 blocks
 // and transposed in registers, so it costs no copy and no extra load. Row offsets are computed once, outside the
-// K loop (computing them per iteration measured 1.8x slower). Needs K and N multiples of 4 (and M, for a
-// transposed A). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue scales, adds
+// K loop. Operands are strided as in matmul.wgsl. Needs K and N multiples of 4, and every row start and stride
+// of A and B on a vec4 boundary. On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue scales, adds
 // the bias and applies a ReLU6 when asked.
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   var v = array<vec4f, 2>(lo, hi);
@@ -40,46 +40,48 @@ fn run(t: u32) {
   let n0 = (tile % u.tiles_n) * 8u;
   // Columns past N (when N is not a multiple of 8) read a valid block and are not stored.
   let n4 = min(n0 + 4u, u.N - 4u);
-  let a_base = b * u.a_batch;
-  let b_base = b * u.b_batch;
+  let outer = b / u.inner_batches;
+  let inner = b % u.inner_batches;
+  let a_base = outer * u.a_outer + inner * u.a_inner;
+  let b_base = outer * u.b_outer + inner * u.b_inner;
 #if ${TRANS_A}
   // A is [K, M]: the 4x4 blocks of rows m0 + 4q.. (clamped to the last block; those rows are not stored).
-  let a_step = u.M / 4u;
+  let a_step = u.lda / 4u;
   let ra0 = (a_base + min(m0 + 0u, u.M - 4u)) / 4u;
   let ra1 = (a_base + min(m0 + 4u, u.M - 4u)) / 4u;
   let ra2 = (a_base + min(m0 + 8u, u.M - 4u)) / 4u;
   let ra3 = (a_base + min(m0 + 12u, u.M - 4u)) / 4u;
 #else
   let last_m = u.M - 1u;
-  let r0 = (a_base + m0 * u.K) / 4u;
-  let r1 = (a_base + min(m0 + 1u, last_m) * u.K) / 4u;
-  let r2 = (a_base + min(m0 + 2u, last_m) * u.K) / 4u;
-  let r3 = (a_base + min(m0 + 3u, last_m) * u.K) / 4u;
-  let r4 = (a_base + min(m0 + 4u, last_m) * u.K) / 4u;
-  let r5 = (a_base + min(m0 + 5u, last_m) * u.K) / 4u;
-  let r6 = (a_base + min(m0 + 6u, last_m) * u.K) / 4u;
-  let r7 = (a_base + min(m0 + 7u, last_m) * u.K) / 4u;
-  let r8 = (a_base + min(m0 + 8u, last_m) * u.K) / 4u;
-  let r9 = (a_base + min(m0 + 9u, last_m) * u.K) / 4u;
-  let r10 = (a_base + min(m0 + 10u, last_m) * u.K) / 4u;
-  let r11 = (a_base + min(m0 + 11u, last_m) * u.K) / 4u;
-  let r12 = (a_base + min(m0 + 12u, last_m) * u.K) / 4u;
-  let r13 = (a_base + min(m0 + 13u, last_m) * u.K) / 4u;
-  let r14 = (a_base + min(m0 + 14u, last_m) * u.K) / 4u;
-  let r15 = (a_base + min(m0 + 15u, last_m) * u.K) / 4u;
+  let r0 = (a_base + m0 * u.lda) / 4u;
+  let r1 = (a_base + min(m0 + 1u, last_m) * u.lda) / 4u;
+  let r2 = (a_base + min(m0 + 2u, last_m) * u.lda) / 4u;
+  let r3 = (a_base + min(m0 + 3u, last_m) * u.lda) / 4u;
+  let r4 = (a_base + min(m0 + 4u, last_m) * u.lda) / 4u;
+  let r5 = (a_base + min(m0 + 5u, last_m) * u.lda) / 4u;
+  let r6 = (a_base + min(m0 + 6u, last_m) * u.lda) / 4u;
+  let r7 = (a_base + min(m0 + 7u, last_m) * u.lda) / 4u;
+  let r8 = (a_base + min(m0 + 8u, last_m) * u.lda) / 4u;
+  let r9 = (a_base + min(m0 + 9u, last_m) * u.lda) / 4u;
+  let r10 = (a_base + min(m0 + 10u, last_m) * u.lda) / 4u;
+  let r11 = (a_base + min(m0 + 11u, last_m) * u.lda) / 4u;
+  let r12 = (a_base + min(m0 + 12u, last_m) * u.lda) / 4u;
+  let r13 = (a_base + min(m0 + 13u, last_m) * u.lda) / 4u;
+  let r14 = (a_base + min(m0 + 14u, last_m) * u.lda) / 4u;
+  let r15 = (a_base + min(m0 + 15u, last_m) * u.lda) / 4u;
 #endif
 #if ${TRANS_B}
   // B is [N, K]: rows n0..n0+3 and n4..n4+3, read along k and transposed.
-  let rlo0 = (b_base + (n0 + 0u) * u.K) / 4u;
-  let rlo1 = (b_base + (n0 + 1u) * u.K) / 4u;
-  let rlo2 = (b_base + (n0 + 2u) * u.K) / 4u;
-  let rlo3 = (b_base + (n0 + 3u) * u.K) / 4u;
-  let rhi0 = (b_base + (n4 + 0u) * u.K) / 4u;
-  let rhi1 = (b_base + (n4 + 1u) * u.K) / 4u;
-  let rhi2 = (b_base + (n4 + 2u) * u.K) / 4u;
-  let rhi3 = (b_base + (n4 + 3u) * u.K) / 4u;
+  let rlo0 = (b_base + (n0 + 0u) * u.ldb) / 4u;
+  let rlo1 = (b_base + (n0 + 1u) * u.ldb) / 4u;
+  let rlo2 = (b_base + (n0 + 2u) * u.ldb) / 4u;
+  let rlo3 = (b_base + (n0 + 3u) * u.ldb) / 4u;
+  let rhi0 = (b_base + (n4 + 0u) * u.ldb) / 4u;
+  let rhi1 = (b_base + (n4 + 1u) * u.ldb) / 4u;
+  let rhi2 = (b_base + (n4 + 2u) * u.ldb) / 4u;
+  let rhi3 = (b_base + (n4 + 3u) * u.ldb) / 4u;
 #else
-  let b_step = u.N / 4u;
+  let b_step = u.ldb / 4u;
 #endif
   var c0 = vec4f(0.0); var d0 = vec4f(0.0);
   var c1 = vec4f(0.0); var d1 = vec4f(0.0);
@@ -105,7 +107,7 @@ fn run(t: u32) {
     let lo0 = lo[0]; let lo1 = lo[1]; let lo2 = lo[2]; let lo3 = lo[3];
     let hi0 = hi[0]; let hi1 = hi[1]; let hi2 = hi[2]; let hi3 = hi[3];
 #else
-    let row = (b_base + k4 * 4u * u.N) / 4u;
+    let row = (b_base + k4 * 4u * u.ldb) / 4u;
     let lo0 = B[row + n0 / 4u];
     let lo1 = B[row + b_step + n0 / 4u];
     let lo2 = B[row + 2u * b_step + n0 / 4u];
@@ -189,21 +191,21 @@ fn run(t: u32) {
     d15 = fma(vec4f(a15.x), hi0, fma(vec4f(a15.y), hi1, fma(vec4f(a15.z), hi2, fma(vec4f(a15.w), hi3, d15))));
   }
 
-  let c_base = (split * u.batch + b) * u.M * u.N;
-  store_row(c_base + m0 * u.N, n0, c0, d0);
-  if (m0 + 1u < u.M) { store_row(c_base + (m0 + 1u) * u.N, n0, c1, d1); }
-  if (m0 + 2u < u.M) { store_row(c_base + (m0 + 2u) * u.N, n0, c2, d2); }
-  if (m0 + 3u < u.M) { store_row(c_base + (m0 + 3u) * u.N, n0, c3, d3); }
-  if (m0 + 4u < u.M) { store_row(c_base + (m0 + 4u) * u.N, n0, c4, d4); }
-  if (m0 + 5u < u.M) { store_row(c_base + (m0 + 5u) * u.N, n0, c5, d5); }
-  if (m0 + 6u < u.M) { store_row(c_base + (m0 + 6u) * u.N, n0, c6, d6); }
-  if (m0 + 7u < u.M) { store_row(c_base + (m0 + 7u) * u.N, n0, c7, d7); }
-  if (m0 + 8u < u.M) { store_row(c_base + (m0 + 8u) * u.N, n0, c8, d8); }
-  if (m0 + 9u < u.M) { store_row(c_base + (m0 + 9u) * u.N, n0, c9, d9); }
-  if (m0 + 10u < u.M) { store_row(c_base + (m0 + 10u) * u.N, n0, c10, d10); }
-  if (m0 + 11u < u.M) { store_row(c_base + (m0 + 11u) * u.N, n0, c11, d11); }
-  if (m0 + 12u < u.M) { store_row(c_base + (m0 + 12u) * u.N, n0, c12, d12); }
-  if (m0 + 13u < u.M) { store_row(c_base + (m0 + 13u) * u.N, n0, c13, d13); }
-  if (m0 + 14u < u.M) { store_row(c_base + (m0 + 14u) * u.N, n0, c14, d14); }
-  if (m0 + 15u < u.M) { store_row(c_base + (m0 + 15u) * u.N, n0, c15, d15); }
+  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
+  store_row(c_base + m0 * u.ldc, n0, c0, d0);
+  if (m0 + 1u < u.M) { store_row(c_base + (m0 + 1u) * u.ldc, n0, c1, d1); }
+  if (m0 + 2u < u.M) { store_row(c_base + (m0 + 2u) * u.ldc, n0, c2, d2); }
+  if (m0 + 3u < u.M) { store_row(c_base + (m0 + 3u) * u.ldc, n0, c3, d3); }
+  if (m0 + 4u < u.M) { store_row(c_base + (m0 + 4u) * u.ldc, n0, c4, d4); }
+  if (m0 + 5u < u.M) { store_row(c_base + (m0 + 5u) * u.ldc, n0, c5, d5); }
+  if (m0 + 6u < u.M) { store_row(c_base + (m0 + 6u) * u.ldc, n0, c6, d6); }
+  if (m0 + 7u < u.M) { store_row(c_base + (m0 + 7u) * u.ldc, n0, c7, d7); }
+  if (m0 + 8u < u.M) { store_row(c_base + (m0 + 8u) * u.ldc, n0, c8, d8); }
+  if (m0 + 9u < u.M) { store_row(c_base + (m0 + 9u) * u.ldc, n0, c9, d9); }
+  if (m0 + 10u < u.M) { store_row(c_base + (m0 + 10u) * u.ldc, n0, c10, d10); }
+  if (m0 + 11u < u.M) { store_row(c_base + (m0 + 11u) * u.ldc, n0, c11, d11); }
+  if (m0 + 12u < u.M) { store_row(c_base + (m0 + 12u) * u.ldc, n0, c12, d12); }
+  if (m0 + 13u < u.M) { store_row(c_base + (m0 + 13u) * u.ldc, n0, c13, d13); }
+  if (m0 + 14u < u.M) { store_row(c_base + (m0 + 14u) * u.ldc, n0, c14, d14); }
+  if (m0 + 15u < u.M) { store_row(c_base + (m0 + 15u) * u.ldc, n0, c15, d15); }
 }

@@ -86,9 +86,9 @@ describe('reductions', () => {
 });
 
 describe('layout ops', () => {
-  it('permute matches index arithmetic, gradient is the inverse permutation', async () => {
-    const shape = [2, 3, 4, 5];
-    const perm = [2, 0, 3, 1];
+  // The last two keep their innermost axis, four values at a time (the patch regroup of a patch embedding).
+  const permutes: [number[], number[]][] = [[[2, 3, 4, 5], [2, 0, 3, 1]], [[2, 3, 2, 8], [0, 2, 1, 3]], [[2, 2, 3, 2, 3, 4], [0, 1, 3, 2, 4, 5]]];
+  for (const [shape, perm] of permutes) it(`permute ${JSON.stringify(shape)} by ${JSON.stringify(perm)} matches index arithmetic, gradient is the inverse permutation`, async () => {
     const outShape = perm.map((p) => shape[p]!);
     await checkOp({
       shapes: [shape],
@@ -97,7 +97,7 @@ describe('layout ops', () => {
         const out = new Float64Array(x!.length);
         for (let o = 0; o < out.length; o++) {
           const c = coords(o, outShape);
-          const src = new Array<number>(4);
+          const src = new Array<number>(shape.length);
           perm.forEach((p, i) => (src[p] = c[i]!));
           out[o] = x![index(src, shape)]!;
         }
@@ -109,6 +109,27 @@ describe('layout ops', () => {
   it('transpose swaps the last two axes', async () => {
     const x = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
     expect([...(await transpose(x).data())]).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+  it('slice and pad of rows of 8 (four values per invocation) are each other\'s gradients', async () => {
+    const shape = [4, 6, 8];
+    await checkOp({
+      shapes: [shape],
+      gpu: ([x]) => slice(x!, [1, 2, 0], [2, 3, -1]),
+      reference: ([x]) => new Float64Array(2 * 3 * 8).map((_, o) => {
+        const c = coords(o, [2, 3, 8]);
+        return x![index([c[0]! + 1, c[1]! + 2, c[2]!], shape)]!;
+      }),
+      forwardTol: [0, 0],
+    });
+    await checkOp({
+      shapes: [[2, 4]],
+      gpu: ([x]) => pad(x!, [1, 0], [2, 0]),
+      reference: ([x]) => new Float64Array(5 * 4).map((_, o) => {
+        const [i, j] = coords(o, [5, 4]) as [number, number];
+        return i >= 1 && i < 3 ? x![(i - 1) * 4 + j]! : 0;
+      }),
+      forwardTol: [0, 0],
+    });
   });
   it('slice and pad are each other\'s gradients', async () => {
     const shape = [4, 6, 3];

@@ -3,7 +3,7 @@ import { adamwKernel } from '../src/kernels/adamw.js';
 import { dropoutKernel } from '../src/kernels/dropout.js';
 import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js';
 import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
-import { scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
+import { multiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
 import { backward } from '../src/ops/autograd.js';
@@ -468,6 +468,28 @@ describe('attention and TokenLearner pooling', () => {
       h: 1e-4,
     });
   });
+
+  for (const [B, T, H, D] of [[2, 5, 3, 4], [2, 17, 2, 8]] as [number, number, number, number][]) {
+    it(`multi-head attention on [B, T, H*D] in place (B ${B}, T ${T}, ${H} heads of ${D}): values and gradients of q, k, v`, async () => {
+      // The reference splits the heads explicitly: [B, T, H, D] -> [B*H, T, D], attends, and merges them back.
+      const split = (x: Float64Array) => {
+        const out = new Float64Array(x.length);
+        for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out[((b * H + h) * T + t) * D + d] = x[((b * T + t) * H + h) * D + d]!;
+        return out;
+      };
+      const merge = (y: Float64Array) => {
+        const out = new Float64Array(y.length);
+        for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out[((b * T + t) * H + h) * D + d] = y[((b * H + h) * T + t) * D + d]!;
+        return out;
+      };
+      await checkOp({
+        shapes: [[B, T, H * D], [B, T, H * D], [B, T, H * D]],
+        gpu: ([q, k, v]) => multiHeadAttention(q!, k!, v!, H),
+        reference: ([q, k, v]) => merge(attentionRef(split(q!), split(k!), split(v!), B * H, T, D)),
+        h: 1e-4,
+      });
+    });
+  }
 
   function poolRef(a: Float64Array, x: Float64Array, B: number, S: number, K: number, C: number, mode: 'mean' | 'sum' | 'softmax'): Float64Array {
     const out = new Float64Array(B * K * C);

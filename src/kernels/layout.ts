@@ -27,40 +27,35 @@ function stridedCopy(c: StridedCopy): void {
   const plain = (d: number) => (lo[d] ?? 0) === 0 && (inDims[d] ?? c.domain[d]) === c.domain[d];
   const m = coalesce(c.domain, [c.inStride, c.outStride], plain);
   const offset = c.outOffset ?? 0;
-  const contiguous = m.shape.length === 1 && m.strides[0]![0] === 1 && m.strides[1]![0] === 1 && plain(m.origin[0]!);
-  if (contiguous && n % 4 === 0 && offset % 4 === 0) {
-    // A plain block copy (an identity permute, a concat along the first axis): vec4 loads, no index arithmetic.
-    launch({
-      kernel: { name: 'copy-vec4', file: 'copy_vec4.wgsl', bindings: [read('src', 'vec4f'), write('dst', 'vec4f')], uniforms: { offset4: 'u32' } },
-      op: c.op,
-      uniforms: { offset4: offset / 4 },
-      tensors: { src: c.src, dst: c.dst },
-      invocations: n / 4,
-      counts: {},
-      bytesRead: n * 4,
-      bytesWritten: n * 4,
-    });
-    return;
-  }
+  // Four values per invocation when the innermost axis runs contiguously on both sides (a block copy, a permute
+  // that keeps the last axis, a concat of rows): everything else then counts in vec4s.
+  const last = m.shape.length - 1;
+  const innermost = (k: number) => m.strides[k]![last] === 1;
+  const vec4 =
+    innermost(0) && innermost(1) && plain(m.origin[last]!) && m.shape[last]! % 4 === 0 && offset % 4 === 0 &&
+    m.strides.every((strides) => strides.every((s, d) => d === last || s % 4 === 0));
+  const w = vec4 ? 4 : 1;
+  const type = vec4 ? 'vec4f' : 'f32';
+  const scaled = (strides: readonly number[]) => strides.map((s, d) => (d === last ? s : s / w));
   launch({
     kernel: {
-      name: 'copy',
+      name: vec4 ? 'copy-vec4' : 'copy',
       file: 'copy.wgsl',
-      constants: { RANK: m.shape.length },
-      bindings: [read('src'), write('dst')],
+      constants: { RANK: m.shape.length, TYPE: type },
+      bindings: [read('src', type), write('dst', type)],
       uniforms: { out_offset: 'u32', shape: 'vec8u', in_stride: 'vec8u', out_stride: 'vec8u', lo: 'vec8u', in_dims: 'vec8u' },
     },
     op: c.op,
     uniforms: {
-      out_offset: offset,
-      shape: m.shape,
-      in_stride: m.strides[0]!,
-      out_stride: m.strides[1]!,
+      out_offset: offset / w,
+      shape: m.shape.map((d, i) => (i === last ? d / w : d)),
+      in_stride: scaled(m.strides[0]!),
+      out_stride: scaled(m.strides[1]!),
       lo: m.origin.map((d) => lo[d] ?? 0),
-      in_dims: m.origin.map((d, i) => (plain(d) ? m.shape[i]! : inDims[d]!)),
+      in_dims: m.origin.map((d, i) => (plain(d) ? m.shape[i]! / (i === last ? w : 1) : inDims[d]!)),
     },
     tensors: { src: c.src, dst: c.dst },
-    invocations: n,
+    invocations: n / w,
     counts: {},
     bytesRead: n * 4,
     bytesWritten: n * 4,

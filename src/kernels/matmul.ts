@@ -15,9 +15,37 @@ const WIDE_TILE_ROWS = 16;
 const MATMUL_WG = 128;
 
 const MATMUL_UNIFORMS = {
-  M: 'u32', N: 'u32', K: 'u32', batch: 'u32', a_batch: 'u32', b_batch: 'u32', tiles_m: 'u32', tiles_n: 'u32',
-  alpha: 'f32', k_chunk: 'u32', splits: 'u32',
+  M: 'u32', N: 'u32', K: 'u32', batch: 'u32', inner_batches: 'u32',
+  lda: 'u32', a_outer: 'u32', a_inner: 'u32', ldb: 'u32', b_outer: 'u32', b_inner: 'u32',
+  ldc: 'u32', c_outer: 'u32', c_inner: 'u32', c_split: 'u32',
+  tiles_m: 'u32', tiles_n: 'u32', alpha: 'f32', k_chunk: 'u32', splits: 'u32',
 } as const;
+
+/**
+ * Where an operand's matrices lie in its buffer: row r at r * ld, and batch b (of `innerBatches` per outer batch)
+ * at floor(b / innerBatches) * outer + (b % innerBatches) * inner, all in elements.
+ */
+export interface Strided {
+  ld: number;
+  outer: number;
+  inner: number;
+}
+
+export interface MatmulDims {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  /** Whether A and B hold a matrix per batch (else one, broadcast), when their layouts are not given. */
+  aBatched: boolean;
+  bBatched: boolean;
+  /** Batches per outer batch (attention heads); default 1. */
+  innerBatches?: number;
+  a?: Strided;
+  b?: Strided;
+  /** The output's layout and shape (a strided output: e.g. every head writing its columns of [B, T, H * D]). */
+  out?: { shape: readonly number[]; layout: Strided };
+}
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -30,24 +58,32 @@ export interface MatmulOptions {
   op?: string;
 }
 
+const aligned = (s: Strided) => s.ld % 4 === 0 && s.outer % 4 === 0 && s.inner % 4 === 0;
+
 /**
- * A: [batchA, M, K] (or [batchA, K, M] with transA), B: [batchB, K, N] (or [batchB, N, K]); a batch of 1 broadcasts.
- * Shapes are given explicitly so callers can pass views of any rank.
+ * op(A) [M, K] times op(B) [K, N] for each batch, op a transpose where asked; by default A is [batchA, M, K] (or
+ * [batchA, K, M] with transA) and B [batchB, K, N] (or [batchB, N, K]), contiguous, a batch of 1 broadcast, and
+ * the result [batch, M, N]. Strided layouts read and write matrices in place inside larger tensors.
  */
-export function matmulKernel(
-  a: Tensor,
-  b: Tensor,
-  dims: { batch: number; M: number; N: number; K: number; aBatched: boolean; bBatched: boolean },
-  options: MatmulOptions = {},
-): Tensor {
+export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: MatmulOptions = {}): Tensor {
   const { batch, M, N, K } = dims;
+  const transA = !!options.transA;
+  const transB = !!options.transB;
+  // Contiguous by default: batch b = outer * I + inner lies at b * (matrix size).
+  const I = dims.innerBatches ?? 1;
+  const packed = (ld: number, size: number, batched: boolean): Strided => (batched ? { ld, outer: I * size, inner: size } : { ld, outer: 0, inner: 0 });
+  const la: Strided = dims.a ?? packed(transA ? M : K, M * K, dims.aBatched);
+  const lb: Strided = dims.b ?? packed(transB ? K : N, K * N, dims.bBatched);
   const splits = Math.ceil(K / MATMUL_K_CHUNK);
+  if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
+  const lc: Strided = dims.out?.layout ?? packed(N, M * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
-  const out = Tensor.empty([splits, batch, M, N]);
+  const out = Tensor.empty(dims.out?.shape ?? [splits, batch, M, N]);
   // The tall-tile kernel reads either operand transposed through 4x4 register transposes (no copy).
-  const wide = engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!options.transA || M % 4 === 0);
-  const vecA = wide || (!options.transA && K % 4 === 0);
-  const vecB = wide || (!options.transB && N % 4 === 0);
+  const wide =
+    engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
+  const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
+  const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
@@ -58,7 +94,7 @@ export function matmulKernel(
   const kernel: KernelSpec = {
     name: wide ? 'matmul-wide' : 'matmul',
     file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
-    constants: { TRANS_A: !!options.transA, TRANS_B: !!options.transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
+    constants: { TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
     bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C')],
     uniforms: MATMUL_UNIFORMS,
     workgroupSize: MATMUL_WG,
@@ -68,8 +104,10 @@ export function matmulKernel(
     op: options.op ?? 'matmul',
     uniforms: {
       M, N, K, batch,
-      a_batch: dims.aBatched ? M * K : 0,
-      b_batch: dims.bBatched ? K * N : 0,
+      inner_batches: I,
+      lda: la.ld, a_outer: la.outer, a_inner: la.inner,
+      ldb: lb.ld, b_outer: lb.outer, b_inner: lb.inner,
+      ldc: lc.ld, c_outer: lc.outer, c_inner: lc.inner, c_split: batch * M * N,
       tiles_m: tilesM,
       tiles_n: tilesN,
       alpha,
@@ -80,7 +118,9 @@ export function matmulKernel(
     invocations: splits * batch * tilesM * tilesN,
     counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0, cmp: relu6 ? 2 * outputs : 0 },
     macs: outputs * K,
+    bytesWritten: 4 * splits * outputs,
   });
+  if (dims.out) return out;
   if (splits === 1) return out.intoShape([batch, M, N]);
   let result = sumSlabs(out, [batch, M, N]);
   if (options.bias) {

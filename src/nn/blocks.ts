@@ -1,7 +1,7 @@
 // The paper's building blocks: MBConv stem, positional embedding, multi-head attention with a per-head width
 // independent of the model width, the pre-LN transformer block, TokenLearner v1 (the paper's), v1.1 and
 // TokenFuser (Google's), and the classification head.
-import { scaledDotProductAttention, tokenPool } from '../ops/attention.js';
+import { multiHeadAttention, tokenPool } from '../ops/attention.js';
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
@@ -80,24 +80,18 @@ export class MultiHeadAttention extends Module {
     this.output = this.child('output', new Dense(inner, width, random, einsum));
   }
 
-  /** [B, T, H*D] -> [B, H, T, D] */
-  private split(x: Tensor, B: number, T: number): Tensor {
-    return permute(reshape(x, [B, T, this.heads, this.keyDim]), [0, 2, 1, 3]);
-  }
-
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const [B, T] = x.shape as [number, number, number];
+    const T = x.shape[1]!;
     const inner = this.heads * this.keyDim;
-    const q = this.split(this.query.call(x), B, T);
-    const k = this.split(this.key.call(x), B, T);
-    const v = this.split(this.value.call(x), B, T);
+    const q = this.query.call(x);
+    const k = this.key.call(x);
+    const v = this.value.call(x);
     recordTf('Mul', 'query scaling', T * inner);
     recordTf('Einsum', 'attention scores', this.heads * T * T, { reduce: this.keyDim });
     recordTf('Softmax', 'attention softmax', this.heads * T * T);
     recordTf('Einsum', 'attention values', T * inner, { reduce: T });
-    const attended = scaledDotProductAttention(q, k, v, { dropoutRate: this.dropoutRate, training: ctx.training });
-    const merged = reshape(permute(attended, [0, 2, 1, 3]), [B, T, inner]);
-    return this.output.call(merged);
+    const attended = multiHeadAttention(q, k, v, this.heads, { dropoutRate: this.dropoutRate, training: ctx.training });
+    return this.output.call(attended);
   }
 }
 

@@ -1,6 +1,9 @@
 // Attention and TokenLearner pooling, both built on the batched matmul kernel so neither materialises more than
 // the score matrix (attention) or anything beyond the (k, C) tokens (pooling).
+import { matmulKernel } from '../kernels/matmul.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../util/errors.js';
+import { record } from './autograd.js';
 import { dropout } from './dropout.js';
 import { permute } from './layout.js';
 import { matmul } from './matmul.js';
@@ -21,6 +24,64 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const scores = matmul(q, k, { transB: true, alpha: scale, op: 'attention-scores' });
   const probs = dropout(softmax(scores), options.dropoutRate ?? 0, options.training ?? false);
   return matmul(probs, v, { op: 'attention-values' });
+}
+
+/**
+ * The products of one head at a time over tensors [B, T, H * D] whose heads sit side by side in the last axis (what
+ * the Q/K/V projections give): head h of batch b is the T x D matrix at b * T * H * D + h * D with rows H * D apart.
+ * The kernels read and write those columns in place, so attention needs no split or merge copies.
+ */
+function heads(B: number, T: number, H: number, D: number) {
+  return { layout: { ld: H * D, outer: T * H * D, inner: D }, batch: B * H, innerBatches: H };
+}
+
+/** Per head, scale * q_h k_h^T: q, k [B, T, H*D] -> scores [B, H, T, T]. */
+function headScores(q: Tensor, k: Tensor, H: number, scale: number): Tensor {
+  const [B, T, HD] = q.shape as [number, number, number];
+  const D = HD / H;
+  const h = heads(B, T, H, D);
+  const scoresOf = (qi: Tensor, ki: Tensor) =>
+    matmulKernel(qi, ki, { batch: h.batch, M: T, N: T, K: D, aBatched: true, bBatched: true, innerBatches: H, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' });
+  const scores = scoresOf(q, k).intoShape([B, H, T, T]);
+  return record(scores, 'attention-scores', [q, k], (dS) => {
+    const into = { shape: [B, T, HD], layout: h.layout };
+    const contiguous = { ld: T, outer: H * T * T, inner: T * T };
+    // dq_h = scale * dS k_h; dk_h = scale * dS^T q_h, written into the heads' columns
+    const dq = q.requiresGrad ? matmulKernel(dS, k, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { alpha: scale, op: 'attention-scores-grad' }) : null;
+    const dk = k.requiresGrad ? matmulKernel(dS, q, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { transA: true, alpha: scale, op: 'attention-scores-grad' }) : null;
+    return [dq, dk];
+  });
+}
+
+/** Per head, p_h v_h: probabilities [B, H, T, T] and v [B, T, H*D] -> [B, T, H*D]. */
+function headValues(p: Tensor, v: Tensor, H: number): Tensor {
+  const [B, T, HD] = v.shape as [number, number, number];
+  const D = HD / H;
+  const h = heads(B, T, H, D);
+  const contiguous = { ld: T, outer: H * T * T, inner: T * T };
+  const into = { shape: [B, T, HD], layout: h.layout };
+  const out = matmulKernel(p, v, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { op: 'attention-values' });
+  return record(out, 'attention-values', [p, v], (dO) => {
+    // dp_h = dO_h v_h^T [B, H, T, T]; dv_h = p_h^T dO_h into the heads' columns
+    const dp = p.requiresGrad
+      ? matmulKernel(dO, v, { batch: h.batch, M: T, N: T, K: D, aBatched: true, bBatched: true, innerBatches: H, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T])
+      : null;
+    const dv = v.requiresGrad ? matmulKernel(p, dO, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { transA: true, op: 'attention-values-grad' }) : null;
+    return [dp, dv];
+  });
+}
+
+/**
+ * Multi-head attention over projections q, k, v [B, T, H*D] with the heads side by side:
+ * softmax(q_h k_h^T * scale) v_h per head (dropout on the probabilities), back as [B, T, H*D].
+ */
+export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
+  const D = q.shape[q.rank - 1]! / heads;
+  if (q.rank !== 3 || !Number.isInteger(D) || k.shape.join() !== q.shape.join() || v.shape.join() !== q.shape.join()) {
+    throw new ArgumentError(`multiHeadAttention takes q, k, v [B, T, H*D] of one shape with ${heads} heads; got [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
+  }
+  const probs = dropout(softmax(headScores(q, k, heads, options.scale ?? 1 / Math.sqrt(D))), options.dropoutRate ?? 0, options.training ?? false);
+  return headValues(probs, v, heads);
 }
 
 export type PoolMode = 'mean' | 'sum' | 'softmax';

@@ -26,7 +26,7 @@ export interface Peaks {
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Bumped whenever the measurement (or a kernel it uses) changes, so cached peaks are measured again. */
-const MEASUREMENT = 2;
+const MEASUREMENT = 3;
 
 function cacheFile(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', 'peaks.json');
