@@ -41,20 +41,59 @@ interface EspeakWorker {
 }
 
 /**
- * A fresh synthesizer for every clip: eSpeak NG keeps state between utterances (its noise and flutter
- * generators), so reusing one would make a clip depend on the clips made before it (~0.06 s to start one).
+ * eSpeak NG keeps state between utterances (its noise and flutter generators), so a clip made by a reused
+ * synthesizer would depend on the clips made before it; starting a fresh one costs ~0.15 s, more than speaking.
+ * Instead the synthesizer's whole memory is saved once it has started and put back before every clip: each clip
+ * begins from the same state, as from a fresh start (the build is JavaScript with all its state in that memory, and
+ * the tests check that a clip comes out the same whatever was made before it).
  */
-let voiceData: ArrayBuffer | undefined;
-async function espeak(): Promise<EspeakWorker> {
-  const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
-  // The 24 MB voice-data package is read once and handed to every new instance.
-  if (!voiceData) {
-    const bytes = await readFile(createRequire(import.meta.url).resolve('@echogarden/espeak-ng-emscripten/espeak-ng.data'));
-    voiceData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+interface EspeakModule {
+  HEAPU8: Uint8Array;
+  eSpeakNGWorker: new () => EspeakWorker;
+}
+
+class Synthesizer {
+  private constructor(
+    private readonly module: EspeakModule,
+    private readonly worker: EspeakWorker,
+    private readonly started: Uint8Array,
+  ) {}
+
+  private static shared: Promise<Synthesizer> | undefined;
+
+  static get(): Promise<Synthesizer> {
+    Synthesizer.shared ??= Synthesizer.start();
+    return Synthesizer.shared;
   }
-  const data = voiceData;
-  const module = await initialise({ getPreloadedPackage: () => data });
-  return new module.eSpeakNGWorker() as EspeakWorker;
+
+  private static start(): Promise<Synthesizer> {
+    return withFixedClock(async () => {
+      const { default: initialise } = await import('@echogarden/espeak-ng-emscripten');
+      const bytes = await readFile(createRequire(import.meta.url).resolve('@echogarden/espeak-ng-emscripten/espeak-ng.data'));
+      const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const module = (await initialise({ getPreloadedPackage: () => data })) as EspeakModule;
+      const worker = new module.eSpeakNGWorker();
+      return new Synthesizer(module, worker, module.HEAPU8.slice());
+    });
+  }
+
+  /** The word at eSpeak's 22,050 Hz, in [-1, 1). */
+  speak(word: string, voice: string, rate: number, pitch: number, range: number): Promise<Float32Array> {
+    return withFixedClock(async () => {
+      const heap = this.module.HEAPU8; // the memory may have grown since the start: the growth starts zeroed
+      heap.set(this.started);
+      heap.fill(0, this.started.length);
+      this.worker.set_voice(voice);
+      this.worker.set_rate(rate);
+      this.worker.set_pitch(pitch);
+      this.worker.set_range(range);
+      const chunks: number[] = [];
+      this.worker.synthesize(word, (samples) => {
+        if (samples) for (const v of samples) chunks.push(v / 32768);
+      });
+      return Float32Array.from(chunks);
+    });
+  }
 }
 
 const seedOf = (...parts: (string | number)[]) => createHash('sha1').update(parts.join('/')).digest().readUInt32LE(0);
@@ -111,26 +150,11 @@ async function withFixedClock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function synthesize(word: string, voice: string, rate: number, pitch: number, range: number): Promise<Float32Array> {
-  return withFixedClock(async () => {
-    const tts = await espeak();
-    tts.set_voice(voice);
-    tts.set_rate(rate);
-    tts.set_pitch(pitch);
-    tts.set_range(range);
-    const chunks: number[] = [];
-    tts.synthesize(word, (samples) => {
-      if (samples) for (const s of samples) chunks.push(s / 32768);
-    });
-    return Float32Array.from(chunks);
-  });
-}
-
 /** One clip of `word` by `speaker`, 16 kHz, at most 1 s. */
 async function speak(word: string, speaker: Speaker, r: () => number): Promise<Float32Array> {
   const rate = Math.round(speaker.rate * (0.9 + 0.2 * r()));
   const pitch = Math.round(Math.min(99, Math.max(0, speaker.pitch + (r() - 0.5) * 10)));
-  const chunks = await synthesize(word, speaker.voice, rate, pitch, Math.round(speaker.range));
+  const chunks = await (await Synthesizer.get()).speak(word, speaker.voice, rate, pitch, Math.round(speaker.range));
   let voice = resample(chunks, ESPEAK_RATE, RATE);
   // trim the synthesizer's silence, then colour the voice with the speaker's mic and room
   const threshold = 0.02 * peakAmplitude(voice);
