@@ -67,20 +67,33 @@ if (wanted('models')) {
   console.log('convolution filters and depthwise convolutions: the peer model computes those through custom gradients.');
   console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'tfjs-webgpu'.padStart(12)} ${'ratio'.padStart(7)} ${'tfjs-wasm'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
   let wasm = '';
+  // A peer that fails (out of memory) leaves a note in its cell rather than ending the benchmark.
+  const peer = async (w: Workload): Promise<Measured | string> => {
+    try {
+      return await tfjsModel(w, runs);
+    } catch (e) {
+      console.error(`  (peer failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
+      return '(failed)';
+    }
+  };
   for (const w of workloads) {
     const ours = await tokenwaveModel(w, runs);
     await useRegisteredTfjsWebgpu();
-    const gpuPeer = await tfjsModel(w, runs);
-    let wasmPeer: Measured | undefined;
+    const gpuPeer = await peer(w);
+    let wasmPeer: Measured | string = '(heap)';
     if (w.wasm) {
       wasm = await useTfjsWasm();
-      wasmPeer = await tfjsModel(w, runs);
+      wasmPeer = await peer(w);
     }
-    const [a, b, c] = [ours.clipsPerSecond, gpuPeer.clipsPerSecond, wasmPeer?.clipsPerSecond];
+    const cells = [gpuPeer, wasmPeer].map((p, i) => {
+      const width = i === 0 ? 12 : 10;
+      if (typeof p === 'string') return `${p.padStart(width)} ${''.padStart(7)}`;
+      return `${p.clipsPerSecond.toFixed(2).padStart(width)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
+    });
+    const theirs = typeof gpuPeer === 'string' ? ours.parameters : gpuPeer.parameters;
     console.log(
-      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${a.toFixed(2).padStart(10)} ${b.toFixed(2).padStart(12)} ${(a / b).toFixed(2).padStart(6)}x ` +
-        `${c === undefined ? '(heap)'.padStart(10) : c.toFixed(2).padStart(10)} ${c === undefined ? ''.padStart(7) : `${(a / c).toFixed(2).padStart(6)}x`}  ` +
-        `${ours.parameters === gpuPeer.parameters ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${gpuPeer.parameters}`}`,
+      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cells.join(' ')}  ` +
+        `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
     );
   }
   console.log(`  (${wasm})`);

@@ -49,7 +49,7 @@ function conv(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, padding: 'same' | 
           const padded = tf.pad(xs, [[0, 0], [p, p], [p, p], [0, 0]]);
           const taps: tf.Tensor[] = [];
           for (let ky = 0; ky < K; ky++) {
-            for (let kx = 0; kx < K; kx++) taps.push(tf.matMul(tf.reshape(tf.slice(padded, [0, ky, kx, 0], [B, H, W, C]), [rows, C]), dyRows, true, false));
+            for (let kx = 0; kx < K; kx++) taps.push(tf.tidy(() => tf.matMul(tf.reshape(tf.slice(padded, [0, ky, kx, 0], [B, H, W, C]), [rows, C]), dyRows, true, false)));
           }
           dw = tf.reshape(tf.stack(taps), [K, K, C, O]);
         }
@@ -73,7 +73,8 @@ function depthwise(x: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
         const dx = tf.depthwiseConv2d(dy as tf.Tensor4D, tf.reverse(ws, [0, 1]), 1, 'same');
         const padded = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]);
         const taps: tf.Tensor[] = [];
-        for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) taps.push(tf.sum(tf.mul(tf.slice(padded, [0, ky, kx, 0], [B, H, W, C]), dy), [0, 1, 2]));
+        // one tap at a time, its activation-sized intermediates freed before the next (TF.js WASM's heap is 4 GB)
+        for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) taps.push(tf.tidy(() => tf.sum(tf.mul(tf.slice(padded, [0, ky, kx, 0], [B, H, W, C]), dy), [0, 1, 2])));
         return [dx, tf.reshape(tf.stack(taps), [3, 3, C, 1])];
       },
     };
