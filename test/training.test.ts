@@ -7,12 +7,15 @@ import { gelu, relu } from '../src/ops/elementwise.js';
 import { linear } from '../src/ops/matmul.js';
 import { mean } from '../src/ops/reduce.js';
 import { crossEntropy } from '../src/ops/softmax.js';
+import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { glorotUniform, zerosParameter } from '../src/nn/init.js';
 import { tidy } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { trainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
-import { useEngine } from './helpers/gpu.js';
+import { randomArray, useEngine } from './helpers/gpu.js';
 
 const env = useEngine();
 
@@ -145,5 +148,30 @@ describe('training', () => {
       expect(now.bytesInUse).toBe(first.bytesInUse);
       expect(now.live).toBe(first.live);
     }
+  });
+
+  it("and over the paper model's fused training steps (MBConv with BatchNorm, TokenLearner, attention, AdamW)", async () => {
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+    const optimizer = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+    const x = Tensor.from(Float32Array.from(randomArray(4 * 124 * 129, 9, 0, 2)), [4, 124, 129]).keep();
+    const y = Tensor.from([0, 3, 5, 7], [4], 'i32').keep();
+    const snapshot = () => ({ ...env.engine.runtime.pool.snapshot(), live: env.engine.liveTensors });
+    let first: ReturnType<typeof snapshot> | undefined;
+    for (let i = 0; i < 6; i++) {
+      const loss = trainingStep(model, optimizer, x, y);
+      await loss.item();
+      loss.dispose();
+      const now = snapshot();
+      if (i === 0) continue; // the first step allocates AdamW's moments
+      first ??= now;
+      expect(now.buffersAllocated).toBe(first.buffersAllocated);
+      expect(now.bytesAllocated).toBe(first.bytesAllocated);
+      expect(now.bytesInUse).toBe(first.bytesInUse);
+      expect(now.live).toBe(first.live);
+    }
+    optimizer.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
   });
 });
