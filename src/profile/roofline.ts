@@ -11,7 +11,7 @@ export function rooflineSvg(rows: readonly ProfileRow[], peaks: Peaks, title: st
   const lo = Math.min(0.01, ...intensities) / 2;
   const hi = Math.max(100, ...intensities) * 2;
   const ridge = peaks.gflops / peaks.gbps;
-  const labelled = new Set(timed.slice().sort((a, b) => b.ms - a.ms).slice(0, 8));
+  const labelled = new Set(timed.slice().sort((a, b) => b.ms - a.ms).slice(0, 6));
   return scatterSvg({
     title,
     xLabel: 'arithmetic intensity (FLOP per byte read or written)',
@@ -22,7 +22,7 @@ export function rooflineSvg(rows: readonly ProfileRow[], peaks: Peaks, title: st
       {
         points: [[lo, lo * peaks.gbps], [ridge, peaks.gflops], [hi, peaks.gflops]],
         colour: '#d62728',
-        label: `roof: ${peaks.gflops.toFixed(1)} GFLOP/s (matmul ${peaks.matmul}), ${peaks.gbps.toFixed(1)} GB/s (copy)`,
+        label: `roof: ${peaks.gflops.toFixed(1)} GFLOP/s (best matmul), ${peaks.gbps.toFixed(1)} GB/s (copy)`,
       },
     ],
     points: timed.map((r) => ({

@@ -1,4 +1,5 @@
 // Training curves as a standalone SVG: one panel per metric, one line per run, shared epoch axis.
+import { escapeXml } from './scatter.js';
 
 export interface Series {
   name: string;
@@ -13,8 +14,6 @@ export interface Panel {
   /** Format of the y tick labels. */
   format?: (v: number) => string;
 }
-
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function curvesSvg(panels: readonly Panel[], width = 900, height = 340): string {
   const panelWidth = width / panels.length;
@@ -33,7 +32,7 @@ export function curvesSvg(panels: readonly Panel[], width = 900, height = 340): 
     const px = (e: number) => x0 + (epochs <= 1 ? plotW / 2 : ((e - 1) / (epochs - 1)) * plotW);
     const py = (v: number) => top + (1 - (v - lo) / (hi - lo)) * plotH;
     const fmt = panel.format ?? ((v: number) => v.toFixed(2));
-    parts.push(`<text x="${x0 + plotW / 2}" y="22" text-anchor="middle" font-weight="bold">${escape(panel.title)}</text>`);
+    parts.push(`<text x="${x0 + plotW / 2}" y="22" text-anchor="middle" font-weight="bold">${escapeXml(panel.title)}</text>`);
     parts.push(`<rect x="${x0}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
     for (let i = 0; i <= 4; i++) {
       const v = lo + ((hi - lo) * i) / 4;
@@ -46,7 +45,7 @@ export function curvesSvg(panels: readonly Panel[], width = 900, height = 340): 
       const points = s.values.map((v, e) => `${px(e + 1).toFixed(1)},${py(v).toFixed(1)}`).join(' ');
       parts.push(`<polyline points="${points}" fill="none" stroke="${s.colour}" stroke-width="2"/>`);
       s.values.forEach((v, e) => parts.push(`<circle cx="${px(e + 1)}" cy="${py(v)}" r="3" fill="${s.colour}"/>`));
-      parts.push(`<text x="${x0 + 8}" y="${top + 16 + 15 * i}" font-size="12" fill="${s.colour}">${escape(s.name)}</text>`);
+      parts.push(`<text x="${x0 + 8}" y="${top + 16 + 15 * i}" font-size="12" fill="${s.colour}">${escapeXml(s.name)}</text>`);
     });
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;

@@ -27,13 +27,16 @@ export interface ScatterPlot {
   yLog?: boolean;
   points: ScatterPoint[];
   lines?: ScatterLine[];
+  /** Dashed horizontal lines across the whole plot at these heights (chance, a target). */
+  rules?: { y: number; label: string }[];
   /** Legend entries (colour, text). */
   legend?: [string, string][];
   xFormat?: (v: number) => string;
   yFormat?: (v: number) => string;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Text for SVG markup. */
+export const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Compact number for tick labels: 1.5k, 2M, 0.01. */
 export function shortNumber(v: number): string {
@@ -57,7 +60,7 @@ function axis(values: number[], log: boolean): Axis {
   let hi = Math.max(...finite);
   if (!Number.isFinite(lo)) [lo, hi] = log ? [1, 10] : [0, 1];
   if (log) {
-    const [a, b] = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))];
+    const [a, b] = [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi * 1.5))];
     const [l, h] = [a, b > a ? b : a + 1];
     return { lo: 10 ** l, hi: 10 ** h, log, ticks: Array.from({ length: h - l + 1 }, (_, i) => 10 ** (l + i)) };
   }
@@ -83,7 +86,8 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
   const [left, right, top, bottom] = [72, 24, 40, 52];
   const lines = plot.lines ?? [];
   const xs = [...plot.points.map((p) => p.x), ...lines.flatMap((l) => l.points.map(([x]) => x))];
-  const ys = [...plot.points.flatMap((p) => [p.y, ...(p.yRange ?? [])]), ...lines.flatMap((l) => l.points.map(([, y]) => y))];
+  const rules = plot.rules ?? [];
+  const ys = [...plot.points.flatMap((p) => [p.y, ...(p.yRange ?? [])]), ...lines.flatMap((l) => l.points.map(([, y]) => y)), ...rules.map((r) => r.y)];
   const ax = axis(xs, !!plot.xLog);
   const ay = axis(ys, !!plot.yLog);
   const px = scale(ax, left, width - right);
@@ -91,7 +95,7 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
   const fx = plot.xFormat ?? shortNumber;
   const fy = plot.yFormat ?? shortNumber;
   const parts: string[] = [];
-  parts.push(`<text x="${(left + width - right) / 2}" y="24" text-anchor="middle" font-weight="bold">${escape(plot.title)}</text>`);
+  parts.push(`<text x="${(left + width - right) / 2}" y="24" text-anchor="middle" font-weight="bold">${escapeXml(plot.title)}</text>`);
   parts.push(`<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#888"/>`);
   for (const t of ax.ticks) {
     parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`);
@@ -101,25 +105,39 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
     parts.push(`<text x="${left - 6}" y="${py(t) + 4}" text-anchor="end" font-size="11">${fy(t)}</text>`);
   }
-  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 12}" text-anchor="middle" font-size="12">${escape(plot.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(plot.yLabel)}</text>`);
+  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 12}" text-anchor="middle" font-size="12">${escapeXml(plot.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${(top + height - bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(plot.yLabel)}</text>`);
   for (const l of lines) {
     const points = l.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${points}" fill="none" stroke="${l.colour}" stroke-width="1.5"${l.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
     if (l.label) {
       const [x, y] = l.points[l.points.length - 1]!;
-      parts.push(`<text x="${px(x) - 4}" y="${py(y) - 6}" text-anchor="end" font-size="11" fill="${l.colour}">${escape(l.label)}</text>`);
+      parts.push(`<text x="${px(x) - 4}" y="${py(y) - 6}" text-anchor="end" font-size="11" fill="${l.colour}">${escapeXml(l.label)}</text>`);
     }
   }
+  for (const r of rules) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${py(r.y).toFixed(1)}" y2="${py(r.y).toFixed(1)}" stroke="#888" stroke-dasharray="5 4"/>`);
+    parts.push(`<text x="${width - right - 4}" y="${(py(r.y) - 5).toFixed(1)}" text-anchor="end" font-size="11" fill="#888">${escapeXml(r.label)}</text>`);
+  }
+  const placed: { x: number; y: number; w: number }[] = [];
   for (const p of plot.points) {
     const colour = p.colour ?? '#1f77b4';
     if (p.yRange) parts.push(`<line x1="${px(p.x)}" x2="${px(p.x)}" y1="${py(p.yRange[0])}" y2="${py(p.yRange[1])}" stroke="${colour}" stroke-width="1.5"/>`);
     parts.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="${(p.radius ?? 5).toFixed(1)}" fill="${colour}" fill-opacity="0.6" stroke="${colour}"/>`);
-    if (p.label) parts.push(`<text x="${(px(p.x) + (p.radius ?? 5) + 3).toFixed(1)}" y="${(py(p.y) + 4).toFixed(1)}" font-size="11">${escape(p.label)}</text>`);
+    if (!p.label) continue;
+    // A label goes right of its point, or left where it would leave the plot; it moves down a line at a time
+    // until it clears the ones already placed.
+    const w = 6.2 * p.label.length;
+    const gap = (p.radius ?? 5) + 3;
+    const x = px(p.x) + gap + w <= width - right ? px(p.x) + gap : px(p.x) - gap - w;
+    let y = py(p.y) + 4;
+    while (placed.some((q) => Math.abs(q.y - y) < 12 && x < q.x + q.w && q.x < x + w)) y += 12;
+    placed.push({ x, y, w });
+    parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="11">${escapeXml(p.label)}</text>`);
   }
   (plot.legend ?? []).forEach(([colour, text], i) => {
     parts.push(`<circle cx="${left + 14}" cy="${top + 14 + 16 * i}" r="5" fill="${colour}"/>`);
-    parts.push(`<text x="${left + 24}" y="${top + 18 + 16 * i}" font-size="12">${escape(text)}</text>`);
+    parts.push(`<text x="${left + 24}" y="${top + 18 + 16 * i}" font-size="12">${escapeXml(text)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
