@@ -133,6 +133,17 @@ describe('learning-rate schedules', () => {
     expect(learningRate(s, 3)).toBeCloseTo(max, 12);
     expect(learningRate(s, 1)).toBeCloseTo(1e-4 + (max - 1e-4) / 3, 12);
     expect(learningRate(s, 5)).toBeCloseTo((max - 1e-7) * 0.49 + 1e-7, 12);
+    expect(learningRate(s, 1.9)).toBeCloseTo(learningRate(s, 1), 12); // set once per epoch, as the paper's callback
     expect(learningRate({ name: 'cosine', batchSize: 64, epochs: 10, lr: 1e-3 }, 5)).toBeCloseTo(5e-4, 12);
+  });
+
+  it("'paper-scaled' stretches the paper's 20 epochs over a shorter run, step by step", () => {
+    const s = { name: 'paper-scaled' as const, batchSize: 64, epochs: 4 };
+    const max = 1.5e-5 * 64;
+    // 4 epochs stand for 20: the 3-epoch warm-up ends at 0.6, and epoch 2 of 4 is the paper's epoch 10.
+    expect(learningRate(s, 0)).toBeCloseTo(1e-4, 12);
+    expect(learningRate(s, 0.3)).toBeCloseTo(1e-4 + (max - 1e-4) / 2, 12);
+    expect(learningRate(s, 0.6)).toBeCloseTo(max, 12);
+    expect(learningRate(s, 2)).toBeCloseTo((max - 1e-7) * 0.7 ** 7 + 1e-7, 12);
   });
 });

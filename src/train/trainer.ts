@@ -129,7 +129,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
   try {
     for (; state.epoch < o.epochs; state.epoch++) {
       const order = epochOrder(n, o.seed, state.epoch);
-      opt.lr = learningRate(o.schedule, state.epoch);
+      const epochLr = learningRate(o.schedule, state.epoch);
       let stepStart = performance.now();
       for (; state.stepInEpoch < stepsPerEpoch; ) {
         if (o.shouldStop?.()) {
@@ -138,6 +138,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         }
         const indices = order.slice(state.stepInEpoch * o.batchSize, (state.stepInEpoch + 1) * o.batchSize);
         engine().setSeed(seedFor(o.seed, state.globalStep));
+        opt.lr = learningRate(o.schedule, state.epoch + state.stepInEpoch / stepsPerEpoch);
         const step = state.globalStep;
         const { loss, accuracy } = tidy(() => {
           const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
@@ -165,7 +166,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
       const log: EpochLog = {
         epoch: state.epoch + 1,
         steps: stepsPerEpoch,
-        lr: opt.lr,
+        lr: epochLr,
         trainLoss: state.epochLoss / state.epochClips,
         trainAccuracy: state.epochCorrect / state.epochClips,
         validationAccuracy: validation.top1,
