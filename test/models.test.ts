@@ -210,6 +210,23 @@ describe('model names, options and checkpoints', () => {
     expect(() => modelConfig('TASR_4L_8T-8H', { tokenLearnerAt: 4 })).toThrow(ModelConfigError);
   });
 
+  it('batchNormMomentum sets how much of its running mean a BatchNorm keeps per training step', async () => {
+    expect(() => modelConfig('TASR_1L_4T-2H', { batchNormMomentum: 1 })).toThrow(/batchNormMomentum must be a number in \[0, 1\)/);
+    const x = Tensor.from(Float32Array.from(randomArray(2 * 124 * 129, 4, 0, 2)), [2, 124, 129]).keep();
+    const movingMean = async (batchNormMomentum: number) => {
+      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { batchNormMomentum }));
+      noGrad(() => tidy(() => model.forward(x, { training: true }))).dispose();
+      const mean = await new Map(model.namedState()).get('mbconv0.expand_bn.moving_mean')!.data();
+      model.dispose();
+      return mean;
+    };
+    // From zero, one step leaves (1 - momentum) x the batch mean: the same batch, so 0.5 / 0.01 = 50 times more.
+    const [keras, fast] = [await movingMean(0.99), await movingMean(0.5)];
+    expect(keras.some((v) => Math.abs(v) > 1e-4)).toBe(true);
+    expectClose(fast, Array.from(keras, (v) => 50 * v), 1e-4, 1e-5);
+    x.dispose();
+  });
+
   it('TokenLearner can sit before a later block, in v1.1, and repeat with TokenFuser', async () => {
     for (const options of [{ tokenLearnerAt: 1 }, { tokenLearnerVersion: 'v1.1' as const, tokenLearnerAt: 1 }, { tokenFuser: true, tokenLearnerAt: 1 }]) {
       const model = new AudioTransformer(modelConfig('TASR_2L_4T-2H', options));

@@ -27,7 +27,7 @@ export class AudioTransformer extends Module {
     const c = config;
     const random = seededRandom(c.seed);
     this.stem = Array.from({ length: c.mbconvBlocks }, (_, i) =>
-      this.child(`mbconv${i}`, new MBConv(i === 0 ? 1 : c.mbconvChannels, c.mbconvExpanded, c.mbconvChannels, random)),
+      this.child(`mbconv${i}`, new MBConv(i === 0 ? 1 : c.mbconvChannels, c.mbconvExpanded, c.mbconvChannels, random, c.batchNormMomentum)),
     );
     const channels = c.mbconvBlocks > 0 ? c.mbconvChannels : 1;
     this.patchEmbed = this.child('patch_embed', new Conv2d(channels, c.width, c.patch, random, { stride: c.patch }));

@@ -29,6 +29,11 @@ export interface ModelConfig {
   mbconvBlocks: number;
   mbconvExpanded: number;
   mbconvChannels: number;
+  /**
+   * How much of the BatchNorms' running statistics each training step keeps (Keras' 0.99, the paper's: a time
+   * constant of 100 steps, which a run of a few hundred steps leaves far from the data's statistics).
+   */
+  batchNormMomentum: number;
   /** Samples per clip (zero-padded or truncated): 1 s at 16 kHz for speech, 80,000 for ESC-50 (the paper's). */
   clipSamples: number;
   spectrogram: SpectrogramConfig;
@@ -48,7 +53,7 @@ export const EXAMPLE_NAMES = ['TASR_4L_NT-8H', 'TASR_4L_8T-8H', 'TASR_8L_8T-12H'
 
 const OPTION_KEYS = [
   'classes', 'tokenLearnerVersion', 'tokenLearnerAt', 'tokenFuser', 'patch', 'width', 'keyDim', 'mlp', 'dropout',
-  'mbconvBlocks', 'mbconvExpanded', 'mbconvChannels', 'clipSamples', 'spectrogram', 'normalization', 'classNames', 'seed',
+  'mbconvBlocks', 'mbconvExpanded', 'mbconvChannels', 'batchNormMomentum', 'clipSamples', 'spectrogram', 'normalization', 'classNames', 'seed',
 ] as const;
 /** Options beyond the name; the object-valued ones (spectrogram, normalization) may give some fields only. */
 export type ModelOptions = Partial<Omit<Pick<ModelConfig, (typeof OPTION_KEYS)[number]>, 'spectrogram' | 'normalization'>> & {
@@ -104,6 +109,7 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
     mbconvBlocks: speech ? 1 : 0,
     mbconvExpanded: 64,
     mbconvChannels: 16,
+    batchNormMomentum: 0.99,
     // The paper cuts clips to 16,000 samples (1 s of speech at 16 kHz) and 80,000 (the first 1.81 s of an ESC-50
     // clip at its own 44.1 kHz: no resampling).
     clipSamples: speech ? 16000 : 80000,
@@ -159,6 +165,7 @@ function validate(c: ModelConfig): void {
   integer('mbconvBlocks', c.mbconvBlocks, 0, 16);
   integer('mbconvExpanded', c.mbconvExpanded, 1, 4096);
   integer('mbconvChannels', c.mbconvChannels, 1, 4096);
+  if (typeof c.batchNormMomentum !== 'number' || !(c.batchNormMomentum >= 0 && c.batchNormMomentum < 1)) fail(`batchNormMomentum must be a number in [0, 1), got ${JSON.stringify(c.batchNormMomentum)}`);
   integer('seed', c.seed, 0, 2 ** 32 - 1);
   const sp = c.spectrogram;
   integer('spectrogram.sampleRate', sp.sampleRate, 1000, 384_000);

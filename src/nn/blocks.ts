@@ -26,14 +26,14 @@ export class MBConv extends Module {
   private readonly depthwiseNorm: BatchNorm;
   private readonly project: Conv2d;
   private readonly projectNorm: BatchNorm;
-  constructor(inChannels: number, expanded: number, outChannels: number, random: () => number) {
+  constructor(inChannels: number, expanded: number, outChannels: number, random: () => number, batchNormMomentum = 0.99) {
     super();
     this.expand = this.child('expand', new Conv2d(inChannels, expanded, 1, random));
-    this.expandNorm = this.child('expand_bn', new BatchNorm(expanded, 'relu6'));
+    this.expandNorm = this.child('expand_bn', new BatchNorm(expanded, 'relu6', batchNormMomentum));
     this.depthwise = this.child('depthwise', new Conv2d(expanded, expanded, 3, random, { depthwise: true, padding: 'same' }));
-    this.depthwiseNorm = this.child('depthwise_bn', new BatchNorm(expanded, 'relu6'));
+    this.depthwiseNorm = this.child('depthwise_bn', new BatchNorm(expanded, 'relu6', batchNormMomentum));
     this.project = this.child('project', new Conv2d(expanded, outChannels, 1, random));
-    this.projectNorm = this.child('project_bn', new BatchNorm(outChannels));
+    this.projectNorm = this.child('project_bn', new BatchNorm(outChannels, 'none', batchNormMomentum));
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
