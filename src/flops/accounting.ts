@@ -19,7 +19,6 @@ export const CONVENTION_HELP: Record<Convention, string> = {
   paper: "the TensorFlow 2.10 profiler's rules the paper used: batch 1, forward only, attention einsums count 0",
 };
 
-/** Ops whose multiply-adds the MAC convention counts. */
 /** The multiply-adds a MAC counter (fvcore, thop) reports: each kernel declares them beside its exact counts. */
 export function macs(records: readonly KernelRecord[]): number {
   return records.reduce((s, r) => s + (r.macs ?? 0), 0);

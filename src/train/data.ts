@@ -1,6 +1,6 @@
 // From a data folder to spectrogram sets for training and evaluation.
 import { join } from 'node:path';
-import { loadDataset, split, type Dataset, type Item, type SplitPolicy } from '../data/datasets.js';
+import { loadDataset, split, type Dataset, type Item, type SplitPolicy, type Splits } from '../data/datasets.js';
 import { spectrograms, type Preprocessing, type SpectrogramSet } from '../data/pipeline.js';
 
 const DEFAULT_CACHE = process.env.TOKENWAVE_CACHE ?? join('.cache', 'tokenwave', 'spectrograms');
@@ -36,14 +36,26 @@ function limit(items: Item[], perClass: number | undefined): Item[] {
   });
 }
 
-export async function prepareData(root: string, p: Preprocessing, o: DataOptions): Promise<PreparedData> {
+/** The data set's files, split into training, validation and test, before any audio is read. */
+export async function splitData(root: string, o: Omit<DataOptions, 'cacheDir' | 'onProgress'>): Promise<{ dataset: Dataset; parts: Splits }> {
   const dataset = await loadDataset(root, { condensed: o.condensed, esc10: o.esc10 });
   dataset.items = limit(dataset.items, o.limitPerClass);
-  const parts = split(dataset, o.split, { seed: o.seed ?? 0, testFold: o.testFold });
+  return { dataset, parts: split(dataset, o.split, { seed: o.seed ?? 0, testFold: o.testFold }) };
+}
+
+export async function prepareData(root: string, p: Preprocessing, o: DataOptions): Promise<PreparedData> {
+  const { dataset, parts } = await splitData(root, o);
   const cacheDir = o.cacheDir ?? DEFAULT_CACHE;
   const sets = {} as Record<'train' | 'validation' | 'test', SpectrogramSet>;
   for (const subset of ['train', 'validation', 'test'] as const) {
     sets[subset] = await spectrograms(parts[subset], p, { cacheDir, onProgress: (d, t) => o.onProgress?.(`spectrograms (${subset})`, d, t) });
   }
   return { dataset, policy: parts.policy, ...sets, skipped: [...sets.train.skipped, ...sets.validation.skipped, ...sets.test.skipped] };
+}
+
+/** Every clip of a data folder as one evaluation set (a held-out set: other speakers, another seed). */
+export async function prepareTestSet(root: string, p: Preprocessing, o: Pick<DataOptions, 'cacheDir' | 'onProgress'> = {}): Promise<{ dataset: Dataset; test: SpectrogramSet }> {
+  const dataset = await loadDataset(root, {});
+  const test = await spectrograms(dataset.items, p, { cacheDir: o.cacheDir ?? DEFAULT_CACHE, onProgress: (d, t) => o.onProgress?.('spectrograms (held-out test)', d, t) });
+  return { dataset, test };
 }

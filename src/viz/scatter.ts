@@ -141,3 +141,9 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
+
+/** Plots of equal size side by side in one SVG, under a caption line (the adapter, the data). */
+export function sideBySide(plots: readonly string[], caption: string, width: number, height: number): string {
+  const inner = plots.map((svg, i) => svg.replace('<svg ', `<svg x="${width * i}" y="24" `)).join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width * plots.length}" height="${height + 24}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n<text x="8" y="16" font-size="12">${escapeXml(caption)}</text>\n${inner}\n</svg>\n`;
+}
