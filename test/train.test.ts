@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeWav16 } from '../src/audio/wav.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { generateSpeech } from '../src/data/synthetic-speech.js';
 import { seededRandom } from '../src/util/random.js';
 import { learningRate } from '../src/train/schedule.js';
@@ -40,6 +41,12 @@ describe('training', () => {
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.test.top1).toBeGreaterThan(0.3);
     expect(summary.history).toHaveLength(6);
+    // what a sweep's report reads: the parameters (counted here from the saved tensors), FLOPs and times
+    const { tensors } = decodeSafetensors(readFileSync(join(out, 'best', 'model.safetensors')), out);
+    expect(summary.parameters).toBe([...tensors].filter(([name]) => !name.includes('moving_')).reduce((s, [, t]) => s + t.data.length, 0));
+    expect(summary.flops.paper).toBeGreaterThan(0);
+    expect(summary.flops.exact).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ model: 'TASR_1L_4T-2H', batchSize: 32, msPerStep: expect.any(Number), msPerClip: expect.any(Number), adapter: expect.stringMatching(/./) });
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(log[0]).toMatchObject({ lr: 3e-3, trainLoss: expect.any(Number), validationAccuracy: expect.any(Number), stepsPerSecond: expect.any(Number) });

@@ -6,10 +6,14 @@ import { BackgroundNoise, type NoiseMixing } from '../data/noise.js';
 import { loadClips } from '../data/pipeline.js';
 import { modelConfig } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
-import { init, shutdown } from '../tensor/engine.js';
 import { prepareData } from '../train/data.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
-import { evaluateCheckpoint, train } from '../train/trainer.js';
+import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
+import { loadModel } from '../models/checkpoint.js';
+import { engine, init, shutdown } from '../tensor/engine.js';
+import { evaluate } from '../train/evaluate.js';
+import { SUMMARY_FILE, type RunSummary } from '../train/run-folder.js';
+import { train } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { printEvaluation, splitOption } from './eval.js';
 import { backendOption, integerOption, numberOption, parseModelOptions, UsageError } from './options.js';
@@ -28,6 +32,7 @@ interface TrainCommandOptions {
   split: SplitPolicy;
   out?: string;
   resume?: boolean;
+  resumeIfAny?: boolean;
   saveEvery: string;
   condensed?: boolean;
   esc10?: boolean;
@@ -66,6 +71,11 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
     console.error('\ninterrupted: saving the checkpoint (Ctrl-C again to quit at once)');
   };
   process.on('SIGINT', onSigint);
+  // Started by a sweep worker (an IPC channel): if the worker dies, save the checkpoint and stop, so that the run
+  // is left for the next worker and never trained by two processes at once.
+  const onOrphaned = () => (interrupted.value = true);
+  process.on('disconnect', onOrphaned);
+  if (process.send && !process.connected) onOrphaned(); // the worker died before we listened
   try {
     const prep = progressBar('prepare');
     const data = await prepareData(o.data, config, {
@@ -102,7 +112,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       noise,
       seed,
       saveEvery,
-      resume: !!o.resume,
+      resume: o.resumeIfAny ? 'if-any' : !!o.resume,
       shouldStop: () => interrupted.value,
       onNotice: (message) => console.error(`tokenwave: ${message}`),
       onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
@@ -120,13 +130,36 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       process.exitCode = 130;
       return;
     }
-    const k = speech ? 3 : 5;
-    const test = await evaluateCheckpoint(join(runDir, 'best'), data.test, [k]);
-    printEvaluation(`test (best epoch ${result.bestEpoch})`, test, k);
-    await writeFileAtomic(join(runDir, 'summary.json'), JSON.stringify({ model: o.model, bestEpoch: result.bestEpoch, bestValidation: result.bestValidation, test, history: result.history }, null, 2));
+    const ks = speech ? [3] : [3, 5];
+    const best = await loadModel(join(runDir, 'best'));
+    try {
+      const test = await evaluate(best, data.test, ks);
+      printEvaluation(`test (best epoch ${result.bestEpoch})`, test, ks.at(-1)!);
+      const forward = await countForward(best, 1);
+      // timed again with pipelines compiled and buffers pooled: what a user's inference costs
+      const msPerClip = 1000 / (await evaluate(best, data.test, ks)).clipsPerSecond;
+      const steps = result.history.reduce((s, h) => s + h.steps, 0);
+      const summary: RunSummary = {
+        model: o.model,
+        adapter: engine().runtime.adapterName,
+        parameters: best.parameterCount(),
+        flops: { paper: paperTotal(forward.tfOps), exact: countUnder('exact', forward.records) },
+        batchSize,
+        msPerStep: (1000 * result.history.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, steps),
+        msPerClip,
+        bestEpoch: result.bestEpoch,
+        bestValidation: result.bestValidation,
+        test,
+        history: result.history,
+      };
+      await writeFileAtomic(join(runDir, SUMMARY_FILE), JSON.stringify(summary, null, 2));
+    } finally {
+      best.dispose();
+    }
     console.log(`best weights: ${join(runDir, 'best')}; log: ${join(runDir, 'log.jsonl')}`);
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('disconnect', onOrphaned);
     shutdown();
   }
 }
@@ -145,6 +178,7 @@ export const trainCommand = new Command('train')
   .addOption(splitOption())
   .option('--out <dir>', 'run folder (default: runs/MODEL)')
   .option('--resume', 'continue the run in --out from its last checkpoint')
+  .option('--resume-if-any', 'continue the run in --out if it has a checkpoint, else start it (what a sweep runs)')
   .option('--save-every <steps>', 'write the resumable checkpoint every this many steps', '50')
   .option('--condensed', 'ESC-50: the 5 major categories')
   .option('--esc10', 'ESC-50: the ESC-10 subset')

@@ -18,6 +18,7 @@ import { assignTensors, CheckpointError, CONFIG_FILE, modelTensors, readCheckpoi
 import type { AdamW } from '../optim/adamw.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { TokenwaveError } from '../util/errors.js';
+import type { Evaluation } from './evaluate.js';
 import { writeFileAtomic } from '../util/files.js';
 
 /** Training that cannot go on: divergence, a run folder in use or in an unusable state. */
@@ -38,6 +39,24 @@ export interface EpochLog {
   clipsPerSecond: number;
   msPerStep: number;
   seconds: number;
+}
+
+/** A finished run's record, written last (its presence marks the run done): `tokenwave train` writes it. */
+export const SUMMARY_FILE = 'summary.json';
+export interface RunSummary {
+  model: string;
+  adapter: string;
+  parameters: number;
+  /** Forward FLOPs per clip: the paper's count and the exact one. */
+  flops: { paper: number; exact: number };
+  batchSize: number;
+  msPerStep: number;
+  /** Inference, measured on the test set with pipelines compiled. */
+  msPerClip: number;
+  bestEpoch: number;
+  bestValidation: number;
+  test: Evaluation;
+  history: EpochLog[];
 }
 
 /** Where the training loop stands: saved in last/state.json. */

@@ -7,13 +7,13 @@ import { NormalizationStats, spectrogram } from '../audio/spectrogram.js';
 import type { BackgroundNoise, NoiseMixing } from '../data/noise.js';
 import { batchOf, clipsAt, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
-import { loadModel, NonFiniteError } from '../models/checkpoint.js';
+import { NonFiniteError } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
 import { AdamW, type AdamForm } from '../optim/adamw.js';
 import { engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { seededRandom } from '../util/random.js';
-import { evaluate, type Evaluation } from './evaluate.js';
+import { evaluate } from './evaluate.js';
 import { RunFolder, TrainingError, type EpochLog, type TrainState } from './run-folder.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
 import { trainingStep } from './step.js';
@@ -29,7 +29,8 @@ export interface TrainOptions {
   seed: number;
   /** Write last/ every this many steps (and at the end of each epoch). */
   saveEvery: number;
-  resume: boolean;
+  /** true: continue the folder's run (it must have one); 'if-any': continue it if there is one, else start. */
+  resume: boolean | 'if-any';
   onStep?: (p: StepProgress) => void;
   /** Hears what opening the run folder recovered (a torn checkpoint swap, a stale lock). */
   onNotice?: (message: string) => void;
@@ -81,7 +82,8 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
   }
 }
 
-async function trainIn(run: RunFolder, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
+async function trainIn(run: RunFolder, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, options: TrainOptions): Promise<TrainResult> {
+  const o = { ...options, resume: options.resume === 'if-any' ? run.resumable : options.resume };
   if (o.resume && !run.resumable) {
     throw new TrainingError(`nothing to resume in ${o.runDir}: it has no checkpoint (last/); drop --resume to start a new run there`);
   }
@@ -193,14 +195,4 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
     model.dispose();
   }
   return { history: state.history, bestEpoch: state.bestEpoch, bestValidation: state.bestValidation, stopped };
-}
-
-/** Evaluates the best checkpoint of a run on `set`. */
-export async function evaluateCheckpoint(dir: string, set: SpectrogramSet, ks: number[]): Promise<Evaluation> {
-  const model = await loadModel(dir);
-  try {
-    return await evaluate(model, set, ks);
-  } finally {
-    model.dispose();
-  }
 }
