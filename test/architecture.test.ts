@@ -1,4 +1,4 @@
-// Dependencies point one way: cli -> flops/profile -> train -> models/data -> nn/optim -> ops/audio -> kernels -> tensor ->
+// Dependencies point one way: cli -> sweep -> flops/profile -> train -> models/data -> nn/optim -> ops/audio -> kernels -> tensor ->
 // runtime, with util at the bottom and io and viz beside the runtime. A file may import from its own folder and from lower layers only.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -16,7 +16,8 @@ const LAYER: Record<string, number> = {
   models: 6, data: 6,
   train: 7,
   flops: 8, profile: 8,
-  cli: 9,
+  sweep: 9,
+  cli: 10,
 };
 
 function files(dir: string): string[] {

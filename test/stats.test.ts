@@ -1,6 +1,6 @@
 // Confidence intervals against published values.
 import { describe, expect, it } from 'vitest';
-import { differenceInterval, wilson } from '../src/util/stats.js';
+import { differenceInterval, meanInterval, wilson } from '../src/util/stats.js';
 
 describe('confidence intervals', () => {
   it('Wilson intervals match Newcombe (1998), Table I', () => {
@@ -21,5 +21,15 @@ describe('confidence intervals', () => {
     const [l2, h2] = differenceInterval(9, 10, 3, 10);
     expect(l2).toBeCloseTo(0.1705, 4);
     expect(h2).toBeCloseTo(0.809, 3);
+  });
+
+  it('the t interval of a mean: hand-worked cases', () => {
+    // 1, 2, 3: mean 2, sd 1, half-width t(0.975, 2) / sqrt(3) = 4.303 / 1.7321 = 2.4843
+    const three = meanInterval([1, 2, 3]);
+    expect(three.mean).toBe(2);
+    expect(three.half).toBeCloseTo(2.4843, 3);
+    // 10 values 0..9: sd = sqrt(82.5 / 9) = 3.0277; t(0.975, 9) = 2.262; half = 2.262 * 3.0277 / sqrt(10) = 2.1657
+    expect(meanInterval(Array.from({ length: 10 }, (_, i) => i)).half).toBeCloseTo(2.1657, 3);
+    expect(meanInterval([0.7]).half).toBeNaN();
   });
 });

@@ -1,6 +1,5 @@
 // The tokenwave command line: one file per command. Errors meant for users (TokenwaveError) print one clear
 // line; anything else is a bug and says how to see its stack (TOKENWAVE_DEBUG=1).
-import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { TokenwaveError } from '../util/errors.js';
 import { demoCommand } from './demo.js';
@@ -8,20 +7,20 @@ import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
 import { flopsCommand } from './flops.js';
 import { generateCommand } from './generate.js';
+import { TOKENWAVE_VERSION } from './options.js';
 import { predictCommand } from './predict.js';
 import { profileCommand } from './profile.js';
 import { spectrogramCommand } from './spectrogram.js';
+import { sweepCommand, workerCommand } from './sweep.js';
 import { trainCommand } from './train.js';
-
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const program = new Command()
   .name('tokenwave')
-  .version(version)
+  .version(TOKENWAVE_VERSION)
   .description('WebGPU engine that trains and measures audio transformers with TokenLearner')
   .showHelpAfterError();
 
-for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, predictCommand, generateCommand, trainCommand, evalCommand, demoCommand]) {
+for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, predictCommand, generateCommand, trainCommand, evalCommand, sweepCommand, workerCommand, demoCommand]) {
   program.addCommand(command.showHelpAfterError());
 }
 

@@ -1,5 +1,6 @@
-// Confidence intervals for accuracies: the Wilson score interval of a proportion, and Newcombe's interval for the
-// difference of two (his method 10, built from the two Wilson intervals).
+// Confidence intervals for accuracies: the Wilson score interval of a proportion, Newcombe's interval for the
+// difference of two (his method 10, built from the two Wilson intervals), and Student's t interval of a mean over
+// seeds.
 
 const Z95 = 1.959963984540054;
 
@@ -20,4 +21,19 @@ export function differenceInterval(hits1: number, n1: number, hits2: number, n2:
   const [l2, u2] = wilson(hits2, n2);
   const d = p1 - p2;
   return [d - Math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + Math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)];
+}
+
+/** Student's t 0.975 quantiles for 1 to 30 degrees of freedom (beyond: the normal's). */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** The mean of `values` and the half-width of its 95% t interval (NaN for a single value: no spread to go on). */
+export function meanInterval(values: readonly number[]): { mean: number; half: number } {
+  const n = values.length;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n < 2) return { mean, half: Number.NaN };
+  const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
+  return { mean, half: ((T975[n - 2] ?? Z95) * sd) / Math.sqrt(n) };
 }

@@ -1,0 +1,168 @@
+// A sweep across machines on BullMQ (Redis): one job per run, its id the run's id (so a run is queued once);
+// workers take jobs and train them in the run's folder under their --out, which must be storage every worker
+// shares (a network filesystem), so that a worker that dies leaves a checkpoint the next one resumes. BullMQ's
+// stalled-job check hands a dead worker's job to another once its lock expires.
+import { DelayedError, Queue, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TokenwaveError } from '../util/errors.js';
+import { runId, type RunSpec } from './grid.js';
+import { Eta } from './local.js';
+import { executeRun, runSummary } from './run.js';
+
+export const QUEUE_NAME = 'tokenwave-sweep';
+
+/** Redis out of reach, or a queue in a state that cannot go on. */
+export class QueueError extends TokenwaveError {
+  override name = 'QueueError';
+}
+
+interface JobData {
+  spec: RunSpec;
+  /** The tokenwave version that queued the run: a worker of another version refuses it. */
+  version: string;
+}
+
+/** A connection to `url` (redis://[user:password@]host:port[/db]) that fails in seconds, with one clear line, when Redis is out of reach. */
+export async function connect(url: string): Promise<ConnectionOptions> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new QueueError(`--queue ${url}: not a URL; give redis://HOST:PORT`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueError(`--queue ${url}: not a redis:// URL`);
+  const options = {
+    host: parsed.hostname || '127.0.0.1',
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.slice(1) || 0),
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw new QueueError(`cannot reach Redis at ${url}: ${(err as Error).message || (err as NodeJS.ErrnoException).code}; is redis-server running there?`);
+  } finally {
+    probe.disconnect();
+  }
+  return { ...options, maxRetriesPerRequest: null };
+}
+
+/** Queues the unfinished runs (a run already queued and not finished stays as it is); returns how many were added. */
+export async function enqueue(connection: ConnectionOptions, out: string, runs: readonly RunSpec[], version: string): Promise<{ added: number; queued: number; finished: number }> {
+  const queue = new Queue<JobData>(QUEUE_NAME, { connection });
+  queue.on('error', () => {});
+  let [added, queued, finished] = [0, 0, 0];
+  try {
+    for (const spec of runs) {
+      if (await runSummary(out, spec)) {
+        finished++;
+        continue;
+      }
+      const id = runId(spec);
+      const existing = await queue.getJob(id);
+      if (existing) {
+        const state = await existing.getState();
+        // A job left from an earlier sweep whose run is not in `out` any more (or gave up): queue it afresh.
+        if (state !== 'completed' && state !== 'failed') {
+          queued++;
+          continue;
+        }
+        await existing.remove();
+      }
+      await queue.add(id, { spec, version }, { jobId: id, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false });
+      added++;
+    }
+  } finally {
+    await queue.close();
+  }
+  return { added, queued, finished };
+}
+
+/** Waits until every run of `runs` has finished in `out`; stops at the first run whose job gave up. */
+export async function waitForRuns(connection: ConnectionOptions, out: string, runs: readonly RunSpec[], say: (line: string) => void, pollMs = 2000): Promise<void> {
+  const queue = new Queue<JobData>(QUEUE_NAME, { connection });
+  queue.on('error', () => {});
+  const pending = new Set<RunSpec>();
+  for (const r of runs) if (!(await runSummary(out, r))) pending.add(r);
+  const eta = new Eta(pending.size);
+  let last = performance.now();
+  try {
+    while (pending.size) {
+      for (const r of [...pending]) {
+        const summary = await runSummary(out, r);
+        if (summary) {
+          pending.delete(r);
+          eta.finished((performance.now() - last) / 60_000);
+          last = performance.now();
+          say(`${runId(r)}: test top-1 ${(100 * summary.test.top1).toFixed(1)}% (${summary.adapter}); ${eta.describe()}`);
+          continue;
+        }
+        const job = await queue.getJob(runId(r));
+        if (!job) throw new QueueError(`${runId(r)} is neither finished in ${out} nor queued: queue the sweep again (without --collect)`);
+        if ((await job.getState()) === 'failed') throw new QueueError(`${runId(r)} failed ${job.attemptsMade} times: ${job.failedReason}`);
+      }
+      if (pending.size) await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
+export interface WorkerOptions {
+  out: string;
+  version: string;
+  concurrency: number;
+  backend?: string;
+  /** How long a job's lock lasts without renewal: a dead worker's job goes to another this long after it died. */
+  lockSeconds: number;
+  say: (line: string) => void;
+}
+
+/** Takes jobs until stopped; `stop()` checkpoints the runs in flight, hands their jobs back and closes. */
+export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { stop: () => Promise<void>; closed: Promise<void> } {
+  const stopping = new AbortController();
+  const handle = async (job: Job<JobData>, token?: string) => {
+    const { spec, version } = job.data;
+    if (version !== o.version) {
+      o.say(`${job.id}: queued by tokenwave ${version}, this worker is ${o.version}: left for a worker of that version (upgrade this one, or queue the sweep again with ${o.version})`);
+      await job.moveToDelayed(Date.now() + 10_000, token);
+      throw new DelayedError();
+    }
+    o.say(`${job.id}: ${job.attemptsMade > 0 ? `attempt ${job.attemptsMade + 1}` : 'started'}`);
+    const outcome = await executeRun(o.out, spec, { signal: stopping.signal, backend: o.backend });
+    if (outcome.status === 'done') {
+      o.say(`${job.id}: test top-1 ${(100 * outcome.summary.test.top1).toFixed(1)}%`);
+      return { top1: outcome.summary.test.top1 };
+    }
+    if (outcome.status === 'stopped') {
+      o.say(`${job.id}: checkpointed and handed back`);
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    o.say(`${job.id}: ${outcome.reason}`);
+    throw new Error(outcome.reason);
+  };
+  const lockDuration = o.lockSeconds * 1000;
+  const worker = new Worker<JobData>(QUEUE_NAME, handle, {
+    connection,
+    concurrency: o.concurrency,
+    lockDuration,
+    stalledInterval: Math.max(1000, lockDuration / 2),
+    // a run killed with its worker is resumed, not failed, however often that happens
+    maxStalledCount: 1000,
+  });
+  worker.on('error', (err) => o.say(`queue: ${err.message}`));
+  const closed = new Promise<void>((resolve) => worker.on('closed', () => resolve()));
+  return {
+    closed,
+    stop: async () => {
+      stopping.abort();
+      await worker.close();
+    },
+  };
+}

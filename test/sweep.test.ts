@@ -1,0 +1,243 @@
+// Sweeps: grids, run ids, the report's statistics and Pareto front; a tiny grid run locally and through a BullMQ
+// queue (a Redis of the test's own, two worker processes, one killed with SIGKILL mid-sweep) giving the same
+// results, each run once; and the bad inputs a user meets first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSpeech } from '../src/data/synthetic-speech.js';
+import { loadGrid, paperModels, runId, type RunSpec } from '../src/sweep/grid.js';
+import { QUEUE_NAME } from '../src/sweep/queue.js';
+import { modelRows, paretoFront } from '../src/sweep/report.js';
+import type { RunSummary } from '../src/train/run-folder.js';
+import { freePort, startRedis, type TestRedis } from './helpers/redis.js';
+
+const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
+const TINY = { mbconvBlocks: 0, width: 16, keyDim: 8, mlp: [32, 16], dropout: 0.1 };
+let work = '';
+let data = '';
+let gridFile = '';
+let redis: TestRedis;
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+}
+
+function start(args: string[]): Running {
+  const child = spawn('node', [cli, ...args], { env: { ...process.env, TOKENWAVE_CACHE: join(work, 'cache') } });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(output)) {
+      if (Date.now() > until || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, output: () => output, exited, waitFor };
+}
+
+async function tokenwave(args: string[]): Promise<{ code: number | null; output: string }> {
+  const run = start(args);
+  const { code } = await run.exited;
+  return { code, output: run.output() };
+}
+
+const summaries = (out: string) =>
+  new Map(
+    readdirSync(join(out, 'runs')).map((id) => {
+      const s = JSON.parse(readFileSync(join(out, 'runs', id, 'summary.json'), 'utf8')) as RunSummary;
+      // what a seeded run must reproduce exactly (times differ from run to run)
+      return [id, { top1: s.test.top1, confusion: s.test.confusion, losses: s.history.map((h) => h.trainLoss), validation: s.history.map((h) => h.validationAccuracy) }];
+    }),
+  );
+const epochsLogged = (out: string, id: string) => readFileSync(join(out, 'runs', id, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tokenwave-sweep-'));
+  data = join(work, 'speech');
+  await generateSpeech({ out: data, perClass: 6, seed: 1 });
+  gridFile = join(work, 'grid.json');
+  writeFileSync(gridFile, JSON.stringify({ model: ['TASR_1L_4T-2H', 'TASR_1L_NT-2H'], data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3 }));
+  redis = await startRedis();
+}, 300_000);
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('grids', () => {
+  it("the paper's grids are its Tables 2 and 3: 24 TASR models (NT, 4T, 8T) and 16 TESC models (NT, 8T)", async () => {
+    const speech = await loadGrid('paper-speech', { data });
+    expect(speech).toHaveLength(24);
+    expect(new Set(speech.map((r) => r.model)).size).toBe(24);
+    expect(speech.map((r) => r.model)).toContain('TASR_10L_NT-8H');
+    expect(speech.map((r) => r.model)).toContain('TASR_8L_8T-12H');
+    expect(paperModels('paper-esc')).toHaveLength(16);
+    expect(paperModels('paper-esc').some((m) => m.includes('4T'))).toBe(false);
+    expect(speech.every((r) => r.epochs === 20 && r.seed === 0 && r.data === data)).toBe(true);
+    expect(await loadGrid('paper-speech', { data, seeds: 3 })).toHaveLength(72);
+  });
+
+  it('a grid file is the cartesian product of its alternatives, or a list of runs; ids follow the settings', async () => {
+    const product = join(work, 'product.json');
+    writeFileSync(product, JSON.stringify({ model: ['TASR_4L_8T-8H', 'TASR_4L_NT-8H'], data: 'speech', seed: [0, 1, 2], modelOptions: [{}, { tokenLearnerAt: 2 }], epochs: 5 }));
+    const runs = await loadGrid(product);
+    expect(runs).toHaveLength(2 * 3 * 2);
+    expect(runs[0]!.data).toBe(data); // relative to the grid file
+    expect(new Set(runs.map(runId)).size).toBe(12);
+    const list = join(work, 'list.json');
+    writeFileSync(list, JSON.stringify({ data, epochs: 3, runs: [{ model: 'TASR_4L_8T-8H' }, { model: 'TASR_4L_8T-8H', seed: 1 }, { model: 'TASR_4L_8T-8H' }] }));
+    const listed = await loadGrid(list);
+    expect(listed.map((r) => r.seed)).toEqual([0, 1]); // the repeated run once
+    const again = await loadGrid(list);
+    expect(again.map(runId)).toEqual(listed.map(runId));
+    const reordered: RunSpec = { epochs: 3, seed: 0, data, model: 'TASR_4L_8T-8H' };
+    expect(runId(reordered)).toBe(runId(listed[0]!));
+    expect(runId({ ...reordered, epochs: 4 })).not.toBe(runId(listed[0]!));
+  });
+
+  it('names the bad setting, model or file in one line', async () => {
+    const bad = (name: string, grid: unknown) => {
+      const path = join(work, name);
+      writeFileSync(path, JSON.stringify(grid));
+      return loadGrid(path);
+    };
+    await expect(bad('key.json', { model: 'TASR_4L_8T-8H', data, epoch: 3 })).rejects.toThrow(/run 1: unknown setting 'epoch'/);
+    await expect(bad('model.json', { model: ['TASR_4L_8T-8H', 'TASR_4L_8T'], data })).rejects.toThrow(/run 2: .*TASR_4L_8T\b/);
+    await expect(bad('type.json', { model: 'TASR_4L_8T-8H', data, epochs: 'many' })).rejects.toThrow(/'epochs' cannot be "many"/);
+    await expect(loadGrid(join(work, 'absent.json'))).rejects.toThrow(/absent.json: not one of paper-speech, paper-esc and not a readable file/);
+    await expect(loadGrid('paper-speech')).rejects.toThrow(/needs --data/);
+  });
+});
+
+describe('the report', () => {
+  it('the Pareto front keeps the models nothing beats on both cost and accuracy', () => {
+    const models = [{ c: 1, a: 0.5 }, { c: 2, a: 0.4 }, { c: 3, a: 0.7 }, { c: 3, a: 0.6 }, { c: 5, a: 0.9 }, { c: 6, a: 0.9 }];
+    expect(paretoFront(models, (m) => m.c, (m) => m.a)).toEqual([models[0], models[2], models[4]]);
+  });
+
+  it('one row per model, averaged over seeds with a t interval', () => {
+    const run = (model: string, seed: number, top1: number) => ({
+      spec: { model, data, seed, epochs: 1 },
+      summary: { model, adapter: 'a', parameters: 10, flops: { paper: 5, exact: 7 }, batchSize: 8, msPerStep: 100 + seed, msPerClip: 1, bestEpoch: 1, bestValidation: 0, test: { clips: 10, top1, topK: { 3: 1 }, perClass: [], confusion: [], clipsPerSecond: 1 }, history: [] } as RunSummary,
+    });
+    const rows = modelRows([run('TASR_4L_8T-8H', 0, 0.6), run('TASR_4L_NT-8H', 0, 0.5), run('TASR_4L_8T-8H', 1, 0.7), run('TASR_4L_8T-8H', 2, 0.8)]);
+    expect(rows.map((r) => [r.label, r.seeds, r.tokenLearner])).toEqual([['TASR_4L_8T-8H', [0, 1, 2], true], ['TASR_4L_NT-8H', [0], false]]);
+    // 0.6, 0.7, 0.8: sd 0.1, t(0.975, 2) = 4.303: half-width 4.303 * 0.1 / sqrt(3) = 0.2484
+    expect(rows[0]!.top1.mean).toBeCloseTo(0.7, 10);
+    expect(rows[0]!.top1.half).toBeCloseTo(0.2484, 3);
+    expect(rows[1]!.top1.half).toBeNaN();
+  });
+});
+
+describe('a tiny grid, here and through the queue', () => {
+  const local = () => join(work, 'local');
+  const queued = () => join(work, 'queued');
+
+  it('runs locally, writes the report, and a second sweep is a no-op', async () => {
+    const first = await tokenwave(['sweep', '--grid', gridFile, '--out', local(), '--seeds', '2']);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toMatch(/4 runs: 0 finished before, 4 to run/);
+    const results = JSON.parse(readFileSync(join(local(), 'results.json'), 'utf8'));
+    expect(results.models.map((m: { label: string; seeds: number[] }) => [m.label, m.seeds])).toEqual([['TASR_1L_4T-2H', [0, 1]], ['TASR_1L_NT-2H', [0, 1]]]);
+    expect(results.missing).toEqual([]);
+    const md = readFileSync(join(local(), 'results.md'), 'utf8');
+    expect(md).toMatch(/\| TASR_1L_NT-2H \| 2 \|/);
+    expect(readFileSync(join(local(), 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(readFileSync(join(local(), 'pareto.svg'), 'utf8')).toContain('Pareto front');
+    const second = await tokenwave(['sweep', '--grid', gridFile, '--out', local(), '--seeds', '2']);
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).toMatch(/4 runs: 4 finished before, 0 to run/);
+  }, 300_000);
+
+  it('through BullMQ with two workers, one killed with SIGKILL mid-run: every run once, the same results as locally', async () => {
+    const enqueued = await tokenwave(['sweep', '--grid', gridFile, '--out', queued(), '--seeds', '2', '--queue', redis.url]);
+    expect(enqueued.code, enqueued.output).toBe(0);
+    expect(enqueued.output).toMatch(/4 runs: 0 finished, 0 already queued, 4 queued now/);
+    const workerArgs = ['worker', '--queue', redis.url, '--out', queued(), '--lock-seconds', '2'];
+    const doomed = start(workerArgs);
+    await doomed.waitFor(/: started/);
+    const trainLog = () => {
+      const runs = join(queued(), 'runs');
+      const logs = existsSync(runs) ? readdirSync(runs).map((id) => join(runs, id, 'train.log')) : [];
+      return logs.find((l) => existsSync(l) && /epoch 1\/3/.test(readFileSync(l, 'utf8')));
+    };
+    while (!trainLog()) await new Promise((r) => setTimeout(r, 25)); // its first run has trained an epoch of three
+    const interrupted = trainLog()!;
+    doomed.child.kill('SIGKILL');
+    expect((await doomed.exited).signal).toBe('SIGKILL');
+    const survivor = start(workerArgs);
+    const waited = await tokenwave(['sweep', '--grid', gridFile, '--out', queued(), '--seeds', '2', '--queue', redis.url, '--wait']);
+    expect(waited.code, `${waited.output}\nsurvivor:\n${survivor.output()}`).toBe(0);
+    expect(survivor.output()).toMatch(/attempt 2|: started/);
+    survivor.child.kill('SIGTERM');
+    const stopped = await survivor.exited;
+    expect(stopped.code, survivor.output()).toBe(0);
+    expect(survivor.output()).toMatch(/worker stopped/);
+
+    // the dead worker's training process checkpointed, and the survivor resumed it
+    expect(readFileSync(interrupted, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
+    const ours = summaries(queued());
+    expect(ours).toEqual(summaries(local()));
+    for (const id of ours.keys()) expect(epochsLogged(queued(), id), id).toEqual([1, 2, 3]);
+    const results = JSON.parse(readFileSync(join(queued(), 'results.json'), 'utf8'));
+    expect(results.runs).toHaveLength(4);
+    expect(results.missing).toEqual([]);
+
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    try {
+      expect(await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed')).toEqual({ completed: 4, failed: 0, active: 0, wait: 0, delayed: 0 });
+    } finally {
+      await queue.close();
+    }
+    const again = await tokenwave(['sweep', '--grid', gridFile, '--out', queued(), '--seeds', '2', '--queue', redis.url, '--wait']);
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toMatch(/4 runs: 4 finished, 0 already queued, 0 queued now/);
+  }, 600_000);
+
+  it('a worker of another version leaves the job in the queue, saying why', async () => {
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    const spec: RunSpec = { model: 'TASR_1L_4T-2H', data, seed: 7, epochs: 1, modelOptions: TINY };
+    try {
+      await queue.add(runId(spec), { spec, version: '0.0.0-elsewhere' }, { jobId: runId(spec) });
+      const worker = start(['worker', '--queue', redis.url, '--out', join(work, 'elsewhere'), '--lock-seconds', '2']);
+      await worker.waitFor(/queued by tokenwave 0\.0\.0-elsewhere, this worker is \d/);
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+      const state = await (await queue.getJob(runId(spec)))!.getState();
+      expect(['waiting', 'delayed']).toContain(state);
+    } finally {
+      await queue.close();
+    }
+  }, 120_000);
+});
+
+describe('bad input', () => {
+  it('an unreachable Redis is one line naming the URL', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const result = await tokenwave(['sweep', '--grid', gridFile, '--out', join(work, 'nowhere'), '--queue', url]);
+    expect(result.code).toBe(1);
+    expect(result.output.trim().split('\n')).toHaveLength(1);
+    expect(result.output).toContain(`tokenwave: cannot reach Redis at ${url}`);
+    const worker = await tokenwave(['worker', '--queue', url, '--out', join(work, 'nowhere')]);
+    expect(worker.code).toBe(1);
+    expect(worker.output).toContain(`cannot reach Redis at ${url}`);
+  });
+
+  it('a grid with an unknown model is one line naming it', async () => {
+    const path = join(work, 'unknown-model.json');
+    writeFileSync(path, JSON.stringify({ model: 'TASR_4L_8T-8X', data }));
+    const result = await tokenwave(['sweep', '--grid', path, '--out', join(work, 'never')]);
+    expect(result.code).toBe(1);
+    expect(result.output.trim().split('\n')).toHaveLength(1);
+    expect(result.output).toMatch(/tokenwave: .*unknown-model\.json, run 1: .*TASR_4L_8T-8X/);
+  });
+});
