@@ -142,17 +142,20 @@ describe('a tiny grid, here and through the queue', () => {
   const local = () => join(work, 'local');
   const queued = () => join(work, 'queued');
 
-  it('runs locally, writes the report, and a second sweep is a no-op', async () => {
-    const first = await tokenwave(['sweep', '--grid', gridFile, '--out', local(), '--seeds', '2']);
+  it('runs locally two at a time, writes the report, and a second sweep is a no-op', async () => {
+    const first = await tokenwave(['sweep', '--grid', gridFile, '--out', local(), '--seeds', '2', '--parallel', '2']);
     expect(first.code, first.output).toBe(0);
-    expect(first.output).toMatch(/4 runs: 0 finished before, 4 to run/);
+    expect(first.output).toMatch(/4 runs: 0 finished before, 4 to run, 2 at a time/);
+    expect(first.output).toMatch(/4\/4 done/);
     const results = JSON.parse(readFileSync(join(local(), 'results.json'), 'utf8'));
     expect(results.models.map((m: { label: string; seeds: number[] }) => [m.label, m.seeds])).toEqual([['TASR_1L_4T-2H', [0, 1]], ['TASR_1L_NT-2H', [0, 1]]]);
     expect(results.missing).toEqual([]);
     const md = readFileSync(join(local(), 'results.md'), 'utf8');
     expect(md).toMatch(/\| TASR_1L_NT-2H \| 2 \|/);
     expect(readFileSync(join(local(), 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
-    expect(readFileSync(join(local(), 'pareto.svg'), 'utf8')).toContain('Pareto front');
+    const pareto = readFileSync(join(local(), 'pareto.svg'), 'utf8');
+    expect(pareto.match(/<circle [^>]*fill-opacity/g)).toHaveLength(4); // two models, two panels
+    expect(pareto).toContain('no TokenLearner (NT)');
     const second = await tokenwave(['sweep', '--grid', gridFile, '--out', local(), '--seeds', '2']);
     expect(second.code, second.output).toBe(0);
     expect(second.output).toMatch(/4 runs: 4 finished before, 0 to run/);
@@ -163,25 +166,29 @@ describe('a tiny grid, here and through the queue', () => {
     expect(enqueued.code, enqueued.output).toBe(0);
     expect(enqueued.output).toMatch(/4 runs: 0 finished, 0 already queued, 4 queued now/);
     const workerArgs = ['worker', '--queue', redis.url, '--out', queued(), '--lock-seconds', '2'];
-    const doomed = start(workerArgs);
-    await doomed.waitFor(/: started/);
-    const trainLog = () => {
+    const workers = [start(workerArgs), start(workerArgs)];
+    // the first run to have trained one epoch of three, and the worker that runs it
+    const midRun = () => {
       const runs = join(queued(), 'runs');
-      const logs = existsSync(runs) ? readdirSync(runs).map((id) => join(runs, id, 'train.log')) : [];
-      return logs.find((l) => existsSync(l) && /epoch 1\/3/.test(readFileSync(l, 'utf8')));
+      const ids = existsSync(runs) ? readdirSync(runs) : [];
+      const id = ids.find((i) => existsSync(join(runs, i, 'train.log')) && /epoch 1\/3/.test(readFileSync(join(runs, i, 'train.log'), 'utf8')));
+      return id ? { log: join(runs, id, 'train.log'), worker: workers.find((w) => w.output().includes(`${id}: started`)) } : undefined;
     };
-    while (!trainLog()) await new Promise((r) => setTimeout(r, 25)); // its first run has trained an epoch of three
-    const interrupted = trainLog()!;
+    let found = midRun();
+    while (!found?.worker) {
+      await new Promise((r) => setTimeout(r, 25));
+      found = midRun();
+    }
+    const [doomed, survivor] = found!.worker === workers[0] ? [workers[0]!, workers[1]!] : [workers[1]!, workers[0]!];
     doomed.child.kill('SIGKILL');
     expect((await doomed.exited).signal).toBe('SIGKILL');
-    const survivor = start(workerArgs);
     const waited = await tokenwave(['sweep', '--grid', gridFile, '--out', queued(), '--seeds', '2', '--queue', redis.url, '--wait']);
     expect(waited.code, `${waited.output}\nsurvivor:\n${survivor.output()}`).toBe(0);
-    expect(survivor.output()).toMatch(/attempt 2|: started/);
     survivor.child.kill('SIGTERM');
     const stopped = await survivor.exited;
     expect(stopped.code, survivor.output()).toBe(0);
     expect(survivor.output()).toMatch(/worker stopped/);
+    const interrupted = found!.log;
 
     // the dead worker's training process checkpointed, and the survivor resumed it
     expect(readFileSync(interrupted, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
@@ -202,6 +209,32 @@ describe('a tiny grid, here and through the queue', () => {
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/4 runs: 4 finished, 0 already queued, 0 queued now/);
   }, 600_000);
+
+  it('SIGTERM mid-run: the worker checkpoints, hands the job back and exits; the next worker finishes the run', async () => {
+    const out = join(work, 'terminated');
+    const grid = join(work, 'one-run.json');
+    writeFileSync(grid, JSON.stringify({ model: 'TASR_1L_4T-2H', data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3, seed: 11 }));
+    const [spec] = await loadGrid(grid);
+    const log = join(out, 'runs', runId(spec!), 'train.log');
+    expect((await tokenwave(['sweep', '--grid', grid, '--out', out, '--queue', redis.url])).code).toBe(0);
+    const first = start(['worker', '--queue', redis.url, '--out', out]);
+    while (!(existsSync(log) && /epoch 1\/3/.test(readFileSync(log, 'utf8')))) await new Promise((r) => setTimeout(r, 25));
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code, first.output()).toBe(0);
+    expect(first.output()).toMatch(/checkpointed and handed back[^]*worker stopped/);
+    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    try {
+      expect(await (await queue.getJob(runId(spec!)))!.getState()).toBe('waiting');
+    } finally {
+      await queue.close();
+    }
+    const second = start(['worker', '--queue', redis.url, '--out', out]);
+    expect((await tokenwave(['sweep', '--grid', grid, '--out', out, '--queue', redis.url, '--wait'])).code).toBe(0);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
+    expect(epochsLogged(out, runId(spec!))).toEqual([1, 2, 3]);
+  }, 120_000);
 
   it('a worker of another version leaves the job in the queue, saying why', async () => {
     const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
