@@ -210,6 +210,24 @@ describe('a tiny grid, here and through the queue', () => {
     expect(again.output).toMatch(/4 runs: 4 finished, 0 already queued, 0 queued now/);
   }, 600_000);
 
+  it('a local sweep stopped by Ctrl-C (SIGINT) checkpoints its run; the next sweep resumes it', async () => {
+    const out = join(work, 'interrupted');
+    const grid = join(work, 'one-local-run.json');
+    writeFileSync(grid, JSON.stringify({ model: 'TASR_1L_NT-2H', data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3, seed: 12 }));
+    const [spec] = await loadGrid(grid);
+    const log = join(out, 'runs', runId(spec!), 'train.log');
+    const sweep = start(['sweep', '--grid', grid, '--out', out]);
+    while (!(existsSync(log) && /epoch 1\/3/.test(readFileSync(log, 'utf8')))) await new Promise((r) => setTimeout(r, 25));
+    sweep.child.kill('SIGINT');
+    expect((await sweep.exited).code, sweep.output()).toBe(130);
+    expect(sweep.output()).toMatch(/stopped at a checkpoint; the next sweep resumes it/);
+    const resumed = await tokenwave(['sweep', '--grid', grid, '--out', out]);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toMatch(/1 run: 0 finished before, 1 to run/);
+    expect(readFileSync(log, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
+    expect(epochsLogged(out, runId(spec!))).toEqual([1, 2, 3]);
+  }, 120_000);
+
   it('SIGTERM mid-run: the worker checkpoints, hands the job back and exits; the next worker finishes the run', async () => {
     const out = join(work, 'terminated');
     const grid = join(work, 'one-run.json');

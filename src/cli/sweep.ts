@@ -63,14 +63,11 @@ async function sweepAction(o: SweepOptions): Promise<void> {
   const parallel = integerOption('parallel', o.parallel, 1, 64)!;
   if (o.dryRun) return dryRun(runs, o.backend);
   await mkdir(o.out, { recursive: true });
-  if (o.collect) {
-    if (o.queue) await connect(o.queue);
-    return report(o.out, runs, o.grid);
-  }
+  if (o.collect) return report(o.out, runs, o.grid);
   if (o.queue) {
     const connection = await connect(o.queue);
     const { added, queued, finished } = await enqueue(connection, o.out, runs, TOKENWAVE_VERSION);
-    console.log(`${runs.length} runs: ${finished} finished, ${queued} already queued, ${added} queued now on ${o.queue}`);
+    console.log(`${runs.length} run${runs.length === 1 ? '' : 's'}: ${finished} finished, ${queued} already queued, ${added} queued now on ${o.queue}`);
     if (!o.wait) {
       console.log(`start workers with: tokenwave worker --queue ${o.queue} --out ${o.out}; then: tokenwave sweep --grid ${o.grid} --out ${o.out} --queue ${o.queue} --collect (or --wait)`);
       return;

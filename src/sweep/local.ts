@@ -15,7 +15,7 @@ export interface LocalOptions {
 export async function runLocal(out: string, runs: readonly RunSpec[], o: LocalOptions): Promise<{ failed: string[]; stopped: number }> {
   const todo: RunSpec[] = [];
   for (const r of runs) if (!(await runSummary(out, r))) todo.push(r);
-  o.say(`${runs.length} runs: ${runs.length - todo.length} finished before, ${todo.length} to run${o.parallel > 1 ? `, ${o.parallel} at a time` : ''}`);
+  o.say(`${runs.length} run${runs.length === 1 ? '' : 's'}: ${runs.length - todo.length} finished before, ${todo.length} to run${o.parallel > 1 ? `, ${o.parallel} at a time` : ''}`);
   const eta = new Eta(todo.length, o.parallel);
   const failed: string[] = [];
   let stopped = 0;

@@ -38,7 +38,9 @@ export async function executeRun(out: string, r: RunSpec, control: RunControl = 
   const log = await open(join(dir, RUN_LOG), 'a');
   try {
     const args = [CLI, ...trainArguments(r, dir), ...(control.backend ? ['--backend', control.backend] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log.fd, log.fd, 'ipc'] });
+    // its own process group: a Ctrl-C in the terminal reaches only us, and we pass on one SIGINT (two would make
+    // `train` quit without its checkpoint)
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log.fd, log.fd, 'ipc'], detached: true });
     const stop = () => child.kill('SIGINT');
     control.signal?.addEventListener('abort', stop);
     const code = await new Promise<number | null>((resolve, reject) => {
