@@ -79,7 +79,7 @@ function distinguishing(spec: RunSpec, all: readonly RunSpec[]): string {
 const percent = (e: Estimate) => `${(100 * e.mean).toFixed(1)}%${Number.isNaN(e.half) ? '' : ` +/- ${(100 * e.half).toFixed(1)}`}`;
 const plain = (e: Estimate, digits: number) => `${e.mean.toFixed(digits)}${Number.isNaN(e.half) ? '' : ` +/- ${e.half.toFixed(digits)}`}`;
 
-export function resultsMarkdown(rows: readonly ModelRow[], missing: readonly string[], title: string): string {
+function resultsMarkdown(rows: readonly ModelRow[], missing: readonly string[], title: string): string {
   const top5 = rows.some((r) => r.top5);
   const lines = [
     `# ${title}`,
@@ -100,7 +100,7 @@ export function resultsMarkdown(rows: readonly ModelRow[], missing: readonly str
   return lines.join('\n');
 }
 
-export function resultsCsv(rows: readonly ModelRow[]): string {
+function resultsCsv(rows: readonly ModelRow[]): string {
   const header = 'model,seeds,parameters,paper_flops,exact_flops,top1,top1_ci95,top3,top3_ci95,top5,top5_ci95,ms_per_step,ms_per_step_ci95,batch,ms_per_clip,ms_per_clip_ci95,adapter';
   const cell = (v: string | number) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
   const pair = (e: Estimate | undefined) => (e ? [e.mean, Number.isNaN(e.half) ? '' : e.half] : ['', '']);
@@ -126,7 +126,7 @@ export function paretoFront<T>(items: readonly T[], cost: (t: T) => number, accu
 const TL_COLOUR = '#1f77b4';
 const NT_COLOUR = '#d62728';
 
-export function paretoSvg(rows: readonly ModelRow[], caption: string): string {
+function paretoSvg(rows: readonly ModelRow[], caption: string): string {
   const panel = (xLabel: string, x: (r: ModelRow) => number, xFormat?: (v: number) => string) => {
     const front = paretoFront(rows, x, (r) => r.top1.mean);
     return scatterSvg(

@@ -10,9 +10,9 @@ import { SUMMARY_FILE, type RunSummary } from '../train/run-folder.js';
 import { runId, trainArguments, type RunSpec } from './grid.js';
 
 const CLI = fileURLToPath(new URL('../../bin/tokenwave.js', import.meta.url));
-export const RUN_LOG = 'train.log';
+const RUN_LOG = 'train.log';
 
-export const runFolder = (out: string, r: RunSpec) => join(out, 'runs', runId(r));
+const runFolder = (out: string, r: RunSpec) => join(out, 'runs', runId(r));
 
 /** A finished run's summary, or undefined while it is not finished. */
 export async function runSummary(out: string, r: RunSpec): Promise<RunSummary | undefined> {
