@@ -33,7 +33,7 @@ interface DemoOptions {
 const MODELS = ['TASR_4L_8T-8H', 'TASR_4L_NT-8H'];
 /** The paper's protocol, used as is on a GPU. */
 const PAPER = { perClass: 1000, epochs: 20, batchSize: 64 };
-/** On a CPU adapter: what trains both models well above chance in about a quarter of an hour (bench/README.md). */
+/** On a CPU adapter: what trains both models well above chance in about a quarter of an hour (measured: README.md, "What npm start does"). */
 const CPU_BUDGET = { perClass: 160, epochs: 2, batchSize: 16 };
 
 const KERAS_MOMENTUM = 0.99;
