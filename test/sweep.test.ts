@@ -161,6 +161,19 @@ describe('a tiny grid, here and through the queue', () => {
     expect(second.output).toMatch(/4 runs: 4 finished before, 0 to run/);
   }, 300_000);
 
+  it('--dry-run lists each run with its steps, FLOPs and a measured time, training nothing', async () => {
+    const dry = await tokenwave(['sweep', '--grid', gridFile, '--out', join(work, 'dry'), '--seeds', '2', '--dry-run']);
+    expect(dry.code, dry.output).toBe(0);
+    const flops = new Map([...summaries(local()).keys()].map((id) => [id, JSON.parse(readFileSync(join(local(), 'runs', id, 'summary.json'), 'utf8')).flops]));
+    for (const [id, f] of flops) {
+      // 48 clips, 38 of them to train on (the paper's 80%), batch 8: 5 steps an epoch, 3 epochs
+      const row = new RegExp(`${id}\\s+38\\s+15\\s+${f.paper.toLocaleString('en-US')}\\s+${f.exact.toLocaleString('en-US')}\\s+\\d+\\s+\\d+ s`);
+      expect(dry.output).toMatch(row);
+    }
+    expect(dry.output).toMatch(/4 runs, about \d+ s of training steps/);
+    expect(existsSync(join(work, 'dry', 'runs'))).toBe(false);
+  }, 120_000);
+
   it('through BullMQ with two workers, one killed with SIGKILL mid-run: every run once, the same results as locally', async () => {
     const enqueued = await tokenwave(['sweep', '--grid', gridFile, '--out', queued(), '--seeds', '2', '--queue', redis.url]);
     expect(enqueued.code, enqueued.output).toBe(0);

@@ -1,14 +1,13 @@
 // `tokenwave sweep` (a grid of training runs, here or on a BullMQ queue) and `tokenwave worker` (takes a queue's runs).
 import { mkdir } from 'node:fs/promises';
 import { Command } from 'commander';
-import { init, shutdown } from '../tensor/engine.js';
+import { engine, init, shutdown } from '../tensor/engine.js';
 import { estimateRuns } from '../sweep/estimate.js';
 import { GRID_NAMES, loadGrid, type RunSpec } from '../sweep/grid.js';
 import { runLocal } from '../sweep/local.js';
 import { connect, enqueue, startWorker, waitForRuns } from '../sweep/queue.js';
 import { writeReport } from '../sweep/report.js';
 import { backendOption, integerOption, parseModelOptions, TOKENWAVE_VERSION, UsageError } from './options.js';
-import { progressBar } from './progress.js';
 
 interface SweepOptions {
   grid: string;
@@ -36,16 +35,14 @@ async function report(out: string, runs: readonly RunSpec[], grid: string): Prom
 async function dryRun(runs: readonly RunSpec[], backend: string | undefined): Promise<void> {
   await init({ backend });
   try {
-    const bar = progressBar('measure a training step per model');
-    const estimates = await estimateRuns(runs, (d, t) => bar.update(d, t));
-    bar.stop();
+    console.log(`measuring one training step per model on ${engine().runtime.adapterName}`);
     console.log(`${'run'.padEnd(44)} ${'train clips'.padStart(11)} ${'steps'.padStart(7)} ${'paper FLOPs'.padStart(13)} ${'exact FLOPs'.padStart(13)} ${'ms/step'.padStart(8)} ${'time'.padStart(9)}`);
-    for (const e of estimates) {
+    const estimates = await estimateRuns(runs, (e) =>
       console.log(
         `${e.id.padEnd(44)} ${String(e.trainClips).padStart(11)} ${String(e.steps).padStart(7)} ${e.paperFlops.toLocaleString('en-US').padStart(13)} ` +
           `${e.exactFlops.toLocaleString('en-US').padStart(13)} ${e.msPerStep.toFixed(0).padStart(8)} ${duration(e.minutes).padStart(9)}`,
-      );
-    }
+      ),
+    );
     const total = estimates.reduce((s, e) => s + e.minutes, 0);
     console.log(`${estimates.length} runs, about ${duration(total)} of training steps on this adapter, one run at a time (validation and evaluation not included)`);
   } finally {

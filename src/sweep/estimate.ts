@@ -46,15 +46,14 @@ async function measureStep(model: AudioTransformer, batch: number): Promise<numb
   }
 }
 
-export async function estimateRuns(runs: readonly RunSpec[], onModel: (done: number, total: number) => void = () => {}): Promise<RunEstimate[]> {
+/** Estimates each run in order, measuring each model once; `onEstimate` hears each as it is ready. */
+export async function estimateRuns(runs: readonly RunSpec[], onEstimate: (e: RunEstimate) => void = () => {}): Promise<RunEstimate[]> {
   const measured = new Map<string, { paperFlops: number; exactFlops: number; msPerStep: number; trainClips: number; batch: number }>();
-  const models = [...new Set(runs.map(groupKey))];
   const out: RunEstimate[] = [];
   for (const spec of runs) {
     const key = groupKey(spec);
     let m = measured.get(key);
     if (!m) {
-      onModel(measured.size, models.length);
       const { dataset, parts } = await splitData(spec.data, { split: spec.split ?? 'paper', limitPerClass: spec.limitPerClass, condensed: spec.condensed, esc10: spec.esc10 });
       const config = modelConfig(spec.model, { ...spec.modelOptions, classes: dataset.classNames.length });
       const batch = spec.batchSize ?? (config.family === 'TASR' ? 64 : 32);
@@ -68,8 +67,9 @@ export async function estimateRuns(runs: readonly RunSpec[], onModel: (done: num
       measured.set(key, m);
     }
     const steps = Math.ceil(m.trainClips / m.batch) * spec.epochs;
-    out.push({ id: runId(spec), spec, trainClips: m.trainClips, steps, paperFlops: m.paperFlops, exactFlops: m.exactFlops, msPerStep: m.msPerStep, minutes: (steps * m.msPerStep) / 60_000 });
+    const estimate = { id: runId(spec), spec, trainClips: m.trainClips, steps, paperFlops: m.paperFlops, exactFlops: m.exactFlops, msPerStep: m.msPerStep, minutes: (steps * m.msPerStep) / 60_000 };
+    onEstimate(estimate);
+    out.push(estimate);
   }
-  onModel(models.length, models.length);
   return out;
 }
