@@ -5,13 +5,10 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
 import { generateSpeech } from '../data/synthetic-speech.js';
-import { loadModel } from '../models/checkpoint.js';
 import { modelConfig } from '../models/config.js';
 import { engine, init, shutdown } from '../tensor/engine.js';
 import { prepareData, prepareTestSet } from '../train/data.js';
-import { evaluate } from '../train/evaluate.js';
 import type { ScheduleOptions } from '../train/schedule.js';
 import { train } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -19,6 +16,7 @@ import { svgToPng } from '../viz/render.js';
 import { accuracyCostSvg, curves, demoTable, demoVerdict, type DemoRow } from './demo-report.js';
 import { backendOption, integerOption } from './options.js';
 import { progressBar } from './progress.js';
+import { summarizeRun } from './run-summary.js';
 
 interface DemoOptions {
   perClass?: string;
@@ -111,24 +109,20 @@ async function demo(o: DemoOptions): Promise<void> {
           );
         },
       });
-      const model = await loadModel(join(runDir, 'best'));
-      const test = await evaluate(model, heldOut.test, [3]);
-      const forward = await countForward(model, 1);
-      const trainedSteps = result.history.reduce((s, h) => s + h.steps, 0);
+      const summary = await summarizeRun(name, runDir, result, heldOut.test, [3], batchSize);
+      const test = summary.test;
       rows.push({
         model: name,
         clips: test.clips,
         top1Hits: Math.round(test.top1 * test.clips),
         top3Hits: Math.round(test.topK[3]! * test.clips),
-        paperFlops: paperTotal(forward.tfOps),
-        exactFlops: countUnder('exact', forward.records),
-        msPerStep: (1000 * result.history.reduce((s, h) => s + h.seconds, 0)) / trainedSteps,
-        // timed on the second pass over the test set: pipelines compiled, buffers pooled
-        msPerClip: 1000 / (await evaluate(model, heldOut.test, [3])).clipsPerSecond,
-        parameters: model.parameterCount(),
+        paperFlops: summary.flops.paper,
+        exactFlops: summary.flops.exact,
+        msPerStep: summary.msPerStep,
+        msPerClip: summary.msPerClip,
+        parameters: summary.parameters,
         history: result.history,
       });
-      model.dispose();
     }
     const adapter = engine().runtime.adapterName;
     const table = demoTable(rows, batchSize);

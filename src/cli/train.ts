@@ -8,16 +8,14 @@ import { modelConfig } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { prepareData } from '../train/data.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
-import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
-import { loadModel } from '../models/checkpoint.js';
-import { engine, init, shutdown } from '../tensor/engine.js';
-import { evaluate } from '../train/evaluate.js';
-import { SUMMARY_FILE, type RunSummary } from '../train/run-folder.js';
+import { init, shutdown } from '../tensor/engine.js';
+import { SUMMARY_FILE } from '../train/run-folder.js';
 import { train } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { printEvaluation, splitOption } from './eval.js';
 import { backendOption, integerOption, numberOption, parseModelOptions, UsageError } from './options.js';
 import { progressBar } from './progress.js';
+import { summarizeRun } from './run-summary.js';
 
 interface TrainCommandOptions {
   data: string;
@@ -131,31 +129,9 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       return;
     }
     const ks = speech ? [3] : [3, 5];
-    const best = await loadModel(join(runDir, 'best'));
-    try {
-      const test = await evaluate(best, data.test, ks);
-      printEvaluation(`test (best epoch ${result.bestEpoch})`, test, ks.at(-1)!);
-      const forward = await countForward(best, 1);
-      // timed again with pipelines compiled and buffers pooled: what a user's inference costs
-      const msPerClip = 1000 / (await evaluate(best, data.test, ks)).clipsPerSecond;
-      const steps = result.history.reduce((s, h) => s + h.steps, 0);
-      const summary: RunSummary = {
-        model: o.model,
-        adapter: engine().runtime.adapterName,
-        parameters: best.parameterCount(),
-        flops: { paper: paperTotal(forward.tfOps), exact: countUnder('exact', forward.records) },
-        batchSize,
-        msPerStep: (1000 * result.history.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, steps),
-        msPerClip,
-        bestEpoch: result.bestEpoch,
-        bestValidation: result.bestValidation,
-        test,
-        history: result.history,
-      };
-      await writeFileAtomic(join(runDir, SUMMARY_FILE), JSON.stringify(summary, null, 2));
-    } finally {
-      best.dispose();
-    }
+    const summary = await summarizeRun(o.model, runDir, result, data.test, ks, batchSize);
+    printEvaluation(`test (best epoch ${result.bestEpoch})`, summary.test, ks.at(-1)!);
+    await writeFileAtomic(join(runDir, SUMMARY_FILE), JSON.stringify(summary, null, 2));
     console.log(`best weights: ${join(runDir, 'best')}; log: ${join(runDir, 'log.jsonl')}`);
   } finally {
     process.off('SIGINT', onSigint);

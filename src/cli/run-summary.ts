@@ -1,0 +1,37 @@
+// What a finished training run is worth, measured once for `tokenwave train` (summary.json, which sweeps read) and
+// for the demo's table: the best weights tested, their FLOPs counted, inference and training timed.
+import { join } from 'node:path';
+import type { SpectrogramSet } from '../data/pipeline.js';
+import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
+import { loadModel } from '../models/checkpoint.js';
+import { engine } from '../tensor/engine.js';
+import { evaluate } from '../train/evaluate.js';
+import type { RunSummary } from '../train/run-folder.js';
+import type { TrainResult } from '../train/trainer.js';
+
+/** Tests `runDir`'s best weights on `test` (top-k for each of `ks`) and summarises the run. */
+export async function summarizeRun(model: string, runDir: string, result: TrainResult, test: SpectrogramSet, ks: number[], batchSize: number): Promise<RunSummary> {
+  const best = await loadModel(join(runDir, 'best'));
+  try {
+    const evaluation = await evaluate(best, test, ks);
+    const forward = await countForward(best, 1);
+    // timed again with pipelines compiled and buffers pooled: what a user's inference costs
+    const msPerClip = 1000 / (await evaluate(best, test, ks)).clipsPerSecond;
+    const steps = result.history.reduce((s, h) => s + h.steps, 0);
+    return {
+      model,
+      adapter: engine().runtime.adapterName,
+      parameters: best.parameterCount(),
+      flops: { paper: paperTotal(forward.tfOps), exact: countUnder('exact', forward.records) },
+      batchSize,
+      msPerStep: (1000 * result.history.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, steps),
+      msPerClip,
+      bestEpoch: result.bestEpoch,
+      bestValidation: result.bestValidation,
+      test: evaluation,
+      history: result.history,
+    };
+  } finally {
+    best.dispose();
+  }
+}
