@@ -2,12 +2,12 @@
 // line; anything else is a bug and says how to see its stack (TOKENWAVE_DEBUG=1).
 import { Command } from 'commander';
 import { TokenwaveError } from '../util/errors.js';
+import { TOKENWAVE_VERSION } from '../util/version.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
 import { flopsCommand } from './flops.js';
 import { generateCommand } from './generate.js';
-import { TOKENWAVE_VERSION } from './options.js';
 import { predictCommand } from './predict.js';
 import { profileCommand } from './profile.js';
 import { spectrogramCommand } from './spectrogram.js';

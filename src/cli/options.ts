@@ -1,11 +1,8 @@
 // What every command shares: the user-error type, one parser for numeric options, --backend, --model-options.
-import { createRequire } from 'node:module';
 import { Option } from 'commander';
 import type { ModelOptions } from '../models/config.js';
 import { BACKENDS } from '../runtime/adapter.js';
 import { TokenwaveError } from '../util/errors.js';
-
-export const TOKENWAVE_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** A command-line mistake: printed as one line, exit code 1. */
 export class UsageError extends TokenwaveError {

@@ -7,7 +7,8 @@ import { GRID_NAMES, loadGrid, type RunSpec } from '../sweep/grid.js';
 import { runLocal } from '../sweep/local.js';
 import { connect, enqueue, startWorker, waitForRuns } from '../sweep/queue.js';
 import { writeReport } from '../sweep/report.js';
-import { backendOption, integerOption, parseModelOptions, TOKENWAVE_VERSION, UsageError } from './options.js';
+import { TOKENWAVE_VERSION } from '../util/version.js';
+import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
 interface SweepOptions {
   grid: string;

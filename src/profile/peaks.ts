@@ -2,7 +2,6 @@
 // and the copy bandwidth in GB/s on the current adapter. Measured once per adapter, backend, kernel variants and
 // tokenwave version, and cached in ~/.cache/tokenwave/peaks.json (XDG_CACHE_HOME is honoured).
 import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { permuteKernel } from '../kernels/layout.js';
@@ -11,6 +10,7 @@ import { engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
 import { seededRandom } from '../util/random.js';
+import { TOKENWAVE_VERSION } from '../util/version.js';
 
 export interface Peaks {
   /** Best matmul throughput, GFLOP/s (2 FLOPs per multiply-add). */
@@ -23,7 +23,6 @@ export interface Peaks {
   measuredAt: string;
 }
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Bumped whenever the measurement (or a kernel it uses) changes, so cached peaks are measured again. */
 const MEASUREMENT = 3;
@@ -34,7 +33,7 @@ function cacheFile(): string {
 
 function cacheKey(): string {
   const r = engine().runtime;
-  return `${r.adapterName} | ${r.backend} ${r.featureLevel} | ${r.kernelVariants} kernels | tokenwave ${version} | peaks v${MEASUREMENT}`;
+  return `${r.adapterName} | ${r.backend} ${r.featureLevel} | ${r.kernelVariants} kernels | tokenwave ${TOKENWAVE_VERSION} | peaks v${MEASUREMENT}`;
 }
 
 /** Seconds per call of `fn`, timed over at least `minSeconds` after a warm-up; best of three rounds. */
