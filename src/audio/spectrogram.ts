@@ -10,8 +10,10 @@ import { reduceAxis } from '../kernels/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { AudioError } from './errors.js';
 
-export type WindowName = 'hann-tf' | 'hann-periodic' | 'hann-symmetric' | 'hamming' | 'rectangular';
-export type SpectrumOutput = 'magnitude' | 'power' | 'logmel';
+export const WINDOWS = ['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'] as const;
+export type WindowName = (typeof WINDOWS)[number];
+export const SPECTRUM_OUTPUTS = ['magnitude', 'power', 'logmel'] as const;
+export type SpectrumOutput = (typeof SPECTRUM_OUTPUTS)[number];
 
 export interface SpectrogramConfig {
   frameLength: number;

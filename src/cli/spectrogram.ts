@@ -1,7 +1,7 @@
 // `tokenwave spectrogram FILE.wav --png OUT.png`: a picture of what the model sees.
 import { Command, Option } from 'commander';
 import { resample } from '../audio/resample.js';
-import { frameCount, longSpectrogram, PAPER_SPECTROGRAM, validateSpectrogramConfig, type SpectrogramConfig, type SpectrumOutput, type WindowName } from '../audio/spectrogram.js';
+import { frameCount, longSpectrogram, PAPER_SPECTROGRAM, SPECTRUM_OUTPUTS, validateSpectrogramConfig, WINDOWS, type SpectrogramConfig, type SpectrumOutput, type WindowName } from '../audio/spectrogram.js';
 import { readWav, WavError } from '../audio/wav.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -57,14 +57,14 @@ export const spectrogramCommand = new Command('spectrogram')
   .description("compute a WAV file's spectrogram on the GPU and write it as a picture (time across, frequency up)")
   .argument('<file>', 'a WAV file')
   .option('--png <path>', 'where to write the picture (default: FILE with .png)')
-  .addOption(new Option('--output <kind>', 'spectrum values').choices(['magnitude', 'power', 'logmel']).default('magnitude'))
+  .addOption(new Option('--output <kind>', 'spectrum values').choices(SPECTRUM_OUTPUTS).default('magnitude'))
   .option('--mel-bins <n>', 'mel bands for --output logmel', '64')
   .option('--frame-length <n>', 'samples per frame', String(PAPER_SPECTROGRAM.frameLength))
   .option('--hop <n>', 'samples between frame starts', String(PAPER_SPECTROGRAM.hop))
   .option('--fft-length <n>', 'FFT size, a power of two >= frame length', String(PAPER_SPECTROGRAM.fftLength))
   .addOption(
     new Option('--window <name>', "window; 'hann-tf' is TensorFlow's (symmetric for odd lengths)")
-      .choices(['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'])
+      .choices(WINDOWS)
       .default('hann-tf'),
   )
   .option('--sample-rate <hz>', "resample (band-limited) to this rate first (default: keep the file's rate)")

@@ -1,7 +1,7 @@
 // The paper's model families by name: TASR_{L}L_{k}T-{H}H / TASR_{L}L_NT-{H}H (Mini Speech Commands: 8 classes,
 // MBConv stem, patch 8) and TESC_... (ESC-50: 50 classes, patch 6, no MBConv), with options beyond the paper, and
 // where TokenLearner and TokenFuser run in a configuration (decided once, as a plan).
-import { PAPER_SPECTROGRAM, type SpectrogramConfig } from '../audio/spectrogram.js';
+import { PAPER_SPECTROGRAM, SPECTRUM_OUTPUTS, WINDOWS, type SpectrogramConfig } from '../audio/spectrogram.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export type Family = 'TASR' | 'TESC';
@@ -132,9 +132,6 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
   return config;
 }
 
-const WINDOWS = ['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'];
-const OUTPUTS = ['magnitude', 'power', 'logmel'];
-
 function validate(c: ModelConfig): void {
   const fail = (message: string) => {
     throw new ModelConfigError(`${c.name}: ${message}`);
@@ -144,6 +141,9 @@ function validate(c: ModelConfig): void {
   };
   const boolean = (key: string, value: unknown) => {
     if (typeof value !== 'boolean') fail(`${key} must be true or false, got ${JSON.stringify(value)}`);
+  };
+  const fraction = (key: string, value: unknown) => {
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) fail(`${key} must be a number in [0, 1), got ${JSON.stringify(value)}`);
   };
   const oneOf = (key: string, value: unknown, valid: readonly string[]) => {
     if (!valid.includes(value as string)) fail(`${key} must be one of ${valid.join(', ')}, got ${JSON.stringify(value)}`);
@@ -161,11 +161,11 @@ function validate(c: ModelConfig): void {
   if (!Array.isArray(c.mlp) || c.mlp.length === 0 || c.mlp.length > 16) fail(`mlp must be a list of 1 to 16 layer sizes, got ${JSON.stringify(c.mlp)}`);
   c.mlp.forEach((n, i) => integer(`mlp[${i}]`, n, 1, 65_536));
   if (c.mlp.at(-1) !== c.width) fail(`the last MLP size must equal the width ${c.width}, got [${c.mlp.join(', ')}]`);
-  if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be a number in [0, 1), got ${JSON.stringify(c.dropout)}`);
+  fraction('dropout', c.dropout);
   integer('mbconvBlocks', c.mbconvBlocks, 0, 16);
   integer('mbconvExpanded', c.mbconvExpanded, 1, 4096);
   integer('mbconvChannels', c.mbconvChannels, 1, 4096);
-  if (typeof c.batchNormMomentum !== 'number' || !(c.batchNormMomentum >= 0 && c.batchNormMomentum < 1)) fail(`batchNormMomentum must be a number in [0, 1), got ${JSON.stringify(c.batchNormMomentum)}`);
+  fraction('batchNormMomentum', c.batchNormMomentum);
   integer('seed', c.seed, 0, 2 ** 32 - 1);
   const sp = c.spectrogram;
   integer('spectrogram.sampleRate', sp.sampleRate, 1000, 384_000);
@@ -174,7 +174,7 @@ function validate(c: ModelConfig): void {
   integer('spectrogram.frameLength', sp.frameLength, 1, sp.fftLength);
   integer('spectrogram.hop', sp.hop, 1, 65_536);
   oneOf('spectrogram.window', sp.window, WINDOWS);
-  oneOf('spectrogram.output', sp.output, OUTPUTS);
+  oneOf('spectrogram.output', sp.output, SPECTRUM_OUTPUTS);
   integer('spectrogram.melBins', sp.melBins, 1, sp.fftLength / 2 + 1);
   boolean('spectrogram.padEnd', sp.padEnd);
   integer('clipSamples', c.clipSamples, sp.frameLength, 600 * sp.sampleRate);
