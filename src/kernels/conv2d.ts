@@ -199,7 +199,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
       tensors: { x, dy, dw: partial },
       invocations: splits * (g.Cin / 4),
       counts: { fma: convMacs(g) },
-    macs: convFullMacs(g),
+      macs: convFullMacs(g),
     });
     return sumSlabs(partial, [g.KH, g.KW, 1, g.Cout]);
   }

@@ -32,7 +32,16 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * The kernels read and write those columns in place, so attention needs no split or merge copies.
  */
 function heads(B: number, T: number, H: number, D: number) {
-  return { layout: { ld: H * D, outer: T * H * D, inner: D }, batch: B * H, innerBatches: H };
+  const layout = { ld: H * D, outer: T * H * D, inner: D };
+  return {
+    layout,
+    // a matmul's output written into the heads' columns of [B, T, H * D]
+    into: { shape: [B, T, H * D], layout },
+    // score matrices [B, H, T, T], one T x T matrix per head, contiguous
+    scores: { ld: T, outer: H * T * T, inner: T * T },
+    // one matrix product per head of every batch, both operands batched
+    dims: { batch: B * H, innerBatches: H, aBatched: true, bBatched: true },
+  };
 }
 
 /** Per head, scale * q_h k_h^T: q, k [B, T, H*D] -> scores [B, H, T, T]. */
@@ -40,15 +49,11 @@ function headScores(q: Tensor, k: Tensor, H: number, scale: number): Tensor {
   const [B, T, HD] = q.shape as [number, number, number];
   const D = HD / H;
   const h = heads(B, T, H, D);
-  const scoresOf = (qi: Tensor, ki: Tensor) =>
-    matmulKernel(qi, ki, { batch: h.batch, M: T, N: T, K: D, aBatched: true, bBatched: true, innerBatches: H, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' });
-  const scores = scoresOf(q, k).intoShape([B, H, T, T]);
+  const scores = matmulKernel(q, k, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' }).intoShape([B, H, T, T]);
   return record(scores, 'attention-scores', [q, k], (dS) => {
-    const into = { shape: [B, T, HD], layout: h.layout };
-    const contiguous = { ld: T, outer: H * T * T, inner: T * T };
     // dq_h = scale * dS k_h; dk_h = scale * dS^T q_h, written into the heads' columns
-    const dq = q.requiresGrad ? matmulKernel(dS, k, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { alpha: scale, op: 'attention-scores-grad' }) : null;
-    const dk = k.requiresGrad ? matmulKernel(dS, q, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { transA: true, alpha: scale, op: 'attention-scores-grad' }) : null;
+    const dq = q.requiresGrad ? matmulKernel(dS, k, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { alpha: scale, op: 'attention-scores-grad' }) : null;
+    const dk = k.requiresGrad ? matmulKernel(dS, q, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { transA: true, alpha: scale, op: 'attention-scores-grad' }) : null;
     return [dq, dk];
   });
 }
@@ -58,15 +63,13 @@ function headValues(p: Tensor, v: Tensor, H: number): Tensor {
   const [B, T, HD] = v.shape as [number, number, number];
   const D = HD / H;
   const h = heads(B, T, H, D);
-  const contiguous = { ld: T, outer: H * T * T, inner: T * T };
-  const into = { shape: [B, T, HD], layout: h.layout };
-  const out = matmulKernel(p, v, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { op: 'attention-values' });
+  const out = matmulKernel(p, v, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { op: 'attention-values' });
   return record(out, 'attention-values', [p, v], (dO) => {
     // dp_h = dO_h v_h^T [B, H, T, T]; dv_h = p_h^T dO_h into the heads' columns
     const dp = p.requiresGrad
-      ? matmulKernel(dO, v, { batch: h.batch, M: T, N: T, K: D, aBatched: true, bBatched: true, innerBatches: H, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T])
+      ? matmulKernel(dO, v, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T])
       : null;
-    const dv = v.requiresGrad ? matmulKernel(p, dO, { batch: h.batch, M: T, N: D, K: T, aBatched: true, bBatched: true, innerBatches: H, a: contiguous, b: h.layout, out: into }, { transA: true, op: 'attention-values-grad' }) : null;
+    const dv = v.requiresGrad ? matmulKernel(p, dO, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { transA: true, op: 'attention-values-grad' }) : null;
     return [dp, dv];
   });
 }

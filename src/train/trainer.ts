@@ -48,8 +48,6 @@ export interface StepProgress {
   loss: number;
 }
 
-
-
 export { TrainingError, type EpochLog } from './run-folder.js';
 
 export interface TrainResult {
