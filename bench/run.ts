@@ -9,9 +9,20 @@ import { spectrogramThroughput } from './spectrogram.js';
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
-const sections = args.filter((a, i) => !a.startsWith('--') && i !== runsAt + 1);
+const sections = args.filter((a, i) => !a.startsWith('--') && (runsAt < 0 || i !== runsAt + 1));
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
+/** The medians of 3 rounds of two measurements taken side by side (ours, the peer's). */
+async function medianPair(round: () => Promise<[number, number]>): Promise<[number, number]> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const [a, b] = await round();
+    ours.push(a);
+    theirs.push(b);
+  }
+  return [median(ours), median(theirs)];
+}
 
 const eng = await init();
 console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''}); ${new Date().toISOString().slice(0, 10)}`);
@@ -22,13 +33,7 @@ if (wanted('matmul')) {
   console.log('matmul GFLOP/s (2 FLOPs per multiply-add; median of 3 timed rounds of at least 1 s each)');
   console.log(`  ${'shape'.padEnd(58)} ${'tokenwave'.padStart(9)} ${'tfjs'.padStart(7)} ${'ratio'.padStart(6)}`);
   for (const shape of MATMUL_SHAPES) {
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      ours.push(await tokenwaveMatmul(shape));
-      theirs.push(await tfjsMatmul(shape));
-    }
-    const [a, b] = [median(ours), median(theirs)];
+    const [a, b] = await medianPair(async () => [await tokenwaveMatmul(shape), await tfjsMatmul(shape)]);
     console.log(`  ${shape.label.padEnd(58)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(7)} ${(a / b).toFixed(2).padStart(5)}x`);
   }
   console.log();
@@ -38,14 +43,10 @@ if (wanted('spectrogram')) {
   console.log('spectrograms per second (paper preset, 1 s clips at 16 kHz -> 124 x 129; median of 3 rounds)');
   console.log(`  ${'batch'.padEnd(10)} ${'tokenwave GPU'.padStart(13)} ${'TypeScript CPU'.padStart(15)} ${'ratio'.padStart(6)}`);
   for (const clips of [1, 16, 64]) {
-    const gpu: number[] = [];
-    const cpu: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    const [a, b] = await medianPair(async () => {
       const r = await spectrogramThroughput(clips);
-      gpu.push(r.gpu);
-      cpu.push(r.cpu);
-    }
-    const [a, b] = [median(gpu), median(cpu)];
+      return [r.gpu, r.cpu];
+    });
     console.log(`  ${String(clips).padEnd(10)} ${a.toFixed(1).padStart(13)} ${b.toFixed(1).padStart(15)} ${(a / b).toFixed(2).padStart(5)}x`);
   }
   console.log();
