@@ -59,6 +59,22 @@ const summaries = (out: string) =>
     }),
   );
 const epochsLogged = (out: string, id: string) => readFileSync(join(out, 'runs', id, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+/** Whether a run's train.log shows its first epoch of three done (the run is mid-way). */
+const pastFirstEpoch = (log: string) => existsSync(log) && /epoch 1\/3/.test(readFileSync(log, 'utf8'));
+async function waitUntil(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 25));
+}
+
+/** A grid file of one tiny 3-epoch run, its spec, and where its train.log will be under `out`. */
+async function oneRunGrid(name: string, model: string, seed: number, out: string): Promise<{ grid: string; spec: RunSpec; log: string }> {
+  const grid = join(work, `${name}.json`);
+  writeFileSync(grid, JSON.stringify({ model, data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3, seed }));
+  const [spec] = await loadGrid(grid);
+  return { grid, spec: spec!, log: join(out, 'runs', runId(spec!), 'train.log') };
+}
+
+/** The test's own queue, to look at jobs and add them. */
+const testQueue = () => new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tokenwave-sweep-'));
@@ -184,7 +200,7 @@ describe('a tiny grid, here and through the queue', () => {
     const midRun = () => {
       const runs = join(queued(), 'runs');
       const ids = existsSync(runs) ? readdirSync(runs) : [];
-      const id = ids.find((i) => existsSync(join(runs, i, 'train.log')) && /epoch 1\/3/.test(readFileSync(join(runs, i, 'train.log'), 'utf8')));
+      const id = ids.find((i) => pastFirstEpoch(join(runs, i, 'train.log')));
       return id ? { log: join(runs, id, 'train.log'), worker: workers.find((w) => w.output().includes(`${id}: started`)) } : undefined;
     };
     let found = midRun();
@@ -212,7 +228,7 @@ describe('a tiny grid, here and through the queue', () => {
     expect(results.runs).toHaveLength(4);
     expect(results.missing).toEqual([]);
 
-    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    const queue = testQueue();
     try {
       expect(await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed')).toEqual({ completed: 4, failed: 0, active: 0, wait: 0, delayed: 0 });
     } finally {
@@ -225,12 +241,9 @@ describe('a tiny grid, here and through the queue', () => {
 
   it('a local sweep stopped by Ctrl-C (SIGINT) checkpoints its run; the next sweep resumes it', async () => {
     const out = join(work, 'interrupted');
-    const grid = join(work, 'one-local-run.json');
-    writeFileSync(grid, JSON.stringify({ model: 'TASR_1L_NT-2H', data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3, seed: 12 }));
-    const [spec] = await loadGrid(grid);
-    const log = join(out, 'runs', runId(spec!), 'train.log');
+    const { grid, spec, log } = await oneRunGrid('one-local-run', 'TASR_1L_NT-2H', 12, out);
     const sweep = start(['sweep', '--grid', grid, '--out', out]);
-    while (!(existsSync(log) && /epoch 1\/3/.test(readFileSync(log, 'utf8')))) await new Promise((r) => setTimeout(r, 25));
+    await waitUntil(() => pastFirstEpoch(log));
     sweep.child.kill('SIGINT');
     expect((await sweep.exited).code, sweep.output()).toBe(130);
     expect(sweep.output()).toMatch(/stopped at a checkpoint; the next sweep resumes it/);
@@ -238,24 +251,21 @@ describe('a tiny grid, here and through the queue', () => {
     expect(resumed.code, resumed.output).toBe(0);
     expect(resumed.output).toMatch(/1 run: 0 finished before, 1 to run/);
     expect(readFileSync(log, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
-    expect(epochsLogged(out, runId(spec!))).toEqual([1, 2, 3]);
+    expect(epochsLogged(out, runId(spec))).toEqual([1, 2, 3]);
   }, 120_000);
 
   it('SIGTERM mid-run: the worker checkpoints, hands the job back and exits; the next worker finishes the run', async () => {
     const out = join(work, 'terminated');
-    const grid = join(work, 'one-run.json');
-    writeFileSync(grid, JSON.stringify({ model: 'TASR_1L_4T-2H', data, modelOptions: TINY, epochs: 3, batchSize: 8, schedule: 'constant', lr: 1e-3, seed: 11 }));
-    const [spec] = await loadGrid(grid);
-    const log = join(out, 'runs', runId(spec!), 'train.log');
+    const { grid, spec, log } = await oneRunGrid('one-run', 'TASR_1L_4T-2H', 11, out);
     expect((await tokenwave(['sweep', '--grid', grid, '--out', out, '--queue', redis.url])).code).toBe(0);
     const first = start(['worker', '--queue', redis.url, '--out', out]);
-    while (!(existsSync(log) && /epoch 1\/3/.test(readFileSync(log, 'utf8')))) await new Promise((r) => setTimeout(r, 25));
+    await waitUntil(() => pastFirstEpoch(log));
     first.child.kill('SIGTERM');
     expect((await first.exited).code, first.output()).toBe(0);
     expect(first.output()).toMatch(/checkpointed and handed back[^]*worker stopped/);
-    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    const queue = testQueue();
     try {
-      expect(await (await queue.getJob(runId(spec!)))!.getState()).toBe('waiting');
+      expect(await (await queue.getJob(runId(spec)))!.getState()).toBe('waiting');
     } finally {
       await queue.close();
     }
@@ -264,11 +274,11 @@ describe('a tiny grid, here and through the queue', () => {
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
     expect(readFileSync(log, 'utf8')).toMatch(/stopped; the run is saved[^]*epoch 3\/3/);
-    expect(epochsLogged(out, runId(spec!))).toEqual([1, 2, 3]);
+    expect(epochsLogged(out, runId(spec))).toEqual([1, 2, 3]);
   }, 120_000);
 
   it('a worker of another version leaves the job in the queue, saying why', async () => {
-    const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(redis.url).port) } });
+    const queue = testQueue();
     const spec: RunSpec = { model: 'TASR_1L_4T-2H', data, seed: 7, epochs: 1, modelOptions: TINY };
     try {
       await queue.add(runId(spec), { spec, version: '0.0.0-elsewhere' }, { jobId: runId(spec) });
