@@ -88,12 +88,12 @@ function vectorDepthwise(g: ConvGeometry): boolean {
 }
 
 const DEPTHWISE_UNIFORMS = {
-  N: 'u32', H: 'u32', W: 'u32', C4: 'u32', OH: 'u32', OW: 'u32', KH: 'u32', KW: 'u32', stride: 'u32', pad_top: 'u32', pad_left: 'u32',
+  N: 'u32', H: 'u32', W: 'u32', C4: 'u32', OH: 'u32', OW: 'u32', stride: 'u32', pad_top: 'u32', pad_left: 'u32',
   rows_per_split: 'u32',
 } as const;
 
 const depthwiseUniforms = (g: ConvGeometry, rowsPerSplit = 0) => ({
-  N: g.N, H: g.H, W: g.W, C4: g.Cin / 4, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft,
+  N: g.N, H: g.H, W: g.W, C4: g.Cin / 4, OH: g.OH, OW: g.OW, stride: g.stride, pad_top: g.padTop, pad_left: g.padLeft,
   rows_per_split: rowsPerSplit,
 });
 
@@ -110,12 +110,18 @@ const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[],
     STRIDE1: g.stride === 1,
     TILED: !!extra.tiled,
     RELU6: !!extra.relu6,
+    KH: g.KH,
+    KW: g.KW,
+    TILE_X: DEPTHWISE_TILE_X,
   },
   bindings,
   uniforms: DEPTHWISE_UNIFORMS,
 });
 
-/** Stride-1 depthwise passes work on four neighbouring positions per invocation (depthwise.wgsl's row tiles). */
+/** Neighbouring positions per invocation in depthwise.wgsl's row tiles (stride 1). */
+const DEPTHWISE_TILE_X = 8;
+
+/** Stride-1 depthwise passes work on neighbouring positions of a row per invocation (depthwise.wgsl's row tiles). */
 const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
 
 /** Epilogue activation of a forward convolution (inference with BatchNorm folded into the weights). */
@@ -140,7 +146,7 @@ function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string
     op: forward ? 'depthwise-conv2d' : 'conv2d-grad-input',
     uniforms: depthwiseUniforms(g),
     tensors: { ...tensors, [forward ? 'y' : 'dx']: out },
-    invocations: tiled ? g.N * rows * Math.ceil(cols / 4) * (g.Cin / 4) : out.size / 4,
+    invocations: tiled ? g.N * rows * Math.ceil(cols / DEPTHWISE_TILE_X) * (g.Cin / 4) : out.size / 4,
     counts: { fma: convMacs(g), add: hasBias ? out.size : 0, cmp: relu6 ? 2 * out.size : 0 },
     macs: convFullMacs(g),
   });
