@@ -54,6 +54,8 @@ const cases: [string, Case][] = [
   ['depthwise 3x3 stride 2, 8 channels (four channels per invocation)', { x: [1, 7, 6, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true }],
   ['depthwise 5x5 same, 9 wide, 8 channels (a row tile and a partial one)', { x: [2, 5, 9, 8], w: [5, 5, 1, 8], stride: 1, padding: 'same', groups: 8, bias: false }],
   ['depthwise 3x5 same, 19 wide (three row tiles, the last partial; a kernel size of its own)', { x: [1, 4, 19, 4], w: [3, 5, 1, 4], stride: 1, padding: 'same', groups: 4, bias: true }],
+  ['3x3 same, 8 -> 4 channels, bias (four channels per invocation)', { x: [2, 5, 6, 8], w: [3, 3, 8, 4], stride: 1, padding: 'same', groups: 1, bias: true }],
+  ['3x3 stride 2 same, 4 -> 8 channels (four channels per invocation)', { x: [1, 7, 6, 4], w: [3, 3, 4, 8], stride: 2, padding: 'same', groups: 1, bias: false }],
   ['grouped 3x3', { x: [1, 5, 5, 4], w: [3, 3, 2, 6], stride: 1, padding: 'same', groups: 2, bias: false }],
   ['1x1 (matmul path)', { x: [2, 4, 3, 5], w: [1, 1, 5, 6], stride: 1, padding: 'valid', groups: 1, bias: true }],
   ['patch 3x3 stride 3 (matmul path)', { x: [2, 6, 6, 2], w: [3, 3, 2, 5], stride: 3, padding: 'valid', groups: 1, bias: true }],
@@ -72,10 +74,16 @@ describe('conv2d', () => {
     });
   }
 
-  it('the weight gradient over many rows is split into runs and summed', async () => {
-    const c: Case = { x: [4, 40, 40, 2], w: [3, 3, 2, 2], stride: 1, padding: 'same', groups: 1, bias: false };
-    await checkOp({ shapes: [c.x, c.w], gpu: ([x, w]) => conv2d(x!, w!, { padding: 'same' }), reference: ([x, w]) => convRef(x!, w!, undefined, c), noGrad: [0], h: 1e-3, gradTol: [2e-3, 2e-3] });
-  });
+  // 240 output rows of 40: more than one run of rows per invocation (8192 loop iterations) in both kernels.
+  for (const [kind, C] of [['scalar', 2], ['four channels per invocation', 4]] as const) {
+    it(`the weight gradient over many rows is split into runs and summed (${kind})`, async () => {
+      const c: Case = { x: [4, 60, 40, C], w: [3, 3, C, C], stride: 1, padding: 'same', groups: 1, bias: false };
+      const { records } = await env.engine.ledger.capture(() => conv2dGradWeight(Tensor.zeros(c.x), Tensor.zeros(c.x), convGeometry(c.x, c.w, 1, 'same', 1)));
+      const slabs = records.find((r) => r.op === 'sum')!.shape; // [splits x KH x KW x Cin x Cout]
+      expect(Number(/^\[(\d+)x/.exec(slabs)![1])).toBeGreaterThan(1);
+      await checkOp({ shapes: [c.x, c.w], gpu: ([x, w]) => conv2d(x!, w!, { padding: 'same' }), reference: ([x, w]) => convRef(x!, w!, undefined, c), noGrad: [0], h: 1e-3, gradTol: [2e-3, 2e-3] });
+    });
+  }
 
   it('declared multiply-adds equal the counted reference (padding taps skipped) in all three kernels', async () => {
     const c: Case = { x: [2, 5, 7, 4], w: [3, 3, 2, 6], stride: 2, padding: 'same', groups: 2, bias: true };
@@ -95,6 +103,25 @@ describe('conv2d', () => {
     expect(records[1]!.counts.fma).toBe(k.c.fma);
     expect(records[2]!.counts.fma).toBe(k.c.fma);
     expect(convMacs(g)).toBe(k.c.fma);
+  });
+
+  it('the four-channel kernels of ungrouped convolutions declare the multiply-adds of the counted reference', async () => {
+    const c: Case = { x: [2, 5, 7, 4], w: [3, 3, 4, 8], stride: 2, padding: 'same', groups: 1, bias: true };
+    const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
+    const x = Tensor.zeros(c.x);
+    const w = Tensor.zeros(c.w);
+    const { records } = await env.engine.ledger.capture(() => {
+      const y = conv2dForward(x, w, g, Tensor.zeros([8]));
+      conv2dGradInput(y, w, g);
+      conv2dGradWeight(x, y, g);
+    });
+    const k = new Counter();
+    convRef(new Float64Array(x.size), new Float64Array(w.size), new Float64Array(8), c, k);
+    expect(records.slice(0, 3).map((r) => r.kernel)).toEqual(['conv2d-vec4', 'conv2d-grad-input-vec4', 'conv2d-grad-weight-vec4']);
+    expect(records[0]!.counts.fma).toBe(k.c.fma);
+    expect(records[0]!.counts.add).toBe(k.c.add);
+    expect(records[1]!.counts.fma).toBe(k.c.fma);
+    expect(records[2]!.counts.fma).toBe(k.c.fma);
   });
 
   it('the four-channel depthwise kernels declare the multiply-adds of the counted reference', async () => {

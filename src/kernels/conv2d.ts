@@ -74,13 +74,21 @@ function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
 
 type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-const convSpec = (name: string, entry: Entry, bindings: Binding[], g: ConvGeometry, hasBias = false, relu6 = false): KernelSpec => ({
-  name,
-  file: 'conv2d.wgsl',
-  constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6 },
-  bindings,
-  uniforms: CONV_UNIFORMS,
-});
+/** Ungrouped convolutions over multiples of 4 channels in and out run four channels at a time (conv2d_vec4.wgsl). */
+const vectorConv = (g: ConvGeometry) => g.groups === 1 && g.Cin % 4 === 0 && g.Cout % 4 === 0;
+
+/** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vectorConv`. */
+function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, relu6 = false): KernelSpec {
+  const vec4 = vectorConv(g);
+  const type = vec4 ? 'vec4f' : 'f32';
+  return {
+    name: vec4 ? `${name}-vec4` : name,
+    file: vec4 ? 'conv2d_vec4.wgsl' : 'conv2d.wgsl',
+    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6 },
+    bindings: [...inputs.map((n) => read(n, type)), write(output, type)],
+    uniforms: CONV_UNIFORMS,
+  };
+}
 
 /** Depthwise convolutions over a multiple of 4 channels run four channels per invocation (depthwise.wgsl). */
 function vectorDepthwise(g: ConvGeometry): boolean {
@@ -161,11 +169,11 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
   }
   const relu6 = activation === 'relu6';
   launch({
-    kernel: convSpec(relu6 ? 'conv2d+relu6' : 'conv2d', 'FORWARD', [read('x'), read('w'), ...(bias ? [read('bias')] : []), write('y')], g, !!bias, relu6),
+    kernel: convSpec(relu6 ? 'conv2d+relu6' : 'conv2d', 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, relu6),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
     tensors: { ...inputs, y },
-    invocations: y.size,
+    invocations: vectorConv(g) ? y.size / 4 : y.size,
     counts: { fma: convMacs(g), add: bias ? y.size : 0, cmp: relu6 ? 2 * y.size : 0 },
     macs: convFullMacs(g),
   });
@@ -179,11 +187,11 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
     return dx;
   }
   launch({
-    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', [read('dy'), read('w'), write('dx')], g),
+    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', ['dy', 'w'], 'dx', g),
     op: 'conv2d-grad-input',
     uniforms: convUniforms(g),
     tensors: { dy, w, dx },
-    invocations: dx.size,
+    invocations: vectorConv(g) ? dx.size / 4 : dx.size,
     counts: { fma: convMacs(g) },
     macs: convFullMacs(g),
   });
@@ -214,11 +222,11 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
   const weights = g.KH * g.KW * g.cinG * g.Cout;
   const partial = Tensor.empty([splits, g.KH, g.KW, g.cinG, g.Cout]);
   launch({
-    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', [read('x'), read('dy'), write('dw')], g),
+    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', ['x', 'dy'], 'dw', g),
     op: 'conv2d-grad-weight',
     uniforms: convUniforms(g, rowsPerSplit),
     tensors: { x, dy, dw: partial },
-    invocations: weights * splits,
+    invocations: (vectorConv(g) ? weights / 16 : weights) * splits,
     counts: { fma: convMacs(g) },
     macs: convFullMacs(g),
   });
