@@ -84,6 +84,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
+  const vecC = wide && aligned(lc);
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
@@ -94,8 +95,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const kernel: KernelSpec = {
     name: wide ? 'matmul-wide' : 'matmul',
     file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
-    constants: { TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
-    bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C')],
+    constants: { TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
+    bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C', vecC ? 'vec4f' : 'f32')],
     uniforms: MATMUL_UNIFORMS,
     workgroupSize: MATMUL_WG,
   };
