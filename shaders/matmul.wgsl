@@ -103,8 +103,13 @@ fn run(t: u32) {
 #if ${RELU6}
     v = clamp(v, vec4f(0.0), vec4f(6.0));
 #endif
+#if ${VEC_C}
+    // N and C's layout are multiples of 4: the tile's row is one aligned vec4.
+    C[(c_base + m * u.ldc + n0) / 4u] = v;
+#else
     for (var j = 0u; j < 4u; j++) {
       if (n0 + j < u.N) { C[c_base + m * u.ldc + n0 + j] = v[j]; }
     }
+#endif
   }
 }

@@ -84,7 +84,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
-  const vecC = wide && aligned(lc);
+  const vecC = N % 4 === 0 && aligned(lc);
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
