@@ -13,10 +13,12 @@ fn act(z: V) -> V {
 #endif
 }
 
-// The gradient through the activation, from its output: ReLU6 passes it where 0 < y < 6.
-fn act_grad(dy: V, y: V) -> V {
+// The gradient through the activation at the normalised input xhat: ReLU6 passes it where 0 < z < 6 for
+// z = xhat * gamma + beta, recomputed exactly as APPLY computed it (so the backward pass reads x and dy, not y).
+fn act_grad(dy: V, xhat: V, g: V, b: V) -> V {
 #if ${RELU6}
-  return select(V(0.0), dy, (y > V(0.0)) & (y < V(6.0)));
+  let z = fma(xhat, g, b);
+  return select(V(0.0), dy, (z > V(0.0)) & (z < V(6.0)));
 #else
   return dy;
 #endif
@@ -103,13 +105,21 @@ fn run(i: u32) {
   let span = split_rows(split);
   let mean = stats[2u * c];
   let rstd = stats[2u * c + 1u];
+#if ${RELU6}
+  let g = gamma[c];
+  let b = beta[c];
+#else
+  let g = V(1.0);
+  let b = V(0.0);
+#endif
   var sum_dz = V(0.0);
   var sum_dzx = V(0.0);
   for (var r = span.x; r < span.y; r++) {
     let k = r * u.groups + c;
-    let dz = act_grad(dy[k], y[k]);
+    let xhat = (x[k] - mean) * rstd;
+    let dz = act_grad(dy[k], xhat, g, b);
     sum_dz += dz;
-    sum_dzx = fma(dz, (x[k] - mean) * rstd, sum_dzx);
+    sum_dzx = fma(dz, xhat, sum_dzx);
   }
   partial[2u * split * u.groups + c] = sum_dz;
   partial[(2u * split + 1u) * u.groups + c] = sum_dzx;
@@ -126,15 +136,24 @@ fn run(i: u32) {
   let mean = stats[2u * c];
   let rstd = stats[2u * c + 1u];
   let g = gamma[c];
+#if ${RELU6}
+  let b = beta[c];
+#else
+  let b = V(0.0);
+#endif
   let mean_dz = sums[c] * u.inv_rows;
   let mean_dzx = sums[u.groups + c] * u.inv_rows;
   for (var r = span.x; r < span.y; r++) {
     let k = r * u.groups + c;
-    let dz = act_grad(dy[k], y[k]);
 #if ${BATCH_STATS}
     let xhat = (x[k] - mean) * rstd;
-    dx[k] = g * rstd * (dz - mean_dz - xhat * mean_dzx);
+    dx[k] = g * rstd * (act_grad(dy[k], xhat, g, b) - mean_dz - xhat * mean_dzx);
 #else
+#if ${RELU6}
+    let dz = act_grad(dy[k], (x[k] - mean) * rstd, g, b);
+#else
+    let dz = dy[k];
+#endif
     dx[k] = g * rstd * dz;
 #endif
   }

@@ -6,6 +6,7 @@ import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForw
 import { multiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
+import { sum } from '../src/ops/reduce.js';
 import { backward } from '../src/ops/autograd.js';
 import { crossEntropy, softmax, topKAccuracy } from '../src/ops/softmax.js';
 import { AdamW } from '../src/optim/adamw.js';
@@ -309,10 +310,13 @@ function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamm
     const c = i % C;
     const z = kApply.fma(kApply.mul(kApply.sub(x[i]!, mean[c]!), rstd[c]!), gamma[c]!, beta[c]!);
     y[i] = kApply.min(kApply.max(z, 0), 6);
-    const [above, below] = [kGradStats.gt(y[i]!, 0), kGradStats.gt(6, y[i]!)];
+    // The backward passes recompute the pre-activation from x for ReLU6's mask.
+    const xhat = kGradStats.mul(kGradStats.sub(x[i]!, mean[c]!), rstd[c]!);
+    const zAgain = kGradStats.fma(xhat, gamma[c]!, beta[c]!);
+    const [above, below] = [kGradStats.gt(zAgain, 0), kGradStats.gt(6, zAgain)];
     dz[i] = above && below ? dy[i]! : 0;
     sums[c] = kGradStats.add(sums[c]!, dz[i]!);
-    sums[C + c] = kGradStats.fma(dz[i]!, kGradStats.mul(kGradStats.sub(x[i]!, mean[c]!), rstd[c]!), sums[C + c]!);
+    sums[C + c] = kGradStats.fma(dz[i]!, xhat, sums[C + c]!);
   }
   const dx = new Float64Array(x.length);
   for (let s = 0; s < splits; s++) {
@@ -321,9 +325,10 @@ function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamm
       const meanDzx = kGradInput.mul(sums[C + c]!, 1 / rows);
       for (let r = s * split; r < Math.min(rows, (s + 1) * split); r++) {
         const i = r * C + c;
-        kGradInput.gt(y[i]!, 0);
-        kGradInput.gt(6, y[i]!);
         const xhat = kGradInput.mul(kGradInput.sub(x[i]!, mean[c]!), rstd[c]!);
+        const z = kGradInput.fma(xhat, gamma[c]!, beta[c]!);
+        kGradInput.gt(z, 0);
+        kGradInput.gt(6, z);
         const inner = kGradInput.sub(kGradInput.sub(dz[i]!, meanDz), kGradInput.mul(xhat, meanDzx));
         dx[i] = kGradInput.mul(kGradInput.mul(gamma[c]!, rstd[c]!), inner);
       }
@@ -379,6 +384,23 @@ describe('fused BatchNorm', () => {
       gpu: ([x]) => batchNorm(x!, state(), false),
       reference: ([x]) => x!.map((v, i) => ((v - mean[i % C]!) / Math.sqrt(variance[i % C]! + 1e-3)) * 1.5 + 0.25),
     });
+  });
+
+  it('without batch statistics, with ReLU6: the mask recomputed from x gives the gradient of the clamped output', async () => {
+    const C = 4;
+    const mean = [0.2, -0.1, 0.5, 0];
+    const variance = [1.5, 0.7, 2.0, 0.01];
+    const state = () => ({ gamma: Tensor.full([C], 4), beta: Tensor.full([C], 1), runningMean: Tensor.from(mean, [C]), runningVar: Tensor.from(variance, [C]), momentum: 0.99, eps: 1e-3 });
+    const reference = (x: Float64Array) => x.map((v, i) => Math.min(6, Math.max(0, ((v - mean[i % C]!) / Math.sqrt(variance[i % C]! + 1e-3)) * 4 + 1)));
+    await checkOp({ shapes: [[3, 5, C]], gpu: ([x]) => batchNorm(x!, state(), false, 'relu6'), reference: ([x]) => reference(x!), h: 1e-4 });
+    // Per value: xhat (a subtraction and a multiply), the pre-activation (a multiply-add), two comparisons, and
+    // gamma * rstd * dz (two multiplies); per channel group the two means of the unused batch sums.
+    const x = Tensor.zeros([3, 5, C]).keep();
+    x.requiresGrad = true;
+    const { records } = await env.engine.ledger.capture(() => tidy(() => backward(sum(batchNorm(x, state(), false, 'relu6')))));
+    const counts = records.find((r) => r.kernel === 'batchnorm:grad_input+relu6:running')!.counts;
+    expect([counts.add, counts.mul - 2 * C, counts.fma, counts.cmp]).toEqual([x.size, 3 * x.size, x.size, 2 * x.size]);
+    x.dispose();
   });
 });
 

@@ -120,41 +120,46 @@ export function batchNormApply(x: Tensor, stats: Tensor, gamma: Tensor, beta: Te
 }
 
 /**
- * Gradients of batchNormApply from its input x, output y and the output's gradient: through the batch statistics
- * (`batchStats`: training) or with the statistics held fixed (running averages).
+ * Gradients of batchNormApply from its input x and the output's gradient: through the batch statistics
+ * (`batchStats`: training) or with the statistics held fixed (running averages). A ReLU6's mask is recomputed
+ * from x (one multiply-add per value), which costs less than reading the output again.
  */
 export function batchNormBackward(
   x: Tensor,
-  y: Tensor,
   dy: Tensor,
   stats: Tensor,
   gamma: Tensor,
+  beta: Tensor,
   activation: NormActivation,
   batchStatistics: boolean,
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const g = geometry(x.shape[x.rank - 1]!, x.size);
   const groups = g.C / g.width;
+  const relu6 = activation === 'relu6';
+  const affine: [string, 'read'][] = relu6 ? [['gamma', 'read'], ['beta', 'read']] : [];
+  const mask = relu6 ? x.size : 0; // the recomputed pre-activation, one fma per value
   const partial = Tensor.empty([g.splits, 2, g.C]);
   launch({
-    kernel: spec('GRAD_STATS', g, activation, [['x', 'read'], ['y', 'read'], ['dy', 'read'], ['stats', 'read'], ['partial', 'write']]),
+    kernel: spec('GRAD_STATS', g, activation, [['x', 'read'], ['dy', 'read'], ['stats', 'read'], ...affine, ['partial', 'write']]),
     op: 'batchnorm-grad-params',
     uniforms: uniforms(g),
-    tensors: { x, y, dy, stats, partial },
+    tensors: relu6 ? { x, dy, stats, gamma, beta, partial } : { x, dy, stats, partial },
     invocations: g.splits * groups,
-    counts: { add: 2 * x.size, mul: x.size, fma: x.size, cmp: activationCmp(activation, x.size) },
+    counts: { add: 2 * x.size, mul: x.size, fma: x.size + mask, cmp: activationCmp(activation, x.size) },
   });
   const sums = sumSlabs(partial, [2, g.C]);
   const dx = Tensor.empty(x.shape);
   launch({
-    kernel: spec('GRAD_INPUT', g, activation, [['x', 'read'], ['y', 'read'], ['dy', 'read'], ['stats', 'read'], ['gamma', 'read'], ['sums', 'read'], ['dx', 'write']], batchStatistics),
+    kernel: spec('GRAD_INPUT', g, activation, [['x', 'read'], ['dy', 'read'], ['stats', 'read'], ['gamma', 'read'], ...(relu6 ? [['beta', 'read'] as [string, 'read']] : []), ['sums', 'read'], ['dx', 'write']], batchStatistics),
     op: 'batchnorm-grad-input',
     uniforms: uniforms(g),
-    tensors: { x, y, dy, stats, gamma, sums, dx },
+    tensors: relu6 ? { x, dy, stats, gamma, beta, sums, dx } : { x, dy, stats, gamma, sums, dx },
     invocations: g.splits * groups,
-    // per split and channel the means of dz and dz * xhat (2 mul); per value as in the shader
+    // per split and channel the means of dz and dz * xhat (2 mul); per value as in the shader (with fixed
+    // statistics, xhat is computed only for the mask: one add and one mul more)
     counts: batchStatistics
-      ? { add: 3 * x.size, mul: 4 * x.size + 2 * g.splits * g.C, cmp: activationCmp(activation, x.size) }
-      : { mul: 2 * x.size + 2 * g.splits * g.C, cmp: activationCmp(activation, x.size) },
+      ? { add: 3 * x.size, mul: 4 * x.size + 2 * g.splits * g.C, fma: mask, cmp: activationCmp(activation, x.size) }
+      : { add: mask, mul: 2 * x.size + mask + 2 * g.splits * g.C, fma: mask, cmp: activationCmp(activation, x.size) },
   });
   const row = (r: number) => sliceKernel(sums, [r, 0], [1, g.C]).intoShape([g.C]);
   const result = { dx, dbeta: row(0), dgamma: row(1) };

@@ -32,7 +32,7 @@ export function batchNorm(x: Tensor, s: BatchNormState, training: boolean, activ
   const stats = training ? batchStats(x, s.runningMean, s.runningVar, s.eps, s.momentum) : runningStats(s.runningMean, s.runningVar, s.eps);
   const y = batchNormApply(x, stats, s.gamma, s.beta, activation);
   const out = record(y, activation === 'relu6' ? 'batchnorm+relu6' : 'batchnorm', [x, s.gamma, s.beta], (dy) => {
-    const { dx, dgamma, dbeta } = batchNormBackward(x, y, dy, stats, s.gamma, activation, training);
+    const { dx, dgamma, dbeta } = batchNormBackward(x, dy, stats, s.gamma, s.beta, activation, training);
     return [dx, dgamma, dbeta];
   });
   if (!out.node) stats.dispose();
