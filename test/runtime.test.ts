@@ -9,6 +9,7 @@ import { chooseAdapter, NoAdapterError, requestedBackend } from '../src/runtime/
 import { KernelCompileError, KernelDeclarationError, read, renderKernel, write } from '../src/runtime/kernel.js';
 import { GpuValidationError, Runtime, STORAGE_USAGE } from '../src/runtime/runtime.js';
 import { runSelfTest } from '../src/runtime/selftest.js';
+import { waitGently } from '../src/runtime/gentle-wait.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/shaders/${name}`, import.meta.url));
 
@@ -214,5 +215,36 @@ describe('command stream and pool', () => {
     const buffer = runtime.pool.acquire(64, STORAGE_USAGE);
     runtime.pool.release(buffer);
     expect(() => runtime.pool.release(buffer)).toThrow(/released twice/);
+  });
+});
+
+describe('waiting for the GPU', () => {
+  // dawn.node polls a pending promise on every event-loop turn; this pump does the same, counting its turns.
+  async function pumpTurnsWhileWaiting(wait: (p: Promise<void>) => Promise<void>, ms: number): Promise<{ turns: number; mainThreadMs: number }> {
+    let settled = false;
+    let turns = 0;
+    const pump = () => {
+      turns++;
+      if (!settled) setImmediate(pump);
+    };
+    setImmediate(pump);
+    const before = process.cpuUsage();
+    await wait(new Promise<void>((resolve) => setTimeout(resolve, ms)).then(() => void (settled = true)));
+    const used = process.cpuUsage(before);
+    return { turns, mainThreadMs: (used.user + used.system) / 1000 };
+  }
+
+  it('waitGently sleeps between event-loop turns, so a polling pump runs hundreds of times, not continuously', async () => {
+    const busy = await pumpTurnsWhileWaiting((p) => p, 300);
+    const gentle = await pumpTurnsWhileWaiting(waitGently, 300);
+    // Here: about one turn per millisecond nap plus the unthrottled ones of the 2 ms grace period (~850 turns, 30 ms
+    // of CPU), against a spin of ~230,000 turns keeping the thread busy for the whole 300 ms.
+    expect(gentle.turns).toBeLessThan(busy.turns / 50);
+    expect(gentle.mainThreadMs).toBeLessThan(busy.mainThreadMs / 4);
+  });
+
+  it('waitGently passes on the value and the rejection of the promise it waits for', async () => {
+    await expect(waitGently(Promise.resolve(42))).resolves.toBe(42);
+    await expect(waitGently(Promise.reject(new Error('device lost')))).rejects.toThrow('device lost');
   });
 });

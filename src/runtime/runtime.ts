@@ -15,6 +15,7 @@ import {
 } from './kernel.js';
 import { BufferPool } from './pool.js';
 import { DispatchTimer, type DispatchTiming, type TimingMethod } from './timer.js';
+import { waitGently } from './gentle-wait.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export class GpuValidationError extends TokenwaveError {
@@ -387,7 +388,7 @@ export class Runtime {
     this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4);
+      await waitGently(staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4));
     } catch (err) {
       await this.check();
       throw err;
@@ -402,13 +403,13 @@ export class Runtime {
   /** Submits pending work, waits for the GPU to finish, and throws the first GPU error since the last check. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await waitGently(this.device.queue.onSubmittedWorkDone());
     await this.check();
   }
 
   /** Throws the first error the GPU reported since the last check. */
   async check(): Promise<void> {
-    while (this.pendingChecks.length > 0) await Promise.all(this.pendingChecks.splice(0));
+    while (this.pendingChecks.length > 0) await waitGently(Promise.all(this.pendingChecks.splice(0)));
     this.assertAlive();
     const first = this.errors.shift();
     this.errors.length = 0;

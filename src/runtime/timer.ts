@@ -5,6 +5,7 @@
 //   (pipeline, bind group, uniforms, workgroups) and, once the profiled work is done, each one is replayed alone:
 //   submitted by itself and waited for, minus the measured cost of an empty submit.
 // Neither is ever active outside profiling, so normal runs pay nothing.
+import { waitGently } from './gentle-wait.js';
 
 export type TimingMethod = 'timestamps' | 'isolated';
 
@@ -125,7 +126,7 @@ export class DispatchTimer {
     const start = new Array<number>(this.count).fill(0);
     if (this.querySet) {
       let origin: bigint | undefined;
-      for (const { first, times } of await Promise.all(this.reads)) {
+      for (const { first, times } of await waitGently(Promise.all(this.reads))) {
         for (let k = 0; k < times.length / 2; k++) {
           const [begin, end] = [times[2 * k]!, times[2 * k + 1]!];
           origin ??= begin;
