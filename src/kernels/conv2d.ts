@@ -74,7 +74,7 @@ function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
 
 type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-/** Ungrouped convolutions over multiples of 4 channels in and out run four channels at a time (conv2d_vec4.wgsl). */
+/** Ungrouped convolutions over multiples of 4 channels in and out run four channels at a time (conv2d.wgsl's VEC4). */
 const vectorConv = (g: ConvGeometry) => g.groups === 1 && g.Cin % 4 === 0 && g.Cout % 4 === 0;
 
 /** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vectorConv`. */
@@ -83,8 +83,8 @@ function convSpec(name: string, entry: Entry, inputs: string[], output: string, 
   const type = vec4 ? 'vec4f' : 'f32';
   return {
     name: vec4 ? `${name}-vec4` : name,
-    file: vec4 ? 'conv2d_vec4.wgsl' : 'conv2d.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6 },
+    file: 'conv2d.wgsl',
+    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6, VEC4: vec4 },
     bindings: [...inputs.map((n) => read(n, type)), write(output, type)],
     uniforms: CONV_UNIFORMS,
   };
