@@ -129,7 +129,11 @@ const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[],
 /** Neighbouring positions per invocation in depthwise.wgsl's row tiles (stride 1). */
 const DEPTHWISE_TILE_X = 8;
 
-/** Stride-1 depthwise passes work on neighbouring positions of a row per invocation (depthwise.wgsl's row tiles). */
+/**
+ * Stride-1 depthwise passes work on neighbouring positions of a row per invocation (depthwise.wgsl's row tiles).
+ * Each holds KW + TX - 1 input vec4s in registers; kernels wider than 13 (the bound of the earlier fixed 16-vec4
+ * row) keep the untiled passes, which hold no such array.
+ */
 const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
 
 /** Epilogue activation of a forward convolution (inference with BatchNorm folded into the weights). */
@@ -201,7 +205,8 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
 export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
   const rows = g.N * g.OH;
   if (vectorDepthwise(g) && g.stride === 1 && g.KH * g.KW <= 25) {
-    // Every tap of four channels per invocation, over a split of the output rows.
+    // Every tap of four channels per invocation, over a split of the output rows: one vec4 sum per tap held in
+    // registers, so at most 25 taps (5x5); larger kernels take the general weight-gradient kernel below.
     const taps = g.KH * g.KW;
     const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW * (taps + 1)))));
     const splits = Math.ceil(rows / rowsPerSplit);
