@@ -131,6 +131,21 @@ describe('training', () => {
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
   });
 
+  it('tidy keeps what it returns (in arrays and objects) and frees the rest, even what a returned graph points to', () => {
+    const live = env.engine.liveTensors;
+    const w = Tensor.from([1, 2, 3, 4], [2, 2]).keep();
+    w.requiresGrad = true;
+    const { out, list } = tidy(() => {
+      const hidden = gelu(linear(Tensor.from([1, -1], [1, 2]), w));
+      return { out: relu(hidden), list: [hidden] };
+    });
+    // out's graph reaches the input and the linear output: both are the scope's and are freed; hidden is kept.
+    expect(env.engine.liveTensors).toBe(live + 3);
+    expect(out.isDisposed || list[0]!.isDisposed).toBe(false);
+    for (const t of [out, list[0]!, w]) t.dispose();
+    expect(env.engine.liveTensors).toBe(live);
+  });
+
   it('GPU memory stays flat over 200 training steps (pool counters after step 1 never change)', async () => {
     const net = convNet(4);
     const data = bars(32, 4);

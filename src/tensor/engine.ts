@@ -3,7 +3,7 @@
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { Ledger, type Capture, type KernelRecord, type Phase, type TfOp, type TfOpType } from './ledger.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 
 export class Engine {
   readonly ledger = new Ledger();
@@ -131,10 +131,12 @@ export function shutdown(): void {
 
 type Kept = Tensor | readonly Kept[] | { readonly [key: string]: Kept } | void | undefined | number | string | boolean;
 
+/** Every tensor in a returned value (arrays and plain objects searched; a tensor's own fields are not). */
 function collect(value: unknown, into: Set<unknown>): void {
   if (value === null || typeof value !== 'object') return;
   if (into.has(value)) return;
   into.add(value);
+  if (value instanceof Tensor) return;
   for (const item of Array.isArray(value) ? value : Object.values(value)) collect(item, into);
 }
 
