@@ -1,6 +1,6 @@
 // Reverse-mode autodiff: ops attach a node to their output; backward() walks the graph in reverse topological
 // order, accumulates gradients of shared nodes, frees each gradient once consumed and drops the graph.
-import { binaryForward } from '../kernels/elementwise.js';
+import { binaryForward, fillKernel } from '../kernels/elementwise.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
 import { ArgumentError } from '../util/errors.js';
@@ -77,7 +77,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (!seed && root.size !== 1) throw new Error(`backward() from a non-scalar [${root.shape.join(', ')}] needs a seed gradient`);
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();
-  grads.set(root, seed ? seed.view(seed.shape) : Tensor.full(root.shape, 1));
+  grads.set(root, seed ? seed.view(seed.shape) : fillKernel(root.shape, 1));
   const previousPhase = eng.phase;
   eng.phase = 'backward';
   try {
