@@ -408,9 +408,9 @@ describe('dropout', () => {
   it('keeps about 1 - p of the values, scaled by 1/(1 - p), and the same seed gives the same mask', async () => {
     const n = 100_000;
     const x = Tensor.full([n], 1);
-    const a = await dropoutKernel(x, 0.3, 1234).data();
-    const b = await dropoutKernel(x, 0.3, 1234).data();
-    const c = await dropoutKernel(x, 0.3, 1235).data();
+    const a = await dropoutKernel(x, 0.3, { seed: 1234 }).data();
+    const b = await dropoutKernel(x, 0.3, { seed: 1234 }).data();
+    const c = await dropoutKernel(x, 0.3, { seed: 1235 }).data();
     const kept = a.filter((v) => v !== 0);
     expect(Math.abs(kept.length / n - 0.7)).toBeLessThan(0.01);
     expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.7)]));
@@ -440,7 +440,7 @@ describe('declarations of the small kernels', () => {
     const { topKHits } = await import('../src/kernels/softmax.js');
     const y = Tensor.zeros([rows, 1]);
     const { records } = await env.engine.ledger.capture(() => {
-      dropoutKernel(x, 0.5, 1);
+      dropoutKernel(x, 0.5, { seed: 1 });
       topKHits(x, labels, 2);
       maxAxisGrad(x, y, y, 1);
     });
@@ -585,7 +585,7 @@ describe('AdamW', () => {
   it('declares the primitive counts that the counted reference performs', async () => {
     const n = 5;
     const t = () => Tensor.zeros([n]);
-    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { lr: 1, beta1: 0.9, beta2: 0.999, eps: 1e-7, decay: 0.1, c1: 10, c2: 1000 }));
+    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { beta1: 0.9, beta2: 0.999, eps: 1e-7 }, () => ({ lr: 1, decay: 0.1, c1: 10, c2: 1000 })));
     const k = new Counter();
     for (let i = 0; i < n; i++) {
       const g = 0;

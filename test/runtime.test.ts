@@ -211,6 +211,42 @@ describe('command stream and pool', () => {
     expect(after.reuses - first.reuses).toBe(after.acquires - first.acquires);
   });
 
+  it('replays a recorded stream: fixed uniforms as recorded, changing ones evaluated again in order, hooks between', async () => {
+    const kernel = accumulate(64);
+    const y = runtime.pool.acquire(16, STORAGE_USAGE);
+    runtime.write(y, new Float32Array(4));
+    let step = 1;
+    const seen: number[] = [];
+    runtime.startRecording();
+    runtime.run(kernel, { uniforms: { k: 100 }, buffers: { y }, invocations: 4 });
+    runtime.onReplay(() => (step *= 10));
+    runtime.run(kernel, { replayUniforms: () => ({ k: step }), buffers: { y }, invocations: 4 });
+    runtime.onReplay(() => seen.push(step));
+    const recording = runtime.stopRecording();
+    if (typeof recording === 'string') throw new Error(recording);
+    expect(recording.buffers).toEqual(new Set([y]));
+    expect(new Float32Array(await runtime.read(y, 16))[0]).toBe(101);
+    runtime.replay(recording); // + 100 + 10
+    runtime.replay(recording); // + 100 + 100
+    expect([...new Float32Array(await runtime.read(y, 16))]).toEqual([411, 411, 411, 411]);
+    expect(seen).toEqual([10, 100]);
+    runtime.pool.release(y);
+  });
+
+  it('a recording that uploads or submits midway cannot be replayed, and says why', async () => {
+    const kernel = accumulate(64);
+    const y = runtime.pool.acquire(16, STORAGE_USAGE);
+    runtime.startRecording();
+    runtime.run(kernel, { uniforms: { k: 1 }, buffers: { y }, invocations: 4 });
+    runtime.write(y, new Float32Array(4));
+    expect(runtime.stopRecording()).toMatch(/uploads data midway/);
+    runtime.startRecording();
+    runtime.run(kernel, { uniforms: { k: 1 }, buffers: { y }, invocations: 4 });
+    await runtime.sync();
+    expect(runtime.stopRecording()).toMatch(/submit midway/);
+    runtime.pool.release(y);
+  });
+
   it('rejects double release', () => {
     const buffer = runtime.pool.acquire(64, STORAGE_USAGE);
     runtime.pool.release(buffer);

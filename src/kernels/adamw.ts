@@ -4,19 +4,24 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
-export interface AdamWStep {
-  lr: number;
+export interface AdamWConstants {
   beta1: number;
   beta2: number;
   eps: number;
-  /** Decoupled weight decay applied per step (p -= decay * p). */
+}
+
+/** What changes from step to step. */
+export interface AdamWSchedule {
+  lr: number;
+  /** Decoupled weight decay applied this step (p -= decay * p). */
   decay: number;
   /** Factors applied to m and v before the update: the bias corrections (or 1, where the learning rate holds them). */
   c1: number;
   c2: number;
 }
 
-export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s: AdamWStep): void {
+/** `schedule` is read at the dispatch and again at every replay of a recorded step. */
+export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, k: AdamWConstants, schedule: () => AdamWSchedule): void {
   const n = param.size;
   launch({
     kernel: {
@@ -26,16 +31,10 @@ export function adamwKernel(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s
       uniforms: { lr: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32', eps: 'f32', decay: 'f32', c1: 'f32', c2: 'f32' },
     },
     op: 'adamw',
-    uniforms: {
-      lr: s.lr,
-      beta1: s.beta1,
-      beta2: s.beta2,
-      one_minus_beta1: 1 - s.beta1,
-      one_minus_beta2: 1 - s.beta2,
-      eps: s.eps,
-      decay: s.decay,
-      c1: s.c1,
-      c2: s.c2,
+    uniforms: { beta1: k.beta1, beta2: k.beta2, one_minus_beta1: 1 - k.beta1, one_minus_beta2: 1 - k.beta2, eps: k.eps },
+    replayUniforms: () => {
+      const s = schedule();
+      return { lr: s.lr, decay: s.decay, c1: s.c1, c2: s.c2 };
     },
     tensors: { grad, param, m, v },
     invocations: n,

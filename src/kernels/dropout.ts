@@ -2,7 +2,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
-export function dropoutKernel(x: Tensor, rate: number, seed: number, op = 'dropout'): Tensor {
+/** `mask.seed` is read at every dispatch (and at every replay of a recorded step). */
+export function dropoutKernel(x: Tensor, rate: number, mask: { readonly seed: number }, op = 'dropout'): Tensor {
   const y = Tensor.empty(x.shape);
   launch({
     kernel: {
@@ -12,7 +13,8 @@ export function dropoutKernel(x: Tensor, rate: number, seed: number, op = 'dropo
       uniforms: { seed: 'u32', threshold: 'u32', scale: 'f32' },
     },
     op,
-    uniforms: { seed, threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), scale: 1 / (1 - rate) },
+    uniforms: { threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), scale: 1 / (1 - rate) },
+    replayUniforms: () => ({ seed: mask.seed }),
     tensors: { x, y },
     invocations: x.size,
     counts: { cmp: x.size, mul: x.size },

@@ -13,6 +13,8 @@ export interface Launch {
   /** Name recorded in the ledger: the op that asked for the kernel (e.g. 'gelu', 'matmul'). */
   op: string;
   uniforms?: UniformValues;
+  /** Uniforms that change from step to step, evaluated now and again whenever a recorded step is replayed. */
+  replayUniforms?: () => UniformValues;
   /** A tensor for every binding of the declaration, by name. */
   tensors: Readonly<Record<string, Tensor>>;
   /** Invocations of a per-invocation kernel (or workgroups of a per-workgroup one). */
@@ -39,7 +41,7 @@ export function launch(l: Launch): void {
     }
   }
   for (const name in l.tensors) buffers[name] = l.tensors[name]!.buffer;
-  const dispatch = runtime.run(kernel, { uniforms: l.uniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
+  const dispatch = runtime.run(kernel, { uniforms: l.uniforms, replayUniforms: l.replayUniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
   if (eng.ledger.recording) {
     let bytesRead = 0;
     let bytesWritten = 0;

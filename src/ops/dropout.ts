@@ -8,7 +8,10 @@ import { record } from './autograd.js';
 export function dropout(x: Tensor, rate: number, training: boolean): Tensor {
   if (rate < 0 || rate >= 1) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
   if (!training || rate === 0) return x;
-  const seed = engine().nextSeed();
-  const y = dropoutKernel(x, rate, seed);
-  return record(y, 'dropout', [x], (dy) => [dropoutKernel(dy, rate, seed, 'dropout-grad')]);
+  const eng = engine();
+  // The mask's seed, shared by the forward and the gradient; a replayed step draws the next one.
+  const mask = { seed: eng.nextSeed() };
+  eng.runtime.onReplay(() => (mask.seed = eng.nextSeed()));
+  const y = dropoutKernel(x, rate, mask);
+  return record(y, 'dropout', [x], (dy) => [dropoutKernel(dy, rate, mask, 'dropout-grad')]);
 }

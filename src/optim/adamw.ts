@@ -1,5 +1,5 @@
 // AdamW with decoupled weight decay, one fused kernel per parameter tensor.
-import { adamwKernel } from '../kernels/adamw.js';
+import { adamwKernel, type AdamWSchedule } from '../kernels/adamw.js';
 import { engine, noGrad } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -38,6 +38,8 @@ export class AdamW {
   readonly form: AdamForm;
   step = 0;
   readonly moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
+  /** What this step applies (set by advance()). */
+  private current: AdamWSchedule = { lr: 0, c1: 1, c2: 1, decay: 0 };
 
   constructor(readonly params: readonly Tensor[], options: AdamWOptions = {}) {
     this.lr = options.lr ?? 1e-3;
@@ -56,14 +58,15 @@ export class AdamW {
     const eng = engine();
     const previous = eng.phase;
     eng.phase = 'optimizer';
-    this.step++;
+    this.advance();
+    // A replayed step counts its update and reads the learning rate of its own time.
+    eng.runtime.onReplay(() => this.advance());
     try {
       noGrad(() => {
         for (const p of this.params) {
           if (!p.grad) continue;
           const { m, v } = this.moments.get(p)!;
-          const decay = this.decayFollowsLr ? this.lr * this.weightDecay : this.weightDecay;
-          adamwKernel(p, p.grad, m, v, { ...this.corrections(), beta1: this.beta1, beta2: this.beta2, eps: this.eps, decay });
+          adamwKernel(p, p.grad, m, v, { beta1: this.beta1, beta2: this.beta2, eps: this.eps }, () => this.current);
           p.grad.dispose();
           p.grad = undefined;
         }
@@ -73,10 +76,13 @@ export class AdamW {
     }
   }
 
-  /** The learning rate and the bias corrections of m and v the kernel applies, for this step and form. */
-  private corrections(): { lr: number; c1: number; c2: number } {
+  /** Counts a step and sets what it applies: the learning rate, the bias corrections of m and v, the decay. */
+  private advance(): void {
+    this.step++;
     const [b1, b2] = [1 - this.beta1 ** this.step, 1 - this.beta2 ** this.step];
-    return this.form === 'keras' ? { lr: (this.lr * Math.sqrt(b2)) / b1, c1: 1, c2: 1 } : { lr: this.lr, c1: 1 / b1, c2: 1 / b2 };
+    const decay = this.decayFollowsLr ? this.lr * this.weightDecay : this.weightDecay;
+    this.current =
+      this.form === 'keras' ? { lr: (this.lr * Math.sqrt(b2)) / b1, c1: 1, c2: 1, decay } : { lr: this.lr, c1: 1 / b1, c2: 1 / b2, decay };
   }
 
   dispose(): void {

@@ -55,6 +55,20 @@ export class BufferPool {
     list.push(buffer);
   }
 
+  /**
+   * Takes a buffer that was released back out of the free lists, for an owner that will use it again (a recorded
+   * step); false when it is not free (a live tensor holds it). The owner hands it back with release().
+   */
+  claim(buffer: GPUBuffer): boolean {
+    const list = this.free.get(`${buffer.usage}:${buffer.size}`);
+    const at = list ? list.indexOf(buffer) : -1;
+    if (at < 0) return false;
+    list!.splice(at, 1);
+    this.inUse.add(buffer);
+    this.stats.bytesInUse += buffer.size;
+    return true;
+  }
+
   /** Destroys every buffer not in use (call after a flush). */
   trim(): void {
     for (const list of this.free.values()) {

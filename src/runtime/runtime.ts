@@ -49,6 +49,9 @@ export interface RuntimeOptions {
 /** One dispatch of a compiled kernel: uniforms and storage buffers by their declared names. */
 export interface KernelRun {
   uniforms?: UniformValues;
+  /** Uniform values that change from step to step (a seed, a learning rate): evaluated again on every replay of
+   * a recording, over `uniforms`. */
+  replayUniforms?: () => UniformValues;
   buffers: Readonly<Record<string, GPUBuffer>>;
   /** Per-invocation kernels: how many invocations (the workgroup count follows). */
   invocations?: number;
@@ -74,6 +77,41 @@ export interface RuntimeStats {
 export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
 const MAP_READ_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
 const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x8; /* COPY_DST */
+
+/** What a recorded step encodes, in order: dispatches, buffer copies and host callbacks. */
+type RecordedCommand =
+  | {
+      kind: 'dispatch';
+      kernel: CompiledKernel;
+      group: GPUBindGroup;
+      offset: number | undefined;
+      x: number;
+      y: number;
+      count: number;
+      /** Set where uniforms change per step: packed again at each replay. */
+      repack?: { fixed: UniformValues | undefined; changing: () => UniformValues };
+    }
+  | { kind: 'copy'; source: GPUBuffer; sourceOffset: number; target: GPUBuffer; targetOffset: number; bytes: number }
+  | { kind: 'hook'; run: () => void };
+
+/**
+ * A step's GPU work encoded once and replayable: its dispatches with their bind groups, the uniform arena as it was
+ * packed, and every buffer it touches (which the recorder must keep from being reused by anything else).
+ */
+export interface Recording {
+  readonly commands: readonly RecordedCommand[];
+  readonly arena: Uint8Array;
+  readonly buffers: ReadonlySet<GPUBuffer>;
+}
+
+interface Recorder {
+  commands: RecordedCommand[];
+  buffers: Set<GPUBuffer>;
+  /** Where the recording's uniforms start in the arena (its dispatches' offsets are relative to it). */
+  arenaStart: number;
+  /** Why the recording cannot be replayed (it uploaded data or had to submit midway); undefined while it can. */
+  broken: string | undefined;
+}
 
 const ARENA_BYTES = 1 << 20;
 const MAX_CACHED_BIND_GROUPS = 8192;
@@ -112,6 +150,8 @@ export class Runtime {
   private arena: GPUBuffer;
   private arenaUsed = 0;
   private timer: DispatchTimer | undefined;
+  private recorder: Recorder | undefined;
+  private readonly maxWorkgroupsPerDimension: number;
 
   private constructor(choice: AdapterChoice, device: GPUDevice, options: RuntimeOptions) {
     this.gpu = choice.gpu;
@@ -125,6 +165,7 @@ export class Runtime {
     this.adapterName = describeAdapter(choice.adapter);
     this.pool = new BufferPool(device);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM_USAGE, label: 'uniform arena' });
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push(new GpuValidationError((event as GPUUncapturedErrorEvent).error.message));
@@ -299,12 +340,19 @@ export class Runtime {
     let offset: number | undefined;
     if (bytes > 0) {
       offset = this.arenaUsed;
-      packUniforms(spec.name, kernel.uniforms, r.uniforms ?? {}, count, this.arenaView, offset);
+      const values = r.replayUniforms ? { ...r.uniforms, ...r.replayUniforms() } : (r.uniforms ?? {});
+      packUniforms(spec.name, kernel.uniforms, values, count, this.arenaView, offset);
       this.arenaUsed += Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
     }
     const group = this.bindGroup(kernel, buffers);
-    const x = Math.min(workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    const x = Math.min(workgroups, this.maxWorkgroupsPerDimension);
     const y = Math.ceil(workgroups / x);
+    if (this.recorder) {
+      const repack = r.replayUniforms && { fixed: r.uniforms, changing: r.replayUniforms };
+      const relative = offset === undefined ? undefined : offset - this.recorder.arenaStart;
+      this.recorder.commands.push({ kind: 'dispatch', kernel, group, offset: relative, x, y, count, ...(repack ? { repack } : {}) });
+      for (const b of buffers) this.recorder.buffers.add(b);
+    }
     // Timestamps need a pass of the dispatch's own; otherwise dispatches share one pass.
     const timed = this.timer?.passDescriptor();
     if (timed) this.endPass();
@@ -316,6 +364,11 @@ export class Runtime {
     if (timed) pass.end();
     this.stats.dispatches++;
     return this.timer ? this.timer.note(spec.name, kernel.pipeline, group, offset, x, y) : -1;
+  }
+
+  /** Whether dispatches are being timed (by the profiler). */
+  get timing(): boolean {
+    return this.timer !== undefined;
   }
 
   /** Starts timing every dispatch (for the profiler) by `method`; returns the method used. */
@@ -344,6 +397,63 @@ export class Runtime {
   copy(source: GPUBuffer, sourceOffset: number, target: GPUBuffer, targetOffset: number, bytes: number): void {
     this.endPass();
     this.encoderNow().copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
+    if (this.recorder) {
+      this.recorder.commands.push({ kind: 'copy', source, sourceOffset, target, targetOffset, bytes });
+      this.recorder.buffers.add(source).add(target);
+    }
+  }
+
+  /** Starts recording what is encoded from here. Recording and dispatch timing exclude each other. */
+  startRecording(): void {
+    if (this.recorder) throw new Error('a recording is already in progress');
+    if (this.timer) throw new Error('cannot record while dispatches are timed');
+    this.recorder = { commands: [], buffers: new Set(), arenaStart: this.arenaUsed, broken: undefined };
+  }
+
+  /** Ends the recording: the replayable step, or the reason it cannot be replayed. */
+  stopRecording(): Recording | string {
+    const recorder = this.recorder;
+    if (!recorder) throw new Error('no recording is in progress');
+    this.recorder = undefined;
+    if (recorder.broken) return recorder.broken;
+    const arena = this.arenaMirror.slice(recorder.arenaStart, this.arenaUsed);
+    return { commands: recorder.commands, arena, buffers: recorder.buffers };
+  }
+
+  /** Registers `run` to be called at this point of every replay of the step being recorded (no-op otherwise). */
+  onReplay(run: () => void): void {
+    this.recorder?.commands.push({ kind: 'hook', run });
+  }
+
+  /**
+   * Encodes a recorded step again: the same dispatches on the same buffers, with the recorded uniforms (those that
+   * change per step evaluated again, in the recorded order) and no JavaScript per op.
+   */
+  replay(recording: Recording): void {
+    if (this.recorder || this.timer) throw new Error('cannot replay while recording or timing dispatches');
+    if (this.arenaUsed + recording.arena.length > ARENA_BYTES) this.flush();
+    const start = this.arenaUsed;
+    this.arenaMirror.set(recording.arena, start);
+    this.arenaUsed += recording.arena.length;
+    for (const c of recording.commands) {
+      if (c.kind === 'hook') {
+        c.run();
+      } else if (c.kind === 'copy') {
+        this.copy(c.source, c.sourceOffset, c.target, c.targetOffset, c.bytes);
+      } else {
+        const offset = c.offset === undefined ? undefined : start + c.offset;
+        if (c.repack) {
+          const values = { ...c.repack.fixed, ...c.repack.changing() };
+          packUniforms(c.kernel.spec.name, c.kernel.uniforms, values, c.count, this.arenaView, offset!);
+        }
+        const pass = this.computePass();
+        pass.setPipeline(c.kernel.pipeline);
+        if (offset === undefined) pass.setBindGroup(0, c.group);
+        else pass.setBindGroup(0, c.group, [offset]);
+        pass.dispatchWorkgroups(c.x, c.y);
+        this.stats.dispatches++;
+      }
+    }
   }
 
   get pendingWork(): boolean {
@@ -353,6 +463,7 @@ export class Runtime {
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
+    if (this.recorder) this.recorder.broken ??= 'it had to submit midway (a read, a sync, or more uniforms than the arena holds)';
     this.endPass();
     const staging = this.timer?.beforeSubmit(this.encoder, this.arenaMirror.subarray(0, this.arenaUsed));
     if (this.arenaUsed > 0) {
@@ -378,6 +489,7 @@ export class Runtime {
   /** Uploads data; flushes first when encoded work might still read the old contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.assertAlive();
+    if (this.recorder) this.recorder.broken ??= `it uploads data midway (${data.byteLength} bytes into '${buffer.label}')`;
     if (this.pendingWork) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
