@@ -12,8 +12,9 @@ import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { glorotUniform, zerosParameter } from '../src/nn/init.js';
 import { tidy } from '../src/tensor/engine.js';
+import { StepPlans } from '../src/tensor/plan.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { trainingStep } from '../src/train/step.js';
+import { PlannedTrainingStep, trainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { randomArray, useEngine } from './helpers/gpu.js';
 
@@ -188,5 +189,78 @@ describe('training', () => {
     model.dispose();
     x.dispose();
     y.dispose();
+  });
+
+  describe('planned steps', () => {
+    /** Losses, accuracies and final parameters of `steps` steps of a small paper model on changing batches, with the
+     * learning rate changed every step (as the trainer's schedule does) and dropout on. */
+    async function train(planned: boolean, steps: number) {
+      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+      const optimizer = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+      const plan = planned ? new PlannedTrainingStep(model, optimizer, true) : undefined;
+      const values: number[] = [];
+      const pools: ReturnType<typeof env.engine.runtime.pool.snapshot>[] = [];
+      for (let i = 0; i < steps; i++) {
+        const x = Tensor.from(Float32Array.from(randomArray(3 * 124 * 129, 20 + i, 0, 2)), [3, 124, 129]);
+        const y = Tensor.from([i % 8, (i + 3) % 8, (i + 5) % 8], [3], 'i32');
+        env.engine.setSeed(40 + i);
+        optimizer.lr = 1e-3 * (1 + i);
+        const r = plan ? plan.step(x, y) : trainingStep(model, optimizer, x, y, true);
+        values.push(await r.loss.item(), await r.accuracy.item());
+        for (const t of [r.loss, r.accuracy, x, y]) t.dispose();
+        pools.push(env.engine.runtime.pool.snapshot());
+      }
+      const params = await Promise.all(model.parameters().map(async (p) => Array.from(await p.data())));
+      plan?.dispose();
+      optimizer.dispose();
+      model.dispose();
+      return { values, params, pools };
+    }
+
+    it('replay the step bit for bit: the same losses, accuracies and parameters as unplanned steps', async () => {
+      const eager = await train(false, 4);
+      const planned = await train(true, 4);
+      expect(new Set(eager.values.filter((_, i) => i % 2 === 0)).size).toBe(4); // the batches differ, so do the losses
+      expect(planned.values).toEqual(eager.values);
+      expect(planned.params).toEqual(eager.params);
+    });
+
+    it('allocate nothing after the step that records the plan', async () => {
+      const { pools } = await train(true, 5);
+      for (const p of pools.slice(2)) {
+        expect(p.bytesAllocated).toBe(pools[1]!.bytesAllocated);
+        expect(p.bytesInUse).toBe(pools[1]!.bytesInUse);
+      }
+    });
+
+    it('check the labels of every batch, not only the recorded one', async () => {
+      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+      const optimizer = new AdamW(model.parameters());
+      const plan = new PlannedTrainingStep(model, optimizer);
+      const x = Tensor.from(Float32Array.from(randomArray(2 * 124 * 129, 3, 0, 1)), [2, 124, 129]).keep();
+      for (const labels of [[0, 1], [2, 3]]) plan.step(x, Tensor.from(labels, [2], 'i32')).loss.dispose();
+      expect(() => plan.step(x, Tensor.from([1, 8], [2], 'i32'))).toThrow(/label 8 is outside the 8 classes/);
+      plan.dispose();
+      optimizer.dispose();
+      model.dispose();
+      x.dispose();
+    });
+
+    it('run a step that uploads data midway unplanned, and say why', async () => {
+      const plans = new StepPlans(([x]) => {
+        const out = tidy(() => mean(relu(x!), [0]));
+        Tensor.from([1], [1]).dispose(); // an upload inside the step
+        return [out];
+      });
+      const x = Tensor.from([1, -2, 3, 4], [4]).keep();
+      for (let i = 0; i < 2; i++) {
+        const [out] = plans.run([x]);
+        expect(await out!.item()).toBeCloseTo(2);
+        out!.dispose();
+      }
+      expect(plans.unplanned([x])).toMatch(/cannot be replayed: it uploads data midway/);
+      plans.dispose();
+      x.dispose();
+    });
   });
 });

@@ -1,5 +1,5 @@
 // Row-wise softmax, fused log-softmax + cross-entropy, and top-k hits over the last axis.
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, type Shape } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { launch, read, write, type Binding } from './launch.js';
 
@@ -32,14 +32,14 @@ function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<stri
   });
 }
 
-/** Labels must be int32, one per row, and name one of the n classes. */
-function checkLabels(labels: Tensor, rows: number, n: number, logits: Tensor): void {
+/** Labels must be int32, one per row, and name one of the n classes of logits shaped `logits`. */
+export function checkLabels(labels: Tensor, rows: number, n: number, logits: Shape): void {
   if (labels.dtype !== 'i32' || labels.size !== rows) {
-    throw new ArgumentError(`${rows} int32 labels are needed for logits [${logits.shape.join(', ')}], got ${labels}`);
+    throw new ArgumentError(`${rows} int32 labels are needed for logits [${logits.join(', ')}], got ${labels}`);
   }
   const range = labels.intRange;
   if (range && (range[0] < 0 || range[1] >= n)) {
-    throw new ArgumentError(`label ${range[0] < 0 ? range[0] : range[1]} is outside the ${n} classes of logits [${logits.shape.join(', ')}] (labels run from 0 to ${n - 1})`);
+    throw new ArgumentError(`label ${range[0] < 0 ? range[0] : range[1]} is outside the ${n} classes of logits [${logits.join(', ')}] (labels run from 0 to ${n - 1})`);
   }
 }
 
@@ -61,7 +61,7 @@ export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
 /** Per-row cross-entropy of logits [rows, n] against int32 labels [rows]; also returns each row's log-sum-exp. */
 export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Tensor; lse: Tensor } {
   const { rows, n } = rowsOf(logits);
-  checkLabels(labels, rows, n, logits);
+  checkLabels(labels, rows, n, logits.shape);
   const loss = Tensor.empty([rows]);
   const lse = Tensor.empty([rows]);
   run('CROSS_ENTROPY', 'cross-entropy', [read('x'), read('labels', 'i32'), write('loss'), write('lse')], { x: logits, labels, loss, lse }, rows, n, {
@@ -87,7 +87,7 @@ export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor
 /** 1 per row whose label ranks among the k highest scores, else 0. */
 export function topKHits(logits: Tensor, labels: Tensor, k: number): Tensor {
   const { rows, n } = rowsOf(logits);
-  checkLabels(labels, rows, n, logits);
+  checkLabels(labels, rows, n, logits.shape);
   const hits = Tensor.empty([rows]);
   run('TOP_K', `top-${k}`, [read('x'), read('labels', 'i32'), write('hit')], { x: logits, labels, hit: hits }, rows, n, { cmp: rows * n }, k);
   return hits;

@@ -1,5 +1,5 @@
 // Differentiable softmax, cross-entropy with integer labels, and (non-differentiable) top-k accuracy.
-import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward, topKHits } from '../kernels/softmax.js';
+import { checkLabels, crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward, topKHits } from '../kernels/softmax.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './autograd.js';
@@ -28,4 +28,9 @@ export function topKAccuracy(logits: Tensor, labels: Tensor, k = 1): Tensor {
   const acc = reduceAxis('mean', hits, 0);
   hits.dispose();
   return acc;
+}
+
+/** Throws unless `labels` are `rows` int32 labels, each naming one of `classes` (as crossEntropy checks them). */
+export function checkClassLabels(labels: Tensor, rows: number, classes: number): void {
+  checkLabels(labels, rows, classes, [rows, classes]);
 }

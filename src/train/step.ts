@@ -2,9 +2,10 @@
 // benchmarks all run them.
 import type { AudioTransformer } from '../models/audio-transformer.js';
 import { backward } from '../ops/autograd.js';
-import { crossEntropy, topKAccuracy } from '../ops/softmax.js';
+import { checkClassLabels, crossEntropy, topKAccuracy } from '../ops/softmax.js';
 import type { AdamW } from '../optim/adamw.js';
 import { noGrad, tidy } from '../tensor/engine.js';
+import { StepPlans } from '../tensor/plan.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -27,4 +28,37 @@ export function trainingStep(model: AudioTransformer, optimizer: AdamW, spectrog
 /** Inference: logits [B, classes] with no gradient bookkeeping. */
 export function inferenceStep(model: AudioTransformer, spectrograms: Tensor): Tensor {
   return noGrad(() => tidy(() => model.forward(spectrograms, { training: false })));
+}
+
+/**
+ * trainingStep planned per batch shape (tensor/plan.ts): the first batch of a shape runs and records the step,
+ * later ones replay it, with the same results bit for bit and a fraction of the JavaScript. The model and the
+ * optimizer must outlive it; dispose() it first.
+ */
+export class PlannedTrainingStep<WithAccuracy extends boolean = false> {
+  private readonly plans: StepPlans;
+
+  constructor(readonly model: AudioTransformer, readonly optimizer: AdamW, withAccuracy?: WithAccuracy) {
+    this.plans = new StepPlans(([x, y]) => {
+      if (!withAccuracy) return [trainingStep(model, optimizer, x!, y!)];
+      const { loss, accuracy } = trainingStep(model, optimizer, x!, y!, true);
+      return [loss, accuracy];
+    });
+  }
+
+  /** One step: the loss, and the batch's top-1 accuracy when constructed with `withAccuracy`. */
+  step(spectrograms: Tensor, labels: Tensor): WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor } {
+    checkClassLabels(labels, spectrograms.shape[0] ?? 0, this.model.config.classes);
+    const [loss, accuracy] = this.plans.run([spectrograms, labels]);
+    return { loss: loss!, ...(accuracy ? { accuracy } : {}) } as WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor };
+  }
+
+  /** Why steps of these shapes run unplanned, if they do. */
+  unplanned(spectrograms: Tensor, labels: Tensor): string | undefined {
+    return this.plans.unplanned([spectrograms, labels]);
+  }
+
+  dispose(): void {
+    this.plans.dispose();
+  }
 }

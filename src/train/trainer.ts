@@ -16,7 +16,7 @@ import { seededRandom } from '../util/random.js';
 import { evaluate } from './evaluate.js';
 import { RunFolder, TrainingError, type EpochLog, type TrainState } from './run-folder.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
-import { trainingStep } from './step.js';
+import { PlannedTrainingStep } from './step.js';
 
 export interface TrainOptions {
   runDir: string;
@@ -126,6 +126,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
   };
 
   let stopped = false;
+  const steps = new PlannedTrainingStep(model, opt, true);
   try {
     for (; state.epoch < o.epochs; state.epoch++) {
       const order = epochOrder(n, o.seed, state.epoch);
@@ -142,7 +143,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         const step = state.globalStep;
         const { loss, accuracy } = tidy(() => {
           const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
-          return trainingStep(model, opt, x, y, true);
+          return steps.step(x, y);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
@@ -189,6 +190,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
     }
     if (stopped) await save('last', state);
   } finally {
+    steps.dispose();
     opt.dispose();
     model.dispose();
   }
