@@ -6,7 +6,7 @@ import { AudioTransformer } from '../src/models/audio-transformer.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { inferenceStep, trainingStep } from '../src/train/step.js';
+import { inferenceStep, PlannedTrainingStep, trainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
 
@@ -47,12 +47,15 @@ export async function tokenwaveModel(w: Workload, runs: number): Promise<Measure
   const data = inputs(w.batch, 1);
   const x = Tensor.from(data.x, [w.batch, FRAMES, BINS]).keep();
   const y = Tensor.from(data.labels, [w.batch], 'i32').keep();
+  // Training as the trainer runs it: planned once per batch shape (the warm-up call records), then replayed.
+  const steps = optimizer && new PlannedTrainingStep(model, optimizer);
   const seconds = await secondsPerCall(async () => {
-    const out = optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x);
+    const out = steps ? steps.step(x, y).loss : inferenceStep(model, x);
     await out.data();
     out.dispose();
   }, runs);
   const parameters = model.parameterCount();
+  steps?.dispose();
   x.dispose();
   y.dispose();
   optimizer?.dispose();
@@ -80,4 +83,41 @@ export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
   tf.dispose([x, labels, ...Object.values(model.vars)]);
   tf.disposeVariables();
   return { clipsPerSecond: w.batch / seconds, parameters };
+}
+
+/**
+ * JavaScript milliseconds a training step spends before its GPU work is all encoded (the call, not the wait): what
+ * bounds a step on a GPU fast enough to finish its kernels sooner. Median of `runs` steps after two warm-ups,
+ * unplanned (op by op) and planned (replayed).
+ */
+export async function hostMilliseconds(model: string, batch: number, runs: number): Promise<{ unplanned: number; planned: number; dispatches: number }> {
+  const config = modelConfig(model);
+  const net = new AudioTransformer(config);
+  const optimizer = new AdamW(net.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
+  const data = inputs(batch, 2);
+  const x = Tensor.from(data.x, [batch, FRAMES, BINS]).keep();
+  const y = Tensor.from(data.labels, [batch], 'i32').keep();
+  const planned = new PlannedTrainingStep(net, optimizer);
+  const runtime = x.engine.runtime;
+  let dispatches = 0;
+  const median = async (step: () => Tensor) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs + 2; i++) {
+      const before = runtime.stats.dispatches;
+      const start = performance.now();
+      const loss = step();
+      if (i >= 2) times.push(performance.now() - start);
+      dispatches = runtime.stats.dispatches - before;
+      await loss.data();
+      loss.dispose();
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  };
+  const unplanned = await median(() => trainingStep(net, optimizer, x, y));
+  const plannedMs = await median(() => planned.step(x, y).loss);
+  planned.dispose();
+  for (const t of [x, y]) t.dispose();
+  optimizer.dispose();
+  net.dispose();
+  return { unplanned, planned: plannedMs, dispatches };
 }

@@ -1,8 +1,8 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models, host (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { init, shutdown } from '../src/tensor/engine.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
-import { tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
+import { hostMilliseconds, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
 import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
 import { spectrogramThroughput } from './spectrogram.js';
 
@@ -98,6 +98,15 @@ if (wanted('models')) {
     );
   }
   console.log(`  (${wasm})`);
+}
+if (wanted('host')) {
+  // The engine's own overhead: its peer is the same step unplanned.
+  console.log('\nJavaScript per training step, batch 4: the call that encodes the step (median of 10 after two warm-ups)');
+  console.log(`  ${'model'.padEnd(14)} ${'dispatches'.padStart(10)} ${'unplanned'.padStart(10)} ${'planned'.padStart(9)} ${'ratio'.padStart(7)}`);
+  for (const model of ['TASR_4L_8T-8H', 'TASR_4L_NT-8H']) {
+    const h = await hostMilliseconds(model, 4, 10);
+    console.log(`  ${model.padEnd(14)} ${String(h.dispatches).padStart(10)} ${`${h.unplanned.toFixed(1)} ms`.padStart(10)} ${`${h.planned.toFixed(1)} ms`.padStart(9)} ${(h.unplanned / h.planned).toFixed(1).padStart(6)}x`);
+  }
 }
 shutdown();
 process.exit(0);
