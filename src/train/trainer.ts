@@ -16,7 +16,7 @@ import { seededRandom } from '../util/random.js';
 import { evaluate } from './evaluate.js';
 import { RunFolder, TrainingError, type EpochLog, type TrainState } from './run-folder.js';
 import { learningRate, type ScheduleOptions } from './schedule.js';
-import { PlannedTrainingStep } from './step.js';
+import { PlannedTrainingStep, trainingStep } from './step.js';
 
 export interface TrainOptions {
   runDir: string;
@@ -143,7 +143,8 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         const step = state.globalStep;
         const { loss, accuracy } = tidy(() => {
           const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
-          return steps.step(x, y);
+          // Full batches replay one plan; an epoch's short last batch runs unplanned rather than hold a second one.
+          return indices.length === o.batchSize ? steps.step(x, y) : trainingStep(model, opt, x, y, true);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
