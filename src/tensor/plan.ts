@@ -23,6 +23,8 @@ function copyOf(t: Tensor, into = Tensor.empty(t.shape, t.dtype)): Tensor {
   return into;
 }
 
+const shapesKey = (inputs: readonly Tensor[]) => inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+
 /**
  * A step function over tensors, planned per input shapes. The step must encode the same work for the same shapes
  * (what changes per call, a dropout seed or a learning rate, goes through `replayUniforms` and `onReplay`), and the
@@ -38,7 +40,7 @@ export class StepPlans {
   run(inputs: readonly Tensor[]): Tensor[] {
     const eng = engine();
     if (eng.ledger.recording || eng.runtime.timing) return this.step(inputs);
-    const key = inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+    const key = shapesKey(inputs);
     const plan = this.plans.get(key);
     if (typeof plan === 'string') return this.step(inputs);
     if (!plan) return this.record(key, inputs);
@@ -49,7 +51,7 @@ export class StepPlans {
 
   /** Why the step for these input shapes runs unplanned, if it does (undefined: planned, or not yet run). */
   unplanned(inputs: readonly Tensor[]): string | undefined {
-    const plan = this.plans.get(inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' '));
+    const plan = this.plans.get(shapesKey(inputs));
     return typeof plan === 'string' ? plan : undefined;
   }
 
