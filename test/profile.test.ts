@@ -130,6 +130,10 @@ describe('tokenwave profile', () => {
     const [, wall, kernels] = /step: +([\d.]+) ms measured \(wall\); ([\d.]+) ms in kernels/.exec(stdout)!;
     expect(Number(kernels)).toBeGreaterThan(0);
     expect(Number(wall)).toBeGreaterThan(0);
+    const [, unplanned, dispatches, planned] = /^host: +([\d.]+) ms of JavaScript per step to build and encode its (\d+) dispatches \(timed on 10 steps at batch 1\); ([\d.]+) ms replayed from its plan/m.exec(stdout)!;
+    expect(Number(unplanned)).toBeGreaterThan(0);
+    expect(Number(planned)).toBeGreaterThan(0);
+    expect(Number(dispatches)).toBeGreaterThan(50);
     expect(JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).traceEvents.length).toBeGreaterThan(10);
     expect(readFileSync(join(dir, 'roofline.svg'), 'utf8')).toMatch(/^<svg[^]*<circle[^]*<\/svg>\n$/);
     expect(existsSync(join(dir, 'tokenwave', 'peaks.json'))).toBe(true);

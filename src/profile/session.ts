@@ -1,5 +1,6 @@
 // Profiling a paper model: warm-up passes, then N timed forward passes (or training steps: forward, loss,
-// backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger.
+// backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger; and
+// the JavaScript a step costs, unplanned and (training) replayed from a plan, which the profiled steps cannot show.
 import { spectrogram, spectrogramShape } from '../audio/spectrogram.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import type { ModelConfig } from '../models/config.js';
@@ -7,7 +8,7 @@ import { AdamW } from '../optim/adamw.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { engine, tidy, type ProfiledRecord } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { inferenceStep, trainingStep } from '../train/step.js';
+import { inferenceStep, PlannedTrainingStep, trainingStep } from '../train/step.js';
 import { seededRandom } from '../util/random.js';
 
 export interface ProfileOptions {
@@ -36,6 +37,10 @@ export interface ModelProfile {
   method: TimingMethod;
   parameters: number;
   steps: ProfiledStep[];
+  /** JavaScript per step: the call that builds and encodes it, before the result is read back (median, ms). */
+  encodeMs: number;
+  /** The same for a training step replayed from its plan (as the trainer runs full batches). */
+  plannedEncodeMs?: number;
 }
 
 function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor } {
@@ -50,6 +55,40 @@ function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor 
   const random = seededRandom(1);
   const x = Tensor.from(Float32Array.from({ length: o.batch * frames * bins }, () => 2 * random()), [o.batch, frames, bins]).keep();
   return { x, y };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Steps whose JavaScript is timed: enough for V8 to have compiled the hot paths, as in a training run. */
+export const HOST_STEPS = 10;
+
+/**
+ * The JavaScript a step costs, unplanned and (training) replayed from its plan: the median time of the call that
+ * builds and encodes a step, before its result is read back. Timed at batch 1, where steps are quick enough to
+ * run the many that V8 needs to warm up: a step's dispatches, and so its JavaScript, hardly depend on the batch.
+ */
+async function javascriptPerStep(model: AudioTransformer, optimizer: AdamW | undefined, o: ProfileOptions): Promise<{ encodeMs: number; plannedEncodeMs?: number }> {
+  const { x, y } = inputs(model.config, o);
+  const planned = optimizer && new PlannedTrainingStep(model, optimizer);
+  const time = async (call: () => Tensor) => {
+    const ms: number[] = [];
+    for (let i = 0; i < HOST_STEPS; i++) {
+      const start = performance.now();
+      const out = call();
+      ms.push(performance.now() - start);
+      await out.data();
+      out.dispose();
+    }
+    return median(ms);
+  };
+  try {
+    const encodeMs = await time(() => (optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x)));
+    return planned ? { encodeMs, plannedEncodeMs: await time(() => planned.step(x, y).loss) } : { encodeMs };
+  } finally {
+    planned?.dispose();
+    x.dispose();
+    y.dispose();
+  }
 }
 
 export async function profileModel(config: ModelConfig, o: ProfileOptions): Promise<ModelProfile> {
@@ -71,6 +110,7 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       method = p.method;
       steps.push({ records: p.records, wallMs: p.wallMs, kernelMs: p.kernelMs });
     }
+    const host = await javascriptPerStep(model, optimizer, { ...o, batch: 1, clips: o.clips?.slice(0, 1) });
     const r = eng.runtime;
     return {
       model: config.name,
@@ -82,6 +122,7 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       method: method!,
       parameters: model.parameterCount(),
       steps,
+      ...host,
     };
   } finally {
     x.dispose();
@@ -90,8 +131,6 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
     model.dispose();
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * One step that stands for all profiled ones, robust to a noisy machine: each dispatch's median time across the
