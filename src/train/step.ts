@@ -30,6 +30,9 @@ export function inferenceStep(model: AudioTransformer, spectrograms: Tensor): Te
   return noGrad(() => tidy(() => model.forward(spectrograms, { training: false })));
 }
 
+/** What a planned step returns: the loss, and the top-1 accuracy where asked for. */
+export type PlannedStepResult<WithAccuracy extends boolean> = WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor };
+
 /**
  * trainingStep planned per batch shape (tensor/plan.ts): the first batch of a shape runs and records the step,
  * later ones replay it, with the same results bit for bit and a fraction of the JavaScript. The model and the
@@ -47,10 +50,10 @@ export class PlannedTrainingStep<WithAccuracy extends boolean = false> {
   }
 
   /** One step: the loss, and the batch's top-1 accuracy when constructed with `withAccuracy`. */
-  step(spectrograms: Tensor, labels: Tensor): WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor } {
+  step(spectrograms: Tensor, labels: Tensor): PlannedStepResult<WithAccuracy> {
     checkClassLabels(labels, spectrograms.shape[0] ?? 0, this.model.config.classes);
     const [loss, accuracy] = this.plans.run([spectrograms, labels]);
-    return { loss: loss!, ...(accuracy ? { accuracy } : {}) } as WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor };
+    return { loss: loss!, ...(accuracy ? { accuracy } : {}) } as PlannedStepResult<WithAccuracy>;
   }
 
   /** Why steps of these shapes run unplanned, if they do. */
