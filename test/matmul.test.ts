@@ -98,6 +98,20 @@ describe('matmul', () => {
     expectClose(await out.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }), 2e-3, 1e-4);
   });
 
+  it('splits a long K under a small output so every core has work (a 1x1 convolution\'s weight gradient): values, counts', async () => {
+    const [M, N, K] = [64, 16, 8192];
+    const a = Float64Array.from(Float32Array.from(randomArray(K * M, 5)));
+    const b = Float64Array.from(Float32Array.from(randomArray(K * N, 6)));
+    const [ta, tb] = [Tensor.from(a, [K, M]), Tensor.from(b, [K, N])];
+    const { result, records } = await env.engine.ledger.capture(() => matmul(ta, tb, { transA: true }));
+    expectClose(await result.data(), matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K, transA: true }), 1e-3, 1e-4);
+    const splits = records[0]!.counts.bytesWritten / (4 * M * N);
+    expect(splits).toBeGreaterThan(1);
+    expect(records.map((r) => r.op)).toEqual(['matmul', 'sum']);
+    expect(records[0]!.counts.fma).toBe(M * N * K);
+    expect(records[1]!.counts.add).toBe((splits - 1) * M * N);
+  });
+
   it('declared counts equal the counted reference, with fused bias adds', async () => {
     const [M, N, K] = [7, 9, 11];
     const a = Tensor.zeros([M, K]);

@@ -11,6 +11,13 @@ const MATMUL_K_CHUNK = 16_384;
 /** Rows of the tall tile that matmul_wide.wgsl computes per invocation on CPU adapters. */
 const WIDE_TILE_ROWS = 16;
 
+/** Invocations a product should offer (K is split further below that): eight workgroups for llvmpipe's threads;
+ * on a GPU, enough to fill its cores. */
+const MIN_INVOCATIONS = { cpu: 1024, gpu: 16_384 } as const;
+
+/** The shortest K run worth a split of its own (each split's partial product is written out and summed). */
+const MIN_SPLIT_K = 1024;
+
 /** Invocations per workgroup, each computing a 4x4 tile (measured on llvmpipe: 64-256 are within noise). */
 const MATMUL_WG = 128;
 
@@ -74,23 +81,29 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const packed = (ld: number, size: number, batched: boolean): Strided => (batched ? { ld, outer: I * size, inner: size } : { ld, outer: 0, inner: 0 });
   const la: Strided = dims.a ?? packed(transA ? M : K, M * K, dims.aBatched);
   const lb: Strided = dims.b ?? packed(transB ? K : N, K * N, dims.bBatched);
-  const splits = Math.ceil(K / MATMUL_K_CHUNK);
+  const variants = engine().runtime.kernelVariants;
+  // The tall-tile kernel reads either operand transposed through 4x4 register transposes (no copy).
+  const wide = variants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
+  const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
+  const tilesN = Math.ceil(N / (wide ? 8 : 4));
+  const relu6 = options.activation === 'relu6';
+  let splits = Math.ceil(K / MATMUL_K_CHUNK);
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
+  if (relu6 && splits > 1) throw new Error(`matmul: a fused activation needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
+  if (!dims.out && !relu6) {
+    // A small output over a long K (a weight gradient summed over every pixel) would leave cores idle: split K
+    // further, down to runs of MIN_SPLIT_K, until there are invocations enough for every core.
+    const wanted = Math.ceil(MIN_INVOCATIONS[variants] / (batch * tilesM * tilesN));
+    splits = Math.max(splits, Math.min(wanted, Math.floor(K / MIN_SPLIT_K)));
+  }
   const lc: Strided = dims.out?.layout ?? packed(N, M * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
   const out = Tensor.empty(dims.out?.shape ?? [splits, batch, M, N]);
-  // The tall-tile kernel reads either operand transposed through 4x4 register transposes (no copy).
-  const wide =
-    engine().runtime.kernelVariants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
   const vecC = N % 4 === 0 && aligned(lc);
-  const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
-  const tilesN = Math.ceil(N / (wide ? 8 : 4));
   const alpha = options.alpha ?? 1;
   const hasBias = options.bias !== undefined && splits === 1;
-  const relu6 = options.activation === 'relu6';
-  if (relu6 && splits > 1) throw new Error(`matmul: a fused activation needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   const outputs = batch * M * N;
   const kernel: KernelSpec = {
     name: wide ? 'matmul-wide' : 'matmul',
