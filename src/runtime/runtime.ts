@@ -340,8 +340,7 @@ export class Runtime {
     let offset: number | undefined;
     if (bytes > 0) {
       offset = this.arenaUsed;
-      const values = r.replayUniforms ? { ...r.uniforms, ...r.replayUniforms() } : (r.uniforms ?? {});
-      packUniforms(spec.name, kernel.uniforms, values, count, this.arenaView, offset);
+      this.pack(kernel, r.uniforms, r.replayUniforms, count, offset);
       this.arenaUsed += Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
     }
     const group = this.bindGroup(kernel, buffers);
@@ -357,13 +356,24 @@ export class Runtime {
     const timed = this.timer?.passDescriptor();
     if (timed) this.endPass();
     const pass = timed ? this.encoderNow().beginComputePass(timed) : this.computePass();
+    this.encode(pass, kernel, group, offset, x, y);
+    if (timed) pass.end();
+    return this.timer ? this.timer.note(spec.name, kernel.pipeline, group, offset, x, y) : -1;
+  }
+
+  /** Packs a dispatch's uniforms into the arena at `offset`: the fixed values, overlaid with the changing ones. */
+  private pack(kernel: CompiledKernel, fixed: UniformValues | undefined, changing: (() => UniformValues) | undefined, count: number, offset: number): void {
+    const values = changing ? { ...fixed, ...changing() } : (fixed ?? {});
+    packUniforms(kernel.spec.name, kernel.uniforms, values, count, this.arenaView, offset);
+  }
+
+  /** Encodes one dispatch into `pass`. */
+  private encode(pass: GPUComputePassEncoder, kernel: CompiledKernel, group: GPUBindGroup, offset: number | undefined, x: number, y: number): void {
     pass.setPipeline(kernel.pipeline);
     if (offset === undefined) pass.setBindGroup(0, group);
     else pass.setBindGroup(0, group, [offset]);
     pass.dispatchWorkgroups(x, y);
-    if (timed) pass.end();
     this.stats.dispatches++;
-    return this.timer ? this.timer.note(spec.name, kernel.pipeline, group, offset, x, y) : -1;
   }
 
   /** Whether dispatches are being timed (by the profiler). */
@@ -442,16 +452,8 @@ export class Runtime {
         this.copy(c.source, c.sourceOffset, c.target, c.targetOffset, c.bytes);
       } else {
         const offset = c.offset === undefined ? undefined : start + c.offset;
-        if (c.repack) {
-          const values = { ...c.repack.fixed, ...c.repack.changing() };
-          packUniforms(c.kernel.spec.name, c.kernel.uniforms, values, c.count, this.arenaView, offset!);
-        }
-        const pass = this.computePass();
-        pass.setPipeline(c.kernel.pipeline);
-        if (offset === undefined) pass.setBindGroup(0, c.group);
-        else pass.setBindGroup(0, c.group, [offset]);
-        pass.dispatchWorkgroups(c.x, c.y);
-        this.stats.dispatches++;
+        if (c.repack) this.pack(c.kernel, c.repack.fixed, c.repack.changing, c.count, offset!);
+        this.encode(this.computePass(), c.kernel, c.group, offset, c.x, c.y);
       }
     }
   }
