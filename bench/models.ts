@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AudioTransformer } from '../src/models/audio-transformer.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
+import { stepJavaScript } from '../src/profile/session.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { inferenceStep, PlannedTrainingStep, trainingStep } from '../src/train/step.js';
+import { inferenceStep, PlannedTrainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
 
@@ -91,33 +92,17 @@ export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
  * unplanned (op by op) and planned (replayed).
  */
 export async function hostMilliseconds(model: string, batch: number, runs: number): Promise<{ unplanned: number; planned: number; dispatches: number }> {
-  const config = modelConfig(model);
-  const net = new AudioTransformer(config);
+  const net = new AudioTransformer(modelConfig(model));
   const optimizer = new AdamW(net.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
   const data = inputs(batch, 2);
   const x = Tensor.from(data.x, [batch, FRAMES, BINS]).keep();
   const y = Tensor.from(data.labels, [batch], 'i32').keep();
-  const planned = new PlannedTrainingStep(net, optimizer);
-  const runtime = x.engine.runtime;
-  let dispatches = 0;
-  const median = async (step: () => Tensor) => {
-    const times: number[] = [];
-    for (let i = 0; i < runs + 2; i++) {
-      const before = runtime.stats.dispatches;
-      const start = performance.now();
-      const loss = step();
-      if (i >= 2) times.push(performance.now() - start);
-      dispatches = runtime.stats.dispatches - before;
-      await loss.data();
-      loss.dispose();
-    }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  };
-  const unplanned = await median(() => trainingStep(net, optimizer, x, y));
-  const plannedMs = await median(() => planned.step(x, y).loss);
-  planned.dispose();
-  for (const t of [x, y]) t.dispose();
-  optimizer.dispose();
-  net.dispose();
-  return { unplanned, planned: plannedMs, dispatches };
+  try {
+    const h = await stepJavaScript(net, optimizer, x, y, runs);
+    return { unplanned: h.encodeMs, planned: h.plannedEncodeMs!, dispatches: h.dispatches };
+  } finally {
+    for (const t of [x, y]) t.dispose();
+    optimizer.dispose();
+    net.dispose();
+  }
 }

@@ -62,32 +62,42 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Steps whose JavaScript is timed: enough for V8 to have compiled the hot paths, as in a training run. */
 export const HOST_STEPS = 10;
 
+export interface StepJavaScript {
+  /** The call that builds and encodes a step, before its result is read back (median, ms). */
+  encodeMs: number;
+  /** The same for a training step replayed from its plan. */
+  plannedEncodeMs?: number;
+  /** Dispatches in one unplanned step. */
+  dispatches: number;
+}
+
 /**
- * The JavaScript a step costs, unplanned and (training) replayed from its plan: the median time of the call that
- * builds and encodes a step, before its result is read back. Timed at batch 1, where steps are quick enough to
- * run the many that V8 needs to warm up: a step's dispatches, and so its JavaScript, hardly depend on the batch.
+ * The JavaScript a step of `model` on (x, y) costs: a training step when `optimizer` is given (unplanned, then
+ * replayed from its plan), else an inference batch. The median of `steps` calls after `warmup` untimed ones.
  */
-async function javascriptPerStep(model: AudioTransformer, optimizer: AdamW | undefined, o: ProfileOptions): Promise<{ encodeMs: number; plannedEncodeMs?: number }> {
-  const { x, y } = inputs(model.config, o);
-  const planned = optimizer && new PlannedTrainingStep(model, optimizer);
+export async function stepJavaScript(model: AudioTransformer, optimizer: AdamW | undefined, x: Tensor, y: Tensor, steps = HOST_STEPS, warmup = 2): Promise<StepJavaScript> {
+  const runtime = engine().runtime;
   const time = async (call: () => Tensor) => {
     const ms: number[] = [];
-    for (let i = 0; i < HOST_STEPS; i++) {
+    let dispatches = 0;
+    for (let i = 0; i < warmup + steps; i++) {
+      const before = runtime.stats.dispatches;
       const start = performance.now();
       const out = call();
-      ms.push(performance.now() - start);
+      if (i >= warmup) ms.push(performance.now() - start);
+      dispatches = runtime.stats.dispatches - before;
       await out.data();
       out.dispose();
     }
-    return median(ms);
+    return { ms: median(ms), dispatches };
   };
+  const unplanned = await time(() => (optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x)));
+  if (!optimizer) return { encodeMs: unplanned.ms, dispatches: unplanned.dispatches };
+  const planned = new PlannedTrainingStep(model, optimizer);
   try {
-    const encodeMs = await time(() => (optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x)));
-    return planned ? { encodeMs, plannedEncodeMs: await time(() => planned.step(x, y).loss) } : { encodeMs };
+    return { encodeMs: unplanned.ms, plannedEncodeMs: (await time(() => planned.step(x, y).loss)).ms, dispatches: unplanned.dispatches };
   } finally {
-    planned?.dispose();
-    x.dispose();
-    y.dispose();
+    planned.dispose();
   }
 }
 
@@ -110,7 +120,13 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       method = p.method;
       steps.push({ records: p.records, wallMs: p.wallMs, kernelMs: p.kernelMs });
     }
-    const host = await javascriptPerStep(model, optimizer, { ...o, batch: 1, clips: o.clips?.slice(0, 1) });
+    // Timed at batch 1, where steps are quick enough to run the many that V8 needs to warm up: a step's
+    // dispatches, and so its JavaScript, hardly depend on the batch.
+    const one = inputs(config, { ...o, batch: 1, clips: o.clips?.slice(0, 1) });
+    const { encodeMs, plannedEncodeMs } = await stepJavaScript(model, optimizer, one.x, one.y).finally(() => {
+      one.x.dispose();
+      one.y.dispose();
+    });
     const r = eng.runtime;
     return {
       model: config.name,
@@ -122,7 +138,8 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       method: method!,
       parameters: model.parameterCount(),
       steps,
-      ...host,
+      encodeMs,
+      ...(plannedEncodeMs !== undefined ? { plannedEncodeMs } : {}),
     };
   } finally {
     x.dispose();
