@@ -3,7 +3,7 @@
 // results, each run once; and the bad inputs a user meets first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,8 +28,15 @@ interface Running {
   waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
 }
 
-function start(args: string[]): Running {
-  const child = spawn('node', [cli, ...args], { env: { ...process.env, TOKENWAVE_CACHE: join(work, 'cache') } });
+/**
+ * The test's own per-machine caches (step times, peaks), so what its runs record is what its dry runs read; Mesa's
+ * compiled shaders stay where they were, shared with the other tests.
+ */
+const MESA_SHADER_CACHE_DIR = process.env.MESA_SHADER_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mesa_shader_cache');
+
+function start(args: string[], cacheHome = join(work, 'xdg')): Running {
+  const env = { ...process.env, TOKENWAVE_CACHE: join(work, 'cache'), XDG_CACHE_HOME: cacheHome, MESA_SHADER_CACHE_DIR };
+  const child = spawn('node', [cli, ...args], { env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -44,8 +51,8 @@ function start(args: string[]): Running {
   return { child, output: () => output, exited, waitFor };
 }
 
-async function tokenwave(args: string[]): Promise<{ code: number | null; output: string }> {
-  const run = start(args);
+async function tokenwave(args: string[], cacheHome?: string): Promise<{ code: number | null; output: string }> {
+  const run = start(args, cacheHome);
   const { code } = await run.exited;
   return { code, output: run.output() };
 }
@@ -177,17 +184,60 @@ describe('a tiny grid, here and through the queue', () => {
     expect(second.output).toMatch(/4 runs: 4 finished before, 0 to run/);
   }, 300_000);
 
-  it('--dry-run lists each run with its steps, FLOPs and a measured time, training nothing', async () => {
-    const dry = await tokenwave(['sweep', '--grid', gridFile, '--out', join(work, 'dry'), '--seeds', '2', '--dry-run']);
+  it('--dry-run lists each run with its steps, FLOPs and the step time its training measured, training nothing', async () => {
+    const dry = await tokenwave(['sweep', '--grid', gridFile, '--seeds', '2', '--dry-run']);
     expect(dry.code, dry.output).toBe(0);
-    const flops = new Map([...summaries(local()).keys()].map((id) => [id, JSON.parse(readFileSync(join(local(), 'runs', id, 'summary.json'), 'utf8')).flops]));
-    for (const [id, f] of flops) {
+    for (const id of summaries(local()).keys()) {
+      const summary = JSON.parse(readFileSync(join(local(), 'runs', id, 'summary.json'), 'utf8')) as RunSummary;
+      // the cache holds the last run of the model to finish, timed over its epochs after the first (which compiles)
+      const settled = (runId: string) => {
+        const epochs = readFileSync(join(local(), 'runs', runId, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).slice(1);
+        return (1000 * epochs.reduce((s, e) => s + e.seconds, 0)) / epochs.reduce((s, e) => s + e.steps, 0);
+      };
+      const sameModel = [...summaries(local()).keys()].filter((other) => other.startsWith(summary.model + '-'));
+      const times = sameModel.map((other) => Math.round(settled(other)));
       // 48 clips, 38 of them to train on (the paper's 80%), batch 8: 5 steps an epoch, 3 epochs
-      const row = new RegExp(`${id}\\s+38\\s+15\\s+${f.paper.toLocaleString('en-US')}\\s+${f.exact.toLocaleString('en-US')}\\s+\\d+\\s+\\d+ s`);
+      const row = new RegExp(`${id}\\s+38\\s+8\\s+15\\s+${summary.flops.paper.toLocaleString('en-US')}\\s+${summary.flops.exact.toLocaleString('en-US')}\\s+(\\d+)\\s+\\d+ s\\s+cached \\(train, `);
       expect(dry.output).toMatch(row);
+      expect(times).toContain(Number(dry.output.match(row)![1]));
     }
     expect(dry.output).toMatch(/4 runs, about \d+ s of training steps/);
-    expect(existsSync(join(work, 'dry', 'runs'))).toBe(false);
+    const measured = await tokenwave(['sweep', '--grid', gridFile, '--dry-run', '--estimate', 'measure']);
+    expect(measured.code, measured.output).toBe(0);
+    expect(measured.output.split('\n').filter((l) => /^TASR_1L_\w+-2H-seed0-\w+\s.*\d+ s\s+measured$/.test(l))).toHaveLength(2);
+    expect(readdirSync(join(local(), 'runs'))).toHaveLength(4); // nothing trained
+  }, 120_000);
+
+  it("--dry-run of the paper's grids without --data: the paper's data sets, its published FLOPs, a floor where nothing is cached", async () => {
+    const fresh = join(work, 'xdg-empty');
+    const speech = await tokenwave(['sweep', '--grid', 'paper-speech', '--dry-run'], fresh);
+    expect(speech.code, speech.output).toBe(0);
+    // Mini Speech Commands: 8,000 clips, 6,400 to train on (80%); batch 64, 100 steps an epoch, 20 epochs
+    const rows = speech.output.split('\n').filter((l) => /^TASR_\d+L_/.test(l));
+    expect(rows).toHaveLength(24);
+    expect(rows.every((l) => /^\S+-seed0\s+6400\s+64\s+2000\s/.test(l))).toBe(true);
+    expect(speech.output).toMatch(/TASR_4L_NT-8H-seed0\s+6400\s+64\s+2000\s+68,792,913\s/);
+    expect(speech.output).toMatch(/TASR_4L_8T-8H-seed0\s+6400\s+64\s+2000\s+38,369,577\s/);
+    expect(speech.output).toMatch(/data: Mini Speech Commands \(the paper's size, no --data\)/);
+    // nothing cached: 3 x forward FLOPs x batch at the matmul rate it printed, and the total says "at least"
+    const gflops = Number(speech.output.match(/at ([\d.]+) GFLOP\/s/)![1]);
+    for (const line of rows) {
+      const [, exact, ms] = line.match(/\s([\d,]+)\s+(\d+)\s+\S+ \S+\s+floor$/)!;
+      const floor = (3 * Number(exact!.replace(/,/g, '')) * 64) / (gflops * 1e6);
+      expect(Math.abs(Number(ms) - floor) / floor).toBeLessThan(0.01); // the rate is printed to 0.1 GFLOP/s
+    }
+    expect(speech.output).toMatch(/24 runs, at least [\d.]+ h of training steps/);
+    const esc = await tokenwave(['sweep', '--grid', 'paper-esc', '--dry-run'], fresh);
+    expect(esc.code, esc.output).toBe(0);
+    // ESC-50: 2,000 clips, 1,600 to train on; batch 32, 50 steps an epoch, 20 epochs
+    expect(esc.output.split('\n').filter((l) => /^TESC_\d+L_/.test(l))).toHaveLength(16);
+    expect(esc.output).toMatch(/TESC_4L_8T-8H-seed0\s+1600\s+32\s+1000\s+7,968,945\s/);
+    expect(esc.output).toMatch(/TESC_4L_NT-8H-seed0\s+1600\s+32\s+1000\s+58,609,593\s/);
+    // with --data: the data set's own size, and the times scaled from the tiny models this file trained
+    const withData = await tokenwave(['sweep', '--grid', 'paper-speech', '--data', data, '--dry-run']);
+    expect(withData.code, withData.output).toBe(0);
+    expect(withData.output).toMatch(/TASR_4L_8T-8H-seed0-\w+\s+38\s+64\s+20\s+38,369,577\s.*scaled \(TASR_1L_/);
+    expect(withData.output).toMatch(new RegExp(`data: ${data}`));
   }, 120_000);
 
   it('through BullMQ with two workers, one killed with SIGKILL mid-run: every run once, the same results as locally', async () => {

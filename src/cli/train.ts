@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import type { SplitPolicy } from '../data/datasets.js';
 import { BackgroundNoise, type NoiseMixing } from '../data/noise.js';
 import { loadClips } from '../data/pipeline.js';
-import { modelConfig } from '../models/config.js';
+import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { prepareData } from '../train/data.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
@@ -58,8 +58,8 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const mixing = parseNoise(o.backgroundNoise);
   const extra = parseModelOptions(o.modelOptions);
   let config = modelConfig(o.model, { ...extra, seed });
-  const speech = config.family === 'TASR';
-  const batchSize = integerOption('batch-size', o.batchSize) ?? (speech ? 64 : 32);
+  const protocol = PAPER_PROTOCOL[config.family];
+  const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
   const runDir = o.out ?? join('runs', o.model);
   await init({ backend: o.backend });
   const interrupted = { value: false };
@@ -104,7 +104,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       runDir,
       epochs,
       batchSize,
-      schedule: { name: o.schedule, batchSize, epochs, lr, ...(speech ? {} : { warmupStart: 1e-6, warmupEpochs: 4 }) },
+      schedule: { name: o.schedule, batchSize, epochs, lr, ...protocol.warmup },
       weightDecay,
       adamForm: o.adam,
       noise,
@@ -128,7 +128,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       process.exitCode = 130;
       return;
     }
-    const ks = speech ? [3] : [3, 5];
+    const ks = protocol.topK;
     const summary = await summarizeRun(o.model, runDir, result, data.test, ks, batchSize);
     printEvaluation(`test (best epoch ${result.bestEpoch})`, summary.test, ks.at(-1)!);
     await writeFileAtomic(join(runDir, SUMMARY_FILE), JSON.stringify(summary, null, 2));

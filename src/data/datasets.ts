@@ -164,6 +164,9 @@ export async function loadDataset(root: string, options: LoadOptions = {}): Prom
 
 export type SplitPolicy = 'paper' | 'proper';
 
+/** The share of the clips the paper trained on (its split is 80/10/10). */
+export const PAPER_TRAIN_FRACTION = 0.8;
+
 export interface Splits {
   train: Item[];
   validation: Item[];
@@ -181,7 +184,7 @@ export function split(dataset: Dataset, policy: SplitPolicy, options: { seed?: n
   if (policy === 'paper') {
     const random = seededRandom(options.seed ?? 0);
     const order = items.map((item) => ({ item, key: random() })).sort((a, b) => a.key - b.key).map((x) => x.item);
-    const nTrain = Math.round(order.length * 0.8);
+    const nTrain = Math.round(order.length * PAPER_TRAIN_FRACTION);
     const rest = order.slice(nTrain);
     const nTest = Math.floor(rest.length / 2);
     return { train: order.slice(0, nTrain), test: rest.slice(0, nTest), validation: rest.slice(nTest), policy: 'paper: random 80/10/10 by file' };

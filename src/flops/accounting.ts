@@ -39,12 +39,12 @@ function inputShape(model: AudioTransformer, batch: number): [number, number, nu
   return [batch, frames, bins];
 }
 
-/** Runs one inference forward pass on zeros and returns what it dispatched and what Keras would have run. */
+/** Encodes one inference forward pass on zeros, without running it, and returns what it dispatched and what Keras would have run. */
 export async function countForward(model: AudioTransformer, batch = 1): Promise<ForwardCount> {
   const eng = engine();
   const input = Tensor.zeros(inputShape(model, batch)).keep();
   try {
-    const { records, tfOps } = await eng.ledger.capture(() => inferenceStep(model, input).dispose());
+    const { records, tfOps } = await eng.runtime.withoutRunning(() => eng.ledger.capture(() => inferenceStep(model, input).dispose()));
     return { records, tfOps, batch };
   } finally {
     input.dispose();
@@ -57,14 +57,14 @@ export interface TrainingCount {
   records: KernelRecord[];
 }
 
-/** Runs one training step (forward with dropout, backward, AdamW) on a batch of zeros and records it. */
+/** Encodes one training step (forward with dropout, backward, AdamW) on a batch of zeros, without running it, and records it. */
 export async function countTrainingStep(model: AudioTransformer, batch: number): Promise<TrainingCount> {
   const eng = engine();
   const input = Tensor.zeros(inputShape(model, batch)).keep();
   const labels = Tensor.from(new Int32Array(batch), [batch], 'i32').keep();
   const optimizer = new AdamW(model.parameters(), { lr: 0 });
   try {
-    const { records } = await eng.ledger.capture(() => trainingStep(model, optimizer, input, labels).dispose());
+    const { records } = await eng.runtime.withoutRunning(() => eng.ledger.capture(() => trainingStep(model, optimizer, input, labels).dispose()));
     const byPhase = { forward: emptyCounts(), backward: emptyCounts(), optimizer: emptyCounts() };
     for (const phase of Object.keys(byPhase) as Phase[]) byPhase[phase] = Ledger.total(records, (r) => r.phase === phase);
     return { batch, byPhase, records };

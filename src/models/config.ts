@@ -47,6 +47,15 @@ export class ModelConfigError extends TokenwaveError {
   override name = 'ModelConfigError';
 }
 
+/**
+ * Each family's protocol in the paper: its data set (clips in all, before the split), batch size, the learning-rate
+ * warm-up before its schedule (TESC's: from 1e-6 over 4 epochs), and the top-k accuracies it reports.
+ */
+export const PAPER_PROTOCOL: Record<Family, { dataSet: string; clips: number; batchSize: number; warmup?: { warmupStart: number; warmupEpochs: number }; topK: number[] }> = {
+  TASR: { dataSet: 'Mini Speech Commands', clips: 8000, batchSize: 64, topK: [3] },
+  TESC: { dataSet: 'ESC-50', clips: 2000, batchSize: 32, warmup: { warmupStart: 1e-6, warmupEpochs: 4 }, topK: [3, 5] },
+};
+
 const NAME = /^(TASR|TESC)_(\d+)L_(\d+T|NT)-(\d+)H$/;
 
 export const EXAMPLE_NAMES = ['TASR_4L_NT-8H', 'TASR_4L_8T-8H', 'TASR_8L_8T-12H', 'TESC_4L_NT-8H', 'TESC_4L_8T-8H'];

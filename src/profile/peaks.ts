@@ -1,16 +1,12 @@
 // The machine's peaks as tokenwave reaches them, the roof of the profiler's roofline: the best matmul GFLOP/s
 // and the copy bandwidth in GB/s on the current adapter. Measured once per adapter, backend, kernel variants and
 // tokenwave version, and cached in ~/.cache/tokenwave/peaks.json (XDG_CACHE_HOME is honoured).
-import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { permuteKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
-import { engine, tidy } from '../tensor/engine.js';
+import { adapterKey, engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../util/files.js';
+import { readCache, updateCache } from '../util/cache.js';
 import { seededRandom } from '../util/random.js';
-import { TOKENWAVE_VERSION } from '../util/version.js';
 
 export interface Peaks {
   /** Best matmul throughput, GFLOP/s (2 FLOPs per multiply-add). */
@@ -27,14 +23,9 @@ export interface Peaks {
 /** Bumped whenever the measurement (or a kernel it uses) changes, so cached peaks are measured again. */
 const MEASUREMENT = 3;
 
-function cacheFile(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', 'peaks.json');
-}
+const CACHE = 'peaks.json';
 
-function cacheKey(): string {
-  const r = engine().runtime;
-  return `${r.adapterName} | ${r.backend} ${r.featureLevel} | ${r.kernelVariants} kernels | tokenwave ${TOKENWAVE_VERSION} | peaks v${MEASUREMENT}`;
-}
+const cacheKey = () => `${adapterKey()} | peaks v${MEASUREMENT}`;
 
 /** Seconds per call of `fn`, timed over at least `minSeconds` after a warm-up; best of three rounds. */
 async function secondsPerCall(fn: () => void, minSeconds = 0.4): Promise<number> {
@@ -60,15 +51,23 @@ const randomTensor = (shape: number[], seed: number) => {
   return Tensor.from(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => r() * 2 - 1), shape).keep();
 };
 
+/** GFLOP/s of an n x n x n matmul, timed for about 3 x `minSeconds`. */
+async function matmulRate(n: number, minSeconds?: number): Promise<number> {
+  const [a, b] = [randomTensor([n, n], 1), randomTensor([n, n], 2)];
+  try {
+    const seconds = await secondsPerCall(() => tidy(() => void matmulKernel(a, b, { batch: 1, M: n, N: n, K: n, aBatched: false, bBatched: false })), minSeconds);
+    return (2 * n ** 3) / seconds / 1e9;
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+}
+
 export async function measurePeaks(): Promise<Peaks> {
   let gflops = 0;
   let matmul = '';
   for (const n of [512, 1024]) {
-    const [a, b] = [randomTensor([n, n], 1), randomTensor([n, n], 2)];
-    const seconds = await secondsPerCall(() => tidy(() => void matmulKernel(a, b, { batch: 1, M: n, N: n, K: n, aBatched: false, bBatched: false })));
-    a.dispose();
-    b.dispose();
-    const rate = (2 * n ** 3) / seconds / 1e9;
+    const rate = await matmulRate(n);
     if (rate > gflops) [gflops, matmul] = [rate, `${n}^3`];
   }
   const n = 8 << 20;
@@ -80,24 +79,21 @@ export async function measurePeaks(): Promise<Peaks> {
 
 /** The cached peaks of the current adapter, measured first when there are none (or when `remeasure`). */
 export async function machinePeaks(options: { remeasure?: boolean; onMeasure?: () => void } = {}): Promise<Peaks> {
-  const file = cacheFile();
   const key = cacheKey();
-  let cache: Record<string, Peaks> = {};
-  try {
-    cache = JSON.parse(await readFile(file, 'utf8')) as Record<string, Peaks>;
-  } catch {
-    // no cache yet, or an unreadable one: measure
-  }
-  const known = cache[key];
+  const known = (await readCache<Peaks>(CACHE))[key];
   if (known && !options.remeasure) return known;
   options.onMeasure?.();
   const peaks = await measurePeaks();
-  cache[key] = peaks;
-  try {
-    await mkdir(join(file, '..'), { recursive: true });
-    await writeFileAtomic(file, JSON.stringify(cache, null, 2) + '\n');
-  } catch (err) {
-    console.error(`tokenwave: could not cache the peaks in ${file} (${(err as Error).message}); they will be measured again next time`);
-  }
+  await updateCache(CACHE, key, peaks, 'the peaks');
   return peaks;
+}
+
+/**
+ * The current adapter's matmul GFLOP/s in about a second: its cached peak where there is one, else a 512^3 product
+ * timed briefly (not cached: the profiler's roof is measured with more care). Says which.
+ */
+export async function quickMatmulRate(): Promise<{ gflops: number; from: string }> {
+  const known = (await readCache<Peaks>(CACHE))[cacheKey()];
+  if (known) return { gflops: known.gflops, from: `the cached peak (${known.matmul}, ${known.measuredAt.slice(0, 10)})` };
+  return { gflops: await matmulRate(512, 0.1), from: 'a 512^3 matmul timed now' };
 }

@@ -3,10 +3,11 @@
 // silently do nothing.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cachePath, readCache } from '../util/cache.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export const BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11', 'null'] as const;
@@ -175,6 +176,8 @@ interface VulkanVerdict {
   reason: string;
 }
 
+const VULKAN_PROBE_CACHE = 'vulkan-probe.json';
+
 /**
  * Whether Dawn's Vulkan backend finds an adapter, asked in a child process so that Dawn's multi-line native
  * errors about a broken or unsuitable driver never reach the user's terminal. The verdict is cached (in
@@ -191,13 +194,8 @@ async function probeVulkan(manifests: string[]): Promise<VulkanVerdict> {
     }),
     ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES', 'VK_ADD_DRIVER_FILES', 'LD_LIBRARY_PATH'].map((k) => process.env[k] ?? ''),
   ]);
-  const cacheFile = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', 'vulkan-probe.json');
-  let cache: Record<string, VulkanVerdict> = {};
-  try {
-    cache = JSON.parse(await readFile(cacheFile, 'utf8')) as Record<string, VulkanVerdict>;
-  } catch {
-    // no verdicts yet
-  }
+  const cacheFile = cachePath(VULKAN_PROBE_CACHE);
+  const cache = await readCache<VulkanVerdict>(VULKAN_PROBE_CACHE);
   const known = cache[key];
   if (known) return known;
   const verdict = await new Promise<VulkanVerdict>((resolve) => {

@@ -151,6 +151,8 @@ export class Runtime {
   private arenaUsed = 0;
   private timer: DispatchTimer | undefined;
   private recorder: Recorder | undefined;
+  /** Set by withoutRunning(): submits drop the encoded work instead. */
+  private discarding = false;
   private readonly maxWorkgroupsPerDimension: number;
 
   private constructor(choice: AdapterChoice, device: GPUDevice, options: RuntimeOptions) {
@@ -462,9 +464,31 @@ export class Runtime {
     return this.encoder !== undefined;
   }
 
+  /**
+   * Runs `fn` with every dispatch encoded (so counted, validated and its pipeline compiled) but none submitted:
+   * counting a pass's FLOPs need not execute it, which on a CPU adapter is most of the cost. Reads inside fail.
+   */
+  async withoutRunning<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.recorder || this.timer) throw new Error('cannot skip running work while recording or timing dispatches');
+    this.flush();
+    this.discarding = true;
+    try {
+      return await fn();
+    } finally {
+      this.flush();
+      this.discarding = false;
+    }
+  }
+
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
+    if (this.discarding) {
+      this.endPass();
+      this.encoder = undefined;
+      this.arenaUsed = 0;
+      return;
+    }
     if (this.recorder) this.recorder.broken ??= 'it had to submit midway (a read, a sync, or more uniforms than the arena holds)';
     this.endPass();
     const staging = this.timer?.beforeSubmit(this.encoder, this.arenaMirror.subarray(0, this.arenaUsed));
@@ -498,6 +522,7 @@ export class Runtime {
 
   /** Reads `bytes` from a storage buffer once all work encoded so far has run. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    if (this.discarding) throw new Error(`cannot read '${buffer.label}' while work is encoded without running (withoutRunning)`);
     const staging = this.pool.acquire(bytes, MAP_READ_USAGE, 'readback');
     this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();

@@ -54,6 +54,9 @@ export function paperModels(grid: (typeof GRID_NAMES)[number]): string[] {
   return [4, 8, 10, 12].flatMap((l) => tokens.flatMap((t) => [8, 12].map((h) => `${family}_${l}L_${t}-${h}H`)));
 }
 
+/** A run as a dry run may plan it: without a data folder, the paper's data set is assumed. */
+export type PlannedRun = Omit<RunSpec, 'data'> & { data?: string };
+
 /** What the command line adds to every run of a grid. */
 export interface GridOverrides {
   data?: string;
@@ -63,11 +66,15 @@ export interface GridOverrides {
 }
 
 /** The runs of `grid` (a grid name or a JSON file), validated, each once, in the grid's order. */
-export async function loadGrid(grid: string, overrides: GridOverrides = {}): Promise<RunSpec[]> {
+export async function loadGrid(grid: string, overrides?: GridOverrides): Promise<RunSpec[]>;
+/** The same, where a run may have no data folder (a dry run's plan). */
+export async function loadGrid(grid: string, overrides: GridOverrides, options: { requireData: false }): Promise<PlannedRun[]>;
+export async function loadGrid(grid: string, overrides: GridOverrides = {}, options: { requireData?: boolean } = {}): Promise<PlannedRun[]> {
+  const requireData = options.requireData ?? true;
   let entries: Record<string, unknown>[];
   let base = process.cwd();
   if ((GRID_NAMES as readonly string[]).includes(grid)) {
-    if (!overrides.data) throw new GridError(`--grid ${grid} needs --data DIR (the data set its models train on)`);
+    if (!overrides.data && requireData) throw new GridError(`--grid ${grid} needs --data DIR (the data set its models train on)`);
     entries = [{ model: paperModels(grid as (typeof GRID_NAMES)[number]) }];
   } else {
     let text: string;
@@ -85,7 +92,7 @@ export async function loadGrid(grid: string, overrides: GridOverrides = {}): Pro
     entries = gridEntries(parsed, grid);
     base = dirname(resolve(grid));
   }
-  const runs = entries.flatMap((entry) => product(withOverrides(entry, overrides))).map((r, i) => validRun(r, `${grid}, run ${i + 1}`, base));
+  const runs = entries.flatMap((entry) => product(withOverrides(entry, overrides))).map((r, i) => validRun(r, `${grid}, run ${i + 1}`, base, requireData));
   const seen = new Set<string>();
   return runs.filter((r) => !seen.has(runId(r)) && !!seen.add(runId(r)));
 }
@@ -119,20 +126,20 @@ function product(entry: Record<string, unknown>): Record<string, unknown>[] {
   );
 }
 
-function validRun(r: Record<string, unknown>, where: string, base: string): RunSpec {
+function validRun(r: Record<string, unknown>, where: string, base: string, requireData: boolean): PlannedRun {
   for (const [key, value] of Object.entries(r)) {
     const check = SETTINGS[key as keyof RunSpec];
     if (!check) throw new GridError(`${where}: unknown setting '${key}'. Settings: ${KEYS.join(', ')}`);
     if (!check(value)) throw new GridError(`${where}: '${key}' cannot be ${JSON.stringify(value)}`);
   }
   if (r.model === undefined) throw new GridError(`${where}: no model`);
-  if (r.data === undefined) throw new GridError(`${where}: no data folder ("data" in the grid, or --data)`);
+  if (r.data === undefined && requireData) throw new GridError(`${where}: no data folder ("data" in the grid, or --data)`);
   try {
     modelConfig(r.model as string, r.modelOptions as ModelOptions | undefined);
   } catch (err) {
     throw new GridError(`${where}: ${(err as Error).message}`);
   }
-  return { seed: 0, epochs: 20, ...r, data: resolve(base, r.data as string) } as RunSpec;
+  return { seed: 0, epochs: 20, ...r, ...(r.data === undefined ? {} : { data: resolve(base, r.data as string) }) } as PlannedRun;
 }
 
 /** JSON with keys sorted at every level, so that equal settings give equal text. */
@@ -145,12 +152,12 @@ function canonical(v: unknown): string {
 }
 
 /** The run's folder name: readable, and a hash of all its settings (re-running a sweep finds its runs again). */
-export function runId(r: RunSpec): string {
+export function runId(r: PlannedRun): string {
   return `${r.model}-seed${r.seed}-${createHash('sha256').update(canonical(r)).digest('hex').slice(0, 10)}`;
 }
 
 /** The settings that tell models apart in the report: everything but the seed. */
-export function groupKey(r: RunSpec): string {
+export function groupKey(r: PlannedRun): string {
   return canonical({ ...r, seed: undefined });
 }
 

@@ -3,6 +3,7 @@
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { Ledger, type Capture, type KernelRecord, type Phase, type TfOp, type TfOpType } from './ledger.js';
+import { TOKENWAVE_VERSION } from '../util/version.js';
 import { Tensor } from './tensor.js';
 
 export class Engine {
@@ -118,6 +119,12 @@ export async function init(options: RuntimeOptions = {}): Promise<Engine> {
 export function engine(): Engine {
   if (!current) throw new Error('tokenwave: no engine; call `await init()` first');
   return current;
+}
+
+/** What a measurement on this engine depends on: adapter, backend, kernel variants, tokenwave version (a cache key). */
+export function adapterKey(): string {
+  const r = engine().runtime;
+  return `${r.adapterName} | ${r.backend} ${r.featureLevel} | ${r.kernelVariants} kernels | tokenwave ${TOKENWAVE_VERSION}`;
 }
 
 /** Destroys the current engine's device. */

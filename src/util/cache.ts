@@ -1,0 +1,33 @@
+// tokenwave's per-machine caches (measured peaks, step times), one JSON file each in ~/.cache/tokenwave/
+// (XDG_CACHE_HOME is honoured). A cache that cannot be read is empty; one that cannot be written is said once and
+// measured again next time.
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from './files.js';
+
+export function cachePath(name: string): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', name);
+}
+
+export async function readCache<T>(name: string): Promise<Record<string, T>> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(cachePath(name), 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, T>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Sets `key` in the cache `name` (read afresh, so that other processes' entries stay). */
+export async function updateCache<T>(name: string, key: string, value: T, what: string): Promise<void> {
+  const file = cachePath(name);
+  const cache = await readCache<T>(name);
+  cache[key] = value;
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFileAtomic(file, JSON.stringify(cache, null, 2) + '\n');
+  } catch (err) {
+    console.error(`tokenwave: could not cache ${what} in ${file} (${(err as Error).message}); they will be measured again next time`);
+  }
+}
