@@ -46,6 +46,35 @@ function readPng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8
   return { width, height, rgb };
 }
 
+/** The heat map of a picture tokenwave drew: its image (read back from the SVG) and the positions of its tick labels. */
+function pictureOf(svg: string) {
+  const image = svg.match(/<image x="([\d.]+)" y="([\d.]+)" width="(\d+)" height="(\d+)"[^>]*href="data:image\/png;base64,([^"]+)"/)!;
+  const [x, y] = [Number(image[1]), Number(image[2])];
+  const { width, height, rgb } = readPng(Buffer.from(image[5]!, 'base64'));
+  expect([width, height]).toEqual([Number(image[3]), Number(image[4])]);
+  const labels = [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)" text-anchor="(middle|end)" font-size="11">([^<]+)<\/text>/g)];
+  /** Pixel position of a value on the axis whose labels are anchored so, interpolated between two labelled values. */
+  const axis = (anchor: string, a: number, b: number) => {
+    const at = (v: number) => {
+      const label = labels.find((l) => l[3] === anchor && parseFloat(l[4]!) === v);
+      expect(label, `a tick labelled ${v}`).toBeDefined();
+      return anchor === 'middle' ? Number(label![1]) : Number(label![2]) - 4; // labels sit 4 px below their tick
+    };
+    const [pa, pb] = [at(a), at(b)];
+    return (v: number) => pa + ((v - a) / (b - a)) * (pb - pa);
+  };
+  const brightestRow = (column: number) => {
+    let [best, row] = [-1, 0];
+    for (let r = 0; r < height; r++) {
+      const i = (r * width + column) * 3;
+      const v = rgb[i]! + rgb[i + 1]! - rgb[i + 2]!; // viridis' top is yellow
+      if (v > best) [best, row] = [v, r];
+    }
+    return row;
+  };
+  return { x, y, width, height, axis, brightestRow };
+}
+
 describe('tokenwave CLI', () => {
   it('doctor --json reports a working adapter and a passing self-test', async () => {
     const { code, stdout } = await tokenwave('doctor', '--json');
@@ -63,32 +92,53 @@ describe('tokenwave CLI', () => {
     expect(stderr).not.toMatch(/^\s+at .*\.(ts|js|mjs):\d+/m); // no JavaScript stack trace
   });
 
-  it('spectrogram writes a picture with frequency up: a rising tone climbs across it', async () => {
+  it('spectrogram draws a picture with axes in seconds and kHz and a dB colour bar: a rising tone sits where the axes say', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
     const wavPath = join(dir, 'sweep.wav');
+    // instantaneous frequency 500 + 5000 t Hz over one second
     const sweep = Float32Array.from({ length: 16000 }, (_, i) => 0.5 * Math.sin(2 * Math.PI * (500 * (i / 16000) + 2500 * (i / 16000) ** 2)));
     writeFileSync(wavPath, encodeWav16(sweep, 16000));
-    const { code, stdout } = await tokenwave('spectrogram', wavPath, '--png', join(dir, 'out.png'));
+    const { code, stdout } = await tokenwave('spectrogram', wavPath, '--png', join(dir, 'out.png'), '--svg', join(dir, 'out.svg'));
     expect(code).toBe(0);
-    expect(stdout).toMatch(/124 frames x 129 magnitude bins/);
-    const { width, height, rgb } = readPng(readFileSync(join(dir, 'out.png')));
-    expect(width).toBe(124 * Math.ceil(512 / 124));
-    expect(height).toBe(129 * Math.ceil(256 / 129));
-    const brightestRow = (x: number) => {
-      let best = 0;
-      let row = 0;
-      for (let y = 0; y < height; y++) {
-        const i = (y * width + x) * 3;
-        const v = rgb[i]! + rgb[i + 1]! + rgb[i + 2]!;
-        if (v > best) [best, row] = [v, y];
-      }
-      return row;
-    };
-    // 500 Hz at the start, 5500 Hz at the end: rows counted from the top, so the row number falls.
-    const [start, end] = [brightestRow(10), brightestRow(width - 10)];
-    expect(start).toBeGreaterThan(end);
-    expect(1 - start / height).toBeCloseTo(600 / 8000, 1);
-    expect(1 - end / height).toBeCloseTo(5400 / 8000, 1);
+    expect(stdout).toMatch(/124 frames x 129 magnitude bins; wrote .*out\.png and .*out\.svg/);
+    const png = readFileSync(join(dir, 'out.png'));
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    const svg = readFileSync(join(dir, 'out.svg'), 'utf8');
+    expect(svg).toContain('>sweep.wav</text>');
+    for (const text of ['time (s)', 'frequency (kHz)', 'dB below the loudest', '+0 dB', '-40 dB', '-80 dB', 'FFT 256']) expect(svg).toContain(text);
+    const picture = pictureOf(svg);
+    // pixel positions of values, read off two tick labels of each axis
+    const xAt = picture.axis('middle', 0.1, 0.9);
+    const yAt = picture.axis('end', 1, 7);
+    for (const t of [0.15, 0.5, 0.85]) {
+      const column = Math.round(xAt(t) - picture.x);
+      const khz = (500 + 5000 * t) / 1000;
+      // within two FFT bins (125 Hz) of where the frequency axis puts the tone at that time
+      expect(Math.abs(picture.brightestRow(column) + picture.y - yAt(khz))).toBeLessThan(Math.abs(yAt(0.125) - yAt(0)));
+    }
+  });
+
+  it('spectrogram --output logmel labels the mel bands with their centre frequencies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
+    const wavPath = join(dir, 'tone.wav');
+    writeFileSync(wavPath, encodeWav16(Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 1000 * i) / 16000)), 16000));
+    const { code } = await tokenwave('spectrogram', wavPath, '--output', 'logmel', '--svg', join(dir, 'mel.svg'));
+    expect(code).toBe(0);
+    const svg = readFileSync(join(dir, 'mel.svg'), 'utf8');
+    expect(svg).toContain('mel band (centre frequency, Hz)');
+    expect(svg).toContain('log-mel, 64 bands');
+    // HTK mel scale, 64 bands from 20 Hz to 8 kHz: band m peaks at the (m + 1)-th of 66 equally spaced mels
+    const mel = (hz: number) => 2595 * Math.log10(1 + hz / 700);
+    const centre = (m: number) => 700 * (10 ** ((mel(20) + ((mel(8000) - mel(20)) * (m + 1)) / 65) / 2595) - 1);
+    expect(svg).toContain(`>0 (${Math.round(centre(0))})</text>`);
+    expect(svg).toContain(`>20 (${Math.round(centre(20))})</text>`);
+    expect(svg).toContain(`>40 (${(centre(40) / 1000).toFixed(1)}k)</text>`);
+    const picture = pictureOf(svg);
+    const yAt = picture.axis('end', 10, 50); // band numbers
+    // the 1 kHz tone is loudest in the band whose centre is nearest 1 kHz
+    const nearest = Array.from({ length: 64 }, (_, m) => m).sort((a, b) => Math.abs(centre(a) - 1000) - Math.abs(centre(b) - 1000))[0]!;
+    const row = picture.brightestRow(Math.round(picture.width / 2)) + picture.y;
+    expect(Math.abs(row - yAt(nearest + 0.5))).toBeLessThanOrEqual(Math.abs(yAt(1) - yAt(0)) * 1.5);
   });
 
   it("flops --convention paper prints the paper's count; a wrong model name lists valid ones", async () => {

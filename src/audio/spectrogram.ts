@@ -71,10 +71,24 @@ export function spectrogramShape(samples: number, c: SpectrogramConfig): [number
 /** HTK mel scale, as TensorFlow's linear_to_mel_weight_matrix. */
 const hzToMel = (hz: number) => 1127 * Math.log(1 + hz / 700);
 
+const MEL_LOW_HZ = 20;
+
+/** The mel bands' edges, in mels: band m rises from edges[m], peaks at edges[m + 1] and falls to edges[m + 2]. */
+function melEdges(c: SpectrogramConfig, lowHz: number, highHz: number): number[] {
+  return Array.from({ length: c.melBins + 2 }, (_, i) => hzToMel(lowHz) + ((hzToMel(highHz) - hzToMel(lowHz)) * i) / (c.melBins + 1));
+}
+
+/** Each mel band's centre frequency in Hz. */
+export function melBandCentres(c: SpectrogramConfig): number[] {
+  return melEdges(c, MEL_LOW_HZ, c.sampleRate / 2)
+    .slice(1, -1)
+    .map((mel) => 700 * (Math.exp(mel / 1127) - 1));
+}
+
 /** [fftLength/2 + 1, melBins] triangular filters from 20 Hz to Nyquist (TensorFlow's defaults), no DC row. */
-export function melFilterbank(c: SpectrogramConfig, lowHz = 20, highHz = c.sampleRate / 2): Float32Array {
+export function melFilterbank(c: SpectrogramConfig, lowHz = MEL_LOW_HZ, highHz = c.sampleRate / 2): Float32Array {
   const bins = c.fftLength / 2 + 1;
-  const edges = Array.from({ length: c.melBins + 2 }, (_, i) => hzToMel(lowHz) + ((hzToMel(highHz) - hzToMel(lowHz)) * i) / (c.melBins + 1));
+  const edges = melEdges(c, lowHz, highHz);
   const weights = new Float32Array(bins * c.melBins);
   for (let k = 1; k < bins; k++) {
     const mel = hzToMel((k * c.sampleRate) / c.fftLength);

@@ -1,18 +1,22 @@
-// `tokenwave spectrogram FILE.wav --png OUT.png`: a picture of what the model sees.
+// `tokenwave spectrogram FILE.wav --png OUT.png [--svg OUT.svg]`: a picture of what the model sees, with axes in
+// seconds and Hz (or mel bands) and a dB colour bar.
+import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { resample } from '../audio/resample.js';
 import { frameCount, longSpectrogram, PAPER_SPECTROGRAM, SPECTRUM_OUTPUTS, validateSpectrogramConfig, WINDOWS, type SpectrogramConfig, type SpectrumOutput, type WindowName } from '../audio/spectrogram.js';
 import { readWav, WavError } from '../audio/wav.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { writeFileAtomic } from '../util/files.js';
-import { spectrogramPng } from '../viz/spectrogram-image.js';
+import { spectrogramSvg } from '../audio/picture.js';
+import { svgToPng } from '../viz/render.js';
 import { backendOption, integerOption, UsageError } from './options.js';
 
-/** Wider pictures than this are refused: 100,000 frames are 13 minutes at 16 kHz with the paper's hop. */
+/** Longer files are refused: 100,000 frames are 13 minutes at 16 kHz with the paper's hop, a pixel column each 130. */
 const MAX_PICTURE_FRAMES = 100_000;
 
 interface SpectrogramCommandOptions {
   png?: string;
+  svg?: string;
   output: SpectrumOutput;
   melBins: string;
   frameLength: string;
@@ -36,17 +40,18 @@ async function spectrogramAction(file: string, options: SpectrogramCommandOption
   const frames = frameCount(Math.round((wav.samples.length * targetRate) / wav.sampleRate), config);
   if (frames < 1) throw new WavError(file, `${wav.samples.length} samples is shorter than one frame (${config.frameLength})`);
   if (frames > MAX_PICTURE_FRAMES) {
-    throw new UsageError(`${file}: ${frames} frames would make a picture ${frames} pixels wide (at most ${MAX_PICTURE_FRAMES}); cut the file, or use a larger --hop`);
+    throw new UsageError(`${file}: ${frames} frames is more than one picture shows (at most ${MAX_PICTURE_FRAMES}); cut the file, or use a larger --hop`);
   }
   const samples = targetRate === wav.sampleRate ? wav.samples : resample(wav.samples, wav.sampleRate, targetRate);
   await init({ backend: options.backend });
   try {
     const { values, bins } = await longSpectrogram(samples, config);
-    const png = spectrogramPng(values, frames, bins, { logarithmic: config.output === 'logmel' });
-    const target = options.png ?? file.replace(/\.wav$/i, '') + '.png';
-    await writeFileAtomic(target, png);
+    const svg = spectrogramSvg(values, frames, bins, config, basename(file));
+    const png = options.png ?? (options.svg ? undefined : file.replace(/\.wav$/i, '') + '.png');
+    if (png) await writeFileAtomic(png, svgToPng(svg));
+    if (options.svg) await writeFileAtomic(options.svg, svg);
     console.log(
-      `${file}: ${(samples.length / targetRate).toFixed(2)} s at ${targetRate} Hz -> ${frames} frames x ${bins} ${config.output} bins; wrote ${target}`,
+      `${file}: ${(samples.length / targetRate).toFixed(2)} s at ${targetRate} Hz -> ${frames} frames x ${bins} ${config.output} bins; wrote ${[png, options.svg].filter(Boolean).join(' and ')}`,
     );
   } finally {
     shutdown();
@@ -54,9 +59,10 @@ async function spectrogramAction(file: string, options: SpectrogramCommandOption
 }
 
 export const spectrogramCommand = new Command('spectrogram')
-  .description("compute a WAV file's spectrogram on the GPU and write it as a picture (time across, frequency up)")
+  .description("compute a WAV file's spectrogram on the GPU and draw it: time (s) across, frequency (Hz, or mel bands) up, dB below the loudest as colour")
   .argument('<file>', 'a WAV file')
-  .option('--png <path>', 'where to write the picture (default: FILE with .png)')
+  .option('--png <path>', 'where to write the picture as PNG (default: FILE with .png, unless only --svg is given)')
+  .option('--svg <path>', 'also (or only) write it as SVG')
   .addOption(new Option('--output <kind>', 'spectrum values').choices(SPECTRUM_OUTPUTS).default('magnitude'))
   .option('--mel-bins <n>', 'mel bands for --output logmel', '64')
   .option('--frame-length <n>', 'samples per frame', String(PAPER_SPECTROGRAM.frameLength))

@@ -67,11 +67,17 @@ function axis(values: number[], log: boolean): Axis {
   if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
   const pad = (hi - lo) * 0.08;
   [lo, hi] = [lo - pad, hi + pad];
-  const step = 10 ** Math.floor(Math.log10((hi - lo) / 4));
-  const unit = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= 6)!;
+  return { lo, hi, log, ticks: niceTicks(lo, hi) };
+}
+
+/** Round values (1, 2 or 5 times a power of ten apart) from lo to hi, at most `most` of them. */
+export function niceTicks(lo: number, hi: number, most = 6): number[] {
+  if (!(hi > lo)) return [lo];
+  const step = 10 ** Math.floor(Math.log10((hi - lo) / most));
+  const unit = [1, 2, 5, 10, 20].map((m) => m * step).find((s) => (hi - lo) / s <= most)!;
   const ticks: number[] = [];
-  for (let t = Math.ceil(lo / unit) * unit; t <= hi; t += unit) ticks.push(+t.toPrecision(12));
-  return { lo, hi, log, ticks };
+  for (let t = Math.ceil(lo / unit - 1e-9) * unit; t <= hi + unit * 1e-9; t += unit) ticks.push(+t.toPrecision(12));
+  return ticks;
 }
 
 function scale(a: Axis, from: number, to: number): (v: number) => number {
