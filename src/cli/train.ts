@@ -20,7 +20,7 @@ import { summarizeRun } from './run-summary.js';
 interface TrainCommandOptions {
   data: string;
   model: string;
-  epochs: string;
+  epochs?: string;
   batchSize?: string;
   schedule: ScheduleName;
   lr?: string;
@@ -49,7 +49,6 @@ function parseNoise(text: string | undefined): NoiseMixing | undefined {
 }
 
 async function trainAction(o: TrainCommandOptions): Promise<void> {
-  const epochs = integerOption('epochs', o.epochs)!;
   const saveEvery = integerOption('save-every', o.saveEvery)!;
   const seed = integerOption('seed', o.seed, 0)!;
   const lr = numberOption('lr', o.lr, { above: 0, max: 10 });
@@ -60,6 +59,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   let config = modelConfig(o.model, { ...extra, seed });
   const protocol = PAPER_PROTOCOL[config.family];
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
+  const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
   await init({ backend: o.backend });
   const interrupted = { value: false };
@@ -144,7 +144,7 @@ export const trainCommand = new Command('train')
   .description('train a model on a data folder (mini_speech_commands, Speech Commands v0.02 or ESC-50 layout)')
   .requiredOption('--data <dir>', 'the data set folder')
   .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H', 'TASR_4L_8T-8H')
-  .option('--epochs <n>', 'epochs', '20')
+  .option('--epochs <n>', "epochs (default: the paper's, 20)")
   .option('--batch-size <n>', 'batch size (default: 64 for TASR, 32 for TESC, as the paper)')
   .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
   .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')

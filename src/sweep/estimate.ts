@@ -4,17 +4,12 @@
 // forward FLOPs x batch; with nothing cached yet, a floor from the adapter's matmul rate (a first training step
 // would compile every kernel: 20 s on a CPU adapter). `measure` times one training step of every model instead.
 import { countForward, paperTotal, countUnder } from '../flops/accounting.js';
-import { spectrogramShape } from '../audio/spectrogram.js';
 import { PAPER_TRAIN_FRACTION } from '../data/datasets.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import { modelConfig, PAPER_PROTOCOL, type ModelConfig } from '../models/config.js';
-import { AdamW } from '../optim/adamw.js';
-import { Tensor } from '../tensor/tensor.js';
 import { splitData } from '../train/data.js';
-import { trainingStep } from '../train/step.js';
-import { cachedStepTimes, recordStepTime, type StepTime } from '../train/step-times.js';
+import { cachedStepTimes, recordStepTime, timeTrainingStep, type StepTime } from '../train/step-times.js';
 import { quickMatmulRate } from '../profile/peaks.js';
-import { seededRandom } from '../util/random.js';
 import { groupKey, runId, type PlannedRun } from './grid.js';
 
 export const ESTIMATE_METHODS = ['cached', 'measure'] as const;
@@ -42,30 +37,6 @@ export interface RunEstimate {
   msPerStep: number;
   minutes: number;
   time: TimeSource;
-}
-
-/** Times a training step of `model` at `batch` on random spectrograms, after one warm-up step. */
-async function measureStep(model: AudioTransformer, batch: number): Promise<number> {
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
-  const [frames, bins] = spectrogramShape(model.config.clipSamples, model.config.spectrogram);
-  const random = seededRandom(1);
-  const x = Tensor.from(Float32Array.from({ length: batch * frames * bins }, () => 2 * random()), [batch, frames, bins]).keep();
-  const y = Tensor.from(Int32Array.from({ length: batch }, (_, i) => i % model.config.classes), [batch], 'i32').keep();
-  try {
-    const step = async () => {
-      const loss = trainingStep(model, optimizer, x, y);
-      await loss.data();
-      loss.dispose();
-    };
-    await step();
-    const start = performance.now();
-    await step();
-    return performance.now() - start;
-  } finally {
-    x.dispose();
-    y.dispose();
-    optimizer.dispose();
-  }
 }
 
 /** The training clips and class count a run will see: from its data folder, else the paper's data set. */
@@ -136,7 +107,7 @@ async function countModel(spec: PlannedRun): Promise<CountedModel> {
 async function timeStep(m: CountedModel): Promise<StepTime> {
   const model = new AudioTransformer(m.config);
   try {
-    return await recordStepTime(m.config, m.batch, await measureStep(model, m.batch), m.exactFlops, 'a dry run');
+    return await recordStepTime(m.config, m.batch, await timeTrainingStep(model, m.batch), m.exactFlops, 'a dry run');
   } finally {
     model.dispose();
   }

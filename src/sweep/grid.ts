@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { modelConfig, type ModelOptions } from '../models/config.js';
+import { modelConfig, PAPER_PROTOCOL, type Family, type ModelOptions } from '../models/config.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { TokenwaveError } from '../util/errors.js';
 
@@ -134,12 +134,13 @@ function validRun(r: Record<string, unknown>, where: string, base: string, requi
   }
   if (r.model === undefined) throw new GridError(`${where}: no model`);
   if (r.data === undefined && requireData) throw new GridError(`${where}: no data folder ("data" in the grid, or --data)`);
+  let family: Family;
   try {
-    modelConfig(r.model as string, r.modelOptions as ModelOptions | undefined);
+    family = modelConfig(r.model as string, r.modelOptions as ModelOptions | undefined).family;
   } catch (err) {
     throw new GridError(`${where}: ${(err as Error).message}`);
   }
-  return { seed: 0, epochs: 20, ...r, ...(r.data === undefined ? {} : { data: resolve(base, r.data as string) }) } as PlannedRun;
+  return { seed: 0, epochs: PAPER_PROTOCOL[family].epochs, ...r, ...(r.data === undefined ? {} : { data: resolve(base, r.data as string) }) } as PlannedRun;
 }
 
 /** JSON with keys sorted at every level, so that equal settings give equal text. */

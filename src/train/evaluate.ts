@@ -16,7 +16,10 @@ export interface Evaluation {
   clipsPerSecond: number;
 }
 
-export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks: readonly number[] = [3], batch = 64): Promise<Evaluation> {
+/** Clips per inference batch when evaluating. */
+export const EVALUATION_BATCH = 64;
+
+export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks: readonly number[] = [3], batch = EVALUATION_BATCH): Promise<Evaluation> {
   const classes = model.config.classes;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));

@@ -1,9 +1,16 @@
 // Training-step times measured on this machine (by `tokenwave train`, the demo and `sweep --dry-run --estimate
 // measure`), cached per adapter in ~/.cache/tokenwave/step-times.json, so that a dry run can estimate a sweep's
-// time without training anything.
+// time without training anything; and the timers of a training step and an inference batch that the dry run and
+// the demo's budget use.
+import { spectrogramShape } from '../audio/spectrogram.js';
+import type { AudioTransformer } from '../models/audio-transformer.js';
 import type { ModelConfig } from '../models/config.js';
+import { AdamW } from '../optim/adamw.js';
 import { adapterKey } from '../tensor/engine.js';
+import { Tensor } from '../tensor/tensor.js';
 import { readCache, updateCache } from '../util/cache.js';
+import { seededRandom } from '../util/random.js';
+import { inferenceStep, trainingStep } from './step.js';
 
 export interface StepTime {
   adapter: string;
@@ -48,4 +55,54 @@ export async function cachedStepTimes(): Promise<CachedStepTimes> {
     exact: (config, batch) => cache[entryKey(config, batch)],
     all: Object.values(cache).filter((e) => e.adapter === adapter && e.msPerStep > 0 && e.forwardFlops > 0),
   };
+}
+
+/** A batch of random spectrograms for `model` (values like normalized ones) and labels cycling through its classes. */
+function randomBatch(model: AudioTransformer, batch: number): { x: Tensor; y: Tensor } {
+  const [frames, bins] = spectrogramShape(model.config.clipSamples, model.config.spectrogram);
+  const random = seededRandom(1);
+  const x = Tensor.from(Float32Array.from({ length: batch * frames * bins }, () => 2 * random()), [batch, frames, bins]).keep();
+  const y = Tensor.from(Int32Array.from({ length: batch }, (_, i) => i % model.config.classes), [batch], 'i32').keep();
+  return { x, y };
+}
+
+/** Milliseconds of `run` (awaited), after one untimed call (which compiles the kernels). */
+async function timedAfterWarmUp(run: () => Promise<void>): Promise<number> {
+  await run();
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+/** Times a training step of `model` at `batch` on random spectrograms (a learning rate that barely moves it). */
+export async function timeTrainingStep(model: AudioTransformer, batch: number): Promise<number> {
+  const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
+  const { x, y } = randomBatch(model, batch);
+  try {
+    return await timedAfterWarmUp(async () => {
+      const loss = trainingStep(model, optimizer, x, y);
+      await loss.data();
+      loss.dispose();
+    });
+  } finally {
+    x.dispose();
+    y.dispose();
+    optimizer.dispose();
+  }
+}
+
+/** Milliseconds per clip of inference on a batch of `batch` random spectrograms. */
+export async function timeInference(model: AudioTransformer, batch: number): Promise<number> {
+  const { x, y } = randomBatch(model, batch);
+  try {
+    const ms = await timedAfterWarmUp(async () => {
+      const logits = inferenceStep(model, x);
+      await logits.data();
+      logits.dispose();
+    });
+    return ms / batch;
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
 }

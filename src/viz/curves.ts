@@ -1,52 +1,80 @@
-// Training curves as a standalone SVG: one panel per metric, one line per run, shared epoch axis.
-import { escapeXml } from './scatter.js';
+// Learning curves as a standalone SVG: panels side by side sharing a legend above them (so no label sits on a
+// line), each with its own axes; a line may be faint (raw values under their smoothed version) or carry markers
+// (one value per epoch).
+import { escapeXml, niceTicks, shortNumber } from './scatter.js';
 
-export interface Series {
-  name: string;
+export interface CurveLine {
   colour: string;
-  /** y values per epoch (epoch 1 first). */
-  values: number[];
+  /** [x, y] in data units. */
+  points: [number, number][];
+  /** Drawn thin and pale: the raw values a smoothed line summarises. */
+  faint?: boolean;
+  /** A dot at every point (values per epoch). */
+  markers?: boolean;
 }
 
-export interface Panel {
+export interface CurvePanel {
   title: string;
-  series: Series[];
-  /** Format of the y tick labels. */
-  format?: (v: number) => string;
+  xLabel: string;
+  yLabel: string;
+  lines: CurveLine[];
+  yFormat?: (v: number) => string;
 }
 
-export function curvesSvg(panels: readonly Panel[], width = 900, height = 340): string {
-  const panelWidth = width / panels.length;
-  const [left, right, top, bottom] = [58, 16, 36, 44];
+/** A centred moving average over `window` values (fewer at the ends): no lag, unlike an exponential one. */
+export function movingAverage(values: readonly number[], window: number): number[] {
+  const half = Math.floor(window / 2);
+  return values.map((_, i) => {
+    const part = values.slice(Math.max(0, i - half), i + half + 1).filter(Number.isFinite);
+    return part.reduce((s, v) => s + v, 0) / part.length;
+  });
+}
+
+const MARGIN = { left: 64, right: 18, top: 78, bottom: 46 };
+
+export function curvesSvg(panels: readonly CurvePanel[], legend: readonly { colour: string; name: string }[], note: string, width = 960, height = 380): string {
   const parts: string[] = [];
+  let lx = MARGIN.left;
+  for (const { colour, name } of legend) {
+    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="18" y2="18" stroke="${colour}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 28}" y="22" font-size="13">${escapeXml(name)}</text>`);
+    lx += 40 + 7.5 * name.length;
+  }
+  parts.push(`<text x="${MARGIN.left}" y="42" font-size="11" fill="#555">${escapeXml(note)}</text>`);
+  const panelWidth = width / panels.length;
   panels.forEach((panel, p) => {
-    const x0 = p * panelWidth + left;
-    const plotW = panelWidth - left - right;
-    const plotH = height - top - bottom;
-    const all = panel.series.flatMap((s) => s.values).filter(Number.isFinite);
-    let [lo, hi] = [Math.min(...all), Math.max(...all)];
-    if (!(hi > lo)) [lo, hi] = [lo - 0.5, hi + 0.5];
-    const pad = (hi - lo) * 0.05;
-    [lo, hi] = [lo - pad, hi + pad];
-    const epochs = Math.max(...panel.series.map((s) => s.values.length));
-    const px = (e: number) => x0 + (epochs <= 1 ? plotW / 2 : ((e - 1) / (epochs - 1)) * plotW);
-    const py = (v: number) => top + (1 - (v - lo) / (hi - lo)) * plotH;
-    const fmt = panel.format ?? ((v: number) => v.toFixed(2));
-    parts.push(`<text x="${x0 + plotW / 2}" y="22" text-anchor="middle" font-weight="bold">${escapeXml(panel.title)}</text>`);
-    parts.push(`<rect x="${x0}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
-    for (let i = 0; i <= 4; i++) {
-      const v = lo + ((hi - lo) * i) / 4;
-      parts.push(`<line x1="${x0}" x2="${x0 + plotW}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/>`);
-      parts.push(`<text x="${x0 - 6}" y="${py(v) + 4}" text-anchor="end" font-size="11">${fmt(v)}</text>`);
+    const x0 = p * panelWidth + MARGIN.left;
+    const plotW = panelWidth - MARGIN.left - MARGIN.right;
+    const plotH = height - MARGIN.top - MARGIN.bottom;
+    const xs = panel.lines.flatMap((l) => l.points.map(([x]) => x));
+    const ys = panel.lines.flatMap((l) => l.points.map(([, y]) => y)).filter(Number.isFinite);
+    const [xLo, xHi] = [Math.min(0, ...xs), Math.max(1, ...xs)];
+    let [yLo, yHi] = [Math.min(...ys), Math.max(...ys)];
+    if (!(yHi > yLo)) [yLo, yHi] = [yLo - 0.5, yHi + 0.5];
+    const pad = (yHi - yLo) * 0.05;
+    [yLo, yHi] = [yLo - pad, yHi + pad];
+    const px = (x: number) => x0 + ((x - xLo) / (xHi - xLo)) * plotW;
+    const py = (y: number) => MARGIN.top + (1 - (y - yLo) / (yHi - yLo)) * plotH;
+    const fy = panel.yFormat ?? shortNumber;
+    parts.push(`<text x="${x0 + plotW / 2}" y="${MARGIN.top - 10}" text-anchor="middle" font-weight="bold" font-size="13">${escapeXml(panel.title)}</text>`);
+    parts.push(`<rect x="${x0}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
+    for (const t of niceTicks(yLo, yHi, 5)) {
+      parts.push(`<line x1="${x0}" x2="${x0 + plotW}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" stroke="#eee"/>`);
+      parts.push(`<text x="${x0 - 6}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end" font-size="11">${fy(t)}</text>`);
     }
-    for (let e = 1; e <= epochs; e++) parts.push(`<text x="${px(e)}" y="${top + plotH + 16}" text-anchor="middle" font-size="11">${e}</text>`);
-    parts.push(`<text x="${x0 + plotW / 2}" y="${height - 8}" text-anchor="middle" font-size="12">epoch</text>`);
-    panel.series.forEach((s, i) => {
-      const points = s.values.map((v, e) => `${px(e + 1).toFixed(1)},${py(v).toFixed(1)}`).join(' ');
-      parts.push(`<polyline points="${points}" fill="none" stroke="${s.colour}" stroke-width="2"/>`);
-      s.values.forEach((v, e) => parts.push(`<circle cx="${px(e + 1)}" cy="${py(v)}" r="3" fill="${s.colour}"/>`));
-      parts.push(`<text x="${x0 + 8}" y="${top + 16 + 15 * i}" font-size="12" fill="${s.colour}">${escapeXml(s.name)}</text>`);
-    });
+    for (const t of niceTicks(xLo, xHi, 6)) {
+      parts.push(`<line x1="${px(t).toFixed(1)}" x2="${px(t).toFixed(1)}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH + 4}" stroke="#888"/>`);
+      parts.push(`<text x="${px(t).toFixed(1)}" y="${MARGIN.top + plotH + 17}" text-anchor="middle" font-size="11">${shortNumber(t)}</text>`);
+    }
+    parts.push(`<text x="${x0 + plotW / 2}" y="${height - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
+    parts.push(`<text transform="translate(${x0 - 48} ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`);
+    for (const line of panel.lines) {
+      const finite = line.points.filter(([, y]) => Number.isFinite(y));
+      const path = finite.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+      const style = line.faint ? 'stroke-width="1" stroke-opacity="0.3"' : 'stroke-width="2"';
+      parts.push(`<polyline points="${path}" fill="none" stroke="${line.colour}" ${style}/>`);
+      if (line.markers) for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="4" fill="${line.colour}"/>`);
+    }
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
