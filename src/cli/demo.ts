@@ -44,6 +44,8 @@ const CPU_BATCH = 16;
 /** Epochs while the data can still grow: fresh clips teach more than passes over the same ones, and two epochs give the validation a choice. */
 const BASE_EPOCHS = 2;
 const MIN_PER_CLASS = 20;
+/** Training steps timed per model for the budget (their median). */
+const STEP_REPEATS = 3;
 /** Seconds kept for what the budget does not model: checkpoints, the FLOP count, the report. */
 const RESERVE_SECONDS = 20;
 /** Generation and preparation per clip where none was measured (the held-out set was already there): a slow machine's. */
@@ -81,7 +83,7 @@ async function measureModels(batchSize: number, classNames: string[]): Promise<M
   for (const name of MODELS) {
     const model = new AudioTransformer(modelConfig(name, { classNames }));
     try {
-      costs.push({ name, stepSeconds: seconds(await timeTrainingStep(model, batchSize)), clipSeconds: seconds(await timeInference(model, EVALUATION_BATCH)) });
+      costs.push({ name, stepSeconds: seconds(await timeTrainingStep(model, batchSize, STEP_REPEATS)), clipSeconds: seconds(await timeInference(model, EVALUATION_BATCH)) });
     } finally {
       model.dispose();
     }
@@ -134,7 +136,7 @@ async function demo(o: DemoOptions): Promise<void> {
     );
     const chosen = [perClassOption === undefined ? 'clips per word' : '', epochsOption === undefined ? 'epochs' : ''].filter(Boolean).join(' and ');
     console.log(
-      `budget: ${budget.perClass} clips per word (${budget.trainClips} to train on), ${budget.epochs} epochs at batch ${batchSize}: ${budget.updates} updates per model, ` +
+      `budget: ${budget.perClass} clips per word (${budget.trainClips.toLocaleString('en-US')} to train on), ${budget.epochs} epochs at batch ${batchSize}: ${budget.updates} updates per model, ` +
         `predicted ${minutes(budget.predictedSeconds + elapsed())} in all` +
         (chosen ? ` (${chosen} chosen to fill ${budgetMinutes} min; the paper's: ${PAPER_PER_CLASS} per word, ${PAPER.epochs} epochs at batch ${PAPER.batchSize}, ${PAPER_STEPS} updates)` : ' (as given)') +
         (budget.tooSmall ? `; the smallest run does not fit ${budgetMinutes} min on this machine: it runs anyway` : ''),

@@ -66,16 +66,23 @@ function randomBatch(model: AudioTransformer, batch: number): { x: Tensor; y: Te
   return { x, y };
 }
 
-/** Milliseconds of `run` (awaited), after one untimed call (which compiles the kernels). */
-async function timedAfterWarmUp(run: () => Promise<void>): Promise<number> {
+/** The median milliseconds of `repeats` calls of `run` (awaited), after one untimed call (which compiles the kernels). */
+async function timedAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number> {
   await run();
-  const start = performance.now();
-  await run();
-  return performance.now() - start;
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(repeats / 2)]!;
 }
 
-/** Times a training step of `model` at `batch` on random spectrograms (a learning rate that barely moves it). */
-export async function timeTrainingStep(model: AudioTransformer, batch: number): Promise<number> {
+/**
+ * Times a training step of `model` at `batch` on random spectrograms (a learning rate that barely moves it): the
+ * median of `repeats` steps (a CPU adapter's step time wanders by 20% from one step to the next).
+ */
+export async function timeTrainingStep(model: AudioTransformer, batch: number, repeats = 1): Promise<number> {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
   const { x, y } = randomBatch(model, batch);
   try {
@@ -83,7 +90,7 @@ export async function timeTrainingStep(model: AudioTransformer, batch: number): 
       const loss = trainingStep(model, optimizer, x, y);
       await loss.data();
       loss.dispose();
-    });
+    }, repeats);
   } finally {
     x.dispose();
     y.dispose();
@@ -99,7 +106,7 @@ export async function timeInference(model: AudioTransformer, batch: number): Pro
       const logits = inferenceStep(model, x);
       await logits.data();
       logits.dispose();
-    });
+    }, 1);
     return ms / batch;
   } finally {
     x.dispose();
