@@ -174,6 +174,21 @@ describe('tokenwave CLI', () => {
     expect(missing.stderr).toMatch(/nowhere\/config\.json: not found/);
   });
 
+  it('demo within a budget too small for it: says so, trains both models for the same updates, and its verdict names them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-demo-'));
+    const out = join(dir, 'runs');
+    const { code, stdout } = await tokenwave('demo', '--minutes', '0.2', '--test-per-class', '10', '--data', join(dir, 'data'), '--out', out);
+    expect(code).toBe(0);
+    // the smallest run: 20 clips per word, 128 of 160 to train on, one epoch at batch 16: 8 updates
+    expect(stdout).toMatch(/budget: 20 clips per word \(128 to train on\), 1 epochs at batch 16: 8 updates per model, predicted [\d.]+ min in all .*the smallest run does not fit 0.2 min on this machine: it runs anyway/);
+    expect(stdout).toMatch(/measured here: \d+ ms to generate and prepare a clip; TASR_4L_8T-8H \d+ ms a training step/);
+    expect(stdout).toMatch(/after 8 updates each on 128 clips \(a 0.2-minute budget\): [-+][\d.]+ \+\/- [\d.]+ points top-1 \(95% interval .*the paper trains 2,000 updates on 6,400 clips/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(results.budget).toMatchObject({ perClass: 20, epochs: 1, updates: 8, tooSmall: true });
+    expect(results.rows.map((r: { stepLosses: number[] }) => r.stepLosses.length)).toEqual([8, 8]);
+    expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toContain('>training loss</text>');
+  }, 300_000);
+
   it('spectrogram of a missing or corrupt file says which file and what is wrong', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
     const missing = await tokenwave('spectrogram', join(dir, 'nope.wav'));

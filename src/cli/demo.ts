@@ -94,14 +94,16 @@ async function measureModels(batchSize: number, classNames: string[]): Promise<M
 async function demo(o: DemoOptions): Promise<void> {
   const started = performance.now();
   const elapsed = () => seconds(performance.now() - started);
+  const budgetMinutes = numberOption('minutes', o.minutes, { above: 0, max: 10_000 }) ?? DEFAULT_MINUTES;
+  const perClassOption = integerOption('per-class', o.perClass, 10, 10_000);
+  const testPerClassOption = integerOption('test-per-class', o.testPerClass, 10, 10_000);
+  const epochsOption = integerOption('epochs', o.epochs, 1, 1000);
+  const batchSizeOption = integerOption('batch-size', o.batchSize, 2, 4096);
   await init({ backend: o.backend });
   try {
     const software = engine().runtime.software;
-    const budgetMinutes = numberOption('minutes', o.minutes, { above: 0, max: 10_000 }) ?? DEFAULT_MINUTES;
-    const perClassOption = integerOption('per-class', o.perClass, 10, 10_000);
-    const testPerClass = integerOption('test-per-class', o.testPerClass, 10, 10_000) ?? (software ? 50 : 100);
-    const epochsOption = integerOption('epochs', o.epochs, 1, 1000);
-    const batchSize = integerOption('batch-size', o.batchSize, 2, 4096) ?? (software ? CPU_BATCH : PAPER.batchSize);
+    const testPerClass = testPerClassOption ?? (software ? 50 : 100);
+    const batchSize = batchSizeOption ?? (software ? CPU_BATCH : PAPER.batchSize);
     console.log(`adapter: ${engine().runtime.adapterName}${software ? ' (software)' : ''}; budget ${budgetMinutes} min${o.minutes === undefined ? ` (the default; --minutes N for another)` : ''}`);
 
     // The held-out test set first: it is needed whatever the budget, and generating it measures what a clip costs.

@@ -105,7 +105,9 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
   parts.push(`<rect x="${left}" y="${top}" width="${width - left - right}" height="${height - top - bottom}" fill="none" stroke="#888"/>`);
   for (const t of ax.ticks) {
     parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`);
-    parts.push(`<text x="${px(t)}" y="${height - bottom + 16}" text-anchor="middle" font-size="11">${fx(t)}</text>`);
+    // the last label ends at the plot's edge rather than run past the picture's
+    const anchor = px(t) > width - right - 12 ? 'end' : 'middle';
+    parts.push(`<text x="${px(t)}" y="${height - bottom + 16}" text-anchor="${anchor}" font-size="11">${fx(t)}</text>`);
   }
   for (const t of ay.ticks) {
     parts.push(`<line x1="${left}" x2="${width - right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
