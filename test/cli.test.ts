@@ -12,8 +12,12 @@ const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
 
 async function tokenwave(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tokenwaveWith({}, ...args);
+}
+
+async function tokenwaveWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', [cli, ...args]);
+    const { stdout, stderr } = await run('node', [cli, ...args], { env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -86,7 +90,7 @@ describe('tokenwave CLI', () => {
   });
 
   it('doctor with the null backend forced refuses with one clear line and a non-zero exit', async () => {
-    const { code, stderr } = await tokenwave('doctor', '--backend', 'null');
+    const { code, stderr } = await tokenwaveWith({ TOKENWAVE_BACKEND: 'null' }, 'doctor');
     expect(code).toBe(1);
     expect(stderr).toMatch(/tokenwave: The 'null' backend was requested/);
     expect(stderr).not.toMatch(/^\s+at .*\.(ts|js|mjs):\d+/m); // no JavaScript stack trace

@@ -205,6 +205,37 @@ describe('the run folder', () => {
   });
 });
 
+describe('loose arguments get one line naming the fix', () => {
+  it('zero learned tokens, a bad or conflicting seed, a class count the data contradicts, ESC-50 options on speech, --out on a file, the null backend', async () => {
+    const cases: [string[], RegExp][] = [
+      [['flops', 'TASR_4L_0T-8H'], /TASR_4L_0T-8H: 0 learned tokens is no TokenLearner at all; for a model without one write NT \(TASR_4L_NT-8H\)/],
+      [trainArgs(join(work, 'seed-x'), ['--model-options', JSON.stringify({ ...JSON.parse(TINY), seed: 'x' })]), /seed must be an integer from 0 to 4294967295, got "x"/],
+      [trainArgs(join(work, 'seeds'), ['--model-options', JSON.stringify({ ...JSON.parse(TINY), seed: 3 }), '--seed', '4']), /--seed 4 and --model-options' seed 3 disagree; give one/],
+      [trainArgs(join(work, 'classes'), ['--model-options', JSON.stringify({ ...JSON.parse(TINY), classes: 3 })]), /--model-options gives classes 3, but .* has 8 classes; drop "classes"/],
+      [trainArgs(join(work, 'condensed'), ['--condensed']), /--condensed chooses among ESC-50's classes, but this folder holds a speech data set .*; drop the option/],
+      [trainArgs(join(work, 'esc10'), ['--esc10']), /--esc10 chooses among ESC-50's classes/],
+      [trainArgs('/dev/null/run'), /\/dev\/null\/run: a part of the path is a file, not a folder/],
+      [trainArgs(join(work, 'cache', '..', 'a-file')), /a-file: is a file, not a folder: give a folder/],
+      [['doctor', '--backend', 'null'], /argument 'null' is invalid\. Allowed choices are auto, vulkan, opengles/],
+    ];
+    writeFileSync(join(work, 'a-file'), 'not a folder');
+    for (const [args, message] of cases) {
+      const run = await tokenwave(args);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr, args.join(' ')).toMatch(message);
+      const lines = run.stderr.trim().split('\n').filter((l) => !/^Warning: /.test(l));
+      expect(lines[0], args.join(' ')).toMatch(message);
+      // commander follows its own usage errors with the command's help; tokenwave's errors are one line
+      if (args[0] !== 'doctor') expect(lines, args.join(' ')).toHaveLength(1);
+      expect(run.stderr).not.toMatch(/^\s+at /m);
+    }
+    // a seed in the model options alone is the run's seed
+    const seeded = await tokenwave(trainArgs(join(work, 'seed-in-options'), ['--model-options', JSON.stringify({ ...JSON.parse(TINY), seed: 3 }), '--epochs', '1']));
+    expect(seeded.code, seeded.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(work, 'seed-in-options', 'best', 'config.json'), 'utf8')).options.seed).toBe(3);
+  });
+});
+
 describe('file-system failures', () => {
   it('a failed write names the path and why, and leaves no temporary file; an unwritable cache costs a warning, not the run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-files-'));

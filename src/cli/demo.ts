@@ -2,7 +2,7 @@
 // (a training set, and a held-out test set from other speakers; both kept for next time), trains TASR with and
 // without TokenLearner on the same budget, and reports accuracy with 95% intervals against FLOPs (the paper's count
 // and the exact one) and measured time, as a table, the paper's picture and a one-line verdict.
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { generateSpeech, SPEECH_WORDS } from '../data/synthetic-speech.js';
@@ -14,7 +14,7 @@ import type { ScheduleOptions } from '../train/schedule.js';
 import { EVALUATION_BATCH } from '../train/evaluate.js';
 import { timeInference, timeTrainingStep } from '../train/step-times.js';
 import { train } from '../train/trainer.js';
-import { writeFileAtomic } from '../util/files.js';
+import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { svgToPng } from '../viz/render.js';
 import { planBudget, type ModelCost } from './demo-budget.js';
 import { accuracyCostSvg, curves, demoTable, demoVerdict, type DemoRow } from './demo-report.js';
@@ -159,7 +159,7 @@ async function demo(o: DemoOptions): Promise<void> {
     const steps = Math.ceil(data.train.labels.length / batchSize) * epochs;
     const batchNormMomentum = scaledMomentum(steps);
     if (batchNormMomentum !== KERAS_MOMENTUM) console.log(`BatchNorm momentum ${batchNormMomentum.toFixed(3)} instead of ${KERAS_MOMENTUM} (averaging over 5% of the run's ${steps} steps, as the paper's 0.99 over its ${PAPER_STEPS})`);
-    await mkdir(o.out, { recursive: true });
+    await makeFolder(o.out);
     const rows: DemoRow[] = [];
     for (const name of MODELS) {
       const config = modelConfig(name, { classNames: data.dataset.classNames, batchNormMomentum });

@@ -46,7 +46,8 @@ export function integerOption(name: string, value: string | undefined, min = 1, 
 }
 
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'force a WebGPU backend (default: TOKENWAVE_BACKEND, else automatic)').choices([...BACKENDS]);
+  // Dawn's null backend computes nothing: the engine refuses it, so the command line does not offer it.
+  return new Option('--backend <name>', 'force a WebGPU backend (default: TOKENWAVE_BACKEND, else automatic)').choices(BACKENDS.filter((b) => b !== 'null'));
 }
 
 /** --model-options: a JSON object of model options beyond the name (e.g. '{"width": 64}'). */

@@ -1,5 +1,4 @@
 // `tokenwave profile MODEL`: where every millisecond, FLOP and byte of a forward pass or training step goes.
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { prepareClip } from '../audio/clips.js';
@@ -12,7 +11,7 @@ import { HOST_STEPS, medianStep, profileModel } from '../profile/session.js';
 import { chromeTrace } from '../profile/trace.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { init, shutdown } from '../tensor/engine.js';
-import { writeFileAtomic } from '../util/files.js';
+import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
 interface ProfileCommandOptions {
@@ -37,7 +36,7 @@ const METHOD_TEXT: Record<TimingMethod, string> = {
 };
 
 async function write(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeFolder(dirname(path));
   await writeFileAtomic(path, data);
 }
 

@@ -1,5 +1,4 @@
 // `tokenwave sweep` (a grid of training runs, here or on a BullMQ queue) and `tokenwave worker` (takes a queue's runs).
-import { mkdir } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { engine, init, shutdown } from '../tensor/engine.js';
 import { ESTIMATE_METHODS, estimateRuns, type EstimateMethod, type RunEstimate } from '../sweep/estimate.js';
@@ -7,6 +6,7 @@ import { GRID_NAMES, loadGrid, type PlannedRun, type RunSpec } from '../sweep/gr
 import { runLocal } from '../sweep/local.js';
 import { connect, enqueue, startWorker, waitForRuns } from '../sweep/queue.js';
 import { writeReport } from '../sweep/report.js';
+import { makeFolder } from '../util/files.js';
 import { TOKENWAVE_VERSION } from '../util/version.js';
 import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
@@ -76,7 +76,7 @@ async function sweepAction(o: SweepOptions): Promise<void> {
   if (o.out === undefined) throw new UsageError('sweep: give --out <dir>, the folder its runs and report go to (only --dry-run needs none)');
   const out = o.out;
   const runs = await loadGrid(o.grid, overrides);
-  await mkdir(out, { recursive: true });
+  await makeFolder(out);
   if (o.collect) return report(out, runs, o.grid);
   if (o.queue) {
     const connection = await connect(o.queue);
@@ -137,7 +137,7 @@ interface WorkerCommandOptions {
 
 async function workerAction(o: WorkerCommandOptions): Promise<void> {
   const connection = await connect(o.queue);
-  await mkdir(o.out, { recursive: true });
+  await makeFolder(o.out);
   const worker = startWorker(connection, {
     out: o.out,
     version: TOKENWAVE_VERSION,

@@ -26,7 +26,7 @@ interface TrainCommandOptions {
   lr?: string;
   weightDecay: string;
   adam: AdamForm;
-  seed: string;
+  seed?: string;
   split: SplitPolicy;
   out?: string;
   resume?: boolean;
@@ -50,12 +50,18 @@ function parseNoise(text: string | undefined): NoiseMixing | undefined {
 
 async function trainAction(o: TrainCommandOptions): Promise<void> {
   const saveEvery = integerOption('save-every', o.saveEvery)!;
-  const seed = integerOption('seed', o.seed, 0)!;
   const lr = numberOption('lr', o.lr, { above: 0, max: 10 });
   const weightDecay = numberOption('weight-decay', o.weightDecay, { min: 0, max: 1 })!;
   const limitPerClass = integerOption('limit-per-class', o.limitPerClass);
   const mixing = parseNoise(o.backgroundNoise);
   const extra = parseModelOptions(o.modelOptions);
+  // The options as given are checked first: a merged seed or class count must not hide a bad one.
+  modelConfig(o.model, extra);
+  const seedOption = integerOption('seed', o.seed, 0);
+  if (seedOption !== undefined && extra.seed !== undefined && seedOption !== extra.seed) {
+    throw new UsageError(`--seed ${seedOption} and --model-options' seed ${extra.seed} disagree; give one`);
+  }
+  const seed = seedOption ?? extra.seed ?? 0;
   let config = modelConfig(o.model, { ...extra, seed });
   const protocol = PAPER_PROTOCOL[config.family];
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
@@ -84,7 +90,11 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       onProgress: (stage, d, t) => prep.update(d, t, stage),
     });
     prep.stop();
-    config = modelConfig(o.model, { ...extra, seed, classes: data.dataset.classNames.length, classNames: data.dataset.classNames });
+    const classes = data.dataset.classNames.length;
+    if (extra.classes !== undefined && extra.classes !== classes) {
+      throw new UsageError(`--model-options gives classes ${extra.classes}, but ${o.data} has ${classes} classes; drop "classes" (the data set decides it)`);
+    }
+    config = modelConfig(o.model, { ...extra, seed, classes, classNames: data.dataset.classNames });
     console.log(
       `${o.data}: ${data.dataset.layout}, ${data.dataset.classNames.length} classes; split ${data.policy}: ` +
         `${data.train.labels.length} train, ${data.validation.labels.length} validation, ${data.test.labels.length} test` +
@@ -150,7 +160,7 @@ export const trainCommand = new Command('train')
   .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')
   .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')
   .addOption(new Option('--adam <form>', "where AdamW puts epsilon: 'keras' (the paper's TensorFlow Addons AdamW: lr scaled by the bias corrections, eps on sqrt(v)) or 'pytorch' (eps on the bias-corrected sqrt(v))").choices(ADAM_FORMS).default('keras'))
-  .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '0')
+  .option('--seed <n>', 'seed for initialisation, shuffling and dropout (default: the model options\' seed, else 0)')
   .addOption(splitOption())
   .option('--out <dir>', 'run folder (default: runs/MODEL)')
   .option('--resume', 'continue the run in --out from its last checkpoint')

@@ -153,6 +153,9 @@ export async function loadDataset(root: string, options: LoadOptions = {}): Prom
       dataset.items = dataset.items.map((i) => ({ ...i, label: used.indexOf(i.label) }));
     }
   } else {
+    if (options.condensed || options.esc10) {
+      throw new DatasetError(`${root}: --${options.condensed ? 'condensed' : 'esc10'} chooses among ESC-50's classes, but this folder holds a speech data set (no meta/esc50.csv); drop the option`);
+    }
     dataset = await loadSpeech(root);
   }
   if (dataset.classNames.length === 0) {

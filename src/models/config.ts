@@ -98,7 +98,10 @@ export function modelConfig(name: string, options: ModelOptions = {}): ModelConf
   };
   bounded('the number of blocks (L)', blocks, 1, LIMITS.blocks);
   bounded('the number of heads (H)', heads, 1, LIMITS.heads);
-  if (tokens !== 0) bounded('the number of learned tokens (kT)', tokens, 1, LIMITS.tokens);
+  if (match[3] !== 'NT') {
+    if (tokens === 0) throw new ModelConfigError(`${name}: 0 learned tokens is no TokenLearner at all; for a model without one write NT (${family}_${blocks}L_NT-${heads}H)`);
+    bounded('the number of learned tokens (kT)', tokens, 1, LIMITS.tokens);
+  }
   const defaults: ModelConfig = {
     name,
     family,

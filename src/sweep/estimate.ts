@@ -122,7 +122,7 @@ function floorStepTime(m: CountedModel, rate: { gflops: number; from: string }):
     time: {
       tag: 'floor',
       detail:
-        `no step time cached on this adapter yet: 3 x forward FLOPs x batch at ${rate.gflops.toFixed(1)} GFLOP/s, ${rate.from}; ` +
+        `no step time cached on this adapter yet: ${TRAINING_TO_FORWARD} x forward FLOPs x batch at ${rate.gflops.toFixed(1)} GFLOP/s, ${rate.from}; ` +
         'a lower bound (a CPU adapter trains at about half that rate, a GPU at far less on models this small); ' +
         'train any model once, or use --estimate measure, for measured times',
     },

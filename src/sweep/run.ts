@@ -3,10 +3,11 @@
 // that whoever takes the run next resumes it and no run is ever trained by two processes at once.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUMMARY_FILE, type RunSummary } from '../train/run-folder.js';
+import { makeFolder } from '../util/files.js';
 import { runId, trainArguments, type RunSpec } from './grid.js';
 
 const CLI = fileURLToPath(new URL('../../bin/tokenwave.js', import.meta.url));
@@ -34,7 +35,7 @@ export async function executeRun(out: string, r: RunSpec, control: RunControl = 
   const done = await runSummary(out, r);
   if (done) return { status: 'done', summary: done };
   const dir = runFolder(out, r);
-  await mkdir(dir, { recursive: true });
+  await makeFolder(dir);
   const log = await open(join(dir, RUN_LOG), 'a');
   try {
     const args = [CLI, ...trainArguments(r, dir), ...(control.backend ? ['--backend', control.backend] : [])];

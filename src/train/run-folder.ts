@@ -9,7 +9,7 @@
 // Loading verifies the checksums and the state's fields, so a corrupt file is named instead of trusted.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
@@ -19,7 +19,7 @@ import type { AdamW } from '../optim/adamw.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { TokenwaveError } from '../util/errors.js';
 import type { Evaluation } from './evaluate.js';
-import { writeFileAtomic } from '../util/files.js';
+import { makeFolder, writeFileAtomic } from '../util/files.js';
 
 /** Training that cannot go on: divergence, a run folder in use or in an unusable state. */
 export class TrainingError extends TokenwaveError {
@@ -195,7 +195,7 @@ export class RunFolder {
    * removes stale temporary folders. `notice` hears what was recovered.
    */
   static async open(dir: string, notice: (message: string) => void = () => {}): Promise<RunFolder> {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
     const run = new RunFolder(dir);
     await run.lock(notice);
     try {

@@ -1,6 +1,6 @@
 // Files are written to a temporary name and renamed, so an interrupted run never leaves a half-written file; a
 // failed write removes its temporary and says which path failed and why, in words.
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { TokenwaveError } from './errors.js';
 
 /** A file that could not be written: the path, and what to do about it. */
@@ -17,12 +17,22 @@ const REASONS: Record<string, string> = {
   EISDIR: 'is a folder: give a file name',
   ENOENT: 'its folder does not exist',
   ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'is a file, not a folder: give a folder',
 };
 
 /** An error from a file-system call on `path`, in words that name the path. */
 export function fileError(path: string, err: unknown): FileWriteError {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   return new FileWriteError(`${path}: ${REASONS[code] ?? (err as Error).message}`);
+}
+
+/** Makes the folder `path` (and those above it), or says in words why it cannot be one. */
+export async function makeFolder(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    throw fileError(path, err);
+  }
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
