@@ -1,5 +1,6 @@
 // The public API of tokenwave.
 export { Runtime, GpuValidationError, DeviceLostError, STORAGE_USAGE, type RuntimeOptions } from './runtime/runtime.js';
+export { GpuMemoryError } from './runtime/pool.js';
 export { NoAdapterError, BACKENDS, type BackendName } from './runtime/adapter.js';
 export { KernelCompileError, KernelDeclarationError, read, write, type KernelSpec, type Binding, type UniformType } from './runtime/kernel.js';
 export { launch } from './kernels/launch.js';

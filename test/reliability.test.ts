@@ -14,6 +14,7 @@ import { AdamW } from '../src/optim/adamw.js';
 import { ops } from '../src/index.js';
 import { engine, init, shutdown } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { checkBatchFits } from '../src/train/fits.js';
 import { RunFolder, type TrainState } from '../src/train/run-folder.js';
 import { fileError, writeFileAtomic } from '../src/util/files.js';
 import { useEngine } from './helpers/gpu.js';
@@ -234,6 +235,26 @@ describe('loose arguments get one line naming the fix', () => {
     expect(seeded.code, seeded.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(work, 'seed-in-options', 'best', 'config.json'), 'utf8')).options.seed).toBe(3);
   });
+});
+
+describe('a batch too large for the adapter', () => {
+  it('is refused before any work, naming the batch, the buffer, the limit and the largest batch that fits, which does fit', async () => {
+    const config = modelConfig('TASR_1L_4T-2H', JSON.parse(TINY));
+    const limit = engine().runtime.device.limits.maxStorageBufferBindingSize;
+    // the input alone, [batch, 124 frames, 129 bins] of float32, is past the limit from this batch on (by hand)
+    const clipBytes = 124 * 129 * 4;
+    const batch = Math.floor(limit / clipBytes) + 1;
+    const before = engine().runtime.pool.snapshot().bytesInUse;
+    const refusal = await checkBatchFits(config, batch, 'training', '--batch-size').then(() => '', (err: Error) => err.message);
+    const mib = (limit / 2 ** 20).toLocaleString('en-US');
+    expect(refusal).toMatch(new RegExp(`^TASR_1L_4T-2H at batch ${batch}: a training step needs a buffer of [\\d,.]+ MiB, more than this adapter allows \\(maxStorageBufferBindingSize: ${mib} MiB\\); the largest batch that fits is (\\d+): use --batch-size \\1 or less$`));
+    const largest = Number(refusal.match(/fits is (\d+)/)![1]);
+    expect(largest).toBeLessThan(batch);
+    await expect(checkBatchFits(config, largest, 'training', '--batch-size')).resolves.toBeUndefined();
+    await expect(checkBatchFits(config, largest + 1, 'training', '--batch-size')).rejects.toThrow(/the largest batch that fits is/);
+    // nothing was run and nothing is left held
+    expect(engine().runtime.pool.snapshot().bytesInUse).toBe(before);
+  }, 120_000);
 });
 
 describe('file-system failures', () => {

@@ -12,6 +12,7 @@ import { engine, init, shutdown } from '../tensor/engine.js';
 import { prepareData, prepareTestSet } from '../train/data.js';
 import type { ScheduleOptions } from '../train/schedule.js';
 import { EVALUATION_BATCH } from '../train/evaluate.js';
+import { checkBatchFits } from '../train/fits.js';
 import { timeInference, timeTrainingStep } from '../train/step-times.js';
 import { train } from '../train/trainer.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
@@ -104,6 +105,7 @@ async function demo(o: DemoOptions): Promise<void> {
     const software = engine().runtime.software;
     const testPerClass = testPerClassOption ?? (software ? 50 : 100);
     const batchSize = batchSizeOption ?? (software ? CPU_BATCH : PAPER.batchSize);
+    for (const name of MODELS) await checkBatchFits(modelConfig(name), batchSize, 'training', '--batch-size');
     console.log(`adapter: ${engine().runtime.adapterName}${software ? ' (software)' : ''}; budget ${budgetMinutes} min${o.minutes === undefined ? ` (the default; --minutes N for another)` : ''}`);
 
     // The held-out test set first: it is needed whatever the budget, and generating it measures what a clip costs.

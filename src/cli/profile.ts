@@ -11,6 +11,7 @@ import { HOST_STEPS, medianStep, profileModel } from '../profile/session.js';
 import { chromeTrace } from '../profile/trace.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { init, shutdown } from '../tensor/engine.js';
+import { checkBatchFits } from '../train/fits.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
@@ -53,6 +54,7 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
   for (const file of o.input ?? []) clips.push(prepareClip(await readWav(file), config.spectrogram.sampleRate, config.clipSamples));
   await init({ backend: o.backend });
   try {
+    await checkBatchFits(config, batch, o.train ? 'training' : 'inference', '--batch');
     const peaks = await machinePeaks({ onMeasure: () => console.error('measuring this adapter\'s peaks for the roofline (once; cached) ...') });
     const p = await profileModel(config, { train: !!o.train, batch, steps, warmup, clips, method: o.timing === 'auto' ? undefined : o.timing });
     const { records, wallMs, kernelMs } = medianStep(p.steps);

@@ -7,6 +7,7 @@ import { loadClips } from '../data/pipeline.js';
 import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { prepareData } from '../train/data.js';
+import { checkBatchFits } from '../train/fits.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { SUMMARY_FILE } from '../train/run-folder.js';
@@ -68,6 +69,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
   await init({ backend: o.backend });
+  await checkBatchFits(config, batchSize, 'training', '--batch-size');
   const interrupted = { value: false };
   const onSigint = () => {
     if (interrupted.value) process.exit(130);

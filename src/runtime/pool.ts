@@ -9,6 +9,24 @@ export interface PoolStats {
   reuses: number;
 }
 
+import { TokenwaveError } from '../util/errors.js';
+
+/** A buffer larger than the adapter allows (a storage binding, or any buffer): the work must be split or made smaller. */
+export class GpuMemoryError extends TokenwaveError {
+  override name = 'GpuMemoryError';
+  /** The size against the limit, in words: '1,024 MiB, more than this adapter allows (...: 128 MiB)'. */
+  readonly excess: string;
+  constructor(bytes: number, limit: number, limitName: string, what: string) {
+    const excess = `${mebibytes(bytes)}, more than this adapter allows (${limitName}: ${mebibytes(limit)})`;
+    super(`a ${what} of ${excess}`);
+    this.excess = excess;
+  }
+}
+
+const mebibytes = (bytes: number) => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+
+const STORAGE = 0x80;
+
 /** Rounds a request up to a size class: 256-byte steps below 1 MiB, 64 KiB steps above. */
 function sizeClass(bytes: number): number {
   const step = bytes <= 1 << 20 ? 256 : 1 << 16;
@@ -36,6 +54,11 @@ export class BufferPool {
     if (buffer) {
       this.stats.reuses++;
     } else {
+      const limits = this.device.limits;
+      if (size > limits.maxBufferSize) throw new GpuMemoryError(size, limits.maxBufferSize, 'maxBufferSize', `${label} buffer`);
+      if (usage & STORAGE && size > limits.maxStorageBufferBindingSize) {
+        throw new GpuMemoryError(size, limits.maxStorageBufferBindingSize, 'maxStorageBufferBindingSize', `${label} buffer`);
+      }
       buffer = this.device.createBuffer({ size, usage, label });
       this.stats.bytesAllocated += size;
       this.stats.buffersAllocated++;

@@ -158,6 +158,10 @@ export function tidy<T extends Kept>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (err) {
+    // what the scope made so far is freed: a caller that recovers (a batch that does not fit) leaks nothing
+    for (const tensor of scope) tensor.dispose();
+    throw err;
   } finally {
     eng.scopes.pop();
   }
