@@ -237,6 +237,20 @@ describe('loose arguments get one line naming the fix', () => {
   });
 });
 
+describe('a diverging run', () => {
+  it('warns once, naming the loss, the steps and the learning rate to lower; a healthy run says nothing', async () => {
+    const wild = await tokenwave(trainArgs(join(work, 'diverging'), ['--lr', '10', '--epochs', '3']));
+    expect(wild.code, wild.stderr).toBe(0);
+    const warnings = wild.stderr.split('\n').filter((l) => l.includes('training is diverging'));
+    expect(warnings).toHaveLength(1);
+    // 8 classes: a model that only guesses has a loss of ln 8 = 2.08; 4x that is 8.3
+    expect(warnings[0]).toMatch(/^tokenwave: the training loss averaged [\d.e+]+ over steps 1-5, more than 4x that of a model that only guesses \(ln 8 = 2\.08\): training is diverging; try a lower --lr \(this step's is 10\.0\)/);
+    const calm = await tokenwave(trainArgs(join(work, 'calm'), ['--epochs', '3']));
+    expect(calm.code, calm.stderr).toBe(0);
+    expect(calm.stderr).not.toMatch(/diverging/);
+  }, 120_000);
+});
+
 describe('a batch too large for the adapter', () => {
   it('is refused before any work, naming the batch, the buffer, the limit and the largest batch that fits, which does fit', async () => {
     const config = modelConfig('TASR_1L_4T-2H', JSON.parse(TINY));

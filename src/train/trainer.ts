@@ -57,6 +57,32 @@ export interface TrainResult {
   stopped: boolean;
 }
 
+/**
+ * A run is diverging when its loss, averaged over the last few steps, passes this multiple of a model that only
+ * guesses (ln classes): healthy runs start near 1x and fall.
+ */
+const DIVERGENCE_FACTOR = 4;
+const DIVERGENCE_WINDOW = 5;
+
+/** Hears each step's loss and returns, once, the warning a diverging run deserves. */
+function divergenceWatch(classes: number): (loss: number, step: number, lr: number) => string | undefined {
+  const guessing = Math.log(classes);
+  const recent: number[] = [];
+  let warned = false;
+  return (loss, step, lr) => {
+    recent.push(loss);
+    if (recent.length > DIVERGENCE_WINDOW) recent.shift();
+    const mean = recent.reduce((s, v) => s + v, 0) / recent.length;
+    if (warned || recent.length < DIVERGENCE_WINDOW || !(mean > DIVERGENCE_FACTOR * guessing)) return undefined;
+    warned = true;
+    return (
+      `the training loss averaged ${mean.toPrecision(3)} over steps ${step - DIVERGENCE_WINDOW + 1}-${step}, more than ${DIVERGENCE_FACTOR}x ` +
+      `that of a model that only guesses (ln ${classes} = ${guessing.toFixed(2)}): training is diverging; ` +
+      `try a lower --lr (this step's is ${lr.toPrecision(3)}), e.g. a tenth of it`
+    );
+  };
+}
+
 const seedFor = (seed: number, step: number) => createHash('sha1').update(`${seed}/${step}`).digest().readUInt32LE(0);
 
 /** A training batch: the cached spectrograms, or with noise mixing the spectrograms of freshly mixed clips. */
@@ -127,6 +153,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
 
   let stopped = false;
   const steps = new PlannedTrainingStep(model, opt, true);
+  const diverging = divergenceWatch(config.classes);
   try {
     for (; state.epoch < o.epochs; state.epoch++) {
       const order = epochOrder(n, o.seed, state.epoch);
@@ -152,6 +179,8 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         if (!Number.isFinite(lossValue)) {
           throw new TrainingError(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: the loss is ${lossValue}; the last good checkpoint in ${run.lastDir} is kept; try a lower --lr`);
         }
+        const warning = diverging(lossValue, state.globalStep + 1, opt.lr);
+        if (warning) o.onNotice?.(warning);
         state.epochLoss += lossValue * indices.length;
         state.epochCorrect += accValue * indices.length;
         state.epochClips += indices.length;
