@@ -12,9 +12,11 @@ import { AudioTransformer } from '../src/models/audio-transformer.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { ops } from '../src/index.js';
+import { NonFiniteWatch } from '../src/kernels/anomaly.js';
 import { engine, init, shutdown } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkBatchFits } from '../src/train/fits.js';
+import { trainingStep } from '../src/train/step.js';
 import { RunFolder, type TrainState } from '../src/train/run-folder.js';
 import { fileError, writeFileAtomic } from '../src/util/files.js';
 import { useEngine } from './helpers/gpu.js';
@@ -245,10 +247,41 @@ describe('a diverging run', () => {
     expect(warnings).toHaveLength(1);
     // 8 classes: a model that only guesses has a loss of ln 8 = 2.08; 4x that is 8.3
     expect(warnings[0]).toMatch(/^tokenwave: the training loss averaged [\d.e+]+ over steps 1-5, more than 4x that of a model that only guesses \(ln 8 = 2\.08\): training is diverging; try a lower --lr \(this step's is 10\.0\)/);
-    const calm = await tokenwave(trainArgs(join(work, 'calm'), ['--epochs', '3']));
+    const calm = await tokenwave(trainArgs(join(work, 'calm'), ['--epochs', '3', '--detect-anomaly']));
     expect(calm.code, calm.stderr).toBe(0);
     expect(calm.stderr).not.toMatch(/diverging/);
   }, 120_000);
+});
+
+describe('anomaly detection', () => {
+  it('names the first kernel whose output holds a NaN: the one that first reads a poisoned weight, at its module', async () => {
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
+    const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
+    const x = Tensor.from(Float32Array.from({ length: 2 * 124 * 129 }, (_, i) => Math.sin(i)), [2, 124, 129]);
+    const y = Tensor.from(Int32Array.of(1, 5), [2], 'i32');
+    const watch = new NonFiniteWatch();
+    try {
+      const healthy = trainingStep(model, optimizer, x, y);
+      await healthy.data();
+      healthy.dispose();
+      expect(await watch.firstNonFinite()).toBeUndefined();
+      // poison the last parameter: only its own layer reads it, so that layer's kernel is the first to output NaN
+      const [name, weight] = model.namedParameters().at(-1)!;
+      engine().runtime.write(weight.buffer, Float32Array.of(NaN));
+      const poisoned = trainingStep(model, optimizer, x, y);
+      await poisoned.data();
+      poisoned.dispose();
+      const culprit = await watch.firstNonFinite();
+      const layer = name.split('.').slice(0, -1).join('/'); // 'head.kernel' -> the module path 'head'
+      expect(culprit).toMatch(new RegExp(`^output '\\w+' of kernel '[^']+' \\(op \\w+, module (\\S+/)?${layer}, forward\\)$`));
+    } finally {
+      watch.stop();
+      x.dispose();
+      y.dispose();
+      optimizer.dispose();
+      model.dispose();
+    }
+  });
 });
 
 describe('a batch too large for the adapter', () => {

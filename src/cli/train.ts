@@ -34,6 +34,7 @@ interface TrainCommandOptions {
   resumeIfAny?: boolean;
   saveEvery: string;
   condensed?: boolean;
+  detectAnomaly?: boolean;
   esc10?: boolean;
   limitPerClass?: string;
   modelOptions?: string;
@@ -125,6 +126,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       resume: o.resumeIfAny ? 'if-any' : !!o.resume,
       shouldStop: () => interrupted.value,
       onNotice: (message) => console.error(`tokenwave: ${message}`),
+      detectAnomaly: o.detectAnomaly,
       onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
       onEpoch: (e) => {
         bar.stop();
@@ -172,6 +174,7 @@ export const trainCommand = new Command('train')
   .option('--esc10', 'ESC-50: the ESC-10 subset')
   .option('--limit-per-class <n>', 'use at most this many clips per class')
   .option('--model-options <json>', 'model options beyond the name, e.g. \'{"tokenLearnerVersion": "v1.1", "tokenLearnerAt": 2}\'')
+  .option('--detect-anomaly', "check every kernel's output for NaN and infinity and stop at the first, naming the kernel, op and module (slow: one more dispatch per output, steps unplanned)")
   .option('--background-noise <p,volume>', "mix Speech Commands v0.02's _background_noise_ recordings into this share of the training clips, scaled by up to VOLUME (TensorFlow's recipe: 0.8,0.1); seeded")
   .addOption(backendOption())
   .action(trainAction);

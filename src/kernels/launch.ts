@@ -42,6 +42,10 @@ export function launch(l: Launch): void {
   }
   for (const name in l.tensors) buffers[name] = l.tensors[name]!.buffer;
   const dispatch = runtime.run(kernel, { uniforms: l.uniforms, replayUniforms: l.replayUniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
+  if (eng.nonFiniteWatch) {
+    const label = `kernel '${l.kernel.name}' (op ${l.op}, module ${eng.path || '(top)'}, ${eng.phase})`;
+    for (const b of l.kernel.bindings) if (b.access === 'write' && b.type !== 'i32' && b.type !== 'u32') eng.nonFiniteWatch(l.tensors[b.name]!, b.name, label);
+  }
   if (eng.ledger.recording) {
     let bytesRead = 0;
     let bytesWritten = 0;

@@ -8,6 +8,8 @@ import { Tensor } from './tensor.js';
 
 export class Engine {
   readonly ledger = new Ledger();
+  /** Set while anomaly detection is on: hears each float output a kernel wrote, with the kernel's description. */
+  nonFiniteWatch: ((output: Tensor, binding: string, label: string) => void) | undefined;
   gradEnabled = true;
   phase: Phase = 'forward';
   modulePath: string[] = [];

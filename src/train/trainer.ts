@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { NormalizationStats, spectrogram } from '../audio/spectrogram.js';
 import type { BackgroundNoise, NoiseMixing } from '../data/noise.js';
 import { batchOf, clipsAt, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
+import { NonFiniteWatch } from '../kernels/anomaly.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import { NonFiniteError } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
@@ -39,6 +40,8 @@ export interface TrainOptions {
   noise?: { noise: BackgroundNoise; mixing: NoiseMixing; clips: Int16Array };
   /** Checked between steps: when it returns true, last/ is saved and training stops (Ctrl-C). */
   shouldStop?: () => boolean;
+  /** Scan every kernel's output for NaN and infinity and stop at the first, naming it (slow: steps run unplanned). */
+  detectAnomaly?: boolean;
 }
 
 export interface StepProgress {
@@ -154,6 +157,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
   let stopped = false;
   const steps = new PlannedTrainingStep(model, opt, true);
   const diverging = divergenceWatch(config.classes);
+  const anomalies = o.detectAnomaly ? new NonFiniteWatch() : undefined;
   try {
     for (; state.epoch < o.epochs; state.epoch++) {
       const order = epochOrder(n, o.seed, state.epoch);
@@ -171,11 +175,17 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         const { loss, accuracy } = tidy(() => {
           const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
           // Full batches replay one plan; an epoch's short last batch runs unplanned rather than hold a second one.
-          return indices.length === o.batchSize ? steps.step(x, y) : trainingStep(model, opt, x, y, true);
+          return indices.length === o.batchSize && !anomalies ? steps.step(x, y) : trainingStep(model, opt, x, y, true);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
         accuracy.dispose();
+        const culprit = await anomalies?.firstNonFinite();
+        if (culprit) {
+          throw new TrainingError(
+            `a NaN or an infinity first appeared at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}, in the ${culprit}; the last good checkpoint in ${run.lastDir} is kept`,
+          );
+        }
         if (!Number.isFinite(lossValue)) {
           throw new TrainingError(`training diverged at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}: the loss is ${lossValue}; the last good checkpoint in ${run.lastDir} is kept; try a lower --lr`);
         }
@@ -220,6 +230,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
     }
     if (stopped) await save('last', state);
   } finally {
+    anomalies?.stop();
     steps.dispose();
     opt.dispose();
     model.dispose();
