@@ -73,6 +73,24 @@ describe('crashes during a checkpoint swap', () => {
     }
   });
 
+  it('a GPU device lost mid-run keeps the last checkpoint, says in one line how to go on, and --resume ends bit-identical', async () => {
+    const expected = weights(join(work, 'whole', 'last')); // the uninterrupted run of the test above
+    const out = join(work, 'device-lost');
+    // 38 clips at batch 8: 5 steps an epoch; saved every 2 steps and at the end of each epoch, so last/ is at step 6
+    const lost = await tokenwave(trainArgs(out), { TOKENWAVE_LOSE_DEVICE_AT: '7' });
+    expect(lost.code, lost.stderr).toBe(1);
+    const lines = lost.stderr.trim().split('\n').filter((l) => !/^Warning: /.test(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tokenwave: GPU device lost: TOKENWAVE_LOSE_DEVICE_AT=7, at epoch 2, step 2; the checkpoint in .*device-lost\/last \(after step 6\) is kept: run the same command with --resume to continue from it$/);
+    const resumed = await tokenwave(trainArgs(out, ['--resume']));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(weights(join(out, 'last'))).toEqual(expected);
+    // lost before anything was saved: nothing to resume, and it says to start over
+    const early = await tokenwave(trainArgs(join(work, 'device-lost-early')), { TOKENWAVE_LOSE_DEVICE_AT: '1' });
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/at epoch 1, step 1; no checkpoint had been saved yet: run the same command again to start over/);
+  });
+
   it('--resume with nothing to resume says so; a new run refuses to overwrite an existing one', async () => {
     const fresh = join(work, 'fresh');
     const nothing = await tokenwave(trainArgs(fresh, ['--resume']));

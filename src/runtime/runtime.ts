@@ -555,6 +555,12 @@ export class Runtime {
     if (first) throw first;
   }
 
+  /** Loses the device as a driver reset would (fault injection for the tests): every later call throws DeviceLostError. */
+  loseDevice(reason: string): void {
+    this.lostReason = reason;
+    this.device.destroy();
+  }
+
   private assertAlive(): void {
     if (this.lostReason !== undefined) throw new DeviceLostError(`GPU device lost: ${this.lostReason}`);
   }

@@ -11,6 +11,7 @@ import { AudioTransformer } from '../models/audio-transformer.js';
 import { NonFiniteError } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
 import { AdamW, type AdamForm } from '../optim/adamw.js';
+import { DeviceLostError } from '../runtime/runtime.js';
 import { engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { seededRandom } from '../util/random.js';
@@ -86,6 +87,14 @@ function divergenceWatch(classes: number): (loss: number, step: number, lr: numb
   };
 }
 
+/**
+ * Fault injection for the device-loss tests: TOKENWAVE_LOSE_DEVICE_AT=<step> loses the GPU device (as a driver reset
+ * would) as that global step (1-based) starts.
+ */
+function deviceLossPoint(step: number): void {
+  if (process.env.TOKENWAVE_LOSE_DEVICE_AT === String(step)) engine().runtime.loseDevice(`TOKENWAVE_LOSE_DEVICE_AT=${step}`);
+}
+
 const seedFor = (seed: number, step: number) => createHash('sha1').update(`${seed}/${step}`).digest().readUInt32LE(0);
 
 /** A training batch: the cached spectrograms, or with noise mixing the spectrograms of freshly mixed clips. */
@@ -144,10 +153,14 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
   await run.writeLog(state.history);
 
   /** Saves, refusing weights that went non-finite: the last good checkpoint stays. */
+  /** The global step of the checkpoint in last/, if there is one. */
+  let savedStep = o.resume ? state.globalStep : undefined;
   const save = async (what: 'last' | 'best', s: TrainState) => {
     try {
-      if (what === 'last') await run.saveLast(model, opt, s);
-      else await run.saveBest(model, s.globalStep);
+      if (what === 'last') {
+        await run.saveLast(model, opt, s);
+        savedStep = s.globalStep;
+      } else await run.saveBest(model, s.globalStep);
     } catch (err) {
       if (!(err instanceof NonFiniteError)) throw err;
       throw new TrainingError(`training diverged by step ${s.globalStep} (epoch ${state.epoch + 1}): ${err.message}; the last good checkpoint in ${run.lastDir} is kept; try a lower --lr`);
@@ -168,6 +181,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
           stopped = true;
           break;
         }
+        deviceLossPoint(state.globalStep + 1);
         const indices = order.slice(state.stepInEpoch * o.batchSize, (state.stepInEpoch + 1) * o.batchSize);
         engine().setSeed(seedFor(o.seed, state.globalStep));
         opt.lr = learningRate(o.schedule, state.epoch + state.stepInEpoch / stepsPerEpoch);
@@ -229,6 +243,13 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
       await save('last', { ...state, epoch: state.epoch + 1 });
     }
     if (stopped) await save('last', state);
+  } catch (err) {
+    if (!(err instanceof DeviceLostError)) throw err;
+    const resume =
+      savedStep === undefined
+        ? 'no checkpoint had been saved yet: run the same command again to start over'
+        : `the checkpoint in ${run.lastDir} (after step ${savedStep}) is kept: run the same command with --resume to continue from it`;
+    throw new TrainingError(`${err.message}, at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}; ${resume}`);
   } finally {
     anomalies?.stop();
     steps.dispose();
