@@ -354,6 +354,16 @@ describe('bad input', () => {
     const worker = await tokenwave(['worker', '--queue', url, '--out', join(work, 'nowhere')]);
     expect(worker.code).toBe(1);
     expect(worker.output).toContain(`cannot reach Redis at ${url}`);
+    // a password in the URL is never shown
+    const port = await freePort();
+    const secret = await tokenwave(['worker', '--queue', `redis://tokenwave:s3cr%40t@127.0.0.1:${port}`, '--out', join(work, 'nowhere')]);
+    expect(secret.code).toBe(1);
+    expect(secret.output).toContain(`cannot reach Redis at redis://tokenwave:***@127.0.0.1:${port}`);
+    expect(secret.output).not.toMatch(/s3cr/);
+    const unparsable = await tokenwave(['sweep', '--grid', gridFile, '--out', join(work, 'nowhere'), '--queue', 'redis://me:s3cret@bad host:1']);
+    expect(unparsable.code).toBe(1);
+    expect(unparsable.output).toContain('--queue redis://***@bad host:1: not a URL');
+    expect(unparsable.output).not.toMatch(/s3cr/);
   });
 
   it('a grid with an unknown model is one line naming it', async () => {

@@ -4,7 +4,7 @@ import { engine, init, shutdown } from '../tensor/engine.js';
 import { ESTIMATE_METHODS, estimateRuns, type EstimateMethod, type RunEstimate } from '../sweep/estimate.js';
 import { GRID_NAMES, loadGrid, type PlannedRun, type RunSpec } from '../sweep/grid.js';
 import { runLocal } from '../sweep/local.js';
-import { connect, enqueue, startWorker, waitForRuns } from '../sweep/queue.js';
+import { connect, enqueue, redactedUrl, startWorker, waitForRuns } from '../sweep/queue.js';
 import { writeReport } from '../sweep/report.js';
 import { makeFolder } from '../util/files.js';
 import { TOKENWAVE_VERSION } from '../util/version.js';
@@ -81,9 +81,9 @@ async function sweepAction(o: SweepOptions): Promise<void> {
   if (o.queue) {
     const connection = await connect(o.queue);
     const { added, queued, finished } = await enqueue(connection, out, runs, TOKENWAVE_VERSION);
-    console.log(`${runs.length} run${runs.length === 1 ? '' : 's'}: ${finished} finished, ${queued} already queued, ${added} queued now on ${o.queue}`);
+    console.log(`${runs.length} run${runs.length === 1 ? '' : 's'}: ${finished} finished, ${queued} already queued, ${added} queued now on ${redactedUrl(o.queue)}`);
     if (!o.wait) {
-      console.log(`start workers with: tokenwave worker --queue ${o.queue} --out ${out}; then: tokenwave sweep --grid ${o.grid} --out ${out} --queue ${o.queue} --collect (or --wait)`);
+      console.log(`start workers with: tokenwave worker --queue ${redactedUrl(o.queue)} --out ${out}; then: tokenwave sweep --grid ${o.grid} --out ${out} --queue ${redactedUrl(o.queue)} --collect (or --wait)`);
       return;
     }
     await waitForRuns(connection, out, runs, say);
@@ -146,7 +146,7 @@ async function workerAction(o: WorkerCommandOptions): Promise<void> {
     backend: o.backend,
     say,
   });
-  console.log(`worker ${process.pid} (tokenwave ${TOKENWAVE_VERSION}) taking runs from ${o.queue} into ${o.out}; SIGTERM or Ctrl-C stops it at a checkpoint`);
+  console.log(`worker ${process.pid} (tokenwave ${TOKENWAVE_VERSION}) taking runs from ${redactedUrl(o.queue)} into ${o.out}; SIGTERM or Ctrl-C stops it at a checkpoint`);
   const stop = (signal: string) => {
     console.log(`${signal}: checkpointing the runs in flight and handing them back`);
     void worker.stop();

@@ -22,15 +22,26 @@ interface JobData {
   version: string;
 }
 
+/** `url` as it may be shown: its password, if any, replaced by ***. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
 /** A connection to `url` (redis://[user:password@]host:port[/db]) that fails in seconds, with one clear line, when Redis is out of reach. */
 export async function connect(url: string): Promise<ConnectionOptions> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new QueueError(`--queue ${url}: not a URL; give redis://HOST:PORT`);
+    throw new QueueError(`--queue ${redactedUrl(url)}: not a URL; give redis://HOST:PORT`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueError(`--queue ${url}: not a redis:// URL`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueError(`--queue ${redactedUrl(url)}: not a redis:// URL`);
   const options = {
     host: parsed.hostname || '127.0.0.1',
     port: Number(parsed.port || 6379),
@@ -45,7 +56,7 @@ export async function connect(url: string): Promise<ConnectionOptions> {
     await probe.connect();
     await probe.ping();
   } catch (err) {
-    throw new QueueError(`cannot reach Redis at ${url}: ${(err as Error).message || (err as NodeJS.ErrnoException).code}; is redis-server running there?`);
+    throw new QueueError(`cannot reach Redis at ${redactedUrl(url)}: ${(err as Error).message || (err as NodeJS.ErrnoException).code}; is redis-server running there?`);
   } finally {
     probe.disconnect();
   }
