@@ -9,6 +9,7 @@ import { stepJavaScript } from '../src/profile/session.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { inferenceStep, PlannedTrainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
+import { medianMsAfterWarmUp } from '../src/util/timing.js';
 import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
 
 export interface Workload {
@@ -31,16 +32,7 @@ function inputs(batch: number, seed: number): { x: Float32Array; labels: Int32Ar
 }
 
 /** Seconds per call: one warm-up call, then the median of `runs` timed calls. */
-async function secondsPerCall(call: () => Promise<void>, runs: number): Promise<number> {
-  await call();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await call();
-    times.push((performance.now() - start) / 1000);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
-}
+const secondsPerCall = async (call: () => Promise<void>, runs: number) => (await medianMsAfterWarmUp(call, runs)) / 1000;
 
 export async function tokenwaveModel(w: Workload, runs: number): Promise<Measured> {
   const model = new AudioTransformer(modelConfig(w.model));

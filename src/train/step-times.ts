@@ -10,6 +10,7 @@ import { adapterKey } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readCache, updateCache } from '../util/cache.js';
 import { seededRandom } from '../util/random.js';
+import { medianMsAfterWarmUp } from '../util/timing.js';
 import { inferenceStep, trainingStep } from './step.js';
 
 export interface StepTime {
@@ -66,18 +67,6 @@ function randomBatch(model: AudioTransformer, batch: number): { x: Tensor; y: Te
   return { x, y };
 }
 
-/** The median milliseconds of `repeats` calls of `run` (awaited), after one untimed call (which compiles the kernels). */
-async function timedAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(repeats / 2)]!;
-}
-
 /**
  * Times a training step of `model` at `batch` on random spectrograms (a learning rate that barely moves it): the
  * median of `repeats` steps (a CPU adapter's step time wanders by 20% from one step to the next).
@@ -86,7 +75,7 @@ export async function timeTrainingStep(model: AudioTransformer, batch: number, r
   const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
   const { x, y } = randomBatch(model, batch);
   try {
-    return await timedAfterWarmUp(async () => {
+    return await medianMsAfterWarmUp(async () => {
       const loss = trainingStep(model, optimizer, x, y);
       await loss.data();
       loss.dispose();
@@ -102,7 +91,7 @@ export async function timeTrainingStep(model: AudioTransformer, batch: number, r
 export async function timeInference(model: AudioTransformer, batch: number): Promise<number> {
   const { x, y } = randomBatch(model, batch);
   try {
-    const ms = await timedAfterWarmUp(async () => {
+    const ms = await medianMsAfterWarmUp(async () => {
       const logits = inferenceStep(model, x);
       await logits.data();
       logits.dispose();
