@@ -1,7 +1,7 @@
 // FLOP accounting of a model under named conventions, from a real forward pass (and training step): the kernel
 // ledger gives the exact counts, the recorded TensorFlow ops the paper's.
-import { spectrogramShape } from '../audio/spectrogram.js';
 import type { AudioTransformer } from '../models/audio-transformer.js';
+import { inputShape } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { counts as emptyCounts, exactFlops, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
@@ -34,15 +34,10 @@ export interface ForwardCount {
   batch: number;
 }
 
-function inputShape(model: AudioTransformer, batch: number): [number, number, number] {
-  const [frames, bins] = spectrogramShape(model.config.clipSamples, model.config.spectrogram);
-  return [batch, frames, bins];
-}
-
 /** Encodes one inference forward pass on zeros, without running it, and returns what it dispatched and what Keras would have run. */
 export async function countForward(model: AudioTransformer, batch = 1): Promise<ForwardCount> {
   const eng = engine();
-  const input = Tensor.zeros(inputShape(model, batch)).keep();
+  const input = Tensor.zeros(inputShape(model.config, batch)).keep();
   try {
     const { records, tfOps } = await eng.runtime.withoutRunning(() => eng.ledger.capture(() => inferenceStep(model, input).dispose()));
     return { records, tfOps, batch };
@@ -60,7 +55,7 @@ export interface TrainingCount {
 /** Encodes one training step (forward with dropout, backward, AdamW) on a batch of zeros, without running it, and records it. */
 export async function countTrainingStep(model: AudioTransformer, batch: number): Promise<TrainingCount> {
   const eng = engine();
-  const input = Tensor.zeros(inputShape(model, batch)).keep();
+  const input = Tensor.zeros(inputShape(model.config, batch)).keep();
   const labels = Tensor.from(new Int32Array(batch), [batch], 'i32').keep();
   const optimizer = new AdamW(model.parameters(), { lr: 0 });
   try {

@@ -1,7 +1,7 @@
 // The paper's model families by name: TASR_{L}L_{k}T-{H}H / TASR_{L}L_NT-{H}H (Mini Speech Commands: 8 classes,
 // MBConv stem, patch 8) and TESC_... (ESC-50: 50 classes, patch 6, no MBConv), with options beyond the paper, and
 // where TokenLearner and TokenFuser run in a configuration (decided once, as a plan).
-import { PAPER_SPECTROGRAM, SPECTRUM_OUTPUTS, WINDOWS, type SpectrogramConfig } from '../audio/spectrogram.js';
+import { PAPER_SPECTROGRAM, SPECTRUM_OUTPUTS, spectrogramShape, WINDOWS, type SpectrogramConfig } from '../audio/spectrogram.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export type Family = 'TASR' | 'TESC';
@@ -193,6 +193,12 @@ function validate(c: ModelConfig): void {
   const n = c.normalization;
   if (typeof n.mean !== 'number' || !Number.isFinite(n.mean)) fail(`normalization.mean must be a finite number, got ${JSON.stringify(n.mean)}`);
   if (typeof n.variance !== 'number' || !Number.isFinite(n.variance) || n.variance < 0) fail(`normalization.variance must be a finite number >= 0, got ${JSON.stringify(n.variance)}`);
+}
+
+/** The shape of a batch of the model's input: [batch, frames, bins] spectrograms. */
+export function inputShape(c: ModelConfig, batch: number): [number, number, number] {
+  const [frames, bins] = spectrogramShape(c.clipSamples, c.spectrogram);
+  return [batch, frames, bins];
 }
 
 /** Side of the patch grid: floor((64 - P) / P) + 1 (TASR: 8, TESC: 10). */

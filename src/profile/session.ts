@@ -1,7 +1,7 @@
 // Profiling a paper model: warm-up passes, then N timed forward passes (or training steps: forward, loss,
 // backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger; and
 // the JavaScript a step costs, unplanned and (training) replayed from a plan, which the profiled steps cannot show.
-import { spectrogram, spectrogramShape } from '../audio/spectrogram.js';
+import { spectrogram } from '../audio/spectrogram.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import type { ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
@@ -9,7 +9,7 @@ import type { TimingMethod } from '../runtime/timer.js';
 import { engine, tidy, type ProfiledRecord } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { inferenceStep, PlannedTrainingStep, trainingStep } from '../train/step.js';
-import { seededRandom } from '../util/random.js';
+import { cyclingLabels, randomBatch } from '../train/step-times.js';
 
 export interface ProfileOptions {
   train: boolean;
@@ -44,17 +44,11 @@ export interface ModelProfile {
 }
 
 function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor } {
-  const y = Tensor.from(Int32Array.from({ length: o.batch }, (_, i) => i % config.classes), [o.batch], 'i32').keep();
-  if (o.clips && o.clips.length > 0) {
-    const data = new Float32Array(o.batch * config.clipSamples);
-    for (let i = 0; i < o.batch; i++) data.set(o.clips[i % o.clips.length]!, i * config.clipSamples);
-    const x = tidy(() => spectrogram(Tensor.from(data, [o.batch, config.clipSamples]), config.spectrogram)).keep();
-    return { x, y };
-  }
-  const [frames, bins] = spectrogramShape(config.clipSamples, config.spectrogram);
-  const random = seededRandom(1);
-  const x = Tensor.from(Float32Array.from({ length: o.batch * frames * bins }, () => 2 * random()), [o.batch, frames, bins]).keep();
-  return { x, y };
+  if (!o.clips || o.clips.length === 0) return randomBatch(config, o.batch);
+  const data = new Float32Array(o.batch * config.clipSamples);
+  for (let i = 0; i < o.batch; i++) data.set(o.clips[i % o.clips.length]!, i * config.clipSamples);
+  const x = tidy(() => spectrogram(Tensor.from(data, [o.batch, config.clipSamples]), config.spectrogram)).keep();
+  return { x, y: cyclingLabels(config, o.batch) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

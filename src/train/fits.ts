@@ -2,9 +2,8 @@
 // model is encoded, not run, on a throwaway copy; a tensor larger than the adapter allows stops it with a
 // GpuMemoryError. Where it does not fit, the largest batch that does is found the same way (a binary search of
 // encodings, a fraction of a second each), so the message can name it.
-import { spectrogramShape } from '../audio/spectrogram.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
-import type { ModelConfig } from '../models/config.js';
+import { inputShape, type ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { GpuMemoryError } from '../runtime/pool.js';
 import { engine } from '../tensor/engine.js';
@@ -22,11 +21,10 @@ export type StepKind = 'training' | 'inference';
 async function limitMet(config: ModelConfig, batch: number, kind: StepKind): Promise<GpuMemoryError | undefined> {
   const model = new AudioTransformer(config);
   const optimizer = kind === 'training' ? new AdamW(model.parameters(), { lr: 0 }) : undefined;
-  const [frames, bins] = spectrogramShape(config.clipSamples, config.spectrogram);
   const made: Tensor[] = [];
   try {
     await engine().runtime.withoutRunning(() => {
-      const x = Tensor.zeros([batch, frames, bins]);
+      const x = Tensor.zeros(inputShape(config, batch));
       made.push(x);
       if (optimizer) {
         const y = Tensor.from(new Int32Array(batch), [batch], 'i32');

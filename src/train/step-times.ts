@@ -1,10 +1,9 @@
 // Training-step times measured on this machine (by `tokenwave train`, the demo and `sweep --dry-run --estimate
 // measure`), cached per adapter in ~/.cache/tokenwave/step-times.json, so that a dry run can estimate a sweep's
 // time without training anything; and the timers of a training step and an inference batch that the dry run and
-// the demo's budget use.
-import { spectrogramShape } from '../audio/spectrogram.js';
+// the demo's budget use, and the random batches they (and the profiler) run on.
 import type { AudioTransformer } from '../models/audio-transformer.js';
-import type { ModelConfig } from '../models/config.js';
+import { inputShape, type ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { adapterKey } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -58,13 +57,17 @@ export async function cachedStepTimes(): Promise<CachedStepTimes> {
   };
 }
 
-/** A batch of random spectrograms for `model` (values like normalized ones) and labels cycling through its classes. */
-function randomBatch(model: AudioTransformer, batch: number): { x: Tensor; y: Tensor } {
-  const [frames, bins] = spectrogramShape(model.config.clipSamples, model.config.spectrogram);
+/** Labels for a timed batch: cycling through the classes. */
+export function cyclingLabels(config: ModelConfig, batch: number): Tensor {
+  return Tensor.from(Int32Array.from({ length: batch }, (_, i) => i % config.classes), [batch], 'i32').keep();
+}
+
+/** A batch of random spectrograms (values like normalized ones) and cycling labels, kept: what timings run on. */
+export function randomBatch(config: ModelConfig, batch: number): { x: Tensor; y: Tensor } {
+  const shape = inputShape(config, batch);
   const random = seededRandom(1);
-  const x = Tensor.from(Float32Array.from({ length: batch * frames * bins }, () => 2 * random()), [batch, frames, bins]).keep();
-  const y = Tensor.from(Int32Array.from({ length: batch }, (_, i) => i % model.config.classes), [batch], 'i32').keep();
-  return { x, y };
+  const x = Tensor.from(Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => 2 * random()), shape).keep();
+  return { x, y: cyclingLabels(config, batch) };
 }
 
 /**
@@ -73,7 +76,7 @@ function randomBatch(model: AudioTransformer, batch: number): { x: Tensor; y: Te
  */
 export async function timeTrainingStep(model: AudioTransformer, batch: number, repeats = 1): Promise<number> {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
-  const { x, y } = randomBatch(model, batch);
+  const { x, y } = randomBatch(model.config, batch);
   try {
     return await medianMsAfterWarmUp(async () => {
       const loss = trainingStep(model, optimizer, x, y);
@@ -89,7 +92,7 @@ export async function timeTrainingStep(model: AudioTransformer, batch: number, r
 
 /** Milliseconds per clip of inference on a batch of `batch` random spectrograms. */
 export async function timeInference(model: AudioTransformer, batch: number): Promise<number> {
-  const { x, y } = randomBatch(model, batch);
+  const { x, y } = randomBatch(model.config, batch);
   try {
     const ms = await medianMsAfterWarmUp(async () => {
       const logits = inferenceStep(model, x);
