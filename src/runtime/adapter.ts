@@ -3,11 +3,10 @@
 // silently do nothing.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { cachePath, readCache } from '../util/cache.js';
+import { readCache, updateCache } from '../util/cache.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export const BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11', 'null'] as const;
@@ -194,9 +193,7 @@ async function probeVulkan(manifests: string[]): Promise<VulkanVerdict> {
     }),
     ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES', 'VK_ADD_DRIVER_FILES', 'LD_LIBRARY_PATH'].map((k) => process.env[k] ?? ''),
   ]);
-  const cacheFile = cachePath(VULKAN_PROBE_CACHE);
-  const cache = await readCache<VulkanVerdict>(VULKAN_PROBE_CACHE);
-  const known = cache[key];
+  const known = (await readCache<VulkanVerdict>(VULKAN_PROBE_CACHE))[key];
   if (known) return known;
   const verdict = await new Promise<VulkanVerdict>((resolve) => {
     execFile(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, webgpu], { timeout: 30_000 }, (error, stdout, stderr) => {
@@ -210,13 +207,7 @@ async function probeVulkan(manifests: string[]): Promise<VulkanVerdict> {
       resolve({ ok: false, reason: (dawn ?? error?.message ?? 'no adapter').replace(/^Warning:\s*/, '').trim() });
     });
   });
-  cache[key] = verdict;
-  try {
-    await mkdir(join(cacheFile, '..'), { recursive: true });
-    await writeFile(cacheFile, JSON.stringify(cache));
-  } catch {
-    // an unwritable cache only costs the probe next time
-  }
+  await updateCache(VULKAN_PROBE_CACHE, key, verdict); // silent: an unwritable cache only costs the probe next time
   return verdict;
 }
 

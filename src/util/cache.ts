@@ -1,12 +1,12 @@
 // tokenwave's per-machine caches (measured peaks, step times), one JSON file each in ~/.cache/tokenwave/
 // (XDG_CACHE_HOME is honoured). A cache that cannot be read is empty; one that cannot be written is said once and
 // measured again next time.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from './files.js';
+import { makeFolder, writeFileAtomic } from './files.js';
 
-export function cachePath(name: string): string {
+function cachePath(name: string): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', name);
 }
 
@@ -19,15 +19,18 @@ export async function readCache<T>(name: string): Promise<Record<string, T>> {
   }
 }
 
-/** Sets `key` in the cache `name` (read afresh, so that other processes' entries stay). */
-export async function updateCache<T>(name: string, key: string, value: T, what: string): Promise<void> {
+/**
+ * Sets `key` in the cache `name` (read afresh, so that other processes' entries stay). A failed write is said,
+ * naming `what` was lost, or passed over in silence where `what` is not given.
+ */
+export async function updateCache<T>(name: string, key: string, value: T, what?: string): Promise<void> {
   const file = cachePath(name);
   const cache = await readCache<T>(name);
   cache[key] = value;
   try {
-    await mkdir(dirname(file), { recursive: true });
+    await makeFolder(dirname(file));
     await writeFileAtomic(file, JSON.stringify(cache, null, 2) + '\n');
   } catch (err) {
-    console.error(`tokenwave: could not cache ${what} in ${file} (${(err as Error).message}); they will be measured again next time`);
+    if (what) console.error(`tokenwave: could not cache ${what} in ${file} (${(err as Error).message}); they will be measured again next time`);
   }
 }
