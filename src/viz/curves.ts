@@ -1,7 +1,7 @@
 // Learning curves as a standalone SVG: panels side by side sharing a legend above them (so no label sits on a
 // line), each with its own axes; a line may be faint (raw values under their smoothed version) or carry markers
 // (one value per epoch).
-import { escapeXml, niceTicks, shortNumber } from './scatter.js';
+import { escapeXml, niceTicks, shortNumber, svgDocument } from './scatter.js';
 
 export interface CurveLine {
   colour: string;
@@ -76,5 +76,5 @@ export function curvesSvg(panels: readonly CurvePanel[], legend: readonly { colo
       if (line.markers) for (const [x, y] of finite) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="4" fill="${line.colour}"/>`);
     }
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+  return svgDocument(width, height, parts);
 }

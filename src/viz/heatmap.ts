@@ -3,7 +3,7 @@
 // frequency, use it. The image itself is a PNG inside the SVG, sampled to the plot's pixels.
 import { viridis } from './colormap.js';
 import { encodePng } from './png.js';
-import { escapeXml } from './scatter.js';
+import { escapeXml, svgDocument } from './scatter.js';
 
 export interface Tick {
   /** Where, in columns (x) or rows (y) from the grid's first, fractions allowed; for the colour bar, a value. */
@@ -87,5 +87,5 @@ export function heatmapSvg(h: Heatmap, width = 900, height = 440): string {
     parts.push(`<text x="${barX + barW + 7}" y="${(y + 4).toFixed(1)}" font-size="11">${escapeXml(t.label)}</text>`);
   }
   parts.push(`<text transform="translate(${width - 10} ${y0 + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(h.colour.title)}</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+  return svgDocument(width, height, parts);
 }

@@ -147,11 +147,16 @@ export function scatterSvg(plot: ScatterPlot, width = 760, height = 500): string
     parts.push(`<circle cx="${left + 14}" cy="${top + 14 + 16 * i}" r="5" fill="${colour}"/>`);
     parts.push(`<text x="${left + 24}" y="${top + 18 + 16 * i}" font-size="12">${escapeXml(text)}</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+  return svgDocument(width, height, parts);
 }
 
 /** Plots of equal size side by side in one SVG, under a caption line (the adapter, the data). */
 export function sideBySide(plots: readonly string[], caption: string, width: number, height: number): string {
-  const inner = plots.map((svg, i) => svg.replace('<svg ', `<svg x="${width * i}" y="24" `)).join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width * plots.length}" height="${height + 24}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n<text x="8" y="16" font-size="12">${escapeXml(caption)}</text>\n${inner}\n</svg>\n`;
+  const inner = plots.map((svg, i) => svg.replace('<svg ', `<svg x="${width * i}" y="24" `));
+  return svgDocument(width * plots.length, height + 24, [`<text x="8" y="16" font-size="12">${escapeXml(caption)}</text>`, ...inner]);
+}
+
+/** A standalone SVG of `parts` on a white background: every picture tokenwave draws. */
+export function svgDocument(width: number, height: number, parts: readonly string[]): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
