@@ -1,6 +1,7 @@
 // The demo's budget: how much data and how many epochs fit the minutes it is given, from costs measured on this
 // machine (a clip generated and prepared, a training step and a clip of inference of each model). Both models
 // train on the same data for the same epochs, so each gets the same number of updates.
+import { PAPER_TRAIN_FRACTION } from '../data/datasets.js';
 
 /** What one model costs here, in seconds. */
 export interface ModelCost {
@@ -41,14 +42,13 @@ export interface Budget {
   tooSmall: boolean;
 }
 
-/** The paper's split of each word's clips: 80% to train on, 10% to choose the best epoch by. */
-const TRAIN_SHARE = 0.8;
-const VALIDATION_SHARE = 0.1;
+/** The paper's split of each word's clips: 80% to train on, half the rest (10%) to choose the best epoch by. */
+const VALIDATION_SHARE = (1 - PAPER_TRAIN_FRACTION) / 2;
 
 /** Seconds the run would take at `perClass` and `epochs`, and its updates per model. */
 export function predict(i: BudgetInputs, perClass: number, epochs: number): { seconds: number; updates: number; trainClips: number } {
   const clips = perClass * i.words;
-  const trainClips = Math.round(clips * TRAIN_SHARE);
+  const trainClips = Math.round(clips * PAPER_TRAIN_FRACTION);
   const validationClips = Math.round(clips * VALIDATION_SHARE);
   const updates = epochs * Math.ceil(trainClips / i.batchSize);
   // each model: its updates; validation every epoch; the test set twice (scored, then timed for the table)

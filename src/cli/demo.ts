@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { PAPER_TRAIN_FRACTION } from '../data/datasets.js';
 import { generateSpeech, SPEECH_WORDS } from '../data/synthetic-speech.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
@@ -53,7 +54,8 @@ const RESERVE_SECONDS = 20;
 const DEFAULT_CLIP_SECONDS = 0.05;
 
 const KERAS_MOMENTUM = 0.99;
-const PAPER_STEPS = PAPER.epochs * Math.ceil((0.8 * PAPER.clips) / PAPER.batchSize);
+const PAPER_TRAIN_CLIPS = PAPER_TRAIN_FRACTION * PAPER.clips;
+const PAPER_STEPS = PAPER.epochs * Math.ceil(PAPER_TRAIN_CLIPS / PAPER.batchSize);
 
 function scaledMomentum(steps: number): number {
   if (steps >= PAPER_STEPS) return KERAS_MOMENTUM;
@@ -202,7 +204,7 @@ async function demo(o: DemoOptions): Promise<void> {
     }
     const adapter = engine().runtime.adapterName;
     const table = demoTable(rows, batchSize);
-    const verdict = demoVerdict(rows, { updates: steps, trainClips: data.train.labels.length, budgetMinutes, paperUpdates: PAPER_STEPS, paperTrainClips: 0.8 * PAPER.clips });
+    const verdict = demoVerdict(rows, { updates: steps, trainClips: data.train.labels.length, budgetMinutes, paperUpdates: PAPER_STEPS, paperTrainClips: PAPER_TRAIN_CLIPS });
     const header =
       `# TokenLearner vs none: ${MODELS.join(' and ')}\n\n` +
       `Adapter: ${adapter}. Budget ${budgetMinutes} min. Trained on synthetic speech (seed 0, ${perClass} clips per word, paper split: ` +

@@ -8,7 +8,12 @@ import { engine } from '../tensor/engine.js';
 import { evaluate } from '../train/evaluate.js';
 import type { RunSummary } from '../train/run-folder.js';
 import { recordStepTime } from '../train/step-times.js';
-import type { TrainResult } from '../train/trainer.js';
+import type { EpochLog, TrainResult } from '../train/trainer.js';
+
+/** Milliseconds per training step over `epochs`. */
+function msPerStep(epochs: readonly EpochLog[]): number {
+  return (1000 * epochs.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, epochs.reduce((s, h) => s + h.steps, 0));
+}
 
 /** Tests `runDir`'s best weights on `test` (top-k for each of `ks`) and summarises the run. */
 export async function summarizeRun(model: string, runDir: string, result: TrainResult, test: SpectrogramSet, ks: number[], batchSize: number): Promise<RunSummary> {
@@ -18,20 +23,17 @@ export async function summarizeRun(model: string, runDir: string, result: TrainR
     const forward = await countForward(best, 1);
     // timed again with pipelines compiled and buffers pooled: what a user's inference costs
     const msPerClip = 1000 / (await evaluate(best, test, ks)).clipsPerSecond;
-    const steps = result.history.reduce((s, h) => s + h.steps, 0);
     const exactFlops = countUnder('exact', forward.records);
-    const msPerStep = (1000 * result.history.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, steps);
     // For later dry runs: the epochs after the first where there are some (the first compiles every kernel).
     const settled = result.history.length > 1 ? result.history.slice(1) : result.history;
-    const settledMs = (1000 * settled.reduce((s, h) => s + h.seconds, 0)) / Math.max(1, settled.reduce((s, h) => s + h.steps, 0));
-    await recordStepTime(best.config, batchSize, settledMs, exactFlops, 'train');
+    await recordStepTime(best.config, batchSize, msPerStep(settled), exactFlops, 'train');
     return {
       model,
       adapter: engine().runtime.adapterName,
       parameters: best.parameterCount(),
       flops: { paper: paperTotal(forward.tfOps), exact: exactFlops },
       batchSize,
-      msPerStep,
+      msPerStep: msPerStep(result.history),
       msPerClip,
       bestEpoch: result.bestEpoch,
       bestValidation: result.bestValidation,

@@ -1,5 +1,6 @@
 // A buffer pool keyed by size class and usage, so a training loop that repeats the same work allocates nothing
 // after its first step. Counters say how many bytes are allocated from the device and how many are handed out.
+import { TokenwaveError } from '../util/errors.js';
 
 export interface PoolStats {
   bytesAllocated: number;
@@ -8,8 +9,6 @@ export interface PoolStats {
   acquires: number;
   reuses: number;
 }
-
-import { TokenwaveError } from '../util/errors.js';
 
 /** A buffer larger than the adapter allows (a storage binding, or any buffer): the work must be split or made smaller. */
 export class GpuMemoryError extends TokenwaveError {

@@ -45,11 +45,10 @@ async function runData(spec: PlannedRun): Promise<{ trainClips: number; classes?
     const { dataset, parts } = await splitData(spec.data, { split: spec.split ?? 'paper', limitPerClass: spec.limitPerClass, condensed: spec.condensed, esc10: spec.esc10 });
     return { trainClips: parts.train.length, classes: dataset.classNames.length, dataSet: spec.data };
   }
-  const family = modelConfig(spec.model).family;
+  const { family, classes: defaultClasses } = modelConfig(spec.model);
   const paper = PAPER_PROTOCOL[family];
   // ESC-10 is 10 of ESC-50's classes (40 clips each); condensed keeps every clip in 5 categories.
   const classes = spec.esc10 ? 10 : spec.condensed ? 5 : undefined;
-  const defaultClasses = modelConfig(spec.model).classes;
   let clips = spec.esc10 ? (paper.clips / defaultClasses) * 10 : paper.clips;
   if (spec.limitPerClass !== undefined) clips = Math.min(clips, spec.limitPerClass * (classes ?? defaultClasses));
   return { trainClips: Math.round(clips * PAPER_TRAIN_FRACTION), classes, dataSet: `${paper.dataSet} (the paper's size, no --data)` };

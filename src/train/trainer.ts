@@ -152,9 +152,9 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
   if (o.resume) state = await run.restore(model, opt, { stepsPerEpoch, batchSize: o.batchSize, epochs: o.epochs });
   await run.writeLog(state.history);
 
-  /** Saves, refusing weights that went non-finite: the last good checkpoint stays. */
   /** The global step of the checkpoint in last/, if there is one. */
   let savedStep = o.resume ? state.globalStep : undefined;
+  /** Saves, refusing weights that went non-finite: the last good checkpoint stays. */
   const save = async (what: 'last' | 'best', s: TrainState) => {
     try {
       if (what === 'last') {
