@@ -1,12 +1,13 @@
 // The command line as a user runs it: exit codes, messages, files written.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodeWav16 } from '../src/audio/wav.js';
+import { EXIT_RETRY_LATER } from '../src/util/errors.js';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
@@ -176,6 +177,18 @@ describe('tokenwave CLI', () => {
     const missing = await tokenwave('predict', '--checkpoint', join(dir, 'nowhere'), wav);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nowhere\/config\.json: not found/);
+
+    // the GPU device lost mid-command (a driver reset): one line, exit 75 ("try again later"), nothing half-written
+    const oneLine = (stderr: string) => stderr.trim().split('\n').filter((l) => !/^Warning: /.test(l));
+    const lost = await tokenwaveWith({ TOKENWAVE_LOSE_DEVICE_AT_DISPATCH: '5' }, 'predict', '--checkpoint', join(dir, 'ckpt'), wav);
+    expect([lost.code, lost.stdout]).toEqual([EXIT_RETRY_LATER, '']);
+    expect(oneLine(lost.stderr)).toEqual(['tokenwave: GPU device lost: TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=5; run the command again (a driver reset passes; if it happens again, run tokenwave doctor)']);
+    const trace = join(dir, 'trace.json');
+    const profiled = await tokenwaveWith({ TOKENWAVE_LOSE_DEVICE_AT_DISPATCH: '40', XDG_CACHE_HOME: dir }, 'profile', 'TASR_1L_4T-2H', '--train', '--batch', '2', '--steps', '2', '--trace', trace);
+    expect(profiled.code, profiled.stderr).toBe(EXIT_RETRY_LATER);
+    expect(profiled.stderr.trim().split('\n').at(-1)).toMatch(/^tokenwave: GPU device lost: TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=40; run the command again/);
+    expect(profiled.stderr).not.toMatch(/    at |TOKENWAVE_DEBUG/);
+    expect(existsSync(trace)).toBe(false);
   });
 
   it('demo within a budget too small for it: says so, trains both models for the same updates, and its verdict names them', async () => {

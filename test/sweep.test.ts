@@ -2,8 +2,8 @@
 // queue (a Redis of the test's own, two worker processes, one killed with SIGKILL mid-sweep) giving the same
 // results, each run once; and the bad inputs a user meets first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { generateSpeech } from '../src/data/synthetic-speech.js';
 import { loadGrid, paperModels, runId, type RunSpec } from '../src/sweep/grid.js';
 import { QUEUE_NAME } from '../src/sweep/queue.js';
 import { modelRows, paretoFront } from '../src/sweep/report.js';
+import { executeRun } from '../src/sweep/run.js';
 import type { RunSummary } from '../src/train/run-folder.js';
 import { freePort, startRedis, type TestRedis } from './helpers/redis.js';
 
@@ -34,8 +35,8 @@ interface Running {
  */
 const MESA_SHADER_CACHE_DIR = process.env.MESA_SHADER_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mesa_shader_cache');
 
-function start(args: string[], cacheHome = join(work, 'xdg')): Running {
-  const env = { ...process.env, TOKENWAVE_CACHE: join(work, 'cache'), XDG_CACHE_HOME: cacheHome, MESA_SHADER_CACHE_DIR };
+function start(args: string[], cacheHome = join(work, 'xdg'), extraEnv: Record<string, string> = {}): Running {
+  const env = { ...process.env, TOKENWAVE_CACHE: join(work, 'cache'), XDG_CACHE_HOME: cacheHome, MESA_SHADER_CACHE_DIR, ...extraEnv };
   const child = spawn('node', [cli, ...args], { env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
@@ -51,8 +52,8 @@ function start(args: string[], cacheHome = join(work, 'xdg')): Running {
   return { child, output: () => output, exited, waitFor };
 }
 
-async function tokenwave(args: string[], cacheHome?: string): Promise<{ code: number | null; output: string }> {
-  const run = start(args, cacheHome);
+async function tokenwave(args: string[], cacheHome?: string, extraEnv?: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const run = start(args, cacheHome, extraEnv);
   const { code } = await run.exited;
   return { code, output: run.output() };
 }
@@ -288,6 +289,93 @@ describe('a tiny grid, here and through the queue', () => {
     expect(again.code, again.output).toBe(0);
     expect(again.output).toMatch(/4 runs: 4 finished, 0 already queued, 0 queued now/);
   }, 600_000);
+
+  it('Redis killed and restarted mid-sweep: workers train on, reconnect and take runs again; --wait survives; each run trained once', async () => {
+    const durable = await startRedis({ durable: true });
+    const out = join(work, 'redis-restart');
+    try {
+      const sweep = ['sweep', '--grid', gridFile, '--out', out, '--seeds', '2', '--queue', durable.url];
+      expect((await tokenwave(sweep)).code).toBe(0);
+      // four runs, two workers: the second pair can only be taken once Redis is back
+      const workerArgs = ['worker', '--queue', durable.url, '--out', out, '--lock-seconds', '2'];
+      const workers = [start(workerArgs), start(workerArgs)];
+      const waiting = start([...sweep, '--wait']);
+      const runs = join(out, 'runs');
+      await waitUntil(() => existsSync(runs) && readdirSync(runs).some((id) => pastFirstEpoch(join(runs, id, 'train.log'))));
+      await durable.kill();
+      // down for longer than a job's lock lasts: the locks have expired when it comes back
+      await new Promise((r) => setTimeout(r, 6000));
+      await durable.restart();
+      const waited = await waiting.exited;
+      const said = () => workers.map((w, i) => `worker ${i}:\n${w.output()}`).join('\n');
+      expect(waited.code, `${waiting.output()}\n${said()}`).toBe(0);
+      // the same results as the uninterrupted local sweep, every epoch logged once (no run trained twice)
+      expect(summaries(out)).toEqual(summaries(local()));
+      for (const id of summaries(out).keys()) expect(epochsLogged(out, id), id).toEqual([1, 2, 3]);
+      // each side says once that Redis went and once that it came back, and nothing that looks like a failure
+      for (const output of [...workers.map((w) => w.output()), waiting.output()]) {
+        expect(output.match(/lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(\w+\); (the runs in flight train on|waiting for it \(runs go on training\)); reconnecting/g), output).toHaveLength(1);
+        expect(output).not.toMatch(/fail|Error|    at /);
+      }
+      for (const w of workers) await w.waitFor(/Redis at redis:\/\/127\.0\.0\.1:\d+ is back/);
+      const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: Number(new URL(durable.url).port) } });
+      try {
+        expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: 4, failed: 0 });
+      } finally {
+        await queue.close();
+      }
+      // Redis gone for good: SIGTERM still stops the idle workers (BullMQ's close alone would wait for it forever)
+      await durable.kill();
+      for (const w of workers) w.child.kill('SIGTERM');
+      for (const w of workers) expect((await w.exited).code, said()).toBe(0);
+      expect(said()).toMatch(/worker stopped[^]*worker stopped/);
+    } finally {
+      await durable.stop();
+    }
+  }, 300_000);
+
+  it('a GPU device lost mid-run: the worker hands the job back without using an attempt, and its resumption ends as the local run', async () => {
+    const out = join(work, 'device-lost-worker');
+    const { grid, spec } = await oneRunGrid('device-lost-worker', 'TASR_1L_4T-2H', 0, out);
+    expect((await tokenwave(['sweep', '--grid', grid, '--out', out, '--queue', redis.url])).code).toBe(0);
+    // 5 steps an epoch: the device goes as step 7 starts, after the checkpoint of step 5
+    const worker = start(['worker', '--queue', redis.url, '--out', out, '--lock-seconds', '2'], undefined, { TOKENWAVE_LOSE_DEVICE_AT: '7' });
+    const waited = await tokenwave(['sweep', '--grid', grid, '--out', out, '--queue', redis.url, '--wait']);
+    expect(waited.code, `${waited.output}\n${worker.output()}`).toBe(0);
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+    expect(worker.output()).toMatch(new RegExp(`${runId(spec)}: GPU device lost: TOKENWAVE_LOSE_DEVICE_AT=7, at epoch 2, step 2; .*; handed back, to be taken again in 5 s\n${runId(spec)}: started`));
+    expect(summaries(out).get(runId(spec))).toEqual(summaries(local()).get(runId(spec)));
+    expect(epochsLogged(out, runId(spec))).toEqual([1, 2, 3]);
+    const queue = testQueue();
+    try {
+      const job = (await queue.getJob(runId(spec)))!;
+      // one attempt, the one that completed: the hand-back was not counted as a failed attempt
+      expect([await job.getState(), job.attemptsMade]).toEqual(['completed', 1]);
+    } finally {
+      await queue.close();
+    }
+  }, 120_000);
+
+  it('a GPU device lost mid-run in a local sweep: the run is resumed at once and ends as the uninterrupted one', async () => {
+    const out = join(work, 'device-lost-local');
+    const { grid, spec } = await oneRunGrid('device-lost-local', 'TASR_1L_NT-2H', 0, out);
+    const swept = await tokenwave(['sweep', '--grid', grid, '--out', out], undefined, { TOKENWAVE_LOSE_DEVICE_AT: '7' });
+    expect(swept.code, swept.output).toBe(0);
+    expect(swept.output).toMatch(/GPU device lost: TOKENWAVE_LOSE_DEVICE_AT=7, at epoch 2, step 2; .*; resuming it in 3 s \(retry 1 of 2\)/);
+    expect(summaries(out).get(runId(spec))).toEqual(summaries(local()).get(runId(spec)));
+  }, 120_000);
+
+  it('a run whose folder another live process holds is "try again later" (exit 75), not a failure', async () => {
+    const out = join(work, 'busy');
+    const { spec } = await oneRunGrid('busy', 'TASR_1L_NT-2H', 3, out);
+    const dir = join(out, 'runs', runId(spec));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: 'now' }));
+    const outcome = await executeRun(out, spec);
+    expect(outcome.status).toBe('retry');
+    expect(outcome.status === 'retry' && outcome.reason).toMatch(new RegExp(`is in use by another training run \\(process ${process.pid} on `));
+  }, 60_000);
 
   it('a local sweep stopped by Ctrl-C (SIGINT) checkpoints its run; the next sweep resumes it', async () => {
     const out = join(work, 'interrupted');

@@ -1,7 +1,7 @@
 // The tokenwave command line: one file per command. Errors meant for users (TokenwaveError) print one clear
 // line; anything else is a bug and says how to see its stack (TOKENWAVE_DEBUG=1).
 import { Command } from 'commander';
-import { TokenwaveError } from '../util/errors.js';
+import { EXIT_RETRY_LATER, TokenwaveError } from '../util/errors.js';
 import { TOKENWAVE_VERSION } from '../util/version.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
@@ -31,7 +31,7 @@ try {
   if (process.env.TOKENWAVE_DEBUG) console.error(error.stack);
   else if (err instanceof TokenwaveError) console.error(`tokenwave: ${error.message}`);
   else console.error(`tokenwave: ${error.message}\n(set TOKENWAVE_DEBUG=1 for the stack trace)`);
-  process.exitCode = 1;
+  process.exitCode = err instanceof TokenwaveError && err.retryable ? EXIT_RETRY_LATER : 1;
 }
 // Dawn's bindings can keep Node alive after the device is gone.
 process.exit(process.exitCode ?? 0);

@@ -86,7 +86,7 @@ async function sweepAction(o: SweepOptions): Promise<void> {
       console.log(`start workers with: tokenwave worker --queue ${redactedUrl(o.queue)} --out ${out}; then: tokenwave sweep --grid ${o.grid} --out ${out} --queue ${redactedUrl(o.queue)} --collect (or --wait)`);
       return;
     }
-    await waitForRuns(connection, out, runs, say);
+    await waitForRuns(connection, redactedUrl(o.queue), out, runs, say);
     return report(out, runs, o.grid);
   }
   const stop = new AbortController();
@@ -139,6 +139,7 @@ async function workerAction(o: WorkerCommandOptions): Promise<void> {
   const connection = await connect(o.queue);
   await makeFolder(o.out);
   const worker = startWorker(connection, {
+    where: redactedUrl(o.queue),
     out: o.out,
     version: TOKENWAVE_VERSION,
     concurrency: integerOption('concurrency', o.concurrency, 1, 64)!,

@@ -21,8 +21,12 @@ import { TokenwaveError } from '../util/errors.js';
 export class GpuValidationError extends TokenwaveError {
   override name = 'GpuValidationError';
 }
+/** The GPU device is gone (a driver reset, a GPU removed): a fault outside the command, which may well pass if run again. */
 export class DeviceLostError extends TokenwaveError {
   override name = 'DeviceLostError';
+  constructor(readonly reason: string) {
+    super(`GPU device lost: ${reason}; run the command again (a driver reset passes; if it happens again, run tokenwave doctor)`, { retryable: true });
+  }
 }
 
 export interface CompiledKernel {
@@ -141,6 +145,8 @@ export class Runtime {
   private readonly pendingChecks: Promise<void>[] = [];
   private readonly errors: Error[] = [];
   private lostReason: string | undefined;
+  /** Fault injection for the device-loss tests: TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=<n> loses the device at the first submit after n dispatches. */
+  private readonly loseAtDispatch = Number(globalThis.process?.env.TOKENWAVE_LOSE_DEVICE_AT_DISPATCH) || undefined;
 
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -496,6 +502,9 @@ export class Runtime {
       this.device.queue.writeBuffer(this.arena, 0, this.arenaMirror, 0, this.arenaUsed);
       this.arenaUsed = 0;
     }
+    if (this.loseAtDispatch !== undefined && this.lostReason === undefined && this.stats.dispatches >= this.loseAtDispatch) {
+      this.loseDevice(`TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=${this.loseAtDispatch}`);
+    }
     this.device.pushErrorScope('validation');
     this.device.pushErrorScope('out-of-memory');
     this.device.queue.submit([this.encoder.finish()]);
@@ -562,7 +571,7 @@ export class Runtime {
   }
 
   private assertAlive(): void {
-    if (this.lostReason !== undefined) throw new DeviceLostError(`GPU device lost: ${this.lostReason}`);
+    if (this.lostReason !== undefined) throw new DeviceLostError(this.lostReason);
   }
 
   /** Flushes and frees pooled buffers that are not in use. */

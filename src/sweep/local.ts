@@ -3,6 +3,10 @@
 import { runId, type RunSpec } from './grid.js';
 import { executeRun, runSummary } from './run.js';
 
+/** How often a local sweep starts a run again that a fault outside it stopped (a lost GPU device), and after how long. */
+const RETRIES = 2;
+const RETRY_DELAY_MS = 3000;
+
 export interface LocalOptions {
   parallel: number;
   backend?: string;
@@ -25,7 +29,12 @@ export async function runLocal(out: string, runs: readonly RunSpec[], o: LocalOp
       const r = todo[next++]!;
       const started = performance.now();
       o.say(`[${next}/${todo.length}] ${runId(r)}: started`);
-      const outcome = await executeRun(out, r, { signal: o.signal, backend: o.backend });
+      let outcome = await executeRun(out, r, { signal: o.signal, backend: o.backend });
+      for (let retry = 1; outcome.status === 'retry' && retry <= RETRIES && !o.signal?.aborted; retry++) {
+        o.say(`${runId(r)}: ${outcome.reason}; resuming it in ${RETRY_DELAY_MS / 1000} s (retry ${retry} of ${RETRIES})`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+        outcome = await executeRun(out, r, { signal: o.signal, backend: o.backend });
+      }
       const minutes = (performance.now() - started) / 60_000;
       if (outcome.status === 'done') {
         eta.finished(minutes);

@@ -63,6 +63,47 @@ export async function connect(url: string): Promise<ConnectionOptions> {
   return { ...options, maxRetriesPerRequest: null };
 }
 
+/** How long a worker leaves a run it handed back (a lost GPU device, its folder in use) before taking it again. */
+const HAND_BACK_SECONDS = 5;
+
+const CONNECTION_FAULTS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Whether `err` is Redis being out of reach (which `watchConnection` reports), not a fault of a job. */
+const isConnectionFault = (err: Error) => CONNECTION_FAULTS.has((err as NodeJS.ErrnoException).code ?? '') || /Connection is closed|connect ECONNREFUSED|Stream isn't writeable/.test(err.message);
+
+/**
+ * Says once when Redis goes out of reach and once when it is back. BullMQ's own connections retry with ioredis's
+ * backoff (50 ms more per try, at most 2 s apart) and hold their commands meanwhile; this one only listens.
+ */
+function watchConnection(connection: ConnectionOptions, where: string, say: (line: string) => void, whileDown: string): () => void {
+  const watch = new Redis({ ...(connection as object), maxRetriesPerRequest: null });
+  let down = false;
+  watch.on('error', (err: NodeJS.ErrnoException) => {
+    if (down) return;
+    down = true;
+    say(`queue: lost Redis at ${where} (${err.code ?? err.message}); ${whileDown}; reconnecting`);
+  });
+  watch.on('ready', () => {
+    if (!down) return;
+    down = false;
+    say(`queue: Redis at ${where} is back`);
+  });
+  return () => watch.disconnect();
+}
+
+/**
+ * Whether `closing` (a BullMQ close) ended within `ms`. BullMQ's close waits for Redis, which may be gone for good
+ * (taskforcesh/bullmq#4656); the process is ending, and what matters is already on disk, so it waits no longer.
+ */
+async function closedWithin(closing: Promise<unknown>, ms = 10_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([closing.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Queues the unfinished runs (a run already queued and not finished stays as it is); returns how many were added. */
 export async function enqueue(connection: ConnectionOptions, out: string, runs: readonly RunSpec[], version: string): Promise<{ added: number; queued: number; finished: number }> {
   const queue = new Queue<JobData>(QUEUE_NAME, { connection });
@@ -95,9 +136,10 @@ export async function enqueue(connection: ConnectionOptions, out: string, runs: 
 }
 
 /** Waits until every run of `runs` has finished in `out`; stops at the first run whose job gave up. */
-export async function waitForRuns(connection: ConnectionOptions, out: string, runs: readonly RunSpec[], say: (line: string) => void, pollMs = 2000): Promise<void> {
+export async function waitForRuns(connection: ConnectionOptions, where: string, out: string, runs: readonly RunSpec[], say: (line: string) => void, pollMs = 2000): Promise<void> {
   const queue = new Queue<JobData>(QUEUE_NAME, { connection });
   queue.on('error', () => {});
+  const unwatch = watchConnection(connection, where, say, 'waiting for it (runs go on training)');
   const pending = new Set<RunSpec>();
   for (const r of runs) if (!(await runSummary(out, r))) pending.add(r);
   const eta = new Eta(pending.size);
@@ -120,11 +162,14 @@ export async function waitForRuns(connection: ConnectionOptions, out: string, ru
       if (pending.size) await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   } finally {
-    await queue.close();
+    unwatch();
+    await closedWithin(queue.close());
   }
 }
 
 export interface WorkerOptions {
+  /** The queue's URL as it may be shown (redactedUrl). */
+  where: string;
   out: string;
   version: string;
   concurrency: number;
@@ -137,6 +182,7 @@ export interface WorkerOptions {
 /** Takes jobs until stopped; `stop()` checkpoints the runs in flight, hands their jobs back and closes. */
 export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { stop: () => Promise<void>; closed: Promise<void> } {
   const stopping = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
   const handle = async (job: Job<JobData>, token?: string) => {
     const { spec, version } = job.data;
     if (version !== o.version) {
@@ -144,8 +190,15 @@ export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { 
       await job.moveToDelayed(Date.now() + 10_000, token);
       throw new DelayedError();
     }
+    if (await runSummary(o.out, spec)) {
+      // finished while Redis was away, or by a worker that died before it could say so
+      o.say(`${job.id}: finished before; recorded as finished now`);
+      return {};
+    }
     o.say(`${job.id}: ${job.attemptsMade > 0 ? `attempt ${job.attemptsMade + 1}` : 'started'}`);
-    const outcome = await executeRun(o.out, spec, { signal: stopping.signal, backend: o.backend });
+    const run = executeRun(o.out, spec, { signal: stopping.signal, backend: o.backend });
+    inFlight.add(run);
+    const outcome = await run.finally(() => inFlight.delete(run));
     if (outcome.status === 'done') {
       o.say(`${job.id}: test top-1 ${(100 * outcome.summary.test.top1).toFixed(1)}%`);
       return { top1: outcome.summary.test.top1 };
@@ -154,6 +207,12 @@ export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { 
       o.say(`${job.id}: checkpointed and handed back`);
       await job.moveToWait(token);
       throw new WaitingError();
+    }
+    if (outcome.status === 'retry') {
+      // not the run's fault: no attempt is used up, and the checkpoint it left is resumed
+      o.say(`${job.id}: ${outcome.reason}; handed back, to be taken again in ${HAND_BACK_SECONDS} s`);
+      await job.moveToDelayed(Date.now() + HAND_BACK_SECONDS * 1000, token);
+      throw new DelayedError();
     }
     o.say(`${job.id}: ${outcome.reason}`);
     throw new Error(outcome.reason);
@@ -167,13 +226,28 @@ export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { 
     // a run killed with its worker is resumed, not failed, however often that happens
     maxStalledCount: 1000,
   });
-  worker.on('error', (err) => o.say(`queue: ${err.message}`));
-  const closed = new Promise<void>((resolve) => worker.on('closed', () => resolve()));
+  const unwatch = watchConnection(connection, o.where, o.say, 'the runs in flight train on');
+  worker.on('error', (err) => {
+    if (isConnectionFault(err)) return;
+    const lost = err.message.match(/^(?:Missing lock for job|could not renew lock for job) (\S+?)\.?(?: |$)/);
+    // a lock that expired while Redis was away: the queue hands the job out again, and a worker finds the run
+    // finished (or resumes it, once this one has let its folder go)
+    if (lost) o.say(`queue: ${lost[1]}: its lock expired while Redis was out of reach; the queue hands it out again`);
+    else o.say(`queue: ${err.message}`);
+  });
+  let markClosed = () => {};
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  worker.on('closed', markClosed);
   return {
     closed,
     stop: async () => {
       stopping.abort();
-      await worker.close();
+      await Promise.allSettled([...inFlight]);
+      if (!(await closedWithin(worker.close()))) {
+        o.say('queue: Redis did not answer while the worker closed; stopping anyway (the runs are checkpointed; their jobs go back to the queue when their locks expire)');
+      }
+      unwatch();
+      markClosed();
     },
   };
 }

@@ -7,6 +7,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUMMARY_FILE, type RunSummary } from '../train/run-folder.js';
+import { EXIT_RETRY_LATER } from '../util/errors.js';
 import { makeFolder } from '../util/files.js';
 import { runId, trainArguments, type RunSpec } from './grid.js';
 
@@ -22,7 +23,8 @@ export async function runSummary(out: string, r: RunSpec): Promise<RunSummary | 
   return JSON.parse(await readFile(path, 'utf8')) as RunSummary;
 }
 
-export type RunOutcome = { status: 'done'; summary: RunSummary } | { status: 'stopped' } | { status: 'failed'; reason: string };
+/** `retry`: stopped by a fault outside the run (its GPU device lost, its folder in use by another process); worth trying again later. */
+export type RunOutcome = { status: 'done'; summary: RunSummary } | { status: 'stopped' } | { status: 'retry' | 'failed'; reason: string };
 
 export interface RunControl {
   /** Aborting asks the run to save its checkpoint and stop (SIGINT, as Ctrl-C on `tokenwave train`). */
@@ -52,7 +54,9 @@ export async function executeRun(out: string, r: RunSpec, control: RunControl = 
     const summary = await runSummary(out, r);
     if (code === 0 && summary) return { status: 'done', summary };
     if (code === 130 && control.signal?.aborted) return { status: 'stopped' };
-    return { status: 'failed', reason: `tokenwave train exited with ${code}: ${await lastLine(join(dir, RUN_LOG))} (log: ${join(dir, RUN_LOG)})` };
+    const why = await lastLine(join(dir, RUN_LOG));
+    if (code === EXIT_RETRY_LATER) return { status: 'retry', reason: why.replace(/^tokenwave: /, '') };
+    return { status: 'failed', reason: `tokenwave train exited with ${code}: ${why} (log: ${join(dir, RUN_LOG)})` };
   } finally {
     await log.close();
   }

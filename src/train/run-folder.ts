@@ -229,6 +229,7 @@ export class RunFolder {
         throw new TrainingError(
           `${this.dir} is in use by another training run (process ${held.pid} on ${held.host}, since ${held.started}): ` +
             `wait for it, or use another --out${alive ? '' : ` (if that run is gone, delete ${this.lockFile})`}`,
+          { retryable: true },
         );
       }
       notice(`taking over the lock of ${this.dir} from process ${held.pid ?? '?'}, which is no longer running`);

@@ -89,7 +89,8 @@ function divergenceWatch(classes: number): (loss: number, step: number, lr: numb
 
 /**
  * Fault injection for the device-loss tests: TOKENWAVE_LOSE_DEVICE_AT=<step> loses the GPU device (as a driver reset
- * would) as that global step (1-based) starts.
+ * would) as that global step (1-based) starts, in a run started afresh (its resumption, which a sweep worker starts
+ * with the same environment, trains on).
  */
 function deviceLossPoint(step: number): void {
   if (process.env.TOKENWAVE_LOSE_DEVICE_AT === String(step)) engine().runtime.loseDevice(`TOKENWAVE_LOSE_DEVICE_AT=${step}`);
@@ -181,7 +182,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
           stopped = true;
           break;
         }
-        deviceLossPoint(state.globalStep + 1);
+        if (!o.resume) deviceLossPoint(state.globalStep + 1);
         const indices = order.slice(state.stepInEpoch * o.batchSize, (state.stepInEpoch + 1) * o.batchSize);
         engine().setSeed(seedFor(o.seed, state.globalStep));
         opt.lr = learningRate(o.schedule, state.epoch + state.stepInEpoch / stepsPerEpoch);
@@ -249,7 +250,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
       savedStep === undefined
         ? 'no checkpoint had been saved yet: run the same command again to start over'
         : `the checkpoint in ${run.lastDir} (after step ${savedStep}) is kept: run the same command with --resume to continue from it`;
-    throw new TrainingError(`${err.message}, at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}; ${resume}`);
+    throw new TrainingError(`GPU device lost: ${err.reason}, at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}; ${resume}`, { retryable: true });
   } finally {
     anomalies?.stop();
     steps.dispose();
