@@ -334,6 +334,29 @@ describe('a tiny grid, here and through the queue', () => {
     }
   }, 300_000);
 
+  it('Redis restarted without persistence (the queue lost): --wait queues the missing runs again and the sweep ends', async () => {
+    const forgetful = await startRedis();
+    const out = join(work, 'queue-lost');
+    try {
+      const { grid, spec } = await oneRunGrid('queue-lost', 'TASR_1L_NT-2H', 5, out);
+      const sweep = ['sweep', '--grid', grid, '--out', out, '--queue', forgetful.url];
+      expect((await tokenwave(sweep)).code).toBe(0);
+      const waiting = start([...sweep, '--wait']);
+      await waiting.waitFor(/1 already queued, 0 queued now/);
+      await forgetful.kill();
+      await forgetful.restart();
+      const worker = start(['worker', '--queue', forgetful.url, '--out', out]);
+      const waited = await waiting.exited;
+      expect(waited.code, `${waiting.output()}\n${worker.output()}`).toBe(0);
+      expect(waiting.output()).toMatch(new RegExp(`${runId(spec)}: neither finished in .* nor queued on redis://127\\.0\\.0\\.1:\\d+ \\(a Redis restarted without persistence loses its queue\\): queued again`));
+      expect(epochsLogged(out, runId(spec))).toEqual([1, 2, 3]);
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+    } finally {
+      await forgetful.stop();
+    }
+  }, 120_000);
+
   it('a GPU device lost mid-run: the worker hands the job back without using an attempt, and its resumption ends as the local run', async () => {
     const out = join(work, 'device-lost-worker');
     const { grid, spec } = await oneRunGrid('device-lost-worker', 'TASR_1L_4T-2H', 0, out);

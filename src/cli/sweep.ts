@@ -86,7 +86,7 @@ async function sweepAction(o: SweepOptions): Promise<void> {
       console.log(`start workers with: tokenwave worker --queue ${redactedUrl(o.queue)} --out ${out}; then: tokenwave sweep --grid ${o.grid} --out ${out} --queue ${redactedUrl(o.queue)} --collect (or --wait)`);
       return;
     }
-    await waitForRuns(connection, redactedUrl(o.queue), out, runs, say);
+    await waitForRuns(connection, redactedUrl(o.queue), out, runs, TOKENWAVE_VERSION, say);
     return report(out, runs, o.grid);
   }
   const stop = new AbortController();

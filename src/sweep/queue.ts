@@ -104,6 +104,12 @@ async function closedWithin(closing: Promise<unknown>, ms = 10_000): Promise<boo
   }
 }
 
+/** Queues one run: its job id is the run's id, so it is queued once. */
+async function addRun(queue: Queue<JobData>, spec: RunSpec, version: string): Promise<void> {
+  const id = runId(spec);
+  await queue.add(id, { spec, version }, { jobId: id, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false });
+}
+
 /** Queues the unfinished runs (a run already queued and not finished stays as it is); returns how many were added. */
 export async function enqueue(connection: ConnectionOptions, out: string, runs: readonly RunSpec[], version: string): Promise<{ added: number; queued: number; finished: number }> {
   const queue = new Queue<JobData>(QUEUE_NAME, { connection });
@@ -126,7 +132,7 @@ export async function enqueue(connection: ConnectionOptions, out: string, runs: 
         }
         await existing.remove();
       }
-      await queue.add(id, { spec, version }, { jobId: id, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false });
+      await addRun(queue, spec, version);
       added++;
     }
   } finally {
@@ -135,8 +141,12 @@ export async function enqueue(connection: ConnectionOptions, out: string, runs: 
   return { added, queued, finished };
 }
 
-/** Waits until every run of `runs` has finished in `out`; stops at the first run whose job gave up. */
-export async function waitForRuns(connection: ConnectionOptions, where: string, out: string, runs: readonly RunSpec[], say: (line: string) => void, pollMs = 2000): Promise<void> {
+/**
+ * Waits until every run of `runs` has finished in `out`; stops at the first run whose job gave up. A run that is
+ * neither finished nor queued (a Redis restarted without persistence lost the queue) is queued again: if a worker
+ * still trains it, whoever takes the new job finds its folder locked and hands the job back until it is done.
+ */
+export async function waitForRuns(connection: ConnectionOptions, where: string, out: string, runs: readonly RunSpec[], version: string, say: (line: string) => void, pollMs = 2000): Promise<void> {
   const queue = new Queue<JobData>(QUEUE_NAME, { connection });
   queue.on('error', () => {});
   const unwatch = watchConnection(connection, where, say, 'waiting for it (runs go on training)');
@@ -156,7 +166,11 @@ export async function waitForRuns(connection: ConnectionOptions, where: string, 
           continue;
         }
         const job = await queue.getJob(runId(r));
-        if (!job) throw new QueueError(`${runId(r)} is neither finished in ${out} nor queued: queue the sweep again (without --collect)`);
+        if (!job) {
+          say(`${runId(r)}: neither finished in ${out} nor queued on ${where} (a Redis restarted without persistence loses its queue): queued again`);
+          await addRun(queue, r, version);
+          continue;
+        }
         if ((await job.getState()) === 'failed') throw new QueueError(`${runId(r)} failed ${job.attemptsMade} times: ${job.failedReason}`);
       }
       if (pending.size) await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -229,7 +243,7 @@ export function startWorker(connection: ConnectionOptions, o: WorkerOptions): { 
   const unwatch = watchConnection(connection, o.where, o.say, 'the runs in flight train on');
   worker.on('error', (err) => {
     if (isConnectionFault(err)) return;
-    const lost = err.message.match(/^(?:Missing lock for job|could not renew lock for job) (\S+?)\.?(?: |$)/);
+    const lost = err.message.match(/^(?:Missing (?:lock|key) for job|could not renew lock for job) (\S+?)\.?(?: |$)/);
     // a lock that expired while Redis was away: the queue hands the job out again, and a worker finds the run
     // finished (or resumes it, once this one has let its folder go)
     if (lost) o.say(`queue: ${lost[1]}: its lock expired while Redis was out of reach; the queue hands it out again`);
