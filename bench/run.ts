@@ -1,6 +1,8 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
 // Sections: matmul, spectrogram, models, host (default: all). `--runs N` sets the timed repetitions of the model rows.
+import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
+import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
 import { hostMilliseconds, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
 import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
@@ -67,6 +69,19 @@ if (wanted('models')) {
   console.log('backward, optimizer, the loss read back; inference: logits read back). TF.js WASM has no gradient kernels for');
   console.log('convolution filters and depthwise convolutions: the peer model computes those through custom gradients.');
   console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'tfjs-webgpu'.padStart(12)} ${'ratio'.padStart(7)} ${'tfjs-wasm'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+  // Workloads this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for are said up front and skipped, in seconds.
+  const fitting: typeof workloads = [];
+  for (const w of workloads) {
+    const refusal = await checkBatchFits(modelConfig(w.model), w.batch, w.mode === 'train' ? 'training' : 'inference', 'a batch of').then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof BatchTooLargeError) return err.message;
+        throw err;
+      },
+    );
+    if (refusal) console.log(`  skipped: ${refusal}`);
+    else fitting.push(w);
+  }
   let wasm = '';
   // A peer that fails (out of memory) leaves a note in its cell rather than ending the benchmark.
   const peer = async (w: Workload): Promise<Measured | string> => {
@@ -77,7 +92,7 @@ if (wanted('models')) {
       return '(failed)';
     }
   };
-  for (const w of workloads) {
+  for (const w of fitting) {
     const ours = await tokenwaveModel(w, runs);
     await useRegisteredTfjsWebgpu();
     const gpuPeer = await peer(w);

@@ -324,6 +324,31 @@ describe('a batch too large for the adapter', () => {
   }, 120_000);
 });
 
+describe('a GPU memory budget (TOKENWAVE_GPU_MEMORY_MIB, as on a GPU shared with others)', () => {
+  it('a batch over it is refused up front naming the largest that fits; that one trains within it, to the weights it reaches without one', async () => {
+    // a cache of its own: the spectrograms are computed under the budget too (in halves: 48 clips do not fit)
+    const budget = { TOKENWAVE_GPU_MEMORY_MIB: '4', TOKENWAVE_CACHE: join(work, 'cache-budget') };
+    const refused = await tokenwave(trainArgs(join(work, 'budget-32'), ['--batch-size', '32']), budget);
+    expect(refused.code).toBe(1);
+    const refusal = refused.stderr.trim().split('\n').at(-1)!;
+    expect(refusal).toMatch(
+      /^tokenwave: TASR_1L_4T-2H at batch 32: a training step needs more GPU memory than tokenwave may use \(TOKENWAVE_GPU_MEMORY_MIB: 4 MiB; [\d.]+ MiB were allocated when [\d.,]+ [KM]iB more were asked for\); the largest batch that fits is (\d+): use --batch-size \1 or less$/,
+    );
+    const largest = Number(refusal.match(/fits is (\d+)/)![1]);
+    expect(largest).toBeGreaterThan(1);
+    const over = await tokenwave(trainArgs(join(work, 'budget-over'), ['--batch-size', String(largest + 1)]), budget);
+    expect(over.stderr).toMatch(new RegExp(`the largest batch that fits is ${largest}: `));
+    const within = await tokenwave(trainArgs(join(work, 'budget-within'), ['--batch-size', String(largest)]), budget);
+    expect(within.code, within.stderr).toBe(0);
+    const unbounded = await tokenwave(trainArgs(join(work, 'budget-none'), ['--batch-size', String(largest)]));
+    expect(unbounded.code, unbounded.stderr).toBe(0);
+    expect(weights(join(work, 'budget-within', 'last'))).toEqual(weights(join(work, 'budget-none', 'last')));
+    const nonsense = await tokenwave(trainArgs(join(work, 'budget-nonsense')), { TOKENWAVE_GPU_MEMORY_MIB: 'lots' });
+    expect(nonsense.code).toBe(1);
+    expect(nonsense.stderr.trim().split('\n').at(-1)).toBe('tokenwave: TOKENWAVE_GPU_MEMORY_MIB=lots: give the MiB of GPU memory tokenwave may use, a positive number');
+  }, 180_000);
+});
+
 describe('file-system failures', () => {
   it('a failed write names the path and why, and leaves no temporary file; an unwritable cache costs a warning, not the run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-files-'));

@@ -188,15 +188,22 @@ export class NormalizationStats {
   private sumSquares = 0;
 
   async add(batch: Tensor): Promise<void> {
-    const flat = batch.view([batch.size]);
-    const squares = unaryForward('square', flat);
-    const total = reduceAxis('sum', flat, 0);
-    const totalSquares = reduceAxis('sum', squares, 0);
-    const [s, q] = [await total.item(), await totalSquares.item()];
-    for (const t of [flat, squares, total, totalSquares]) t.dispose();
-    this.count += batch.size;
-    this.sum += s;
-    this.sumSquares += q;
+    const made = [batch.view([batch.size])];
+    try {
+      const flat = made[0]!;
+      const squares = unaryForward('square', flat);
+      made.push(squares);
+      const total = reduceAxis('sum', flat, 0);
+      made.push(total);
+      const totalSquares = reduceAxis('sum', squares, 0);
+      made.push(totalSquares);
+      const [s, q] = [await total.item(), await totalSquares.item()];
+      this.count += batch.size;
+      this.sum += s;
+      this.sumSquares += q;
+    } finally {
+      for (const t of made) t.dispose();
+    }
   }
 
   get mean(): number {

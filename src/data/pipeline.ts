@@ -8,6 +8,7 @@ import { prepareClip } from '../audio/clips.js';
 import { spectrogram, spectrogramShape, type SpectrogramConfig } from '../audio/spectrogram.js';
 import { readWav, WavError } from '../audio/wav.js';
 import { tidy } from '../tensor/engine.js';
+import { inBatchesThatFit } from '../tensor/fit.js';
 import { Tensor } from '../tensor/tensor.js';
 import { fileError, writeFileAtomic } from '../util/files.js';
 import { seededRandom } from '../util/random.js';
@@ -74,9 +75,14 @@ export async function spectrograms(
     if (clips.length > 0) {
       const data = new Float32Array(clips.length * p.clipSamples);
       clips.forEach((c, i) => data.set(c, i * p.clipSamples));
-      const out = tidy(() => spectrogram(Tensor.from(data, [clips.length, p.clipSamples]), p.spectrogram));
-      chunks.push(await out.data());
-      out.dispose();
+      await inBatchesThatFit(clips.length, clips.length, async (first, n) => {
+        const out = tidy(() => spectrogram(Tensor.from(data.subarray(first * p.clipSamples, (first + n) * p.clipSamples), [n, p.clipSamples]), p.spectrogram));
+        try {
+          chunks.push(await out.data());
+        } finally {
+          out.dispose();
+        }
+      });
     }
     options.onProgress?.(Math.min(items.length, start + batch), items.length);
   }

@@ -64,7 +64,12 @@ export abstract class Module {
   }
 
   dispose(): void {
-    for (const t of this.params.values()) t.dispose();
+    for (const t of this.params.values()) {
+      // a gradient left by a step cut short (a batch that did not fit) goes with its parameter
+      t.grad?.dispose();
+      t.grad = undefined;
+      t.dispose();
+    }
     for (const m of this.children.values()) m.dispose();
   }
 }

@@ -10,19 +10,34 @@ export interface PoolStats {
   reuses: number;
 }
 
-/** A buffer larger than the adapter allows (a storage binding, or any buffer): the work must be split or made smaller. */
+/**
+ * A buffer larger than the adapter allows (a storage binding, or any buffer), or more memory than the GPU (or the
+ * budget TOKENWAVE_GPU_MEMORY_MIB) gives: the work must be split or made smaller.
+ */
 export class GpuMemoryError extends TokenwaveError {
   override name = 'GpuMemoryError';
-  /** The size against the limit, in words: '1,024 MiB, more than this adapter allows (...: 128 MiB)'. */
-  readonly excess: string;
-  constructor(bytes: number, limit: number, limitName: string, what: string) {
-    const excess = `${mebibytes(bytes)}, more than this adapter allows (${limitName}: ${mebibytes(limit)})`;
-    super(`a ${what} of ${excess}`);
-    this.excess = excess;
+  /**
+   * What the work needs, against what it may have, to follow "a training step needs ...": 'a buffer of 1,024 MiB,
+   * more than this adapter allows (...: 128 MiB)', or 'more GPU memory than ... (...)'.
+   */
+  readonly need: string;
+  constructor(label: string, need: string) {
+    super(`allocating a ${label} buffer: ${need}`);
+    this.need = need;
   }
 }
 
-const mebibytes = (bytes: number) => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+export const formatBytes = (bytes: number) =>
+  bytes < 2 ** 20 ? `${Math.ceil(bytes / 1024).toLocaleString('en-US')} KiB` : `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+
+export interface PoolOptions {
+  /** The most bytes the pool may hold allocated; undefined: what the GPU gives. */
+  budgetBytes?: number;
+  /** Frees what can be freed (submit pending work, then trim) before the budget refuses a buffer. */
+  makeRoom?: () => void;
+  /** Hears an allocation the GPU could not make (its out-of-memory error scope answers later). */
+  onOutOfMemory?: (err: GpuMemoryError) => void;
+}
 
 const STORAGE = 0x80;
 
@@ -43,7 +58,10 @@ export class BufferPool {
     reuses: 0,
   };
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly options: PoolOptions = {},
+  ) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'tokenwave'): GPUBuffer {
     const size = sizeClass(bytes);
@@ -54,16 +72,39 @@ export class BufferPool {
       this.stats.reuses++;
     } else {
       const limits = this.device.limits;
-      if (size > limits.maxBufferSize) throw new GpuMemoryError(size, limits.maxBufferSize, 'maxBufferSize', `${label} buffer`);
-      if (usage & STORAGE && size > limits.maxStorageBufferBindingSize) {
-        throw new GpuMemoryError(size, limits.maxStorageBufferBindingSize, 'maxStorageBufferBindingSize', `${label} buffer`);
-      }
-      buffer = this.device.createBuffer({ size, usage, label });
+      const overLimit = (limit: number, name: string) => new GpuMemoryError(label, `a buffer of ${formatBytes(size)}, more than this adapter allows (${name}: ${formatBytes(limit)})`);
+      if (size > limits.maxBufferSize) throw overLimit(limits.maxBufferSize, 'maxBufferSize');
+      if (usage & STORAGE && size > limits.maxStorageBufferBindingSize) throw overLimit(limits.maxStorageBufferBindingSize, 'maxStorageBufferBindingSize');
+      this.checkBudget(size, label);
+      buffer = this.allocate(size, usage, label);
       this.stats.bytesAllocated += size;
       this.stats.buffersAllocated++;
     }
     this.inUse.add(buffer);
     this.stats.bytesInUse += size;
+    return buffer;
+  }
+
+  private asked(size: number): string {
+    return `${formatBytes(this.stats.bytesAllocated)} were allocated when ${formatBytes(size)} more were asked for`;
+  }
+
+  private checkBudget(size: number, label: string): void {
+    const budget = this.options.budgetBytes;
+    if (budget === undefined || this.stats.bytesAllocated + size <= budget) return;
+    this.options.makeRoom?.();
+    if (this.stats.bytesAllocated + size <= budget) return;
+    throw new GpuMemoryError(label, `more GPU memory than tokenwave may use (TOKENWAVE_GPU_MEMORY_MIB: ${formatBytes(budget)}; ${this.asked(size)})`);
+  }
+
+  /** Creates a buffer; the GPU says only later (its out-of-memory error scope) when it had no memory for it. */
+  private allocate(size: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage, label });
+    const asked = this.asked(size);
+    void this.device.popErrorScope().then((error) => {
+      if (error) this.options.onOutOfMemory?.(new GpuMemoryError(label, `more GPU memory than the GPU had free (${asked}: ${error.message})`));
+    });
     return buffer;
   }
 
@@ -101,6 +142,11 @@ export class BufferPool {
       }
     }
     this.free.clear();
+  }
+
+  /** The most bytes the pool may hold allocated (TOKENWAVE_GPU_MEMORY_MIB), if limited. */
+  get budgetBytes(): number | undefined {
+    return this.options.budgetBytes;
   }
 
   snapshot(): PoolStats {

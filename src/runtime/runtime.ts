@@ -16,7 +16,7 @@ import {
 import { BufferPool } from './pool.js';
 import { DispatchTimer, type DispatchTiming, type TimingMethod } from './timer.js';
 import { waitGently } from './gentle-wait.js';
-import { TokenwaveError } from '../util/errors.js';
+import { ArgumentError, TokenwaveError } from '../util/errors.js';
 
 export class GpuValidationError extends TokenwaveError {
   override name = 'GpuValidationError';
@@ -48,6 +48,19 @@ export interface RuntimeOptions {
   backend?: string;
   /** Kernel variants to use ('auto': by adapter); default: TOKENWAVE_KERNELS or 'auto'. */
   kernelVariants?: KernelVariants | 'auto';
+  /** The most GPU memory tokenwave may allocate, in MiB (a GPU shared with others); default: TOKENWAVE_GPU_MEMORY_MIB, else what the GPU gives. */
+  memoryBudgetMiB?: number;
+}
+
+/** The memory budget in bytes from the option or TOKENWAVE_GPU_MEMORY_MIB; undefined: none. */
+function memoryBudget(option: number | undefined): number | undefined {
+  const fromEnv = globalThis.process?.env.TOKENWAVE_GPU_MEMORY_MIB;
+  const value = option ?? (fromEnv === undefined || fromEnv === '' ? undefined : Number(fromEnv));
+  if (value === undefined) return undefined;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new ArgumentError(`${option === undefined ? `TOKENWAVE_GPU_MEMORY_MIB=${fromEnv}` : `memoryBudgetMiB ${option}`}: give the MiB of GPU memory tokenwave may use, a positive number`);
+  }
+  return value * 2 ** 20;
 }
 
 /** One dispatch of a compiled kernel: uniforms and storage buffers by their declared names. */
@@ -145,6 +158,7 @@ export class Runtime {
   private readonly pendingChecks: Promise<void>[] = [];
   private readonly errors: Error[] = [];
   private lostReason: string | undefined;
+  private readonly memoryPressureHandlers = new Set<() => void>();
   /** Fault injection for the device-loss tests: TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=<n> loses the device at the first submit after n dispatches. */
   private readonly loseAtDispatch = Number(globalThis.process?.env.TOKENWAVE_LOSE_DEVICE_AT_DISPATCH) || undefined;
 
@@ -171,7 +185,14 @@ export class Runtime {
     this.attempts = choice.attempts;
     this.kernelVariants = kernelVariants(options.kernelVariants, choice.software);
     this.adapterName = describeAdapter(choice.adapter);
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, {
+      budgetBytes: memoryBudget(options.memoryBudgetMiB),
+      makeRoom: () => {
+        for (const handler of this.memoryPressureHandlers) handler();
+        this.trim();
+      },
+      onOutOfMemory: (err) => this.errors.push(err),
+    });
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM_USAGE, label: 'uniform arena' });
@@ -184,7 +205,8 @@ export class Runtime {
   }
 
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
-    kernelVariants(options.kernelVariants, false); // refuse a bad value before opening a device
+    kernelVariants(options.kernelVariants, false); // refuse bad values before opening a device
+    memoryBudget(options.memoryBudgetMiB);
     const choice = await chooseAdapter(options.backend);
     const { adapter } = choice;
     const requiredLimits: Record<string, number> = {};
@@ -562,6 +584,15 @@ export class Runtime {
     const first = this.errors.shift();
     this.errors.length = 0;
     if (first) throw first;
+  }
+
+  /**
+   * `handler` releases what it can to the pool (a cache of planned steps) when the memory budget would refuse a
+   * buffer; the pool is trimmed after. Returns the handler's removal.
+   */
+  onMemoryPressure(handler: () => void): () => void {
+    this.memoryPressureHandlers.add(handler);
+    return () => this.memoryPressureHandlers.delete(handler);
   }
 
   /** Loses the device as a driver reset would (fault injection for the tests): every later call throws DeviceLostError. */

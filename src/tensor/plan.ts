@@ -33,24 +33,35 @@ const shapesKey = (inputs: readonly Tensor[]) => inputs.map((t) => `${t.dtype}[$
  */
 export class StepPlans {
   private readonly plans = new Map<string, Plan | string>();
+  /** Set once the GPU memory budget pressed: the plans' buffers were given back, and steps run unplanned. */
+  private noRoom = false;
+  private replaying = false;
+  private stopListening: (() => void) | undefined;
 
   constructor(private readonly step: (inputs: readonly Tensor[]) => Tensor[]) {}
 
   /** Runs the step on `inputs` and returns its outputs, the caller's to dispose. */
   run(inputs: readonly Tensor[]): Tensor[] {
     const eng = engine();
-    if (eng.ledger.recording || eng.runtime.timing) return this.step(inputs);
+    if (eng.ledger.recording || eng.runtime.timing || this.noRoom) return this.step(inputs);
     const key = shapesKey(inputs);
     const plan = this.plans.get(key);
     if (typeof plan === 'string') return this.step(inputs);
     if (!plan) return this.record(key, inputs);
-    plan.slots.forEach((slot, i) => copyOf(inputs[i]!, slot));
-    eng.runtime.replay(plan.recording);
-    return plan.outputs.map((t) => copyOf(t));
+    this.replaying = true;
+    try {
+      plan.slots.forEach((slot, i) => copyOf(inputs[i]!, slot));
+      eng.runtime.replay(plan.recording);
+      return plan.outputs.map((t) => copyOf(t));
+    } finally {
+      this.replaying = false;
+      if (this.noRoom) this.dispose();
+    }
   }
 
   /** Why the step for these input shapes runs unplanned, if it does (undefined: planned, or not yet run). */
   unplanned(inputs: readonly Tensor[]): string | undefined {
+    if (this.noRoom) return 'its plans were given up to stay within the GPU memory budget';
     const plan = this.plans.get(shapesKey(inputs));
     return typeof plan === 'string' ? plan : undefined;
   }
@@ -75,11 +86,16 @@ export class StepPlans {
     }
     for (const t of outputs) t.keep();
     const held = [...recording.buffers].filter((b) => runtime.pool.claim(b));
+    // plans are a cache: under the memory budget's pressure they give their buffers back (at once, or after a replay)
+    this.stopListening ??= runtime.onMemoryPressure(() => {
+      this.noRoom = true;
+      if (!this.replaying) this.dispose();
+    });
     this.plans.set(key, { recording, slots, outputs, held });
     return outputs.map((t) => copyOf(t));
   }
 
-  /** Frees every plan's buffers (the next run records again). */
+  /** Frees every plan's buffers (the next run records again, unless the memory budget pressed). */
   dispose(): void {
     const pool = engine().runtime.pool;
     for (const plan of this.plans.values()) {
@@ -88,5 +104,7 @@ export class StepPlans {
       for (const b of plan.held) pool.release(b);
     }
     this.plans.clear();
+    this.stopListening?.();
+    this.stopListening = undefined;
   }
 }

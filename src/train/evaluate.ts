@@ -3,6 +3,7 @@ import type { SpectrogramSet } from '../data/pipeline.js';
 import { batchOf } from '../data/pipeline.js';
 import type { AudioTransformer } from '../models/audio-transformer.js';
 import { tidy } from '../tensor/engine.js';
+import { inBatchesThatFit } from '../tensor/fit.js';
 import { inferenceStep } from './step.js';
 
 export interface Evaluation {
@@ -25,11 +26,15 @@ export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks:
   const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));
   const start = performance.now();
   const n = set.labels.length;
-  for (let first = 0; first < n; first += batch) {
-    const indices = Array.from({ length: Math.min(batch, n - first) }, (_, i) => first + i);
+  await inBatchesThatFit(n, batch, async (first, size) => {
+    const indices = Array.from({ length: size }, (_, i) => first + i);
     const logits = tidy(() => inferenceStep(model, batchOf(set, indices).x));
-    const values = await logits.data();
-    logits.dispose();
+    let values: Float32Array;
+    try {
+      values = await logits.data();
+    } finally {
+      logits.dispose();
+    }
     indices.forEach((idx, row) => {
       const scores = values.subarray(row * classes, (row + 1) * classes);
       const label = set.labels[idx]!;
@@ -43,7 +48,7 @@ export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks:
       confusion[label]![best]!++;
       for (const k of ks) if (rank < k) hits[k]!++;
     });
-  }
+  });
   const seconds = (performance.now() - start) / 1000;
   const names = model.config.classNames;
   return {

@@ -26,9 +26,14 @@ async function limitMet(config: ModelConfig, batch: number, kind: StepKind): Pro
     await engine().runtime.withoutRunning(() => {
       const x = Tensor.zeros(inputShape(config, batch));
       made.push(x);
+      // a planned step keeps copies of its inputs (StepPlans' slots) beside the batch handed to it, which counts
+      // against a memory budget (not against the adapter's per-buffer limits)
+      const budgeted = engine().runtime.pool.budgetBytes !== undefined;
+      if (budgeted) made.push(Tensor.empty(inputShape(config, batch)));
       if (optimizer) {
         const y = Tensor.from(new Int32Array(batch), [batch], 'i32');
         made.push(y);
+        if (budgeted) made.push(Tensor.empty([batch], 'i32'));
         trainingStep(model, optimizer, x, y).dispose();
       } else {
         inferenceStep(model, x).dispose();
@@ -59,5 +64,5 @@ export async function checkBatchFits(config: ModelConfig, batch: number, kind: S
     else fits = middle;
   }
   const advice = fits > 0 ? `the largest batch that fits is ${fits}: use ${flag} ${fits} or less` : 'not even a batch of 1 fits: choose a smaller model';
-  throw new BatchTooLargeError(`${config.name} at batch ${batch}: a ${kind} step needs a buffer of ${first.excess}; ${advice}`);
+  throw new BatchTooLargeError(`${config.name} at batch ${batch}: a ${kind} step needs ${first.need}; ${advice}`);
 }

@@ -13,6 +13,7 @@ import type { ModelConfig } from '../models/config.js';
 import { AdamW, type AdamForm } from '../optim/adamw.js';
 import { DeviceLostError } from '../runtime/runtime.js';
 import { engine, tidy } from '../tensor/engine.js';
+import { inBatchesThatFit } from '../tensor/fit.js';
 import { Tensor } from '../tensor/tensor.js';
 import { seededRandom } from '../util/random.js';
 import { evaluate } from './evaluate.js';
@@ -134,13 +135,15 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
     config = { ...config, normalization: (await run.lastConfig()).normalization };
   } else {
     const stats = new NormalizationStats();
-    for (let first = 0; first < n; first += 256) {
-      const indices = Array.from({ length: Math.min(256, n - first) }, (_, i) => first + i);
-      const { x, y } = batchOf(data.train, indices);
-      await stats.add(x);
-      x.dispose();
-      y.dispose();
-    }
+    await inBatchesThatFit(n, 256, async (first, size) => {
+      const { x, y } = batchOf(data.train, Array.from({ length: size }, (_, i) => first + i));
+      try {
+        await stats.add(x);
+      } finally {
+        x.dispose();
+        y.dispose();
+      }
+    });
     config = { ...config, normalization: { mean: stats.mean, variance: stats.variance } };
   }
 
