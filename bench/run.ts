@@ -1,11 +1,12 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models, host (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models, host, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
 import { hostMilliseconds, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
 import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
+import { soak } from './soak.js';
 import { spectrogramThroughput } from './spectrogram.js';
 
 const args = process.argv.slice(2);
@@ -122,6 +123,29 @@ if (wanted('host')) {
     const h = await hostMilliseconds(model, 4, 10);
     console.log(`  ${model.padEnd(14)} ${String(h.dispatches).padStart(10)} ${`${h.unplanned.toFixed(1)} ms`.padStart(10)} ${`${h.planned.toFixed(1)} ms`.padStart(9)} ${(h.unplanned / h.planned).toFixed(1).padStart(6)}x`);
   }
+}
+if (wanted('soak')) {
+  // Long-run health: thousands of planned steps with resumes, against the same run unplanned.
+  const steps = 3000;
+  console.log(`\nsoak: ${steps} training steps of a small TASR_1L_4T-2H (batch 8), stopped at a checkpoint and resumed every ${steps / 10}, planned`);
+  console.log('and, as the reference, with every step unplanned; the checkpoints compared bit for bit');
+  console.log(`  ${'step'.padStart(5)} ${'identical'.padStart(9)} ${'pool MiB'.padStart(9)} ${'RSS MiB'.padStart(8)} ${'ms/step planned'.padStart(16)} ${'unplanned'.padStart(10)}`);
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+  const { segments, poolBytesPerStep, stepsPerEpoch } = await soak({
+    steps,
+    segments: 10,
+    batchSize: 8,
+    onSegment: (s) =>
+      console.log(
+        `  ${String(s.step).padStart(5)} ${(s.identical ? 'yes' : 'NO').padStart(9)} ${mib(s.poolBytes.planned).padStart(9)} ${s.rssMiB.toFixed(0).padStart(8)} ` +
+          `${s.msPerStep.planned.toFixed(1).padStart(16)} ${s.msPerStep.unplanned.toFixed(1).padStart(10)}`,
+      ),
+  });
+  const settled = poolBytesPerStep.slice(2 * stepsPerEpoch);
+  console.log(
+    `  every checkpoint identical: ${segments.every((s) => s.identical) ? 'yes' : 'NO'}; pool after the second epoch: ${mib(Math.min(...settled))}-${mib(Math.max(...settled))} MiB; ` +
+      `RSS ${segments[0]!.rssMiB.toFixed(0)} MiB after the first segment, ${segments.at(-1)!.rssMiB.toFixed(0)} MiB after the last`,
+  );
 }
 shutdown();
 process.exit(0);

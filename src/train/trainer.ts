@@ -44,6 +44,8 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** Scan every kernel's output for NaN and infinity and stop at the first, naming it (slow: steps run unplanned). */
   detectAnomaly?: boolean;
+  /** false: every step runs unplanned (the reference a soak holds planned steps to); default true. */
+  planned?: boolean;
 }
 
 export interface StepProgress {
@@ -193,7 +195,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
         const { loss, accuracy } = tidy(() => {
           const { x, y } = trainingBatch(data.train, indices, config, o.noise && { ...o.noise, random: seededRandom(seedFor(o.seed ^ 0x6e6f6973, step)) });
           // Full batches replay one plan; an epoch's short last batch runs unplanned rather than hold a second one.
-          return indices.length === o.batchSize && !anomalies ? steps.step(x, y) : trainingStep(model, opt, x, y, true);
+          return indices.length === o.batchSize && !anomalies && o.planned !== false ? steps.step(x, y) : trainingStep(model, opt, x, y, true);
         });
         const [lossValue, accValue] = [await loss.item(), await accuracy.item()];
         loss.dispose();
