@@ -7,7 +7,7 @@ import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { stepJavaScript } from '../src/profile/session.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { inferenceStep, PlannedTrainingStep } from '../src/train/step.js';
+import { PlannedInference, PlannedTrainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { medianMsAfterWarmUp } from '../src/util/timing.js';
 import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
@@ -40,15 +40,17 @@ export async function tokenwaveModel(w: Workload, runs: number): Promise<Measure
   const data = inputs(w.batch, 1);
   const x = Tensor.from(data.x, [w.batch, FRAMES, BINS]).keep();
   const y = Tensor.from(data.labels, [w.batch], 'i32').keep();
-  // Training as the trainer runs it: planned once per batch shape (the warm-up call records), then replayed.
+  // As the trainer and the evaluator run them: planned once per batch shape (the warm-up call records), then replayed.
   const steps = optimizer && new PlannedTrainingStep(model, optimizer);
+  const passes = optimizer ? undefined : new PlannedInference(model);
   const seconds = await secondsPerCall(async () => {
-    const out = steps ? steps.step(x, y).loss : inferenceStep(model, x);
+    const out = steps ? steps.step(x, y).loss : passes!.logits(x);
     await out.data();
     out.dispose();
   }, runs);
   const parameters = model.parameterCount();
   steps?.dispose();
+  passes?.dispose();
   x.dispose();
   y.dispose();
   optimizer?.dispose();
@@ -91,7 +93,7 @@ export async function hostMilliseconds(model: string, batch: number, runs: numbe
   const y = Tensor.from(data.labels, [batch], 'i32').keep();
   try {
     const h = await stepJavaScript(net, optimizer, x, y, runs);
-    return { unplanned: h.encodeMs, planned: h.plannedEncodeMs!, dispatches: h.dispatches };
+    return { unplanned: h.encodeMs, planned: h.plannedEncodeMs, dispatches: h.dispatches };
   } finally {
     for (const t of [x, y]) t.dispose();
     optimizer.dispose();

@@ -32,8 +32,8 @@ export {
 export { AudioTransformer } from './models/audio-transformer.js';
 export { modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/config.js';
 export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
-export { predictClips, type Prediction } from './models/predict.js';
-export { trainingStep, inferenceStep, PlannedTrainingStep } from './train/step.js';
+export { ClipClassifier, predictClips, type Prediction } from './models/predict.js';
+export { trainingStep, inferenceStep, PlannedInference, PlannedTrainingStep } from './train/step.js';
 export { machinePeaks, measurePeaks, type Peaks } from './profile/peaks.js';
 export { groupRecords, GROUPINGS, type Grouping, type ProfileRow } from './profile/report.js';
 export { chromeTrace } from './profile/trace.js';

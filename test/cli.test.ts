@@ -174,6 +174,15 @@ describe('tokenwave CLI', () => {
     const json = JSON.parse((await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--json')).stdout);
     expect(json[0].top).toHaveLength(3);
     expect(json[0].top.reduce((s: number, t: { probability: number }) => s + t.probability, 0)).toBeLessThanOrEqual(1.0001);
+    // one clip end to end, many times: the same dispatches planned and unplanned, and the planned pass really replays
+    const timed = await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--latency', '5');
+    expect(timed.code, timed.stderr).toBe(0);
+    const latency = [...timed.stdout.matchAll(/^ +(planned|unplanned) +median ([\d.]+) ms, p99 ([\d.]+) ms, fastest ([\d.]+) ms \((\d+) dispatches a call(.*)\)$/gm)];
+    expect(latency.map((m) => m[1])).toEqual(['planned', 'unplanned']);
+    for (const [, , median, p99, fastest] of latency) expect(Number(fastest) <= Number(median) && Number(median) <= Number(p99)).toBe(true);
+    expect(latency[0]![5]).toBe(latency[1]![5]);
+    expect(latency[0]![6]).toBe('');
+    expect((await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--latency', '0')).stderr).toMatch(/--latency/);
     const missing = await tokenwave('predict', '--checkpoint', join(dir, 'nowhere'), wav);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nowhere\/config\.json: not found/);

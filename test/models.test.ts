@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { countForward, countUnder } from '../src/flops/accounting.js';
 import { saveModel, loadModel, CheckpointError } from '../src/models/checkpoint.js';
-import { predictClips } from '../src/models/predict.js';
+import { ClipClassifier, predictClips } from '../src/models/predict.js';
 import { AudioTransformer } from '../src/models/audio-transformer.js';
 import { modelConfig, ModelConfigError } from '../src/models/config.js';
 import { MBConv, TokenFuser, TokenLearnerV1, TokenLearnerV11, TransformerBlock, MultiHeadAttention, ClassifierHead } from '../src/nn/blocks.js';
@@ -236,6 +236,26 @@ describe('model names, options and checkpoints', () => {
       logits.dispose();
       model.dispose();
     }
+  });
+
+  it('a planned ClipClassifier (samples in, probabilities out) replays the unplanned pass bit for bit, with no upload midway', async () => {
+    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { seed: 4 }));
+    const planned = new ClipClassifier(model);
+    const unplanned = new ClipClassifier(model, { planned: false });
+    for (let i = 0; i < 3; i++) {
+      const clip = Tensor.from(Float32Array.from(randomArray(2 * 16000, 30 + i, -0.5, 0.5)), [2, 16000]).keep();
+      const [a, b] = [planned.probabilities(clip), unplanned.probabilities(clip)];
+      const [pa, pb] = [await a.data(), await b.data()];
+      expect(Array.from(pa)).toEqual(Array.from(pb));
+      // each row a distribution
+      for (let row = 0; row < 2; row++) expect(pa.subarray(row * 8, row * 8 + 8).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+      // the window, filterbank and FFT twiddles are constants uploaded once, so the whole pass replays
+      expect(planned.unplanned(clip)).toBeUndefined();
+      for (const t of [a, b, clip]) t.dispose();
+    }
+    planned.dispose();
+    unplanned.dispose();
+    model.dispose();
   });
 
   it('save -> load -> predict gives identical outputs; the weights open with a plain safetensors reader', async () => {

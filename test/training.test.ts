@@ -14,7 +14,7 @@ import { glorotUniform, zerosParameter } from '../src/nn/init.js';
 import { tidy } from '../src/tensor/engine.js';
 import { StepPlans } from '../src/tensor/plan.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { PlannedTrainingStep, trainingStep } from '../src/train/step.js';
+import { inferenceStep, PlannedInference, PlannedTrainingStep, trainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { randomArray, useEngine } from './helpers/gpu.js';
 
@@ -244,6 +244,26 @@ describe('training', () => {
       optimizer.dispose();
       model.dispose();
       x.dispose();
+    });
+
+    it('planned inference: replayed passes give the logits of unplanned ones bit for bit, on changing batches', async () => {
+      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { seed: 5 }));
+      const passes = new PlannedInference(model);
+      const runtime = env.engine.runtime;
+      for (let i = 0; i < 4; i++) {
+        const x = Tensor.from(Float32Array.from(randomArray(3 * 124 * 129, 60 + i, 0, 2)), [3, 124, 129]);
+        const eager = await inferenceStep(model, x).data();
+        const before = runtime.stats.dispatches;
+        const planned = passes.logits(x);
+        const dispatches = runtime.stats.dispatches - before;
+        expect(Array.from(await planned.data())).toEqual(Array.from(eager));
+        if (i > 0) expect(dispatches, 'a replay runs the recorded pass whole').toBeGreaterThan(20);
+        expect(passes.unplanned(x)).toBeUndefined();
+        planned.dispose();
+        x.dispose();
+      }
+      passes.dispose();
+      model.dispose();
     });
 
     it('run a step that uploads data midway unplanned, and say why', async () => {

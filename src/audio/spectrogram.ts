@@ -7,6 +7,7 @@ import { unaryForward } from '../kernels/elementwise.js';
 import { padKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { reduceAxis } from '../kernels/reduce.js';
+import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { AudioError } from './errors.js';
 
@@ -125,9 +126,8 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   const frames = frameCount(length, config);
   if (frames <= 0) throw new AudioError(`clips of ${samples} samples are shorter than one frame (${config.frameLength})`);
   const g: FrameGeometry = { clips, length, frames, hop: config.hop, frameLength: config.frameLength, fftLength: config.fftLength };
-  const window = Tensor.from(windowCoefficients(config.window, config.frameLength), [config.frameLength]);
+  const window = engine().constant(`window ${config.window} ${config.frameLength}`, [config.frameLength], () => windowCoefficients(config.window, config.frameLength));
   const framed = frameKernel(input, window, g);
-  window.dispose();
   if (input !== signals) input.dispose();
   const spectrum = fftKernel(framed);
   framed.dispose();
@@ -135,11 +135,10 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   spectrum.dispose();
   if (config.output !== 'logmel') return values;
   const bins = config.fftLength / 2 + 1;
-  const mel = Tensor.from(melFilterbank(config), [bins, config.melBins]);
+  const mel = engine().constant(`mel ${JSON.stringify(config)}`, [bins, config.melBins], () => melFilterbank(config));
   const rows = values.intoShape([clips * frames, bins]);
   const melPower = matmulKernel(rows, mel, { batch: 1, M: clips * frames, N: config.melBins, K: bins, aBatched: false, bBatched: false });
   rows.dispose();
-  mel.dispose();
   const shifted = unaryForward('addScalar', melPower, 1e-6);
   melPower.dispose();
   const logMel = unaryForward('log', shifted);

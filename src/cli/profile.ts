@@ -78,8 +78,7 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
         `${gapMs.toFixed(1)} ms outside them (JavaScript, encoding, submits); ${(whole.flops / 1e9).toFixed(3)} GFLOP, ` +
         `${((whole.flops / wallMs) * 1e-6).toFixed(2)} GFLOP/s, ${((1000 * batch) / wallMs).toFixed(1)} clips/s`,
     );
-    const replayed = p.plannedEncodeMs === undefined ? '' : `; ${p.plannedEncodeMs.toFixed(1)} ms replayed from its plan (as training runs full batches)`;
-    console.log(`host:    ${p.encodeMs.toFixed(1)} ms of JavaScript per step to build and encode its ${records.length} dispatches (timed on ${HOST_STEPS} steps at batch 1)${replayed}`);
+    console.log(`host:    ${p.encodeMs.toFixed(1)} ms of JavaScript per step to build and encode its ${records.length} dispatches (timed on ${HOST_STEPS} steps at batch 1); ${p.plannedEncodeMs.toFixed(1)} ms replayed from its plan (as training and evaluation run)`);
     console.log(`roof:    ${peaks.gflops.toFixed(2)} GFLOP/s (matmul ${peaks.matmul}), ${peaks.gbps.toFixed(2)} GB/s (copy), measured ${peaks.measuredAt.slice(0, 10)}`);
     console.log(`top 5 kernels: ${(100 * topShare).toFixed(1)}% of the step (${byKernel.slice(0, 5).map((r) => r.name).join(', ')})\n`);
     const gapRow: ProfileRow = { ...summarize('(outside kernels)', [], 1, wallMs, peaks), ms: gapMs, share: gapMs / wallMs };

@@ -1,4 +1,5 @@
 // Batched complex FFT (Stockham radix-2). Complex tensors are float32 with a trailing axis of 2.
+import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
@@ -29,7 +30,7 @@ export function fftKernel(x: Tensor, inverse = false): Tensor {
     throw new Error(`fft needs complex input [..., n, 2] with n a power of two, got [${x.shape.join(', ')}]`);
   }
   const transforms = x.size / (2 * n);
-  const twiddles = Tensor.from(twiddleTable(n), [n / 2, 2]);
+  const twiddles = engine().constant(`fft twiddles ${n}`, [n / 2, 2], () => twiddleTable(n));
   let src = x;
   const stages = Math.log2(n);
   const butterflies = transforms * (n / 2);
@@ -52,6 +53,5 @@ export function fftKernel(x: Tensor, inverse = false): Tensor {
     if (src !== x) src.dispose();
     src = dst;
   }
-  twiddles.dispose();
   return src === x ? x.view(x.shape) : src;
 }

@@ -2,6 +2,7 @@
 import { spectrogram } from '../audio/spectrogram.js';
 import { softmax } from '../ops/softmax.js';
 import { noGrad, tidy } from '../tensor/engine.js';
+import { StepPlans } from '../tensor/plan.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { AudioTransformer } from './audio-transformer.js';
 
@@ -14,25 +15,68 @@ function classLabel(model: AudioTransformer, index: number): string {
   return model.config.classNames[index] ?? `class ${index}`;
 }
 
+/**
+ * Clips -> class probabilities (spectrogram, model, softmax), planned per batch size (tensor/plan.ts): the first
+ * batch of a size records the pass, later ones replay it, bit for bit the same and with a fraction of the
+ * JavaScript. A plan keeps its working set (the pass's intermediates at that batch size) until dispose(), which
+ * must come before the model's.
+ */
+export class ClipClassifier {
+  private readonly plans: StepPlans;
+
+  constructor(
+    readonly model: AudioTransformer,
+    private readonly options: { planned?: boolean } = {},
+  ) {
+    this.plans = new StepPlans(([audio]) => [this.pass(audio!)]);
+  }
+
+  private pass(audio: Tensor): Tensor {
+    return noGrad(() => tidy(() => softmax(this.model.forward(spectrogram(audio, this.model.config.spectrogram), { training: false }))));
+  }
+
+  /** Probabilities [clips, classes] of `audio` [clips, samples] at the model's rate and length; the caller's to dispose. */
+  probabilities(audio: Tensor): Tensor {
+    return this.options.planned === false ? this.pass(audio) : this.plans.run([audio])[0]!;
+  }
+
+  /** Why passes over batches like `audio` run unplanned, if they do. */
+  unplanned(audio: Tensor): string | undefined {
+    return this.options.planned === false ? 'asked for' : this.plans.unplanned([audio]);
+  }
+
+  /** The top classes of each clip (already at the model's rate and length), `batchSize` clips a pass. */
+  async classify(clips: readonly Float32Array[], topK = 3, batchSize = 32): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    const length = this.model.config.clipSamples;
+    const classes = this.model.config.classes;
+    for (let start = 0; start < clips.length; start += batchSize) {
+      const batch = clips.slice(start, start + batchSize);
+      const data = new Float32Array(batch.length * length);
+      batch.forEach((clip, i) => data.set(clip, i * length));
+      const probs = tidy(() => this.probabilities(Tensor.from(data, [batch.length, length])));
+      const values = await probs.data();
+      probs.dispose();
+      for (let i = 0; i < batch.length; i++) {
+        const p = values.slice(i * classes, (i + 1) * classes);
+        const order = [...p.keys()].sort((a, b) => p[b]! - p[a]!).slice(0, Math.min(topK, classes));
+        out.push({ probabilities: p, top: order.map((index) => ({ index, label: classLabel(this.model, index), probability: p[index]! })) });
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.plans.dispose();
+  }
+}
+
 /** Class probabilities for clips already at the model's rate and length. */
 export async function predictClips(model: AudioTransformer, clips: readonly Float32Array[], topK = 3, batchSize = 32): Promise<Prediction[]> {
-  const out: Prediction[] = [];
-  const length = model.config.clipSamples;
-  const classes = model.config.classes;
-  for (let start = 0; start < clips.length; start += batchSize) {
-    const batch = clips.slice(start, start + batchSize);
-    const data = new Float32Array(batch.length * length);
-    batch.forEach((clip, i) => data.set(clip, i * length));
-    const probs = noGrad(() =>
-      tidy(() => softmax(model.forward(spectrogram(Tensor.from(data, [batch.length, length]), model.config.spectrogram), { training: false }))),
-    );
-    const values = await probs.data();
-    probs.dispose();
-    for (let i = 0; i < batch.length; i++) {
-      const p = values.slice(i * classes, (i + 1) * classes);
-      const order = [...p.keys()].sort((a, b) => p[b]! - p[a]!).slice(0, Math.min(topK, classes));
-      out.push({ probabilities: p, top: order.map((index) => ({ index, label: classLabel(model, index), probability: p[index]! })) });
-    }
+  const classifier = new ClipClassifier(model);
+  try {
+    return await classifier.classify(clips, topK, batchSize);
+  } finally {
+    classifier.dispose();
   }
-  return out;
 }

@@ -1,6 +1,6 @@
 // Profiling a paper model: warm-up passes, then N timed forward passes (or training steps: forward, loss,
 // backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger; and
-// the JavaScript a step costs, unplanned and (training) replayed from a plan, which the profiled steps cannot show.
+// the JavaScript a step costs, unplanned and replayed from a plan, which the profiled steps cannot show.
 import { spectrogram } from '../audio/spectrogram.js';
 import { AudioTransformer } from '../models/audio-transformer.js';
 import type { ModelConfig } from '../models/config.js';
@@ -8,7 +8,7 @@ import { AdamW } from '../optim/adamw.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { engine, tidy, type ProfiledRecord } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { inferenceStep, PlannedTrainingStep, trainingStep } from '../train/step.js';
+import { inferenceStep, PlannedInference, PlannedTrainingStep, trainingStep } from '../train/step.js';
 import { cyclingLabels, randomBatch } from '../train/step-times.js';
 
 export interface ProfileOptions {
@@ -39,8 +39,8 @@ export interface ModelProfile {
   steps: ProfiledStep[];
   /** JavaScript per step: the call that builds and encodes it, before the result is read back (median, ms). */
   encodeMs: number;
-  /** The same for a training step replayed from its plan (as the trainer runs full batches). */
-  plannedEncodeMs?: number;
+  /** The same for a step replayed from its plan (as the trainer and the evaluator run full batches). */
+  plannedEncodeMs: number;
 }
 
 function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor } {
@@ -59,15 +59,15 @@ export const HOST_STEPS = 10;
 export interface StepJavaScript {
   /** The call that builds and encodes a step, before its result is read back (median, ms). */
   encodeMs: number;
-  /** The same for a training step replayed from its plan. */
-  plannedEncodeMs?: number;
+  /** The same for a step replayed from its plan. */
+  plannedEncodeMs: number;
   /** Dispatches in one unplanned step. */
   dispatches: number;
 }
 
 /**
- * The JavaScript a step of `model` on (x, y) costs: a training step when `optimizer` is given (unplanned, then
- * replayed from its plan), else an inference batch. The median of `steps` calls after `warmup` untimed ones.
+ * The JavaScript a step of `model` on (x, y) costs: a training step when `optimizer` is given, else an inference
+ * batch; unplanned, then replayed from its plan. The median of `steps` calls after `warmup` untimed ones.
  */
 export async function stepJavaScript(model: AudioTransformer, optimizer: AdamW | undefined, x: Tensor, y: Tensor, steps = HOST_STEPS, warmup = 2): Promise<StepJavaScript> {
   const runtime = engine().runtime;
@@ -86,12 +86,14 @@ export async function stepJavaScript(model: AudioTransformer, optimizer: AdamW |
     return { ms: median(ms), dispatches };
   };
   const unplanned = await time(() => (optimizer ? trainingStep(model, optimizer, x, y) : inferenceStep(model, x)));
-  if (!optimizer) return { encodeMs: unplanned.ms, dispatches: unplanned.dispatches };
-  const planned = new PlannedTrainingStep(model, optimizer);
+  const trainer = optimizer && new PlannedTrainingStep(model, optimizer);
+  const passes = optimizer ? undefined : new PlannedInference(model);
   try {
-    return { encodeMs: unplanned.ms, plannedEncodeMs: (await time(() => planned.step(x, y).loss)).ms, dispatches: unplanned.dispatches };
+    const planned = await time(() => (trainer ? trainer.step(x, y).loss : passes!.logits(x)));
+    return { encodeMs: unplanned.ms, plannedEncodeMs: planned.ms, dispatches: unplanned.dispatches };
   } finally {
-    planned.dispose();
+    trainer?.dispose();
+    passes?.dispose();
   }
 }
 
@@ -133,7 +135,7 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       parameters: model.parameterCount(),
       steps,
       encodeMs,
-      ...(plannedEncodeMs !== undefined ? { plannedEncodeMs } : {}),
+      plannedEncodeMs,
     };
   } finally {
     x.dispose();

@@ -551,6 +551,15 @@ export class Runtime {
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /**
+   * Uploads into a buffer that no work encoded so far uses (a constant made on first use): no flush is needed for
+   * order, and a recording stays replayable, since the data stays in place for every replay.
+   */
+  writeFresh(buffer: GPUBuffer, data: ArrayBufferView): void {
+    this.assertAlive();
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
   /** Reads `bytes` from a storage buffer once all work encoded so far has run. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
     if (this.discarding) throw new Error(`cannot read '${buffer.label}' while work is encoded without running (withoutRunning)`);

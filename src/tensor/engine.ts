@@ -21,8 +21,23 @@ export class Engine {
   closed = false;
   private seedCounter = 0;
   private baseSeed = 0;
+  private readonly constants = new Map<string, Tensor>();
 
   constructor(readonly runtime: Runtime) {}
+
+  /**
+   * A constant tensor (an analysis window, a filterbank) uploaded once for this engine's life and never to be
+   * disposed by its users: an upload in the middle of a pass would keep the pass from being planned.
+   */
+  constant(key: string, shape: readonly number[], values: () => ArrayLike<number>): Tensor {
+    let t = this.constants.get(key);
+    if (!t) {
+      t = Tensor.empty([...shape]).keep();
+      this.runtime.writeFresh(t.buffer, Float32Array.from(values()));
+      this.constants.set(key, t);
+    }
+    return t;
+  }
 
   get path(): string {
     return this.modulePath.join('/');

@@ -4,7 +4,7 @@ import { batchOf } from '../data/pipeline.js';
 import type { AudioTransformer } from '../models/audio-transformer.js';
 import { tidy } from '../tensor/engine.js';
 import { inBatchesThatFit } from '../tensor/fit.js';
-import { inferenceStep } from './step.js';
+import { PlannedInference } from './step.js';
 
 export interface Evaluation {
   clips: number;
@@ -26,9 +26,11 @@ export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks:
   const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));
   const start = performance.now();
   const n = set.labels.length;
+  // planned only for the evaluation: its working set is given back at the end, not held beside training's
+  const passes = new PlannedInference(model);
   await inBatchesThatFit(n, batch, async (first, size) => {
     const indices = Array.from({ length: size }, (_, i) => first + i);
-    const logits = tidy(() => inferenceStep(model, batchOf(set, indices).x));
+    const logits = tidy(() => passes.logits(batchOf(set, indices).x));
     let values: Float32Array;
     try {
       values = await logits.data();
@@ -48,7 +50,7 @@ export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks:
       confusion[label]![best]!++;
       for (const k of ks) if (rank < k) hits[k]!++;
     });
-  });
+  }).finally(() => passes.dispose());
   const seconds = (performance.now() - start) / 1000;
   const names = model.config.classNames;
   return {

@@ -30,6 +30,33 @@ export function inferenceStep(model: AudioTransformer, spectrograms: Tensor): Te
   return noGrad(() => tidy(() => model.forward(spectrograms, { training: false })));
 }
 
+/**
+ * inferenceStep planned per batch shape, as PlannedTrainingStep: the first batch of a shape records, later ones
+ * replay. Each plan keeps its working set (the pass's intermediates at that shape) until dispose(), which must
+ * come before the model's; under a memory budget the plans give it back (tensor/plan.ts).
+ */
+export class PlannedInference {
+  private readonly plans: StepPlans;
+
+  constructor(readonly model: AudioTransformer) {
+    this.plans = new StepPlans(([x]) => [inferenceStep(model, x!)]);
+  }
+
+  /** Logits [clips, classes] of `spectrograms`; the caller's to dispose. */
+  logits(spectrograms: Tensor): Tensor {
+    return this.plans.run([spectrograms])[0]!;
+  }
+
+  /** Why passes over batches of this shape run unplanned, if they do. */
+  unplanned(spectrograms: Tensor): string | undefined {
+    return this.plans.unplanned([spectrograms]);
+  }
+
+  dispose(): void {
+    this.plans.dispose();
+  }
+}
+
 /** What a planned step returns: the loss, and the top-1 accuracy where asked for. */
 export type PlannedStepResult<WithAccuracy extends boolean> = WithAccuracy extends true ? { loss: Tensor; accuracy: Tensor } : { loss: Tensor };
 

@@ -1,7 +1,7 @@
-// Timing a repeated call the same way everywhere (the dry run's and the demo's step times, the benchmarks).
+// Timing a repeated call the same way everywhere (the dry run's and the demo's step times, latency, the benchmarks).
 
-/** The median milliseconds of `repeats` calls of `run` (awaited), after one untimed call (which compiles the kernels). */
-export async function medianMsAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number> {
+/** The milliseconds of `repeats` calls of `run` (awaited), sorted, after one untimed call (which compiles the kernels). */
+export async function msAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number[]> {
   await run();
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
@@ -9,5 +9,16 @@ export async function medianMsAfterWarmUp(run: () => Promise<void>, repeats: num
     await run();
     times.push(performance.now() - start);
   }
-  return times.sort((a, b) => a - b)[Math.floor(repeats / 2)]!;
+  return times.sort((a, b) => a - b);
+}
+
+/** The value below which a share `q` of `sorted` (ascending) lies: the nearest-rank quantile. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** The median milliseconds of `repeats` calls of `run` (awaited), after one untimed call. */
+export async function medianMsAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number> {
+  const times = await msAfterWarmUp(run, repeats);
+  return times[Math.floor(repeats / 2)]!;
 }
