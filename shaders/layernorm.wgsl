@@ -1,6 +1,6 @@
 // LayerNorm over the last axis of a [rows, n] view: y = (x - mean) * rstd * gamma + beta, rstd = 1/sqrt(var + eps).
 // One invocation per row; the forward pass keeps mean and rstd for the gradients. The parameter gradients sum
-// over rows in runs of `rows_per_split` (partial slabs summed by the caller).
+// over rows in runs of `rows_per_split`; with more than one run, COMBINE_PARAMS sums the runs' partial sums.
 
 #if ${FORWARD}
 #include "rows.wgsl"
@@ -39,19 +39,33 @@ fn run(r: u32) {
 #endif
 
 #if ${GRAD_PARAMS}
-// Per split and column: (sum of dy * xhat, sum of dy) over the split's rows.
+// Per split and column: the sums of dy * xhat (dgamma) and of dy (dbeta) over the split's rows.
 fn run(o: u32) {
   let col = o % u.n;
   let first = (o / u.n) * u.rows_per_split;
   let last = min(first + u.rows_per_split, u.rows);
-  var dgamma = 0.0;
-  var dbeta = 0.0;
+  var dgamma_sum = 0.0;
+  var dbeta_sum = 0.0;
   for (var r = first; r < last; r++) {
     let st = stats[r];
     let g = dy[r * u.n + col];
-    dgamma = fma(g, (x[r * u.n + col] - st.x) * st.y, dgamma);
-    dbeta += g;
+    dgamma_sum = fma(g, (x[r * u.n + col] - st.x) * st.y, dgamma_sum);
+    dbeta_sum += g;
   }
-  dparams[o] = vec2f(dgamma, dbeta);
+  dgamma[o] = dgamma_sum;
+  dbeta[o] = dbeta_sum;
+}
+#endif
+
+#if ${COMBINE_PARAMS}
+fn run(col: u32) {
+  var g = dgamma_parts[col];
+  var b = dbeta_parts[col];
+  for (var s = 1u; s < u.splits; s++) {
+    g += dgamma_parts[s * u.n + col];
+    b += dbeta_parts[s * u.n + col];
+  }
+  dgamma[col] = g;
+  dbeta[col] = b;
 }
 #endif

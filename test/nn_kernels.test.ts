@@ -204,14 +204,30 @@ describe('normalisation', () => {
     expect(strip(records[1]!.counts)).toEqual(kp.c);
   });
 
-  it('layerNorm gradient kernels run without error on many rows (split parameter sums)', async () => {
+  it('layerNorm parameter gradients over many rows (split sums, then combined) match a float64 reference', async () => {
     const [rows, n] = [1300, 4];
-    const x = Tensor.from(randomArray(rows * n, 3), [rows, n]);
+    const xs = randomArray(rows * n, 3);
+    const dys = randomArray(rows * n, 4);
+    const x = Tensor.from(xs, [rows, n]);
     const gamma = Tensor.full([n], 1);
     const { stats } = layerNormForward(x, gamma, Tensor.zeros([n]), 1e-6);
-    const dy = Tensor.full([rows, n], 1);
-    const { dbeta } = layerNormBackward(x, gamma, stats, dy);
-    expect([...(await dbeta.data())]).toEqual([rows, rows, rows, rows]);
+    const dy = Tensor.from(dys, [rows, n]);
+    const { records } = await env.engine.ledger.capture(() => layerNormBackward(x, gamma, stats, dy));
+    expect(records.map((r) => r.kernel)).toEqual(['layernorm:grad_input', 'layernorm:grad_params', 'layernorm:combine_params']);
+    const { dgamma, dbeta } = layerNormBackward(x, gamma, stats, dy);
+    const [refGamma, refBeta] = [new Float64Array(n), new Float64Array(n)];
+    for (let r = 0; r < rows; r++) {
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += xs[r * n + i]! / n;
+      let variance = 0;
+      for (let i = 0; i < n; i++) variance += (xs[r * n + i]! - mean) ** 2 / n;
+      for (let i = 0; i < n; i++) {
+        refGamma[i]! += dys[r * n + i]! * ((xs[r * n + i]! - mean) / Math.sqrt(variance + 1e-6));
+        refBeta[i]! += dys[r * n + i]!;
+      }
+    }
+    expectClose(await dgamma.data(), refGamma, 1e-3, 1e-3);
+    expectClose(await dbeta.data(), refBeta, 1e-3, 1e-3);
   });
 
   it('batchNorm (training) normalises per channel; gradients match finite differences', async () => {

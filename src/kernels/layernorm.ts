@@ -1,10 +1,8 @@
 // LayerNorm over the last axis: forward (keeping per-row mean and rstd), input gradient, and gamma/beta gradients.
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
-import { sliceKernel } from './layout.js';
-import { sumSlabs } from './reduce.js';
 
-type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_PARAMS';
+type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_PARAMS' | 'COMBINE_PARAMS';
 
 /** Rows one parameter-gradient invocation sums (llvmpipe allows 65,535 loop iterations per invocation). */
 const ROWS_PER_SPLIT = 512;
@@ -13,13 +11,13 @@ function spec(entry: Entry, bindings: Binding[]): KernelSpec {
   return {
     name: `layernorm:${entry.toLowerCase()}`,
     file: 'layernorm.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_PARAMS: entry === 'GRAD_PARAMS' },
+    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_PARAMS: entry === 'GRAD_PARAMS', COMBINE_PARAMS: entry === 'COMBINE_PARAMS' },
     bindings,
-    uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32' },
+    uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32', splits: 'u32' },
   };
 }
 
-const uniforms = (rows: number, n: number, eps: number) => ({ rows, n, eps, inv_n: 1 / n, rows_per_split: ROWS_PER_SPLIT });
+const uniforms = (rows: number, n: number, eps: number) => ({ rows, n, eps, inv_n: 1 / n, rows_per_split: ROWS_PER_SPLIT, splits: Math.ceil(rows / ROWS_PER_SPLIT) });
 
 export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): { y: Tensor; stats: Tensor } {
   const n = x.shape[x.rank - 1]!;
@@ -52,19 +50,29 @@ export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: T
     // pass 1: n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2: n (sub, mul, mul, sub, sub, mul, mul)
     counts: { add: rows * 5 * n, mul: rows * (6 * n + 2), fma: rows * n },
   });
+  // Two dispatches for up to ROWS_PER_SPLIT rows (every transformer block's LayerNorm at batch 64 and 8 tokens),
+  // three above: the split sums are combined straight into dgamma and dbeta.
   const splits = Math.ceil(rows / ROWS_PER_SPLIT);
-  const partial = Tensor.empty([splits, n, 2]);
+  const [dgammaParts, dbetaParts] = [Tensor.empty([splits, n]), Tensor.empty([splits, n])];
   launch({
-    kernel: spec('GRAD_PARAMS', [read('x'), read('stats', 'vec2f'), read('dy'), write('dparams', 'vec2f')]),
+    kernel: spec('GRAD_PARAMS', [read('x'), read('stats', 'vec2f'), read('dy'), write('dgamma'), write('dbeta')]),
     op: 'layernorm-grad-params',
     uniforms: uniforms(rows, n, 0),
-    tensors: { x, stats, dy, dparams: partial },
+    tensors: { x, stats, dy, dgamma: dgammaParts, dbeta: dbetaParts },
     invocations: n * splits,
     counts: { add: n * rows * 2, mul: n * rows, fma: n * rows },
   });
-  const pairs = sumSlabs(partial, [n, 2]);
-  const column = (c: number) => sliceKernel(pairs, [0, c], [n, 1]).intoShape([n]);
-  const result = { dx, dgamma: column(0), dbeta: column(1) };
-  pairs.dispose();
-  return result;
+  if (splits === 1) return { dx, dgamma: dgammaParts.intoShape([n]), dbeta: dbetaParts.intoShape([n]) };
+  const [dgamma, dbeta] = [Tensor.empty([n]), Tensor.empty([n])];
+  launch({
+    kernel: spec('COMBINE_PARAMS', [read('dgamma_parts'), read('dbeta_parts'), write('dgamma'), write('dbeta')]),
+    op: 'layernorm-grad-params',
+    uniforms: uniforms(rows, n, 0),
+    tensors: { dgamma_parts: dgammaParts, dbeta_parts: dbetaParts, dgamma, dbeta },
+    invocations: n,
+    counts: { add: 2 * n * (splits - 1) },
+  });
+  dgammaParts.dispose();
+  dbetaParts.dispose();
+  return { dx, dgamma, dbeta };
 }
