@@ -13,6 +13,9 @@ const LANES = 4u;
 alias V = f32;
 const LANES = 1u;
 #endif
+#if ${ACTIVATION}
+#include "erf.wgsl"
+#endif
 
 // (channel, x, y, n) of flat index i over [N, rows, cols, channels], channels counted in V units.
 fn position(i: u32, channels: u32, cols: u32, rows: u32) -> vec4u {
@@ -66,8 +69,11 @@ fn run(i: u32) {
 #if ${HAS_BIAS}
   acc += bias[oc];
 #endif
-#if ${RELU6}
-  acc = clamp(acc, V(0.0), V(6.0));
+#if ${ACTIVATION}
+  {
+    let x = acc;
+    acc = ${ACT_EXPR};
+  }
 #endif
   y[i] = acc;
 }

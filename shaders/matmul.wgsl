@@ -1,10 +1,12 @@
-// Batched matmul C[b] = alpha * op(A[b]) op(B[b]) (+ bias), register-blocked: each invocation computes a 4x4 tile
+// Batched matmul C[b] = alpha * op(A[b]) op(B[b]) (+ bias, activation, residual: matmul_epilogue.wgsl), register-blocked: each invocation computes a 4x4 tile
 // of C with no workgroup memory (barriers are expensive on CPU adapters such as llvmpipe). Rows and columns past
 // the edge are clamped on load and skipped on store, so any M, N, K works. Batch strides of 0 broadcast an operand.
 // A long K is split into `splits` runs of `k_chunk` (llvmpipe stops loops after 65,535 iterations); each run
 // writes its own [batch, M, N] slab and the caller sums the slabs. Operands are strided: row r of a matrix starts
 // at r * ld, and batch b at (b / inner_batches) * outer + (b % inner_batches) * inner, so a head of attention
 // reads its columns of a [B, T, H * D] tensor in place and writes its output back into one.
+#include "matmul_epilogue.wgsl"
+
 fn a_index(base: u32, m: u32, k: u32) -> u32 {
 #if ${TRANS_A}
   return base + k * u.lda + m;
@@ -82,34 +84,11 @@ fn run(t: u32) {
   }
 #endif
 
-  var scale = vec4f(u.alpha);
-#if ${HAS_BIAS}
-  let last_n = u.N - 1u;
-  let shift = vec4f(bias[n0], bias[min(n0 + 1u, last_n)], bias[min(n0 + 2u, last_n)], bias[min(n0 + 3u, last_n)]);
-#endif
   let rows = array<vec4f, 4>(c0, c1, c2, c3);
   let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + i;
     if (m >= u.M) { break; }
-#if ${HAS_ALPHA}
-    var v = rows[i] * scale;
-#else
-    var v = rows[i];
-#endif
-#if ${HAS_BIAS}
-    v += shift;
-#endif
-#if ${RELU6}
-    v = clamp(v, vec4f(0.0), vec4f(6.0));
-#endif
-#if ${VEC_C}
-    // N and C's layout are multiples of 4: the tile's row is one aligned vec4.
-    C[(c_base + m * u.ldc + n0) / 4u] = v;
-#else
-    for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < u.N) { C[c_base + m * u.ldc + n0 + j] = v[j]; }
-    }
-#endif
+    epilogue(c_base + m * u.ldc + n0, n0, rows[i]);
   }
 }

@@ -5,31 +5,13 @@
 // and transposed in registers, so it costs no copy and no extra load. Row offsets are computed once, outside the
 // K loop. Operands are strided as in matmul.wgsl. Needs K and N multiples of 4, and every row start and stride
 // of A and B on a vec4 boundary; C is stored a vec4 at a time when its layout is aligned too (up to 1.09x on
-// the paper's shapes). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue
-// scales, adds the bias and applies a ReLU6 when asked.
+// the paper's shapes). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue is
+// matmul.wgsl's (matmul_epilogue.wgsl).
+#include "matmul_epilogue.wgsl"
+
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
-  var v = array<vec4f, 2>(lo, hi);
-  for (var h = 0u; h < 2u; h++) {
-    let n = n0 + 4u * h;
-    if (n >= u.N) { break; }
-#if ${HAS_ALPHA}
-    v[h] *= u.alpha;
-#endif
-#if ${HAS_BIAS}
-    v[h] += vec4f(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
-#endif
-#if ${RELU6}
-    v[h] = clamp(v[h], vec4f(0.0), vec4f(6.0));
-#endif
-#if ${VEC_C}
-    C[(c_row + n) / 4u] = v[h];
-#else
-    C[c_row + n] = v[h].x;
-    C[c_row + n + 1u] = v[h].y;
-    C[c_row + n + 2u] = v[h].z;
-    C[c_row + n + 3u] = v[h].w;
-#endif
-  }
+  epilogue(c_row + n0, n0, lo);
+  if (n0 + 4u < u.N) { epilogue(c_row + n0 + 4u, n0 + 4u, hi); }
 }
 
 fn transpose4(r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f) -> array<vec4f, 4> {

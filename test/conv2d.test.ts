@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs, type Padding } from '../src/kernels/conv2d.js';
 import { conv2d } from '../src/ops/conv.js';
+import { gelu } from '../src/ops/elementwise.js';
 import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
@@ -163,4 +164,25 @@ describe('conv2d', () => {
   it('explains mismatched channels and groups', () => {
     expect(() => conv2d(Tensor.zeros([1, 4, 4, 3]), Tensor.zeros([3, 3, 2, 4]))).toThrow(/3 input and 4 output channels do not fit 1 groups/);
   });
+
+  it('a GELU fused into the direct convolution (no gradient recorded) equals the convolution then the GELU, bit for bit and in declared counts', async () => {
+    // [Cin, Cout]: the vec4 kernel (multiples of 4) and the scalar one
+    for (const [Cin, Cout] of [[8, 4], [3, 5]] as [number, number][]) {
+      const x = Tensor.from(randomArray(2 * 6 * 6 * Cin, 11), [2, 6, 6, Cin]);
+      const w = Tensor.from(randomArray(3 * 3 * Cin * Cout, 12), [3, 3, Cin, Cout]);
+      const fused = await env.engine.ledger.capture(() => noGrad(() => conv2d(x, w, { padding: 'same', activation: 'gelu' })));
+      const apart = await env.engine.ledger.capture(() => noGrad(() => gelu(conv2d(x, w, { padding: 'same' }))));
+      expect(fused.records).toHaveLength(1);
+      expect(fused.records[0]!.kernel).toMatch(/^conv2d\+gelu/);
+      expect(Array.from(await fused.result.data())).toEqual(Array.from(await apart.result.data()));
+      const arithmetic = (records: typeof fused.records) => {
+        const total = { ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 };
+        for (const r of records.slice(1)) for (const key of Object.keys(total) as (keyof typeof total)[]) if (!key.startsWith('bytes')) total[key] += r.counts[key];
+        return total;
+      };
+      expect(arithmetic(fused.records)).toEqual(arithmetic(apart.records));
+    }
+    expect(() => conv2d(Tensor.zeros([1, 4, 4, 4]), Tensor.zeros([3, 3, 1, 4]), { padding: 'same', groups: 4, activation: 'gelu' })).toThrow(/depthwise convolutions fuse ReLU6 only/);
+  });
 });
+

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { matmulKernel } from '../src/kernels/matmul.js';
+import { add, gelu } from '../src/ops/elementwise.js';
 import { linear, matmul } from '../src/ops/matmul.js';
+import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -143,5 +145,52 @@ describe('linear', () => {
       },
       h: 1e-3,
     });
+  });
+
+  /** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
+  const erf = (x: number) => {
+    // Abramowitz-Stegun 7.1.26 is too coarse here: integrate exp(-t^2) by Simpson's rule instead
+    const n = 200;
+    const h = x / n;
+    let sum = 0;
+    for (let i = 0; i <= n; i++) sum += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+    return ((2 / Math.sqrt(Math.PI)) * sum * h) / 3;
+  };
+  const geluRef = (z: number) => 0.5 * z * (1 + erf(z / Math.SQRT2));
+
+  // [rows, in, out]: the tall-tile kernel (rows >= 16, in and out multiples of 4) and the general one
+  for (const [rows, fin, fout] of [[4, 6, 7], [20, 8, 12]] as [number, number, number][]) {
+    it(`with a GELU and a residual fused into the epilogue (${rows}x${fin} -> ${fout}): values and all four gradients`, async () => {
+      await checkOp({
+        shapes: [[rows, fin], [fin, fout], [fout], [rows, fout]],
+        gpu: ([x, w, b, r]) => linear(x!, w!, b!, { activation: 'gelu', residual: r! }),
+        reference: ([x, w, b, r]) => {
+          const z = matmulRef(x!, w!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
+          return z.map((v, i) => geluRef(v + b![i % fout]!) + r![i]!);
+        },
+        h: 1e-3,
+      });
+    });
+  }
+
+  it('the fused epilogue is one dispatch declaring what the unfused ops declare; without gradients it keeps no pre-activation', async () => {
+    const [rows, fin, fout] = [20, 8, 12];
+    const x = Tensor.from(randomArray(rows * fin, 1), [rows, fin]);
+    const w = Tensor.from(randomArray(fin * fout, 2), [fin, fout]);
+    const b = Tensor.from(randomArray(fout, 3), [fout]);
+    const r = Tensor.from(randomArray(rows * fout, 4), [rows, fout]);
+    const fused = await env.engine.ledger.capture(() => noGrad(() => linear(x, w, b, { activation: 'gelu', residual: r })));
+    const apart = await env.engine.ledger.capture(() => noGrad(() => add(gelu(linear(x, w, b)), r)));
+    expect(fused.records.map((rec) => rec.kernel)).toEqual(['matmul-wide'].map((k) => (env.engine.runtime.kernelVariants === 'cpu' ? k : 'matmul')));
+    expect(apart.records).toHaveLength(3);
+    const arithmetic = (records: typeof fused.records) => {
+      const total = { ...records[0]!.counts };
+      for (const rec of records.slice(1)) for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += rec.counts[key];
+      return { ...total, bytesRead: 0, bytesWritten: 0 };
+    };
+    expect(arithmetic(fused.records)).toEqual(arithmetic(apart.records));
+    expect(fused.records[0]!.counts.bytesWritten).toBe(4 * rows * fout);
+    expect(Array.from(await fused.result.data())).toEqual(Array.from(await apart.result.data()));
+    expect(() => linear(x, w, b, { residual: Tensor.zeros([rows, fout + 1]) })).toThrow(/residual \[20, 13\] is not shaped as the output \[20, 12\]/);
   });
 });

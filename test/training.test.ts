@@ -11,7 +11,7 @@ import { AudioTransformer } from '../src/models/audio-transformer.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { glorotUniform, zerosParameter } from '../src/nn/init.js';
-import { tidy } from '../src/tensor/engine.js';
+import { noGrad, tidy } from '../src/tensor/engine.js';
 import { StepPlans } from '../src/tensor/plan.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { inferenceStep, PlannedInference, PlannedTrainingStep, trainingStep } from '../src/train/step.js';
@@ -282,5 +282,42 @@ describe('training', () => {
       plans.dispose();
       x.dispose();
     });
+  });
+});
+
+describe('dispatch counts (deterministic: a step is its dispatches on a GPU)', () => {
+  const counted = async (run: () => Tensor) => {
+    const before = env.engine.runtime.stats.dispatches;
+    const out = run();
+    const dispatches = env.engine.runtime.stats.dispatches - before;
+    await out.data();
+    out.dispose();
+    return dispatches;
+  };
+
+  it('an inference block is 11 dispatches: bias, GELU and residual adds run in the matmul epilogues', async () => {
+    const { TransformerBlock } = await import('../src/nn/blocks.js');
+    const block = new TransformerBlock({ width: 16, heads: 2, keyDim: 8, mlp: [32, 16], dropout: 0.1 }, seededRandom(1));
+    const x = Tensor.from(randomArray(2 * 8 * 16, 1), [2, 8, 16]).keep();
+    // LayerNorm; query, key, value; scores, softmax, values; output + residual; LayerNorm; Dense + GELU; Dense + GELU + residual
+    expect(await counted(() => noGrad(() => tidy(() => block.call(x, { training: false }))))).toBe(1 + 3 + 3 + 1 + 1 + 1 + 1);
+    block.dispose();
+    x.dispose();
+  });
+
+  it('whole paper models: no more than today (the issue aims at 40 for inference, 150 and 140 for training)', async () => {
+    const ceilings = { 'TASR_4L_8T-8H': { infer: 65, train: 395 }, 'TASR_4L_NT-8H': { infer: 59, train: 358 } };
+    for (const [name, ceiling] of Object.entries(ceilings)) {
+      const model = new AudioTransformer(modelConfig(name));
+      const optimizer = new AdamW(model.parameters());
+      const x = Tensor.from(randomArray(2 * 124 * 129, 2, 0, 2), [2, 124, 129]).keep();
+      const y = Tensor.from([1, 2], [2], 'i32').keep();
+      // AdamW is one dispatch per parameter tensor until the parameter arena lands
+      expect(await counted(() => inferenceStep(model, x)), `${name} inference`).toBeLessThanOrEqual(ceiling.infer);
+      expect(await counted(() => trainingStep(model, optimizer, x, y)), `${name} training`).toBeLessThanOrEqual(ceiling.train);
+      for (const t of [x, y]) t.dispose();
+      optimizer.dispose();
+      model.dispose();
+    }
   });
 });

@@ -1,5 +1,8 @@
 // Direct 2-D convolution kernels (channels-last, HWIO weights), with TensorFlow's 'same'/'valid' padding.
+import { plusCounts, scaled } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
+import { UNARY } from './elementwise.js';
+import type { EpilogueActivation } from './matmul.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
 
@@ -78,13 +81,15 @@ type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 const vectorConv = (g: ConvGeometry) => g.groups === 1 && g.Cin % 4 === 0 && g.Cout % 4 === 0;
 
 /** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vectorConv`. */
-function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, relu6 = false): KernelSpec {
+function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, activation: ConvActivation = 'none'): KernelSpec {
   const vec4 = vectorConv(g);
   const type = vec4 ? 'vec4f' : 'f32';
   return {
     name: vec4 ? `${name}-vec4` : name,
     file: 'conv2d.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, RELU6: relu6, VEC4: vec4 },
+    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, VEC4: vec4,
+      ACTIVATION: activation !== 'none', ACT_EXPR: activation === 'none' ? '' : UNARY[activation].expr,
+    },
     bindings: [...inputs.map((n) => read(n, type)), write(output, type)],
     uniforms: CONV_UNIFORMS,
   };
@@ -136,10 +141,11 @@ const DEPTHWISE_TILE_X = 8;
  */
 const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
 
-/** Epilogue activation of a forward convolution (inference with BatchNorm folded into the weights). */
-export type ConvActivation = 'none' | 'relu6';
+/** Epilogue activation of a forward convolution, where no gradient is recorded (inference; ReLU6 after a folded
+ * BatchNorm, GELU and sigmoid in TokenLearner). The depthwise kernels fuse ReLU6 only. */
+export type ConvActivation = 'none' | EpilogueActivation;
 
-function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry, activation: ConvActivation = 'none'): void {
+function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry, activation: 'none' | 'relu6' = 'none'): void {
   const forward = entry === 'FORWARD';
   const hasBias = tensors.bias !== undefined;
   const tiled = tiledDepthwise(g);
@@ -168,17 +174,18 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
   const y = Tensor.empty([g.N, g.OH, g.OW, g.Cout]);
   const inputs: Record<string, Tensor> = bias ? { x, w, bias } : { x, w };
   if (vectorDepthwise(g)) {
+    if (activation !== 'none' && activation !== 'relu6') throw new Error(`depthwise convolutions fuse ReLU6 only; apply the ${activation} as its own op`);
     depthwiseLaunch('FORWARD', inputs, y, g, activation);
     return y;
   }
-  const relu6 = activation === 'relu6';
+  const fused = activation === 'none' ? '' : `+${activation}`;
   launch({
-    kernel: convSpec(relu6 ? 'conv2d+relu6' : 'conv2d', 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, relu6),
+    kernel: convSpec(`conv2d${fused}`, 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, activation),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
     tensors: { ...inputs, y },
     invocations: vectorConv(g) ? y.size / 4 : y.size,
-    counts: { fma: convMacs(g), add: bias ? y.size : 0, cmp: relu6 ? 2 * y.size : 0 },
+    counts: plusCounts({ fma: convMacs(g), add: bias ? y.size : 0 }, activation === 'none' ? {} : scaled(UNARY[activation].counts, y.size)),
     macs: convFullMacs(g),
   });
   return y;

@@ -1,7 +1,8 @@
-// Batched matrix multiply with either operand transposed, an optional fused bias and scale.
+// Batched matrix multiply with either operand transposed, and an epilogue: scale, bias, activation, residual.
+import { plusCounts, scaled } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { binaryForward } from './elementwise.js';
+import { binaryForward, UNARY } from './elementwise.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
 
@@ -59,11 +60,18 @@ export interface MatmulOptions {
   transB?: boolean;
   bias?: Tensor;
   alpha?: number;
-  /** An activation applied in the epilogue (inference paths: it has no gradient here). */
-  activation?: 'relu6';
+  /** An activation applied in the epilogue, after the bias. */
+  activation?: EpilogueActivation;
+  /** Where to keep the values before the activation (for its gradient): a tensor of the output's size. */
+  preActivation?: Tensor;
+  /** Added last, after the activation: a tensor laid out as the output (a residual connection). */
+  residual?: Tensor;
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
 }
+
+/** Activations an epilogue applies (the expressions of elementwise.ts's table); only GELU keeps its input for a gradient. */
+export type EpilogueActivation = 'relu6' | 'gelu' | 'sigmoid';
 
 const aligned = (s: Strided) => s.ld % 4 === 0 && s.outer % 4 === 0 && s.inner % 4 === 0;
 
@@ -86,11 +94,18 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const wide = variants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
-  const relu6 = options.activation === 'relu6';
+  const { activation, preActivation, residual } = options;
+  // an epilogue past the bias needs the whole sum in one invocation
+  const fused = activation !== undefined || residual !== undefined;
   let splits = Math.ceil(K / MATMUL_K_CHUNK);
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
-  if (relu6 && splits > 1) throw new Error(`matmul: a fused activation needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
-  if (!dims.out && !relu6) {
+  if (fused && splits > 1) throw new Error(`matmul: a fused activation or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
+  if (fused && dims.out) throw new Error('matmul: a fused activation or residual needs a packed output');
+  for (const [name, t] of [['preActivation', preActivation], ['residual', residual]] as const) {
+    if (t && t.size !== batch * M * N) throw new Error(`matmul: ${name} [${t.shape.join(', ')}] does not hold the ${batch * M * N} outputs`);
+  }
+  if (preActivation && !activation) throw new Error('matmul: preActivation is kept only for an activation');
+  if (!dims.out && !fused) {
     // A small output over a long K (a weight gradient summed over every pixel) would leave cores idle: split K
     // further, down to runs of MIN_SPLIT_K, until there are invocations enough for every core.
     const wanted = Math.ceil(MIN_INVOCATIONS[variants] / (batch * tilesM * tilesN));
@@ -102,14 +117,25 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
   const vecC = N % 4 === 0 && aligned(lc);
+  const cType = vecC ? 'vec4f' : 'f32';
   const alpha = options.alpha ?? 1;
   const hasBias = options.bias !== undefined && splits === 1;
   const outputs = batch * M * N;
   const kernel: KernelSpec = {
     name: wide ? 'matmul-wide' : 'matmul',
     file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
-    constants: { TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1, RELU6: relu6 },
-    bindings: [read('A', vecA ? 'vec4f' : 'f32'), read('B', vecB ? 'vec4f' : 'f32'), ...(hasBias ? [read('bias')] : []), write('C', vecC ? 'vec4f' : 'f32')],
+    constants: {
+      TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
+      ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
+    },
+    bindings: [
+      read('A', vecA ? 'vec4f' : 'f32'),
+      read('B', vecB ? 'vec4f' : 'f32'),
+      ...(hasBias ? [read('bias')] : []),
+      ...(residual ? [read('R', cType)] : []),
+      ...(preActivation ? [write('Z', cType)] : []),
+      write('C', cType),
+    ],
     uniforms: MATMUL_UNIFORMS,
     workgroupSize: MATMUL_WG,
   };
@@ -128,11 +154,14 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       k_chunk: kChunk,
       splits,
     },
-    tensors: hasBias ? { A: a, B: b, bias: options.bias!, C: out } : { A: a, B: b, C: out },
+    tensors: { A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}), C: out },
     invocations: splits * batch * tilesM * tilesN,
-    counts: { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: hasBias ? outputs : 0, cmp: relu6 ? 2 * outputs : 0 },
+    counts: plusCounts(
+      { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: (hasBias ? outputs : 0) + (residual ? outputs : 0) },
+      activation ? scaled(UNARY[activation].counts, outputs) : {},
+    ),
     macs: outputs * K,
-    bytesWritten: 4 * splits * outputs,
+    bytesWritten: 4 * splits * outputs * (preActivation ? 2 : 1),
   });
   if (dims.out) return out;
   if (splits === 1) return out.intoShape([batch, M, N]);

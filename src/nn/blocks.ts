@@ -80,7 +80,8 @@ export class MultiHeadAttention extends Module {
     this.output = this.child('output', new Dense(inner, width, random, einsum));
   }
 
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
+  /** Attention over x [B, T, width]; `residual` (shaped as the output) is added in the output projection's epilogue. */
+  forward(x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
     const T = x.shape[1]!;
     const inner = this.heads * this.keyDim;
     const q = this.query.call(x);
@@ -91,7 +92,7 @@ export class MultiHeadAttention extends Module {
     recordTf('Softmax', 'attention softmax', this.heads * T * T);
     recordTf('Einsum', 'attention values', T * inner, { reduce: T });
     const attended = multiHeadAttention(q, k, v, this.heads, { dropoutRate: this.dropoutRate, training: ctx.training });
-    return this.output.call(attended);
+    return this.output.call(attended, residual);
   }
 }
 
@@ -123,13 +124,22 @@ export class TransformerBlock extends Module {
     if (features !== o.width) throw new Error(`the last MLP size (${features}) must equal the width (${o.width}) for the residual`);
   }
 
+  // The residual adds run in the epilogues of the attention's output projection and, where no dropout follows it,
+  // of the last MLP layer.
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const attended = this.attention.call(this.norm1.call(x), ctx);
-    const h = residual(x, attended);
+    const h = this.attention.call(this.norm1.call(x), ctx, x);
+    recordTf('AddV2', 'residual', h.size);
     let m = this.norm2.call(h);
-    this.mlp.forEach((layer, i) => {
+    const dropping = ctx.training && this.o.dropout > 0;
+    const last = this.mlp.length - 1;
+    for (const [i, layer] of this.mlp.entries()) {
+      if (i === last && !dropping) {
+        const out = layer.call(m, h);
+        recordTf('AddV2', 'residual', out.size);
+        return out;
+      }
       m = dropoutLayer(layer.call(m), this.o.dropout, ctx);
-    });
+    }
     return residual(h, m);
   }
 }

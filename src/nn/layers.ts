@@ -1,8 +1,10 @@
 // Basic layers, Keras-style: channels-last, Glorot-uniform kernels, zero biases. Each records the TensorFlow ops
 // Keras would run (for the paper's FLOP convention) next to the kernels it dispatches.
+import type { ConvActivation } from '../kernels/conv2d.js';
+import { recordsGradient } from '../ops/autograd.js';
 import { conv2d } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
-import { gelu, relu6, sigmoid } from '../ops/elementwise.js';
+import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
 import { linear } from '../ops/matmul.js';
 import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
 import { foldBatchNorm } from '../kernels/bn-fold.js';
@@ -13,19 +15,23 @@ import { engine, recordTf } from '../tensor/engine.js';
 
 export type Activation = 'none' | 'gelu' | 'relu6' | 'sigmoid';
 
-/** Applies an activation and records it (GELU counts 4 per element in the paper's convention; the others 0). */
+/** Records an activation for the paper's convention (GELU counts 4 per element; the others 0), applied elsewhere. */
+function recordActivation(activation: Activation, size: number): void {
+  if (activation === 'gelu') recordTf('Gelu', 'gelu', size);
+  else if (activation !== 'none') recordTf('ZeroCost', activation, size);
+}
+
+/** Applies an activation and records it. */
 export function activate(x: Tensor, activation: Activation): Tensor {
+  recordActivation(activation, x.size);
   switch (activation) {
     case 'none':
       return x;
     case 'gelu':
-      recordTf('Gelu', 'gelu', x.size);
       return gelu(x);
     case 'relu6':
-      recordTf('ZeroCost', 'relu6', x.size);
       return relu6(x);
     case 'sigmoid':
-      recordTf('ZeroCost', 'sigmoid', x.size);
       return sigmoid(x);
   }
 }
@@ -44,11 +50,20 @@ export class Dense extends Module {
     this.einsum = options.einsum ?? false;
   }
 
-  forward(x: Tensor): Tensor {
+  /**
+   * x @ kernel + bias, then the activation; with `residual` (shaped as the output) added last. The bias, a GELU
+   * and the residual run in the product's epilogue, one dispatch; the caller records the residual add.
+   */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const outputs = (x.size / this.inFeatures) * this.outFeatures;
     recordTf(this.einsum ? 'Einsum' : 'MatMul', 'dense', outputs, { reduce: this.inFeatures });
     if (this.bias) recordTf(this.einsum ? 'AddV2' : 'BiasAdd', 'dense bias', outputs);
-    return activate(linear(x, this.kernel, this.bias), this.activation);
+    if (this.activation === 'none' || this.activation === 'gelu') {
+      recordActivation(this.activation, outputs);
+      return linear(x, this.kernel, this.bias, { activation: this.activation, residual });
+    }
+    const y = activate(linear(x, this.kernel, this.bias), this.activation);
+    return residual ? add(y, residual) : y;
   }
 }
 
@@ -77,17 +92,24 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    const activation = this.options.activation ?? 'none';
+    // where no gradient is recorded, a GELU or a sigmoid runs in the convolution's epilogue
+    if ((activation === 'gelu' || activation === 'sigmoid') && !this.options.depthwise && !recordsGradient([x, this.kernel, this.bias])) {
+      const y = this.forwardWith(x, this.kernel, this.bias, activation, 'none');
+      recordActivation(activation, y.size);
+      return y;
+    }
     return this.forwardWith(x, this.kernel, this.bias, 'none');
   }
 
-  /** The convolution with other weights and bias (a BatchNorm folded in) and an activation in its epilogue. */
-  forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: 'none' | 'relu6'): Tensor {
+  /** The convolution with other weights and bias (a BatchNorm folded in), `epilogue` fused into its kernel and `activation` applied after it. */
+  forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: ConvActivation, activation = this.options.activation ?? 'none'): Tensor {
     const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue });
     const taps = this.size * this.size;
     if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
     else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
     if (this.bias) recordTf('BiasAdd', 'conv bias', y.size);
-    return activate(y, this.options.activation ?? 'none');
+    return activate(y, activation);
   }
 }
 

@@ -6,10 +6,15 @@ import { engine } from '../tensor/engine.js';
 import { ArgumentError } from '../util/errors.js';
 import { Tensor, type GradNode, type Shape } from '../tensor/tensor.js';
 
+/** Whether an op over `inputs` records a gradient node: gradients are on and an input needs one. */
+export function recordsGradient(inputs: readonly (Tensor | undefined)[]): boolean {
+  return engine().gradEnabled && inputs.some((t) => t?.requiresGrad);
+}
+
 /** Attaches a gradient node to `out` when gradients are on and any input needs one. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
   const eng = engine();
-  if (eng.gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (recordsGradient(inputs)) {
     out.requiresGrad = true;
     out.node = { op, path: eng.path, inputs, backward };
   }
@@ -18,7 +23,7 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
 
 /** Refuses an op that has no gradient where one would be recorded (gradients on and an input needs one). */
 export function noGradient(what: string, inputs: readonly Tensor[]): void {
-  if (engine().gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (recordsGradient(inputs)) {
     throw new Error(`${what} has no gradient: run it under noGrad (inference), or apply the activation as its own op`);
   }
 }

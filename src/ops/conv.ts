@@ -46,9 +46,9 @@ function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias: Tensor | 
   const [N, H, W, C] = x.shape as [number, number, number, number];
   const [P, , , Cout] = w.shape as [number, number, number, number];
   const weights = reshape(w, [P * P * C, Cout]);
-  if (P === 1) return reshape(linear(x, weights, bias, activation), [N, OH, OW, Cout]);
+  if (P === 1) return reshape(linear(x, weights, bias, { activation }), [N, OH, OW, Cout]);
   const cropped = OH * P === H && OW * P === W ? x : slice(x, [0, 0, 0, 0], [N, OH * P, OW * P, C]);
   const grid = reshape(cropped, [N, OH, P, OW, P, C]);
   const patches = reshape(permute(grid, [0, 1, 3, 2, 4, 5]), [N, OH, OW, P * P * C]);
-  return linear(patches, weights, bias, activation);
+  return linear(patches, weights, bias, { activation });
 }

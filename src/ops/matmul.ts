@@ -1,8 +1,9 @@
 // Differentiable (batched) matmul and the dense layer's affine map.
-import { matmulKernel, type MatmulOptions } from '../kernels/matmul.js';
+import { unaryBackward } from '../kernels/elementwise.js';
+import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { noGradient, record } from './autograd.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGradient, record, recordsGradient } from './autograd.js';
 
 interface Operand {
   batch: number;
@@ -65,35 +66,49 @@ export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'
   });
 }
 
-/** x @ w + bias over the last axis of x (w: [in, out], Keras layout), bias (and, inference only, a ReLU6) fused
- * into the kernel. */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor, activation: 'none' | 'relu6' = 'none'): Tensor {
+export interface LinearEpilogue {
+  /** An activation fused into the product's epilogue; other than GELU, only where no gradient is recorded. */
+  activation?: 'none' | EpilogueActivation;
+  /** A tensor of the output's shape added last, after the activation (a residual connection). */
+  residual?: Tensor;
+}
+
+/**
+ * x @ w + bias over the last axis of x (w: [in, out], Keras layout), with the bias, an activation and a residual
+ * add fused into the product's epilogue: one dispatch. Under a recorded gradient a GELU keeps its input (the
+ * pre-activation, written by the same dispatch) for its gradient.
+ */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpilogue = {}): Tensor {
   const inFeatures = w.shape[0]!;
   const outFeatures = w.shape[1]!;
   if (x.shape[x.rank - 1] !== inFeatures) {
     throw new Error(`linear: input [${x.shape.join(', ')}] does not end in ${inFeatures} features (weights [${w.shape.join(', ')}])`);
   }
   const rows = x.size / inFeatures;
-  if (activation !== 'none') noGradient(`linear with a fused ${activation}`, bias ? [x, w, bias] : [x, w]);
+  const activation = epilogue.activation === 'none' ? undefined : epilogue.activation;
+  const { residual } = epilogue;
+  const outShape = [...x.shape.slice(0, -1), outFeatures];
+  if (residual && (residual.rank !== outShape.length || residual.shape.some((d, i) => d !== outShape[i]))) {
+    throw new Error(`linear: the residual [${residual.shape.join(', ')}] is not shaped as the output [${outShape.join(', ')}]`);
+  }
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  if (activation && activation !== 'gelu') noGradient(`linear with a fused ${activation}`, inputs);
+  const preActivation = activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
   const x2 = x.view([rows, inFeatures]);
-  const fused = activation === 'none' ? {} : { activation };
-  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', ...fused });
-  const out = flat.intoShape([...x.shape.slice(0, -1), outFeatures]);
-  const inputs = bias ? [x, w, bias] : [x, w];
+  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, residual });
+  const out = flat.intoShape(outShape);
   return record(out, 'linear', inputs, (g) => {
+    // through the GELU first (its input kept by the forward dispatch); the residual's gradient is g itself
     const g2 = g.view([rows, outFeatures]);
-    const grads: (Tensor | null)[] = [null, null, null];
-    if (x.requiresGrad) {
-      grads[0] = matmulKernel(g2, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape);
-    }
-    if (w.requiresGrad) {
-      grads[1] = matmulKernel(x2, g2, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad' }).intoShape(w.shape);
-    }
-    if (bias?.requiresGrad) {
-      grads[2] = reduceAxis('sum', g2, 0).intoShape(bias.shape);
-    }
-    g2.dispose();
+    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2) : g2;
+    const grads: (Tensor | null)[] = [];
+    grads.push(x.requiresGrad ? matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape) : null);
+    grads.push(w.requiresGrad ? matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad' }).intoShape(w.shape) : null);
+    if (bias) grads.push(bias.requiresGrad ? reduceAxis('sum', dz, 0).intoShape(bias.shape) : null);
+    if (residual) grads.push(g);
+    if (dz !== g2) g2.dispose();
+    dz.dispose();
     x2.dispose();
-    return grads.slice(0, inputs.length);
+    return grads;
   });
 }

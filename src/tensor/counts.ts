@@ -18,6 +18,13 @@ export function scaled(perElement: Partial<Record<Primitive, number>>, elements:
   return out;
 }
 
+/** Partial counts added key by key (a kernel that fuses several ops declares the sum of theirs). */
+export function plusCounts(...parts: Partial<OpCounts>[]): Partial<OpCounts> {
+  const out: Partial<OpCounts> = {};
+  for (const part of parts) for (const [key, value] of Object.entries(part)) out[key as keyof OpCounts] = (out[key as keyof OpCounts] ?? 0) + value;
+  return out;
+}
+
 export function addCounts(into: OpCounts, other: OpCounts): OpCounts {
   for (const key of Object.keys(into) as (keyof OpCounts)[]) into[key] += other[key];
   return into;
