@@ -1,13 +1,31 @@
-// One fused AdamW step over a parameter tensor, in place:
+// One fused AdamW step over up to 16 packed parameter tensors at once, in place, four values per invocation:
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p = p - lr * (m c1) / (sqrt(v c2) + eps) - decay * p      (c1, c2: bias corrections; decay decoupled)
-fn run(i: u32) {
-  let g = grad[i];
-  let p = param[i];
-  let m1 = fma(u.beta1, m[i], u.one_minus_beta1 * g);
-  let v1 = fma(u.beta2, v[i], u.one_minus_beta2 * (g * g));
-  m[i] = m1;
-  v[i] = v1;
+// param, m and v bind the same range of three packed storages; tensor s starts at element starts[s] of it and
+// holds sizes[s] values, its gradient bound as g<s>. Starts are multiples of 64, so a group of four never straddles
+// two tensors and the choice of gradient is the same across a workgroup but at its tensor's edges. Groups past a
+// tensor's end (its alignment padding, a parameter left out) are left alone; the padding lanes of a tensor's last
+// group compute with g = 0 on zeros and stay zero.
+
+fn run(q: u32) {
+  let i = q * 4u;
+  var s = 0u;
+  var start = u.starts_lo[0][0];
+  var size = u.sizes_lo[0][0];
+  ${FIND_TENSOR}
+  let j = i - start;
+  if (j >= size) { return; }
+  var g = vec4f(0.0);
+  let lanes = min(size - j, 4u);
+  switch s {
+    ${READ_GRADIENT}
+    default: {}
+  }
+  let p = param[q];
+  let m1 = fma(vec4f(u.beta1), m[q], u.one_minus_beta1 * g);
+  let v1 = fma(vec4f(u.beta2), v[q], u.one_minus_beta2 * (g * g));
+  m[q] = m1;
+  v[q] = v1;
   let update = (m1 * u.c1) / (sqrt(v1 * u.c2) + u.eps);
-  param[i] = p - u.lr * update - u.decay * p;
+  param[q] = p - u.lr * update - u.decay * p;
 }

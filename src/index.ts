@@ -9,6 +9,7 @@ export { init, shutdown, engine, tidy, noGrad, withPath, Engine, type Profile, t
 export type { TimingMethod } from './runtime/timer.js';
 export { Tensor, type Shape, type DType } from './tensor/tensor.js';
 export { StepPlans } from './tensor/plan.js';
+export { packTensors, packedZeros, packLayout, PACK_ALIGN, type PackLayout } from './tensor/pack.js';
 export { Ledger, type KernelRecord, type Phase } from './tensor/ledger.js';
 export { counts, exactFlops, PRIMITIVES, type OpCounts, type Primitive } from './tensor/counts.js';
 export * as ops from './ops/index.js';

@@ -11,6 +11,7 @@ import { backward } from '../src/ops/autograd.js';
 import { crossEntropy, softmax, topKAccuracy } from '../src/ops/softmax.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { noGrad, tidy } from '../src/tensor/engine.js';
+import { packedZeros, PACK_ALIGN } from '../src/tensor/pack.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -591,6 +592,52 @@ describe('AdamW', () => {
     });
   }
 
+  it('updates many packed parameters a few dispatches at a time, each as the float64 reference does, leaving frozen ones and the padding alone', async () => {
+    // 23 tensors: more than one dispatch takes, sizes on both sides of the 64-element alignment, two without gradients
+    const sizes = [1, 63, 64, 65, 200, 3, 128, 7, 129, 1, 5, 64, 70, 2, 300, 9, 11, 64, 1, 40, 33, 17, 6];
+    const frozen = new Set([4, 13]);
+    const initial = sizes.map((n, k) => Float64Array.from(Float32Array.from(randomArray(n, 100 + k))));
+    const grads = sizes.map((n, k) => Float64Array.from(Float32Array.from(randomArray(n, 200 + k, -0.5, 0.5))));
+    const params = initial.map((values) => Tensor.from(values, [values.length]).keep());
+    const opt = new AdamW(params, { lr: 0.01, weightDecay: 1e-2, form: 'pytorch' });
+    // the parameters now share one storage, each at an aligned offset, in order
+    params.forEach((p, k) => {
+      expect(p.sharesStorage(params[0]!)).toBe(true);
+      expect(p.byteOffset % (PACK_ALIGN * 4)).toBe(0);
+      if (k > 0) expect(p.byteOffset).toBeGreaterThanOrEqual(params[k - 1]!.byteOffset + params[k - 1]!.size * 4);
+    });
+    params.forEach((p, k) => {
+      if (!frozen.has(k)) p.grad = Tensor.from(grads[k]!, [sizes[k]!]).keep();
+    });
+    const { records } = await env.engine.ledger.capture(() => opt.update());
+    const perDispatch = Math.min(16, env.engine.runtime.device.limits.maxStorageBuffersPerShaderStage - 3);
+    expect(records.length).toBe(Math.ceil((sizes.length - frozen.size) / perDispatch));
+    expect(records.reduce((s, r) => s + r.counts.sqrt, 0)).toBe(sizes.reduce((s, n, k) => s + (frozen.has(k) ? 0 : Math.ceil(n / 4) * 4), 0));
+    for (let k = 0; k < sizes.length; k++) {
+      const p0 = initial[k]!;
+      const expected = frozen.has(k)
+        ? p0
+        : p0.map((p, i) => {
+            const g = grads[k]![i]!;
+            const [m, v] = [0.1 * g, 0.001 * g * g];
+            return p - 0.01 * ((m / 0.1) / (Math.sqrt(v / 0.001) + 1e-7)) - 1e-2 * p;
+          });
+      expectClose(await params[k]!.data(), expected, 1e-6, 1e-5);
+    }
+    // the padding between the tensors stays zero
+    const whole = Tensor.span(params);
+    const values = await whole.data();
+    const base = params[0]!.byteOffset / 4;
+    const inside = new Set<number>();
+    params.forEach((p) => {
+      for (let i = 0; i < p.size; i++) inside.add(p.byteOffset / 4 - base + i);
+    });
+    expect(values.every((x, i) => inside.has(i) || x === 0)).toBe(true);
+    whole.dispose();
+    opt.dispose();
+    for (const p of params) p.dispose();
+  });
+
   it('the two forms differ where gradients are small against epsilon, and Keras\' is the default', () => {
     const [m, v] = [1e-6, 1e-14];
     const [keras, pytorch] = [references.keras(m, v, 1, 1, 1e-7), references.pytorch(m, v, 1, 1, 1e-7)];
@@ -600,10 +647,13 @@ describe('AdamW', () => {
 
   it('declares the primitive counts that the counted reference performs', async () => {
     const n = 5;
-    const t = () => Tensor.zeros([n]);
-    const { records } = await env.engine.ledger.capture(() => adamwKernel(t(), t(), t(), t(), { beta1: 0.9, beta2: 0.999, eps: 1e-7 }, () => ({ lr: 1, decay: 0.1, c1: 10, c2: 1000 })));
+    const [param, m, v] = [0, 1, 2].map(() => packedZeros([[n]])[0]!);
+    const { records } = await env.engine.ledger.capture(() =>
+      adamwKernel([{ param: param!, grad: Tensor.zeros([n]), m: m!, v: v! }], { beta1: 0.9, beta2: 0.999, eps: 1e-7 }, () => ({ lr: 1, decay: 0.1, c1: 10, c2: 1000 })),
+    );
     const k = new Counter();
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < 8; i++) {
+      // four values per invocation: the 5 values and the 3 padding lanes of their second group
       const g = 0;
       const p = 0;
       const m1 = k.fma(0.9, 0, k.mul(0.1, g));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../src/ops/autograd.js';
 import { conv2d } from '../src/ops/conv.js';
 import { dropout } from '../src/ops/dropout.js';
-import { gelu, relu } from '../src/ops/elementwise.js';
+import { gelu, mul, relu } from '../src/ops/elementwise.js';
 import { linear } from '../src/ops/matmul.js';
 import { mean } from '../src/ops/reduce.js';
 import { crossEntropy } from '../src/ops/softmax.js';
@@ -12,6 +12,7 @@ import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { glorotUniform, zerosParameter } from '../src/nn/init.js';
 import { noGrad, tidy } from '../src/tensor/engine.js';
+import { PACK_ALIGN, packTensors } from '../src/tensor/pack.js';
 import { StepPlans } from '../src/tensor/plan.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { inferenceStep, PlannedInference, PlannedTrainingStep, trainingStep } from '../src/train/step.js';
@@ -282,6 +283,29 @@ describe('training', () => {
       plans.dispose();
       x.dispose();
     });
+
+    it('record afresh when a tensor they read has moved into a packed storage since (never an old buffer)', async () => {
+      const weight = Tensor.from([1, 2, 3, 4], [4]).keep();
+      const other = Tensor.from([5], [1]).keep();
+      const plans = new StepPlans(([x]) => [tidy(() => mean(mul(x!, weight), [0]))]);
+      const x = Tensor.from([1, 1, 1, 1], [4]).keep();
+      const result = async () => {
+        const [out] = plans.run([x]);
+        const value = await out!.item();
+        out!.dispose();
+        return value;
+      };
+      expect(await result()).toBeCloseTo(2.5); // records
+      expect(await result()).toBeCloseTo(2.5); // replays
+      packTensors([other, weight]); // the weight moves, after 64 elements of padding
+      expect(weight.byteOffset).toBe(PACK_ALIGN * 4);
+      weight.write([4, 4, 4, 4]);
+      // a fresh buffer of the pool could now hold anything: the old plan would read it; the new one reads the weight
+      expect(await result()).toBeCloseTo(4);
+      expect(await result()).toBeCloseTo(4);
+      plans.dispose();
+      for (const t of [weight, other, x]) t.dispose();
+    });
   });
 });
 
@@ -306,15 +330,17 @@ describe('dispatch counts (deterministic: a step is its dispatches on a GPU)', (
   });
 
   it('whole paper models: no more than today (the issue aims at 40 for inference, 150 and 140 for training)', async () => {
-    const ceilings = { 'TASR_4L_8T-8H': { infer: 65, train: 395 }, 'TASR_4L_NT-8H': { infer: 59, train: 358 } };
+    // forward and backward; AdamW adds one dispatch per group of parameters a kernel can bind (13 where 16 storage buffers)
+    const ceilings = { 'TASR_4L_8T-8H': { infer: 65, train: 306 }, 'TASR_4L_NT-8H': { infer: 59, train: 275 } };
+    const perDispatch = Math.min(16, env.engine.runtime.device.limits.maxStorageBuffersPerShaderStage - 3);
     for (const [name, ceiling] of Object.entries(ceilings)) {
       const model = new AudioTransformer(modelConfig(name));
       const optimizer = new AdamW(model.parameters());
       const x = Tensor.from(randomArray(2 * 124 * 129, 2, 0, 2), [2, 124, 129]).keep();
       const y = Tensor.from([1, 2], [2], 'i32').keep();
-      // AdamW is one dispatch per parameter tensor until the parameter arena lands
+      const adamw = Math.ceil(model.parameters().length / perDispatch);
       expect(await counted(() => inferenceStep(model, x)), `${name} inference`).toBeLessThanOrEqual(ceiling.infer);
-      expect(await counted(() => trainingStep(model, optimizer, x, y)), `${name} training`).toBeLessThanOrEqual(ceiling.train);
+      expect(await counted(() => trainingStep(model, optimizer, x, y)), `${name} training`).toBeLessThanOrEqual(ceiling.train + adamw);
       for (const t of [x, y]) t.dispose();
       optimizer.dispose();
       model.dispose();

@@ -34,7 +34,7 @@ export class NonFiniteWatch {
 
   private check(output: Tensor, label: string): void {
     const runtime = engine().runtime;
-    runtime.run(runtime.kernel(CHECK), { uniforms: { index: this.labels.length }, buffers: { x: output.buffer, flag: this.flag }, invocations: output.size });
+    runtime.run(runtime.kernel(CHECK), { uniforms: { index: this.labels.length }, buffers: { x: output.binding, flag: this.flag }, invocations: output.size });
     this.labels.push(label);
   }
 

@@ -1,6 +1,7 @@
 // Dispatches one declared kernel over tensors (bound by the declaration's names) and records its declared
 // primitive counts in the FLOP ledger.
 import type { KernelSpec, UniformValues } from '../runtime/kernel.js';
+import type { BufferRange } from '../runtime/runtime.js';
 import { counts, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -33,14 +34,14 @@ export function launch(l: Launch): void {
   const eng = engine();
   const runtime = eng.runtime;
   const kernel = runtime.kernel(l.kernel);
-  const buffers: Record<string, GPUBuffer> = {};
+  const buffers: Record<string, GPUBuffer | BufferRange> = {};
   for (const b of l.kernel.bindings) {
     const t = l.tensors[b.name];
     if (t && (t.dtype === 'i32') !== (b.type === 'i32')) {
       throw new ArgumentError(`${l.op}: '${b.name}' takes ${b.type === 'i32' ? 'int32' : 'float32'} values, got an ${t.dtype === 'i32' ? 'int32' : 'float32'} tensor [${t.shape.join(', ')}]`);
     }
   }
-  for (const name in l.tensors) buffers[name] = l.tensors[name]!.buffer;
+  for (const name in l.tensors) buffers[name] = l.tensors[name]!.binding;
   const dispatch = runtime.run(kernel, { uniforms: l.uniforms, replayUniforms: l.replayUniforms, buffers, invocations: l.invocations, workgroups: l.workgroups });
   if (eng.nonFiniteWatch) {
     const label = `kernel '${l.kernel.name}' (op ${l.op}, module ${eng.path || '(top)'}, ${eng.phase})`;

@@ -43,6 +43,7 @@ export class AudioTransformer extends Module {
     const block = { width: c.width, heads: c.heads, keyDim: c.keyDim, mlp: c.mlp, dropout: c.dropout };
     this.blocks = Array.from({ length: c.blocks }, (_, i) => this.child(`blocks.${i}`, new TransformerBlock(block, random)));
     this.head = this.child('head', new ClassifierHead(c.width, c.classes, random));
+    this.packParameters();
   }
 
   /** Spectrograms [B, frames, bins] -> resized, normalised images [B, S, S, 1] (the model's first layers). */

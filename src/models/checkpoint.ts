@@ -3,7 +3,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
-import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
 import { AudioTransformer } from './audio-transformer.js';
@@ -86,7 +85,6 @@ export async function readCheckpointConfig(dir: string): Promise<ModelConfig> {
 
 /** Writes saved arrays into a model's tensors, checking names and shapes. */
 export function assignTensors(named: readonly [string, Tensor][], arrays: Map<string, NamedArray>, file: string): void {
-  const runtime = engine().runtime;
   const expected = new Set(named.map(([n]) => n));
   const unexpected = [...arrays.keys()].filter((n) => !expected.has(n));
   for (const [name, tensor] of named) {
@@ -95,7 +93,7 @@ export function assignTensors(named: readonly [string, Tensor][], arrays: Map<st
     if (saved.shape.join('x') !== tensor.shape.join('x')) {
       throw new CheckpointError(`${file}: '${name}' is [${saved.shape.join(', ')}] but the model needs [${tensor.shape.join(', ')}]: the checkpoint is from a different model`);
     }
-    runtime.write(tensor.buffer, saved.data);
+    tensor.write(saved.data);
   }
   if (unexpected.length > 0) throw new CheckpointError(`${file}: tensors the model does not have (${unexpected.slice(0, 3).join(', ')}): the checkpoint is from a different model`);
 }

@@ -2,6 +2,7 @@
 // runs under the module's path so the FLOP ledgers and the profiler can attribute every kernel to a layer. Each
 // module's `forward` takes what it needs (a tensor and the context, or more).
 import { withPath } from '../tensor/engine.js';
+import { packTensors } from '../tensor/pack.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface ForwardContext {
@@ -47,6 +48,14 @@ export abstract class Module {
 
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
+  }
+
+  /**
+   * Moves every parameter into one storage (tensor/pack.ts), so AdamW updates them in a few dispatches: a model
+   * calls it at the end of its constructor, before anything records a plan over its parameters.
+   */
+  protected packParameters(): void {
+    packTensors(this.parameters());
   }
 
   parameterCount(): number {

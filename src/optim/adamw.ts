@@ -1,7 +1,9 @@
-// AdamW with decoupled weight decay, one fused kernel per parameter tensor.
-import { adamwKernel, type AdamWSchedule } from '../kernels/adamw.js';
+// AdamW with decoupled weight decay: the parameters packed in one storage (models pack theirs when built), the
+// moments packed the same way, and one fused kernel per group of up to 16 parameters.
+import { adamwKernel, adamwTensorsPerDispatch, type AdamWSchedule, type AdamWTensor } from '../kernels/adamw.js';
 import { engine, noGrad } from '../tensor/engine.js';
-import { Tensor } from '../tensor/tensor.js';
+import { packedZeros, packTensors } from '../tensor/pack.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -49,8 +51,12 @@ export class AdamW {
     this.weightDecay = options.weightDecay ?? 0;
     this.decayFollowsLr = options.decayFollowsLr ?? false;
     this.form = options.form ?? 'keras';
-    // Allocated up front so the first step already uses as much memory as every later one.
-    for (const p of params) this.moments.set(p, { m: Tensor.zeros(p.shape).keep(), v: Tensor.zeros(p.shape).keep() });
+    // Parameters not packed together yet move into one storage (plans recorded before are dropped then); the
+    // moments are packed at the same offsets. Allocated up front: the first step uses as much memory as any later.
+    const layout = packTensors(params);
+    const shapes = params.map((p) => p.shape);
+    const [ms, vs] = [packedZeros(shapes, layout), packedZeros(shapes, layout)];
+    params.forEach((p, i) => this.moments.set(p, { m: ms[i]!, v: vs[i]! }));
   }
 
   /** Applies one update to every parameter that has a gradient, then frees the gradients. */
@@ -63,11 +69,20 @@ export class AdamW {
     eng.runtime.onReplay(() => this.advance());
     try {
       noGrad(() => {
+        const perDispatch = adamwTensorsPerDispatch();
+        let group: AdamWTensor[] = [];
+        const flush = () => {
+          adamwKernel(group, { beta1: this.beta1, beta2: this.beta2, eps: this.eps }, () => this.current);
+          group = [];
+        };
+        for (const param of this.params) {
+          if (!param.grad) continue;
+          group.push({ param, grad: param.grad, ...this.moments.get(param)! });
+          if (group.length === perDispatch) flush();
+        }
+        flush();
         for (const p of this.params) {
-          if (!p.grad) continue;
-          const { m, v } = this.moments.get(p)!;
-          adamwKernel(p, p.grad, m, v, { beta1: this.beta1, beta2: this.beta2, eps: this.eps }, () => this.current);
-          p.grad.dispose();
+          p.grad?.dispose();
           p.grad = undefined;
         }
       });

@@ -69,12 +69,22 @@ export interface KernelRun {
   /** Uniform values that change from step to step (a seed, a learning rate): evaluated again on every replay of
    * a recording, over `uniforms`. */
   replayUniforms?: () => UniformValues;
-  buffers: Readonly<Record<string, GPUBuffer>>;
+  buffers: Readonly<Record<string, GPUBuffer | BufferRange>>;
   /** Per-invocation kernels: how many invocations (the workgroup count follows). */
   invocations?: number;
   /** Per-workgroup kernels: how many workgroups. */
   workgroups?: number;
 }
+
+/** Part of a buffer bound on its own (a tensor that lives at an offset in a larger one: a parameter arena). */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  /** Bytes from the buffer's start: a multiple of the device's minStorageBufferOffsetAlignment. */
+  offset: number;
+  size: number;
+}
+
+const bufferOf = (b: GPUBuffer | BufferRange): GPUBuffer => ('offset' in b && 'buffer' in b ? b.buffer : (b as GPUBuffer));
 
 function kernelVariants(requested: string | undefined, software: boolean): KernelVariants {
   const value = (requested ?? (process.env.TOKENWAVE_KERNELS || 'auto')).toLowerCase();
@@ -165,6 +175,8 @@ export class Runtime {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private readonly uniformAlign: number;
+  /** Where a storage binding may start in its buffer (bytes): at most 256 on every WebGPU device. */
+  readonly storageOffsetAlign: number;
   private readonly arenaMirror = new Uint8Array(ARENA_BYTES);
   private readonly arenaView = new DataView(this.arenaMirror.buffer);
   private arena: GPUBuffer;
@@ -194,6 +206,7 @@ export class Runtime {
       onOutOfMemory: (err) => this.errors.push(err),
     });
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.storageOffsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM_USAGE, label: 'uniform arena' });
     device.addEventListener('uncapturederror', (event) => {
@@ -309,16 +322,19 @@ export class Runtime {
     return id;
   }
 
-  private bindGroup(kernel: CompiledKernel, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  private bindGroup(kernel: CompiledKernel, buffers: readonly (GPUBuffer | BufferRange)[]): GPUBindGroup {
     let key = String(kernel.id);
-    for (const b of buffers) key += `:${this.bufferId(b)}`;
+    for (const b of buffers) {
+      const buffer = bufferOf(b);
+      key += buffer === b ? `:${this.bufferId(buffer)}` : `:${this.bufferId(buffer)}@${(b as BufferRange).offset}+${(b as BufferRange).size}`;
+    }
     let group = this.bindGroups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = [];
     if (kernel.uniforms.bytes > 0) {
       entries.push({ binding: 0, resource: { buffer: this.arena, size: kernel.uniforms.bytes } });
     }
-    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: bufferOf(b) === b ? { buffer: b as GPUBuffer } : { ...(b as BufferRange) } }));
     group = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.spec.name });
     if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
     this.bindGroups.set(key, group);
@@ -357,6 +373,9 @@ export class Runtime {
     const buffers = spec.bindings.map((b) => {
       const buffer = r.buffers[b.name];
       if (!buffer) throw new KernelDeclarationError(`kernel '${spec.name}': no buffer given for binding '${b.name}'`);
+      if (bufferOf(buffer) !== buffer && (buffer as BufferRange).offset % this.storageOffsetAlign !== 0) {
+        throw new KernelDeclarationError(`kernel '${spec.name}': binding '${b.name}' starts ${(buffer as BufferRange).offset} bytes into its buffer, not a multiple of this device's ${this.storageOffsetAlign}`);
+      }
       return buffer;
     });
     if (Object.keys(r.buffers).length !== buffers.length) {
@@ -380,7 +399,7 @@ export class Runtime {
       const repack = r.replayUniforms && { fixed: r.uniforms, changing: r.replayUniforms };
       const relative = offset === undefined ? undefined : offset - this.recorder.arenaStart;
       this.recorder.commands.push({ kind: 'dispatch', kernel, group, offset: relative, x, y, count, ...(repack ? { repack } : {}) });
-      for (const b of buffers) this.recorder.buffers.add(b);
+      for (const b of buffers) this.recorder.buffers.add(bufferOf(b));
     }
     // Timestamps need a pass of the dispatch's own; otherwise dispatches share one pass.
     const timed = this.timer?.passDescriptor();

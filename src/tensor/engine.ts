@@ -17,6 +17,8 @@ export class Engine {
   readonly scopes: Set<Tensor>[] = [];
   /** Live tensors (not disposed), for leak checks. */
   liveTensors = 0;
+  /** Counts tensors moved into another storage (Tensor.moveTo): plans recorded before a move are stale. */
+  storageMoves = 0;
   /** Set by shutdown(): the device is gone. */
   closed = false;
   private seedCounter = 0;

@@ -18,7 +18,7 @@ interface Plan {
 
 /** A copy of `t` in a buffer of its own (encoded in the command stream, so it sees all earlier work). */
 function copyOf(t: Tensor, into = Tensor.empty(t.shape, t.dtype)): Tensor {
-  if (t.size > 0) engine().runtime.copy(t.buffer, 0, into.buffer, 0, t.size * 4);
+  if (t.size > 0) engine().runtime.copy(t.buffer, t.byteOffset, into.buffer, into.byteOffset, t.size * 4);
   into.intRange = t.intRange;
   return into;
 }
@@ -36,6 +36,8 @@ export class StepPlans {
   /** Set once the GPU memory budget pressed: the plans' buffers were given back, and steps run unplanned. */
   private noRoom = false;
   private replaying = false;
+  /** Engine.storageMoves when the plans were recorded: a tensor moved since then leaves them reading old buffers. */
+  private movesSeen = -1;
   private stopListening: (() => void) | undefined;
 
   constructor(private readonly step: (inputs: readonly Tensor[]) => Tensor[]) {}
@@ -44,6 +46,10 @@ export class StepPlans {
   run(inputs: readonly Tensor[]): Tensor[] {
     const eng = engine();
     if (eng.ledger.recording || eng.runtime.timing || this.noRoom) return this.step(inputs);
+    if (eng.storageMoves !== this.movesSeen) {
+      this.dispose();
+      this.movesSeen = eng.storageMoves;
+    }
     const key = shapesKey(inputs);
     const plan = this.plans.get(key);
     if (typeof plan === 'string') return this.step(inputs);

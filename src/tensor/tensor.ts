@@ -1,6 +1,7 @@
 // Tensors live in pooled GPU buffers. Views that only change the shape (reshape) share storage, counted by
-// references; the buffer returns to the pool when the last tensor using it is disposed.
-import { STORAGE_USAGE } from '../runtime/runtime.js';
+// references; the buffer returns to the pool when the last tensor using it is disposed. A tensor may also live at
+// an offset in a larger storage (tensor/pack.ts: a model's parameters, AdamW's moments), bound as that range alone.
+import { STORAGE_USAGE, type BufferRange } from '../runtime/runtime.js';
 import { ArgumentError } from '../util/errors.js';
 import { engine, type Engine } from './engine.js';
 
@@ -54,8 +55,10 @@ export class Tensor {
   private constructor(
     readonly shape: Shape,
     readonly dtype: DType,
-    private readonly storage: Storage,
+    private storage: Storage,
     readonly engine: Engine,
+    /** Bytes from the start of the storage's buffer. */
+    private offset = 0,
   ) {
     this.size = sizeOf(shape);
     engine.track(this);
@@ -79,7 +82,7 @@ export class Tensor {
       for (const v of array) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
       t.intRange = [lo, hi];
     }
-    if (n > 0) t.engine.runtime.write(t.buffer, array);
+    if (n > 0) t.engine.runtime.write(t.buffer, array, t.offset);
     return t;
   }
 
@@ -96,6 +99,27 @@ export class Tensor {
     return this.storage.buffer;
   }
 
+  /** Where the tensor starts in `buffer`, in bytes (0 unless it lives in a packed storage). */
+  get byteOffset(): number {
+    return this.offset;
+  }
+
+  /** What a kernel binds: the whole buffer, or the tensor's range where it lives at an offset. */
+  get binding(): GPUBuffer | BufferRange {
+    const buffer = this.buffer;
+    return this.offset === 0 ? buffer : { buffer, offset: this.offset, size: Math.max(4, this.size * 4) };
+  }
+
+  /** Bytes from this tensor's start to the end of its storage (more than it holds where it is packed with others). */
+  get storageRoom(): number {
+    return this.storage.bytes - this.offset;
+  }
+
+  /** Whether this tensor and `other` live in the same storage. */
+  sharesStorage(other: Tensor): boolean {
+    return this.storage === other.storage;
+  }
+
   get rank(): number {
     return this.shape.length;
   }
@@ -110,7 +134,49 @@ export class Tensor {
       throw new Error(`cannot view [${this.shape.join(', ')}] as [${shape.join(', ')}]: sizes differ`);
     }
     this.storage.refs++;
-    return new Tensor([...shape], this.dtype, this.storage, this.engine);
+    return new Tensor([...shape], this.dtype, this.storage, this.engine, this.offset);
+  }
+
+  /** A view of `shape` starting `elements` into this tensor's storage range (no copy). */
+  viewAt(elements: number, shape: Shape): Tensor {
+    if (!Number.isInteger(elements) || elements < 0 || elements + sizeOf(shape) > this.size) {
+      throw new Error(`cannot view [${shape.join(', ')}] at element ${elements} of [${this.shape.join(', ')}]: out of range`);
+    }
+    this.storage.refs++;
+    return new Tensor([...shape], this.dtype, this.storage, this.engine, this.offset + elements * 4);
+  }
+
+  /**
+   * A 1-D view over the storage `tensors` share, from the first one's start to the last one's end (in that order),
+   * its length rounded up to a multiple of `multipleOf` elements (which the storage must hold).
+   */
+  static span(tensors: readonly Tensor[], multipleOf = 1): Tensor {
+    const first = tensors[0];
+    const last = tensors[tensors.length - 1];
+    if (!first || !last) throw new Error('span() of no tensors');
+    if (tensors.some((t) => t.storage !== first.storage)) throw new Error('span(): the tensors live in different storages');
+    const end = (last.offset - first.offset) / 4 + last.size;
+    if (end < first.size) throw new Error('span(): the tensors are not in ascending order');
+    const elements = Math.ceil(end / multipleOf) * multipleOf;
+    if (elements * 4 > first.storageRoom) throw new Error(`span(): ${elements} elements run past the storage`);
+    first.storage.refs++;
+    return new Tensor([elements], first.dtype, first.storage, first.engine, first.offset);
+  }
+
+  /**
+   * Moves this tensor's contents into `place` (a view of the same shape in another storage) and makes this tensor
+   * live there from now on; its old storage goes back to the pool. Work encoded earlier keeps its buffers, so
+   * plans recorded before the move must be dropped (Engine.storageMoves says when).
+   */
+  moveTo(place: Tensor): void {
+    if (place.size !== this.size || place.dtype !== this.dtype) throw new Error(`cannot move [${this.shape.join(', ')}] into [${place.shape.join(', ')}]`);
+    if (this.storage.refs > 1) throw new Error(`cannot move tensor [${this.shape.join(', ')}]: other views share its storage`);
+    if (this.size > 0) this.engine.runtime.copy(this.buffer, this.offset, place.buffer, place.offset, this.size * 4);
+    this.engine.runtime.pool.release(this.storage.buffer);
+    this.storage = place.storage;
+    this.offset = place.offset;
+    this.storage.refs++;
+    this.engine.storageMoves++;
   }
 
   /** The same storage under another shape, taking this tensor's place (this one is disposed): for results that a
@@ -127,9 +193,16 @@ export class Tensor {
     return this;
   }
 
+  /** Uploads `values` (as many as the tensor holds) into it, after the work encoded so far. */
+  write(values: ArrayLike<number>): void {
+    if (values.length !== this.size) throw new ArgumentError(`write(): ${values.length} values for tensor [${this.shape.join(', ')}] of ${this.size}`);
+    const array = this.dtype === 'f32' ? Float32Array.from(values) : Int32Array.from(values);
+    if (this.size > 0) this.engine.runtime.write(this.buffer, array, this.offset);
+  }
+
   async read(): Promise<Float32Array | Int32Array> {
     if (this.engine.closed) throw new ArgumentError(`tensor [${this.shape.join(', ')}] read after shutdown(): its GPU memory is gone; init() again and recompute it`);
-    const bytes = await this.engine.runtime.read(this.buffer, this.size * 4);
+    const bytes = await this.engine.runtime.read(this.buffer, this.size * 4, this.offset);
     return this.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
   }
 
