@@ -5,6 +5,9 @@
 // writes its own [batch, M, N] slab and the caller sums the slabs. Operands are strided: row r of a matrix starts
 // at r * ld, and batch b at (b / inner_batches) * outer + (b % inner_batches) * inner, so a head of attention
 // reads its columns of a [B, T, H * D] tensor in place and writes its output back into one.
+// COLUMN_SUMS: every invocation also sums the columns of op(B) it reads over its K run, and those of the first
+// tile row store them as row M of C (a bias's gradient beside its weight's, from the same reads of the output's
+// gradient).
 #include "matmul_epilogue.wgsl"
 
 fn a_index(base: u32, m: u32, k: u32) -> u32 {
@@ -52,6 +55,7 @@ fn run(t: u32) {
   var c1 = vec4f(0.0);
   var c2 = vec4f(0.0);
   var c3 = vec4f(0.0);
+  var col = vec4f(0.0);
   let k_end = min(u.K, (split + 1u) * u.k_chunk);
 #if ${VEC_A}
   // K is a multiple of 4 (and so is every split): read A four k at a time, four rows at once.
@@ -73,6 +77,9 @@ fn run(t: u32) {
     c1 = fma(vec4f(a1.x), b0, fma(vec4f(a1.y), b1, fma(vec4f(a1.z), b2, fma(vec4f(a1.w), b3, c1))));
     c2 = fma(vec4f(a2.x), b0, fma(vec4f(a2.y), b1, fma(vec4f(a2.z), b2, fma(vec4f(a2.w), b3, c2))));
     c3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, c3))));
+#if ${COLUMN_SUMS}
+    col += ((b0 + b1) + b2) + b3;
+#endif
   }
 #else
   for (var k = split * u.k_chunk; k < k_end; k++) {
@@ -81,6 +88,9 @@ fn run(t: u32) {
     c1 = fma(vec4f(A[a_index(a_base, m1, k)]), bk, c1);
     c2 = fma(vec4f(A[a_index(a_base, m2, k)]), bk, c2);
     c3 = fma(vec4f(A[a_index(a_base, m3, k)]), bk, c3);
+#if ${COLUMN_SUMS}
+    col += bk;
+#endif
   }
 #endif
 
@@ -91,4 +101,7 @@ fn run(t: u32) {
     if (m >= u.M) { break; }
     epilogue(c_base + m * u.ldc + n0, n0, rows[i]);
   }
+#if ${COLUMN_SUMS}
+  if (m0 == 0u) { epilogue(c_base + u.M * u.ldc + n0, n0, col); }
+#endif
 }

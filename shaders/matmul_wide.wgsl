@@ -6,7 +6,7 @@
 // K loop. Operands are strided as in matmul.wgsl. Needs K and N multiples of 4, and every row start and stride
 // of A and B on a vec4 boundary; C is stored a vec4 at a time when its layout is aligned too (up to 1.09x on
 // the paper's shapes). On a GPU the tall tile would starve occupancy: GPUs use matmul.wgsl. The epilogue is
-// matmul.wgsl's (matmul_epilogue.wgsl).
+// matmul.wgsl's (matmul_epilogue.wgsl), and so is COLUMN_SUMS (row M of C: the column sums of op(B)).
 #include "matmul_epilogue.wgsl"
 
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
@@ -86,6 +86,7 @@ fn run(t: u32) {
   var c13 = vec4f(0.0); var d13 = vec4f(0.0);
   var c14 = vec4f(0.0); var d14 = vec4f(0.0);
   var c15 = vec4f(0.0); var d15 = vec4f(0.0);
+  var col_lo = vec4f(0.0); var col_hi = vec4f(0.0);
   let k4_end = min(u.K, (split + 1u) * u.k_chunk) / 4u;
   for (var k4 = split * u.k_chunk / 4u; k4 < k4_end; k4++) {
 #if ${TRANS_B}
@@ -176,6 +177,10 @@ fn run(t: u32) {
     d14 = fma(vec4f(a14.x), hi0, fma(vec4f(a14.y), hi1, fma(vec4f(a14.z), hi2, fma(vec4f(a14.w), hi3, d14))));
     c15 = fma(vec4f(a15.x), lo0, fma(vec4f(a15.y), lo1, fma(vec4f(a15.z), lo2, fma(vec4f(a15.w), lo3, c15))));
     d15 = fma(vec4f(a15.x), hi0, fma(vec4f(a15.y), hi1, fma(vec4f(a15.z), hi2, fma(vec4f(a15.w), hi3, d15))));
+#if ${COLUMN_SUMS}
+    col_lo += ((lo0 + lo1) + lo2) + lo3;
+    col_hi += ((hi0 + hi1) + hi2) + hi3;
+#endif
   }
 
   let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
@@ -195,4 +200,7 @@ fn run(t: u32) {
   if (m0 + 13u < u.M) { store_row(c_base + (m0 + 13u) * u.ldc, n0, c13, d13); }
   if (m0 + 14u < u.M) { store_row(c_base + (m0 + 14u) * u.ldc, n0, c14, d14); }
   if (m0 + 15u < u.M) { store_row(c_base + (m0 + 15u) * u.ldc, n0, c15, d15); }
+#if ${COLUMN_SUMS}
+  if (m0 == 0u) { store_row(c_base + u.M * u.ldc, n0, col_lo, col_hi); }
+#endif
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { matmulKernel } from '../src/kernels/matmul.js';
 import { add, gelu } from '../src/ops/elementwise.js';
+import { backward } from '../src/ops/autograd.js';
 import { linear, matmul } from '../src/ops/matmul.js';
+import { sum } from '../src/ops/reduce.js';
 import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
@@ -128,6 +130,27 @@ describe('matmul', () => {
     expect({ ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 }).toEqual(c.c);
   });
 
+  // [M, N, K, alpha, transA]: the general kernel (ragged N; A read four k at a time where not transposed), the
+  // tall-tile kernel (N not a multiple of 8: its clamped upper columns), and a long K split into runs whose partial
+  // sums are added
+  const cases: [number, number, number, number, boolean][] = [[5, 7, 9, 1, true], [6, 8, 12, 1, false], [20, 12, 40, 0.5, true], [16, 16, 8192, 1, true]];
+  for (const [M, N, K, alpha, transA] of cases) {
+    it(`column sums of B come as row M of op(A) B from the same dispatch (${M}x${N}, K ${K}, alpha ${alpha}, transA ${transA}): values, counts`, async () => {
+      const a = Float64Array.from(Float32Array.from(randomArray(K * M, 7)));
+      const b = Float64Array.from(Float32Array.from(randomArray(K * N, 8)));
+      const [ta, tb] = [Tensor.from(a, transA ? [K, M] : [M, K]), Tensor.from(b, [K, N])];
+      const { result, records } = await env.engine.ledger.capture(() =>
+        matmulKernel(ta, tb, { batch: 1, M, N, K, aBatched: false, bBatched: false }, { transA, alpha, columnSums: true }),
+      );
+      expect(result.shape).toEqual([1, M + 1, N]);
+      const product = matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K, transA, alpha });
+      const sums = Array.from({ length: N }, (_, n) => alpha * Array.from({ length: K }, (_, k) => b[k * N + n]!).reduce((s, v) => s + v, 0));
+      expectClose(await result.data(), Float64Array.from([...product, ...sums]), 2e-3, 1e-4);
+      expect(records[0]!.counts.fma).toBe(M * N * K);
+      expect(records[0]!.counts.add).toBe(N * K);
+    });
+  }
+
   it('names both shapes when inner dimensions differ', () => {
     expect(() => matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).toThrow(/inner dimensions differ: \[2, 3\] x \[4, 5\]/);
   });
@@ -145,6 +168,28 @@ describe('linear', () => {
       },
       h: 1e-3,
     });
+  });
+
+  it('a bias gradient computed with its weight\'s (the weight gradient\'s size a multiple of the binding alignment): values, gradients, no separate sum', async () => {
+    const [rows, fin, fout] = [40, 16, 16];
+    await checkOp({
+      shapes: [[rows, fin], [fin, fout], [fout]],
+      gpu: ([x, w, b]) => linear(x!, w!, b!),
+      reference: ([x, w, b]) => matmulRef(x!, w!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin }).map((v, i) => v + b![i % fout]!),
+      h: 1e-3,
+    });
+    const x = Tensor.from(randomArray(rows * fin, 1), [rows, fin]);
+    const [w, b] = [Tensor.from(randomArray(fin * fout, 2), [fin, fout]), Tensor.from(randomArray(fout, 3), [fout])];
+    for (const t of [w, b]) t.requiresGrad = true;
+    const { records } = await env.engine.ledger.capture(() => backward(sum(linear(x, w, b))));
+    expect((fin * fout * 4) % env.engine.runtime.storageOffsetAlign).toBe(0);
+    expect(records.filter((r) => r.phase === 'backward').map((r) => r.op)).not.toContain('sum');
+    // d/db of sum(x w + b) is the row count; d/dw[i][j] is the column sum of x
+    expect(Array.from(await b.grad!.data())).toEqual(new Array(fout).fill(rows));
+    const xs = await x.data();
+    const colSums = Array.from({ length: fin }, (_, i) => Array.from({ length: rows }, (_, r) => xs[r * fin + i]!).reduce((s, v) => s + v, 0));
+    expectClose(await w.grad!.data(), Float64Array.from({ length: fin * fout }, (_, k) => colSums[Math.floor(k / fout)]!), 1e-5, 1e-5);
+    for (const t of [w, b]) t.grad!.dispose();
   });
 
   /** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */

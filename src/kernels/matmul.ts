@@ -66,6 +66,11 @@ export interface MatmulOptions {
   preActivation?: Tensor;
   /** Added last, after the activation: a tensor laid out as the output (a residual connection). */
   residual?: Tensor;
+  /**
+   * Also sum op(B)'s columns over K and return them as an extra row M of the result ([batch, M + 1, N]): with B a
+   * layer's output gradient and A its input, the bias's gradient from the weight gradient's own dispatch.
+   */
+  columnSums?: boolean;
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
 }
@@ -101,6 +106,10 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   if (fused && splits > 1) throw new Error(`matmul: a fused activation or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   if (fused && dims.out) throw new Error('matmul: a fused activation or residual needs a packed output');
+  const columnSums = !!options.columnSums;
+  if (columnSums && (fused || dims.out || options.bias)) throw new Error('matmul: column sums go with a packed output and no other epilogue');
+  // rows of each output matrix: M, and the column sums' row
+  const rows = M + (columnSums ? 1 : 0);
   for (const [name, t] of [['preActivation', preActivation], ['residual', residual]] as const) {
     if (t && t.size !== batch * M * N) throw new Error(`matmul: ${name} [${t.shape.join(', ')}] does not hold the ${batch * M * N} outputs`);
   }
@@ -111,9 +120,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     const wanted = Math.ceil(MIN_INVOCATIONS[variants] / (batch * tilesM * tilesN));
     splits = Math.max(splits, Math.min(wanted, Math.floor(K / MIN_SPLIT_K)));
   }
-  const lc: Strided = dims.out?.layout ?? packed(N, M * N, true);
+  const lc: Strided = dims.out?.layout ?? packed(N, rows * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
-  const out = Tensor.empty(dims.out?.shape ?? [splits, batch, M, N]);
+  const out = Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
   const vecC = N % 4 === 0 && aligned(lc);
@@ -127,6 +136,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     constants: {
       TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
+      COLUMN_SUMS: columnSums,
     },
     bindings: [
       read('A', vecA ? 'vec4f' : 'f32'),
@@ -147,7 +157,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       inner_batches: I,
       lda: la.ld, a_outer: la.outer, a_inner: la.inner,
       ldb: lb.ld, b_outer: lb.outer, b_inner: lb.inner,
-      ldc: lc.ld, c_outer: lc.outer, c_inner: lc.inner, c_split: batch * M * N,
+      ldc: lc.ld, c_outer: lc.outer, c_inner: lc.inner, c_split: batch * rows * N,
       tiles_m: tilesM,
       tiles_n: tilesN,
       alpha,
@@ -157,15 +167,20 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     tensors: { A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}), C: out },
     invocations: splits * batch * tilesM * tilesN,
     counts: plusCounts(
-      { fma: outputs * K, mul: alpha !== 1 ? splits * outputs : 0, add: (hasBias ? outputs : 0) + (residual ? outputs : 0) },
+      {
+        fma: outputs * K,
+        mul: alpha !== 1 ? splits * batch * rows * N : 0,
+        // the column sums: each of a matrix's N columns adds its K values to a zero
+        add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K : 0),
+      },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
     ),
     macs: outputs * K,
-    bytesWritten: 4 * splits * outputs * (preActivation ? 2 : 1),
+    bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),
   });
   if (dims.out) return out;
-  if (splits === 1) return out.intoShape([batch, M, N]);
-  let result = sumSlabs(out, [batch, M, N]);
+  if (splits === 1) return out.intoShape([batch, rows, N]);
+  let result = sumSlabs(out, [batch, rows, N]);
   if (options.bias) {
     const biased = binaryForward('add', result, options.bias);
     result.dispose();

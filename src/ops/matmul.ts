@@ -2,6 +2,7 @@
 import { unaryBackward } from '../kernels/elementwise.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
+import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGradient, record, recordsGradient } from './autograd.js';
 
@@ -103,8 +104,19 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
     const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2) : g2;
     const grads: (Tensor | null)[] = [];
     grads.push(x.requiresGrad ? matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape) : null);
-    grads.push(w.requiresGrad ? matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad' }).intoShape(w.shape) : null);
-    if (bias) grads.push(bias.requiresGrad ? reduceAxis('sum', dz, 0).intoShape(bias.shape) : null);
+    const weightGrad = (columnSums: boolean) =>
+      matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad', columnSums });
+    // The bias's gradient, dz's column sums, comes with the weight's from the same dispatch where it can be bound
+    // where it lies: right after the weight's gradient, at an offset the device can bind.
+    const together = w.requiresGrad && bias?.requiresGrad && (w.size * 4) % engine().runtime.storageOffsetAlign === 0;
+    if (together) {
+      const both = weightGrad(true);
+      grads.push(both.viewAt(0, w.shape), both.viewAt(w.size, bias!.shape));
+      both.dispose();
+    } else {
+      grads.push(w.requiresGrad ? weightGrad(false).intoShape(w.shape) : null);
+      if (bias) grads.push(bias.requiresGrad ? reduceAxis('sum', dz, 0).intoShape(bias.shape) : null);
+    }
     if (residual) grads.push(g);
     if (dz !== g2) g2.dispose();
     dz.dispose();
