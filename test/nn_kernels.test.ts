@@ -5,6 +5,7 @@ import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js
 import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
 import { multiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
+import { mul } from '../src/ops/elementwise.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
 import { sum } from '../src/ops/reduce.js';
 import { backward } from '../src/ops/autograd.js';
@@ -508,8 +509,9 @@ describe('attention and TokenLearner pooling', () => {
     });
   });
 
-  for (const [B, T, H, D] of [[2, 5, 3, 4], [2, 17, 2, 8]] as [number, number, number, number][]) {
-    it(`multi-head attention on [B, T, H*D] in place (B ${B}, T ${T}, ${H} heads of ${D}): values and gradients of q, k, v`, async () => {
+  const attentionCases: [number, number, number, number, 'fused' | 'composed'][] = [[2, 5, 3, 4, 'composed'], [2, 17, 2, 8, 'composed'], [2, 5, 3, 4, 'fused'], [2, 17, 2, 8, 'fused'], [1, 3, 1, 1, 'fused']];
+  for (const [B, T, H, D, kernels] of attentionCases) {
+    it(`multi-head attention on [B, T, H*D] in place, ${kernels} (B ${B}, T ${T}, ${H} heads of ${D}): values and gradients of q, k, v`, async () => {
       // The reference splits the heads explicitly: [B, T, H, D] -> [B*H, T, D], attends, and merges them back.
       const split = (x: Float64Array) => {
         const out = new Float64Array(x.length);
@@ -523,12 +525,43 @@ describe('attention and TokenLearner pooling', () => {
       };
       await checkOp({
         shapes: [[B, T, H * D], [B, T, H * D], [B, T, H * D]],
-        gpu: ([q, k, v]) => multiHeadAttention(q!, k!, v!, H),
+        gpu: ([q, k, v]) => multiHeadAttention(q!, k!, v!, H, { kernels }),
         reference: ([q, k, v]) => merge(attentionRef(split(q!), split(k!), split(v!), B * H, T, D)),
         h: 1e-4,
       });
     });
   }
+
+  it('fused attention with dropout drops what the composed kernels drop: the same outputs and gradients for a seed, one dispatch each way', async () => {
+    const [B, T, H, D] = [2, 9, 2, 4];
+    const data = [1, 2, 3, 4].map((s) => randomArray(B * T * H * D, 40 + s));
+    const run = async (kernels: 'fused' | 'composed', rate: number) => {
+      env.engine.setSeed(5);
+      const [q, k, v] = data.slice(0, 3).map((d) => {
+        const t = Tensor.from(d, [B, T, H * D]);
+        t.requiresGrad = true;
+        return t;
+      }) as [Tensor, Tensor, Tensor];
+      const weights = Tensor.from(data[3]!, [B, T, H * D]);
+      const { result: out, records } = await env.engine.ledger.capture(() => {
+        const y = multiHeadAttention(q, k, v, H, { kernels, dropoutRate: rate, training: true });
+        backward(sum(mul(y, weights)));
+        return y;
+      });
+      const values = [await out.data(), ...(await Promise.all([q, k, v].map((t) => t.grad!.data())))];
+      for (const t of [q, k, v]) t.grad!.dispose();
+      return { values, kernels: records.map((r) => r.kernel) };
+    };
+    const fused = await run('fused', 0.3);
+    const composed = await run('composed', 0.3);
+    const kept = await run('fused', 0);
+    expect(fused.kernels.filter((k) => k.startsWith('attention-fused'))).toEqual(['attention-fused', 'attention-fused-grad']);
+    expect(fused.kernels).not.toContain('dropout');
+    expect(composed.kernels.filter((k) => k === 'dropout')).toHaveLength(2); // the mask, and the gradient through it
+    fused.values.forEach((values, i) => expectClose(values, Float64Array.from(composed.values[i]!), 1e-4, 1e-4));
+    // and the dropout did drop: without it the output differs
+    expect(Math.max(...fused.values[0]!.map((x, i) => Math.abs(x - kept.values[0]![i]!)))).toBeGreaterThan(0.01);
+  });
 
   function poolRef(a: Float64Array, x: Float64Array, B: number, S: number, K: number, C: number, mode: 'mean' | 'sum' | 'softmax'): Float64Array {
     const out = new Float64Array(B * K * C);

@@ -1,0 +1,96 @@
+// Multi-head attention for short sequences, one dispatch forward and one backward (shaders/attention.wgsl): q, k,
+// v [B, T, H * D] with the heads side by side, nothing T x T written out; the backward pass recomputes the
+// probabilities from the row log-sum-exps the forward pass kept.
+import { plusCounts } from '../tensor/counts.js';
+import { Tensor } from '../tensor/tensor.js';
+import { launch, read, write, type KernelSpec } from './launch.js';
+
+/** Longest sequence the fused kernels take: a row's T scores are kept in registers. */
+export const FUSED_ATTENTION_MAX_T = 128;
+
+export interface AttentionDropout {
+  rate: number;
+  /** Read at every dispatch (and replay): forward and backward must see the same seed. */
+  mask: { readonly seed: number };
+}
+
+interface Shape {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
+}
+
+/** Values per load and store: four where a head's width allows it. */
+const widthOf = (s: Shape) => (s.D % 4 === 0 ? 4 : 1);
+
+function spec(s: Shape, entry: 'FORWARD' | 'BACKWARD', dropout: boolean, keepLse: boolean): KernelSpec {
+  const forward = entry === 'FORWARD';
+  const w = widthOf(s);
+  const V = w === 4 ? 'vec4f' : 'f32';
+  return {
+    name: forward ? 'attention-fused' : 'attention-fused-grad',
+    file: 'attention.wgsl',
+    constants: { T: s.T, D: s.D, H: s.H, W: w, V, VEC: w === 4, FORWARD: forward, BACKWARD: !forward, DROPOUT: dropout, KEEP_LSE: keepLse },
+    bindings: forward
+      ? [read('q', V), read('k', V), read('v', V), write('out', V), ...(keepLse ? [write('lse')] : [])]
+      : [read('q', V), read('k', V), read('v', V), read('out', V), read('lse'), read('dout', V), write('dq_out', V), write('dk_out', V), write('dv_out', V)],
+    uniforms: { batch: 'u32', scale: 'f32', seed: 'u32', threshold: 'u32', keep_scale: 'f32' },
+  };
+}
+
+/** The uniforms of both kernels: the dropout seed changes with every step (and replay). */
+function uniformsOf(B: number, scale: number, dropout: AttentionDropout | undefined) {
+  const rate = dropout?.rate ?? 0;
+  const fixed = { batch: B, scale, threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), keep_scale: 1 / (1 - rate) };
+  return dropout ? { uniforms: fixed, replayUniforms: () => ({ seed: dropout.mask.seed }) } : { uniforms: { ...fixed, seed: 0 } };
+}
+
+/** softmax(scale q_h k_h^T) (dropout) v_h per head: the output [B, T, H * D] and, when kept, the rows' log-sum-exps [B, H, T]. */
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scale: number, dropout: AttentionDropout | undefined, keepLse: boolean): { out: Tensor; lse: Tensor | undefined } {
+  const { B, T, H, D } = s;
+  const rows = B * H * T;
+  const out = Tensor.empty([B, T, H * D]);
+  const lse = keepLse ? Tensor.empty([B, H, T]) : undefined;
+  const cells = rows * T;
+  const dropped = dropout ? cells : 0;
+  const lanes = widthOf(s) === 4 ? 3 : 0; // adds that total a dot product's four lanes
+  launch({
+    kernel: spec(s, 'FORWARD', !!dropout, keepLse),
+    op: 'attention',
+    ...uniformsOf(B, scale, dropout),
+    tensors: { q, k, v, out, ...(lse ? { lse } : {}) },
+    invocations: rows,
+    // per row: T scores (D fma, the lanes totalled, a scale), their max (T cmp), exp(s - m) and its sum, 1 / sum,
+    // T probabilities, dropout (a compare and a scale each), T x D fma for the output; the log-sum-exp (log, add)
+    counts: plusCounts(
+      { fma: 2 * cells * D, mul: 2 * cells + dropped, cmp: cells + dropped, exp: cells, add: (2 + lanes) * cells, div: rows },
+      keepLse ? { log: rows, add: rows } : {},
+    ),
+  });
+  return { out, lse };
+}
+
+/** The gradients of q, k and v given the output's, `out` and `lse` as attentionForward gave them. */
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: AttentionDropout | undefined): { dq: Tensor; dk: Tensor; dv: Tensor } {
+  const { B, T, H, D } = s;
+  const rows = B * H * T;
+  const [dq, dk, dv] = [0, 1, 2].map(() => Tensor.empty([B, T, H * D])) as [Tensor, Tensor, Tensor];
+  const cells = rows * T;
+  const dropped = dropout ? cells : 0;
+  const lanes = widthOf(s) === 4 ? 3 : 0; // adds that total a dot product's four lanes
+  launch({
+    kernel: spec(s, 'BACKWARD', !!dropout, true),
+    op: 'attention-grad',
+    ...uniformsOf(B, scale, dropout),
+    tensors: { q, k, v, out, lse, dout, dq_out: dq, dk_out: dk, dv_out: dv },
+    invocations: 2 * rows,
+    // query rows: D_i (D fma); per key: the score (D fma, a scale), p (a subtract, an exp), dP (D fma; dropout: a
+    // compare, a scale), dS (a subtract, a multiply), dq (D fma); dq scaled (D mul). Key rows: per query, the score,
+    // p, D_i, dP (3 D fma, a scale, a subtract, an exp; dropout on z and dP: 2 compares, 2 scales), dS (a
+    // subtract, a multiply), dv and dk (2 D fma); dk scaled (D mul). Each dot product's lanes totalled (5 dots a cell
+    // and one a query row, where vectorised)
+    counts: { fma: rows * D + 8 * cells * D, mul: 4 * cells + 2 * rows * D + 3 * dropped, add: 4 * cells + lanes * (5 * cells + rows), exp: 2 * cells, cmp: 3 * dropped },
+  });
+  return { dq, dk, dv };
+}
