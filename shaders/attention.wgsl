@@ -30,17 +30,12 @@ fn total(x: V) -> f32 {
 }
 
 #if ${DROPOUT}
-// PCG-style integer hash (O'Neill; as in Jarzynski & Olano, "Hash Functions for GPU Rendering"): dropout.wgsl's.
-fn pcg_hash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+#include "dropout_mask.wgsl"
 
-// Probability (i, j) of head h of batch b, kept and scaled, or dropped: index ((b H + h) T + i) T + j.
+// Probability (i, j) of head h of batch b, kept and scaled, or dropped: index ((b H + h) T + i) T + j, as the
+// separate dropout kernel numbers the probabilities [B, H, T, T].
 fn dropped(p: f32, bh: u32, i: u32, j: u32) -> f32 {
-  let keep = pcg_hash(((bh * T + i) * T + j) ^ pcg_hash(u.seed)) >= u.threshold;
-  return select(0.0, p * u.keep_scale, keep);
+  return p * dropout_factor((bh * T + i) * T + j);
 }
 #endif
 

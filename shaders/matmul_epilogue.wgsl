@@ -1,6 +1,7 @@
 // The epilogue both matmul kernels end in, on four columns n.. n+3 of one row of C, `at` being C's index of
 // column n: scale by alpha, add the bias, keep the pre-activation in Z (for the activation's gradient), apply the
-// activation, add the residual R (laid out as C), store. Columns past N are clamped on load and not stored.
+// activation, dropout (element `at` + j of the output, as the dropout kernel draws it), add the residual R (laid
+// out as C), store. Columns past N are clamped on load and not stored.
 #if ${ACTIVATION}
 alias V = vec4f;
 #include "erf.wgsl"
@@ -11,6 +12,10 @@ fn bias4(n: u32) -> vec4f {
   let last = u.N - 1u;
   return vec4f(bias[n], bias[min(n + 1u, last)], bias[min(n + 2u, last)], bias[min(n + 3u, last)]);
 }
+#endif
+
+#if ${DROPOUT}
+#include "dropout_mask.wgsl"
 #endif
 
 #if ${HAS_RESIDUAL}
@@ -47,6 +52,9 @@ fn epilogue(at: u32, n: u32, sums: vec4f) {
     let x = v;
     v = ${ACT_EXPR};
   }
+#endif
+#if ${DROPOUT}
+  v *= dropout_factor4(at);
 #endif
 #if ${HAS_RESIDUAL}
   v += residual4(at, n);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matmulKernel } from '../src/kernels/matmul.js';
-import { add, gelu } from '../src/ops/elementwise.js';
+import { dropout } from '../src/ops/dropout.js';
+import { add, gelu, mul } from '../src/ops/elementwise.js';
 import { backward } from '../src/ops/autograd.js';
 import { linear, matmul } from '../src/ops/matmul.js';
 import { sum } from '../src/ops/reduce.js';
@@ -191,6 +192,46 @@ describe('linear', () => {
     expectClose(await w.grad!.data(), Float64Array.from({ length: fin * fout }, (_, k) => colSums[Math.floor(k / fout)]!), 1e-5, 1e-5);
     for (const t of [w, b]) t.grad!.dispose();
   });
+
+  // [rows, in, out]: the tall-tile kernel and the general one (a ragged last vec4 of columns)
+  for (const [rows, fin, fout] of [[24, 8, 12], [6, 5, 7]] as [number, number, number][]) {
+    it(`with dropout fused after the GELU, before the residual (${rows}x${fin} -> ${fout}): what gelu, dropout and add give for the seed, values, gradients, counts`, async () => {
+      const data = [1, 2, 3, 4, 5].map((k, i) => randomArray([rows * fin, fin * fout, fout, rows * fout, rows * fout][i]!, 60 + k));
+      const run = async (fused: boolean) => {
+        env.engine.setSeed(9);
+        const [x, w, b, r] = [[rows, fin], [fin, fout], [fout], [rows, fout]].map((shape, i) => {
+          const t = Tensor.from(data[i]!, shape);
+          t.requiresGrad = true;
+          return t;
+        }) as [Tensor, Tensor, Tensor, Tensor];
+        const weights = Tensor.from(data[4]!, [rows, fout]);
+        const { result: y, records } = await env.engine.ledger.capture(() => {
+          const out = fused ? linear(x, w, b, { activation: 'gelu', dropout: 0.4, residual: r }) : add(dropout(gelu(linear(x, w, b)), 0.4, true), r);
+          backward(sum(mul(out, weights)));
+          return out;
+        });
+        const values = [await y.data(), ...(await Promise.all([x, w, b, r].map((t) => t.grad!.data())))];
+        const forward = records.filter((rec) => rec.phase === 'forward');
+        return { values, forward, backward: records.filter((rec) => rec.phase === 'backward') };
+      };
+      const [fused, apart] = [await run(true), await run(false)];
+      fused.values.forEach((v, i) => expectClose(v, Float64Array.from(apart.values[i]!), 1e-5, 1e-5));
+      // dropout did drop: some outputs are the residual alone
+      expect(fused.values[0]!.filter((v, i) => v === Math.fround(data[3]![i]!)).length).toBeGreaterThan(0);
+      // one dispatch forward (then the test's own weighting and sum) where apart there are four
+      const ops = (records: typeof fused.forward) => records.map((rec) => rec.op).filter((op) => !['mul', 'sum', 'fill'].includes(op));
+      expect(ops(fused.forward)).toEqual(['linear']);
+      expect(ops(apart.forward)).toEqual(['linear', 'gelu', 'dropout', 'add']);
+      const arithmetic = (records: typeof fused.forward) => {
+        const total = { ...records[0]!.counts };
+        for (const rec of records.slice(1)) for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += rec.counts[key];
+        return { ...total, bytesRead: 0, bytesWritten: 0 };
+      };
+      expect(arithmetic(fused.forward)).toEqual(arithmetic(apart.forward));
+      // the dropout's gradient runs in the GELU's: one dispatch fewer backward
+      expect(fused.backward.length).toBe(apart.backward.length - 1);
+    });
+  }
 
   /** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
   const erf = (x: number) => {

@@ -426,9 +426,9 @@ describe('dropout', () => {
   it('keeps about 1 - p of the values, scaled by 1/(1 - p), and the same seed gives the same mask', async () => {
     const n = 100_000;
     const x = Tensor.full([n], 1);
-    const a = await dropoutKernel(x, 0.3, { seed: 1234 }).data();
-    const b = await dropoutKernel(x, 0.3, { seed: 1234 }).data();
-    const c = await dropoutKernel(x, 0.3, { seed: 1235 }).data();
+    const a = await dropoutKernel(x, { rate: 0.3, mask: { seed: 1234 } }).data();
+    const b = await dropoutKernel(x, { rate: 0.3, mask: { seed: 1234 } }).data();
+    const c = await dropoutKernel(x, { rate: 0.3, mask: { seed: 1235 } }).data();
     const kept = a.filter((v) => v !== 0);
     expect(Math.abs(kept.length / n - 0.7)).toBeLessThan(0.01);
     expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.7)]));
@@ -458,7 +458,7 @@ describe('declarations of the small kernels', () => {
     const { topKHits } = await import('../src/kernels/softmax.js');
     const y = Tensor.zeros([rows, 1]);
     const { records } = await env.engine.ledger.capture(() => {
-      dropoutKernel(x, 0.5, { seed: 1 });
+      dropoutKernel(x, { rate: 0.5, mask: { seed: 1 } });
       topKHits(x, labels, 2);
       maxAxisGrad(x, y, y, 1);
     });

@@ -3,16 +3,12 @@
 // probabilities from the row log-sum-exps the forward pass kept.
 import { plusCounts } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
-import { launch, read, write, type KernelSpec } from './launch.js';
+import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { launch, read, write, type KernelSpec, type Launch } from './launch.js';
 
 /** Longest sequence the fused kernels take: a row's T scores are kept in registers. */
 export const FUSED_ATTENTION_MAX_T = 128;
 
-export interface AttentionDropout {
-  rate: number;
-  /** Read at every dispatch (and replay): forward and backward must see the same seed. */
-  mask: { readonly seed: number };
-}
 
 interface Shape {
   B: number;
@@ -35,19 +31,19 @@ function spec(s: Shape, entry: 'FORWARD' | 'BACKWARD', dropout: boolean, keepLse
     bindings: forward
       ? [read('q', V), read('k', V), read('v', V), write('out', V), ...(keepLse ? [write('lse')] : [])]
       : [read('q', V), read('k', V), read('v', V), read('out', V), read('lse'), read('dout', V), write('dq_out', V), write('dk_out', V), write('dv_out', V)],
-    uniforms: { batch: 'u32', scale: 'f32', seed: 'u32', threshold: 'u32', keep_scale: 'f32' },
+    uniforms: { batch: 'u32', scale: 'f32', ...DROPOUT_UNIFORMS },
   };
 }
 
 /** The uniforms of both kernels: the dropout seed changes with every step (and replay). */
-function uniformsOf(B: number, scale: number, dropout: AttentionDropout | undefined) {
-  const rate = dropout?.rate ?? 0;
-  const fixed = { batch: B, scale, threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), keep_scale: 1 / (1 - rate) };
-  return dropout ? { uniforms: fixed, replayUniforms: () => ({ seed: dropout.mask.seed }) } : { uniforms: { ...fixed, seed: 0 } };
+function uniformsOf(B: number, scale: number, dropout: DropoutMask | undefined): Pick<Launch, 'uniforms' | 'replayUniforms'> {
+  if (!dropout) return { uniforms: { batch: B, scale, seed: 0, threshold: 0, keep_scale: 1 } };
+  const { fixed, changing } = dropoutUniforms(dropout);
+  return { uniforms: { batch: B, scale, ...fixed }, replayUniforms: changing };
 }
 
 /** softmax(scale q_h k_h^T) (dropout) v_h per head: the output [B, T, H * D] and, when kept, the rows' log-sum-exps [B, H, T]. */
-export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scale: number, dropout: AttentionDropout | undefined, keepLse: boolean): { out: Tensor; lse: Tensor | undefined } {
+export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined, keepLse: boolean): { out: Tensor; lse: Tensor | undefined } {
   const { B, T, H, D } = s;
   const rows = B * H * T;
   const out = Tensor.empty([B, T, H * D]);
@@ -72,7 +68,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scal
 }
 
 /** The gradients of q, k and v given the output's, `out` and `lse` as attentionForward gave them. */
-export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: AttentionDropout | undefined): { dq: Tensor; dk: Tensor; dv: Tensor } {
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined): { dq: Tensor; dk: Tensor; dv: Tensor } {
   const { B, T, H, D } = s;
   const rows = B * H * T;
   const [dq, dk, dv] = [0, 1, 2].map(() => Tensor.empty([B, T, H * D])) as [Tensor, Tensor, Tensor];

@@ -2,19 +2,39 @@
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
-/** `mask.seed` is read at every dispatch (and at every replay of a recorded step). */
-export function dropoutKernel(x: Tensor, rate: number, mask: { readonly seed: number }, op = 'dropout'): Tensor {
+/** The hash value below which dropout_mask.wgsl drops an element: rate x 2^32. */
+export function dropoutThreshold(rate: number): number {
+  return Math.min(0xffffffff, Math.round(rate * 2 ** 32));
+}
+
+/** What a kernel that drops needs: the rate, and the mask's seed (read at every dispatch and replay). */
+export interface DropoutMask {
+  rate: number;
+  mask: { readonly seed: number };
+}
+
+/** The uniforms dropout_mask.wgsl reads, declared by every kernel that includes it. */
+export const DROPOUT_UNIFORMS = { seed: 'u32', threshold: 'u32', keep_scale: 'f32' } as const;
+
+/** The uniforms of dropout_mask.wgsl for `drop`: fixed ones, and the seed that changes at every step and replay. */
+export function dropoutUniforms(drop: DropoutMask) {
+  return { fixed: { threshold: dropoutThreshold(drop.rate), keep_scale: 1 / (1 - drop.rate) }, changing: () => ({ seed: drop.mask.seed }) };
+}
+
+/** Inverted dropout of x with `drop`'s rate and mask. */
+export function dropoutKernel(x: Tensor, drop: DropoutMask, op = 'dropout'): Tensor {
   const y = Tensor.empty(x.shape);
+  const { fixed, changing } = dropoutUniforms(drop);
   launch({
     kernel: {
       name: 'dropout',
       file: 'dropout.wgsl',
       bindings: [read('x'), write('y')],
-      uniforms: { seed: 'u32', threshold: 'u32', scale: 'f32' },
+      uniforms: DROPOUT_UNIFORMS,
     },
     op,
-    uniforms: { threshold: Math.min(0xffffffff, Math.round(rate * 2 ** 32)), scale: 1 / (1 - rate) },
-    replayUniforms: () => ({ seed: mask.seed }),
+    uniforms: fixed,
+    replayUniforms: changing,
     tensors: { x, y },
     invocations: x.size,
     counts: { cmp: x.size, mul: x.size },

@@ -1,7 +1,8 @@
 // Elementwise kernels: unary maps with their gradients, and broadcasting binary maps, four values per invocation
 // when the sizes allow. Each op's WGSL expression (written for V, f32 or vec4f) and its primitive counts per
 // element sit side by side, so a declaration is checked where it is written.
-import { scaled, type Primitive } from '../tensor/counts.js';
+import { plusCounts, scaled, type Primitive } from '../tensor/counts.js';
+import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
@@ -67,35 +68,38 @@ export type UnaryOp = keyof typeof UNARY;
 const widthFor = (n: number) => (n % 4 === 0 ? 4 : 1);
 const vType = (width: number) => (width === 4 ? 'vec4f' : 'f32');
 
-function unarySpec(op: UnaryOp, grad: boolean, width: number): KernelSpec {
+function unarySpec(op: UnaryOp, grad: boolean, width: number, dropout: boolean): KernelSpec {
   const def: UnaryDef = UNARY[op];
   const type = vType(width);
   return {
-    name: `${grad ? 'unary-grad' : 'unary'}:${op}`,
+    name: `${grad ? 'unary-grad' : 'unary'}:${op}${dropout ? '+dropout' : ''}`,
     file: 'unary.wgsl',
-    constants: { GRAD: grad, EXPR: grad ? def.grad : def.expr, TYPE: type },
+    constants: { GRAD: grad, EXPR: grad ? def.grad : def.expr, TYPE: type, VEC: width === 4, DROPOUT: dropout },
     bindings: grad ? [read('xs', type), read('ys', type), read('dys', type), write('dxs', type)] : [read('xs', type), write('ys', type)],
-    uniforms: { a: 'f32', b: 'f32' },
+    uniforms: dropout ? { a: 'f32', b: 'f32', ...DROPOUT_UNIFORMS } : { a: 'f32', b: 'f32' },
   };
 }
 
 const unarySpecs = new Map<string, KernelSpec>();
 
-function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a: number, b: number): Tensor {
+function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a: number, b: number, dropout?: DropoutMask): Tensor {
   const def: UnaryDef = UNARY[op];
   const x = tensors.xs!;
   const width = widthFor(x.size);
-  const key = `${op}:${grad}:${width}`;
+  const key = `${op}:${grad}:${width}:${!!dropout}`;
   let kernel = unarySpecs.get(key);
-  if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad, width)));
+  if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad, width, !!dropout)));
   const out = Tensor.empty(x.shape);
+  const drop = dropout && dropoutUniforms(dropout);
   launch({
     kernel,
     op: grad ? `${op}-grad` : op,
-    uniforms: { a, b },
+    uniforms: { a, b, ...drop?.fixed },
+    ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors: { ...tensors, [grad ? 'dxs' : 'ys']: out },
     invocations: x.size / width,
-    counts: scaled(grad ? def.gradCounts : def.counts, x.size),
+    // a dropout's gradient first: a compare and a multiply per element, as the dropout kernel declares
+    counts: plusCounts(scaled(grad ? def.gradCounts : def.counts, x.size), dropout ? { cmp: x.size, mul: x.size } : {}),
   });
   return out;
 }
@@ -104,9 +108,12 @@ export function unaryForward(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
   return runUnary(op, false, { xs: x }, a, b);
 }
 
-/** dx from the input x, the output y and the output's gradient dy. */
-export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a = 0, b = 0): Tensor {
-  return runUnary(op, true, { xs: x, ys: y, dys: dy }, a, b);
+/**
+ * dx from the input x, the output y and the output's gradient dy; with `dropout`, dy is the gradient of a dropout
+ * that followed the op (fused into the kernel that applied it), masked here first.
+ */
+export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a = 0, b = 0, dropout?: DropoutMask): Tensor {
+  return runUnary(op, true, { xs: x, ys: y, dys: dy }, a, b, dropout);
 }
 
 /** A tensor of `shape` holding `value` everywhere. */

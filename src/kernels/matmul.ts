@@ -3,6 +3,7 @@ import { plusCounts, scaled } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward, UNARY } from './elementwise.js';
+import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
 
@@ -64,6 +65,8 @@ export interface MatmulOptions {
   activation?: EpilogueActivation;
   /** Where to keep the values before the activation (for its gradient): a tensor of the output's size. */
   preActivation?: Tensor;
+  /** Dropout after the activation (before the residual), element i of the output as the dropout kernel draws it. */
+  dropout?: DropoutMask;
   /** Added last, after the activation: a tensor laid out as the output (a residual connection). */
   residual?: Tensor;
   /**
@@ -99,13 +102,13 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const wide = variants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
   const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
   const tilesN = Math.ceil(N / (wide ? 8 : 4));
-  const { activation, preActivation, residual } = options;
+  const { activation, preActivation, residual, dropout } = options;
   // an epilogue past the bias needs the whole sum in one invocation
-  const fused = activation !== undefined || residual !== undefined;
+  const fused = activation !== undefined || residual !== undefined || dropout !== undefined;
   let splits = Math.ceil(K / MATMUL_K_CHUNK);
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
-  if (fused && splits > 1) throw new Error(`matmul: a fused activation or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
-  if (fused && dims.out) throw new Error('matmul: a fused activation or residual needs a packed output');
+  if (fused && splits > 1) throw new Error(`matmul: a fused activation, dropout or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
+  if (fused && dims.out) throw new Error('matmul: a fused activation, dropout or residual needs a packed output');
   const columnSums = !!options.columnSums;
   if (columnSums && (fused || dims.out || options.bias)) throw new Error('matmul: column sums go with a packed output and no other epilogue');
   // rows of each output matrix: M, and the column sums' row
@@ -136,7 +139,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     constants: {
       TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
-      COLUMN_SUMS: columnSums,
+      COLUMN_SUMS: columnSums, DROPOUT: dropout !== undefined,
     },
     bindings: [
       read('A', vecA ? 'vec4f' : 'f32'),
@@ -146,9 +149,10 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       ...(preActivation ? [write('Z', cType)] : []),
       write('C', cType),
     ],
-    uniforms: MATMUL_UNIFORMS,
+    uniforms: dropout ? { ...MATMUL_UNIFORMS, ...DROPOUT_UNIFORMS } : MATMUL_UNIFORMS,
     workgroupSize: MATMUL_WG,
   };
+  const drop = dropout && dropoutUniforms(dropout);
   launch({
     kernel,
     op: options.op ?? 'matmul',
@@ -163,7 +167,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       alpha,
       k_chunk: kChunk,
       splits,
+      ...drop?.fixed,
     },
+    ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors: { A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}), C: out },
     invocations: splits * batch * tilesM * tilesN,
     counts: plusCounts(
@@ -174,6 +180,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
         add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K : 0),
       },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
+      // dropout: a compare and a multiply per output, as the dropout kernel declares
+      dropout ? { cmp: outputs, mul: outputs } : {},
     ),
     macs: outputs * K,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),

@@ -8,7 +8,7 @@ import { matmul } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
 import { parameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { BatchNorm, Conv2d, Dense, LayerNorm, dropoutLayer } from './layers.js';
+import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
 import { recordTf } from '../tensor/engine.js';
 
@@ -124,23 +124,17 @@ export class TransformerBlock extends Module {
     if (features !== o.width) throw new Error(`the last MLP size (${features}) must equal the width (${o.width}) for the residual`);
   }
 
-  // The residual adds run in the epilogues of the attention's output projection and, where no dropout follows it,
-  // of the last MLP layer.
+  // The residual adds run in the epilogues of the attention's output projection and of the last MLP layer, and each
+  // MLP layer's dropout (training) in its own epilogue.
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const h = this.attention.call(this.norm1.call(x), ctx, x);
     recordTf('AddV2', 'residual', h.size);
     let m = this.norm2.call(h);
-    const dropping = ctx.training && this.o.dropout > 0;
+    const rate = ctx.training ? this.o.dropout : 0;
     const last = this.mlp.length - 1;
-    for (const [i, layer] of this.mlp.entries()) {
-      if (i === last && !dropping) {
-        const out = layer.call(m, h);
-        recordTf('AddV2', 'residual', out.size);
-        return out;
-      }
-      m = dropoutLayer(layer.call(m), this.o.dropout, ctx);
-    }
-    return residual(h, m);
+    for (const [i, layer] of this.mlp.entries()) m = layer.call(m, i === last ? h : undefined, rate);
+    recordTf('AddV2', 'residual', m.size);
+    return m;
   }
 }
 

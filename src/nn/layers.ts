@@ -51,18 +51,19 @@ export class Dense extends Module {
   }
 
   /**
-   * x @ kernel + bias, then the activation; with `residual` (shaped as the output) added last. The bias, a GELU
-   * and the residual run in the product's epilogue, one dispatch; the caller records the residual add.
+   * x @ kernel + bias, then the activation, then dropout at `dropoutRate` (0: none; pass it in training only); with `residual`
+   * (shaped as the output) added last. The bias, a GELU, the dropout and the residual run in the product's
+   * epilogue, one dispatch; the caller records the residual add.
    */
-  forward(x: Tensor, residual?: Tensor): Tensor {
+  forward(x: Tensor, residual?: Tensor, dropoutRate = 0): Tensor {
     const outputs = (x.size / this.inFeatures) * this.outFeatures;
     recordTf(this.einsum ? 'Einsum' : 'MatMul', 'dense', outputs, { reduce: this.inFeatures });
     if (this.bias) recordTf(this.einsum ? 'AddV2' : 'BiasAdd', 'dense bias', outputs);
     if (this.activation === 'none' || this.activation === 'gelu') {
       recordActivation(this.activation, outputs);
-      return linear(x, this.kernel, this.bias, { activation: this.activation, residual });
+      return linear(x, this.kernel, this.bias, { activation: this.activation, dropout: dropoutRate, residual });
     }
-    const y = activate(linear(x, this.kernel, this.bias), this.activation);
+    const y = dropout(activate(linear(x, this.kernel, this.bias), this.activation), dropoutRate, true);
     return residual ? add(y, residual) : y;
   }
 }

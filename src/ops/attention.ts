@@ -1,12 +1,12 @@
 // Attention and TokenLearner pooling, both built on the batched matmul kernel so neither materialises more than
 // the score matrix (attention) or anything beyond the (k, C) tokens (pooling).
-import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T, type AttentionDropout } from '../kernels/attention.js';
+import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T } from '../kernels/attention.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { record, recordsGradient } from './autograd.js';
-import { dropout } from './dropout.js';
+import { dropout, newDropoutMask } from './dropout.js';
 import { permute } from './layout.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
@@ -109,14 +109,7 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
 
 /** multiHeadAttention in one dispatch (and one for its gradient), dropout drawn as the composed path draws it. */
 function fusedAttention(q: Tensor, k: Tensor, v: Tensor, shape: { B: number; T: number; H: number; D: number }, scale: number, rate: number): Tensor {
-  let drop: AttentionDropout | undefined;
-  if (rate > 0) {
-    const eng = engine();
-    // the mask's seed, shared by the forward and the gradient; a replayed step draws the next one (as ops/dropout.ts)
-    const mask = { seed: eng.nextSeed() };
-    eng.runtime.onReplay(() => (mask.seed = eng.nextSeed()));
-    drop = { rate, mask };
-  }
+  const drop = rate > 0 ? newDropoutMask(rate) : undefined;
   const grad = recordsGradient([q, k, v]);
   const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad);
   if (!grad) return out;

@@ -1,5 +1,5 @@
 // Differentiable inverted dropout with a seeded mask (the engine's seed stream).
-import { dropoutKernel } from '../kernels/dropout.js';
+import { dropoutKernel, type DropoutMask } from '../kernels/dropout.js';
 import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './autograd.js';
@@ -8,10 +8,18 @@ import { record } from './autograd.js';
 export function dropout(x: Tensor, rate: number, training: boolean): Tensor {
   if (rate < 0 || rate >= 1) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
   if (!training || rate === 0) return x;
+  const drop = newDropoutMask(rate);
+  const y = dropoutKernel(x, drop);
+  return record(y, 'dropout', [x], (dy) => [dropoutKernel(dy, drop, 'dropout-grad')]);
+}
+
+/**
+ * A fresh mask at `rate` from the engine's seed stream, for an op that drops (here or fused into another kernel):
+ * its forward and gradient kernels share the seed, and a replayed step draws the next one.
+ */
+export function newDropoutMask(rate: number): DropoutMask {
   const eng = engine();
-  // The mask's seed, shared by the forward and the gradient; a replayed step draws the next one.
   const mask = { seed: eng.nextSeed() };
   eng.runtime.onReplay(() => (mask.seed = eng.nextSeed()));
-  const y = dropoutKernel(x, rate, mask);
-  return record(y, 'dropout', [x], (dy) => [dropoutKernel(dy, rate, mask, 'dropout-grad')]);
+  return { rate, mask };
 }

@@ -1,10 +1,13 @@
 // Differentiable (batched) matmul and the dense layer's affine map.
 import { unaryBackward } from '../kernels/elementwise.js';
+import { dropoutKernel } from '../kernels/dropout.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../util/errors.js';
 import { noGradient, record, recordsGradient } from './autograd.js';
+import { newDropoutMask } from './dropout.js';
 
 interface Operand {
   batch: number;
@@ -70,14 +73,16 @@ export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'
 export interface LinearEpilogue {
   /** An activation fused into the product's epilogue; other than GELU, only where no gradient is recorded. */
   activation?: 'none' | EpilogueActivation;
+  /** Dropout at this rate after the activation, before the residual (training; drawn as ops/dropout.ts draws it). */
+  dropout?: number;
   /** A tensor of the output's shape added last, after the activation (a residual connection). */
   residual?: Tensor;
 }
 
 /**
- * x @ w + bias over the last axis of x (w: [in, out], Keras layout), with the bias, an activation and a residual
- * add fused into the product's epilogue: one dispatch. Under a recorded gradient a GELU keeps its input (the
- * pre-activation, written by the same dispatch) for its gradient.
+ * x @ w + bias over the last axis of x (w: [in, out], Keras layout), with the bias, an activation, a dropout and a
+ * residual add fused into the product's epilogue: one dispatch. Under a recorded gradient a GELU keeps its input
+ * (the pre-activation, written by the same dispatch) for its gradient, which then also applies the dropout's.
  */
 export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpilogue = {}): Tensor {
   const inFeatures = w.shape[0]!;
@@ -95,13 +100,17 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (activation && activation !== 'gelu') noGradient(`linear with a fused ${activation}`, inputs);
   const preActivation = activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
+  const rate = epilogue.dropout ?? 0;
+  if (rate < 0 || rate >= 1) throw new ArgumentError(`dropout rate must be in [0, 1), got ${rate}`);
+  const drop = rate > 0 ? newDropoutMask(rate) : undefined;
   const x2 = x.view([rows, inFeatures]);
-  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, residual });
+  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, residual });
   const out = flat.intoShape(outShape);
   return record(out, 'linear', inputs, (g) => {
-    // through the GELU first (its input kept by the forward dispatch); the residual's gradient is g itself
+    // through the dropout and the GELU first (in one dispatch where both are there; the GELU's input kept by the
+    // forward dispatch); the residual's gradient is g itself
     const g2 = g.view([rows, outFeatures]);
-    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2) : g2;
+    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2, 0, 0, drop) : drop ? dropoutKernel(g2, drop, 'dropout-grad') : g2;
     const grads: (Tensor | null)[] = [];
     grads.push(x.requiresGrad ? matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape) : null);
     const weightGrad = (columnSums: boolean) =>
