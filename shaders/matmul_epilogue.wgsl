@@ -8,9 +8,12 @@ alias V = vec4f;
 #endif
 
 #if ${HAS_BIAS}
-fn bias4(n: u32) -> vec4f {
+// Four biases from column n; with bias_stride > 0 each batch of a packed output has its own (stacked products:
+// batch b of C, at b M N.., adds the bias at b * bias_stride).
+fn bias4(at: u32, n: u32) -> vec4f {
   let last = u.N - 1u;
-  return vec4f(bias[n], bias[min(n + 1u, last)], bias[min(n + 2u, last)], bias[min(n + 3u, last)]);
+  let base = (at / (u.M * u.N)) * u.bias_stride;
+  return vec4f(bias[base + n], bias[base + min(n + 1u, last)], bias[base + min(n + 2u, last)], bias[base + min(n + 3u, last)]);
 }
 #endif
 
@@ -36,7 +39,7 @@ fn epilogue(at: u32, n: u32, sums: vec4f) {
   v *= u.alpha;
 #endif
 #if ${HAS_BIAS}
-  v += bias4(n);
+  v += bias4(at, n);
 #endif
 #if ${KEEP_PRE}
 #if ${VEC_C}

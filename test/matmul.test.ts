@@ -3,7 +3,8 @@ import { matmulKernel } from '../src/kernels/matmul.js';
 import { dropout } from '../src/ops/dropout.js';
 import { add, gelu, mul } from '../src/ops/elementwise.js';
 import { backward } from '../src/ops/autograd.js';
-import { linear, matmul } from '../src/ops/matmul.js';
+import { linear, linearStack, matmul, stackable } from '../src/ops/matmul.js';
+import { packTensors } from '../src/tensor/pack.js';
 import { sum } from '../src/ops/reduce.js';
 import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -232,6 +233,32 @@ describe('linear', () => {
       expect(fused.backward.length).toBe(apart.backward.length - 1);
     });
   }
+
+  it('linearStack: Q, K and V as one batched product over packed weights, each with its bias: values and every gradient', async () => {
+    const [rows, fin, fout] = [6, 8, 64];
+    const shapes = [[2, 3, fin], [fin, fout], [fout], [fin, fout], [fout], [fin, fout], [fout]];
+    await checkOp({
+      shapes,
+      gpu: ([x, ...params]) => {
+        packTensors(params); // as a model packs them: weight, bias, weight, bias, ...
+        const [ws, bs] = [[params[0]!, params[2]!, params[4]!], [params[1]!, params[3]!, params[5]!]];
+        expect(stackable(ws, bs)).toBe(true);
+        return linearStack(x!, ws, bs);
+      },
+      reference: ([x, ...p]) => {
+        const out = new Float64Array(3 * rows * fout);
+        for (let i = 0; i < 3; i++) {
+          const y = matmulRef(x!, p[2 * i]!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
+          y.forEach((v, j) => (out[i * rows * fout + j] = v + p[2 * i + 1]![j % fout]!));
+        }
+        return out;
+      },
+      h: 1e-3,
+    });
+    // not stackable: biases out of step with the weights, or unpacked weights
+    const loose = [0, 1, 2].map(() => Tensor.zeros([fin, fout]));
+    expect(stackable(loose, loose.map(() => Tensor.zeros([fout])))).toBe(false);
+  });
 
   /** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
   const erf = (x: number) => {

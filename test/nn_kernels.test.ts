@@ -3,7 +3,7 @@ import { adamwKernel } from '../src/kernels/adamw.js';
 import { dropoutKernel } from '../src/kernels/dropout.js';
 import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js';
 import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
-import { multiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
+import { multiHeadAttention, packedMultiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
 import { mul } from '../src/ops/elementwise.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
@@ -527,6 +527,30 @@ describe('attention and TokenLearner pooling', () => {
         shapes: [[B, T, H * D], [B, T, H * D], [B, T, H * D]],
         gpu: ([q, k, v]) => multiHeadAttention(q!, k!, v!, H, { kernels }),
         reference: ([q, k, v]) => merge(attentionRef(split(q!), split(k!), split(v!), B * H, T, D)),
+        h: 1e-4,
+      });
+    });
+  }
+
+  for (const kernels of ['fused', 'composed'] as const) {
+    it(`packed attention over qkv [3, B, T, H*D] (${kernels}): what attention over its three parts gives, values and gradients`, async () => {
+      const [B, T, H, D] = [2, 8, 2, 16]; // a part of 512 values: bound on its own at an aligned offset
+      await checkOp({
+        shapes: [[3, B, T, H * D]],
+        gpu: ([qkv]) => packedMultiHeadAttention(qkv!, H, { kernels }),
+        reference: ([qkv]) => {
+          const n = B * T * H * D;
+          const [q, k, v] = [0, 1, 2].map((i) => qkv!.slice(i * n, (i + 1) * n));
+          const split = (x: Float64Array) => {
+            const out = new Float64Array(x.length);
+            for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out[((b * H + h) * T + t) * D + d] = x[((b * T + t) * H + h) * D + d]!;
+            return out;
+          };
+          const y = attentionRef(split(q!), split(k!), split(v!), B * H, T, D);
+          const out = new Float64Array(y.length);
+          for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) out[((b * T + t) * H + h) * D + d] = y[((b * H + h) * T + t) * D + d]!;
+          return out;
+        },
         h: 1e-4,
       });
     });

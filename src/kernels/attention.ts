@@ -67,11 +67,11 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scal
   return { out, lse };
 }
 
-/** The gradients of q, k and v given the output's, `out` and `lse` as attentionForward gave them. */
-export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined): { dq: Tensor; dk: Tensor; dv: Tensor } {
-  const { B, T, H, D } = s;
+/** The gradients of q, k and v (written into `into`) given the output's, `out` and `lse` as attentionForward gave them. */
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined, into: { dq: Tensor; dk: Tensor; dv: Tensor }): void {
+  const { B, T, H } = s;
   const rows = B * H * T;
-  const [dq, dk, dv] = [0, 1, 2].map(() => Tensor.empty([B, T, H * D])) as [Tensor, Tensor, Tensor];
+  const { dq, dk, dv } = into;
   const cells = rows * T;
   const dropped = dropout ? cells : 0;
   const lanes = widthOf(s) === 4 ? 3 : 0; // adds that total a dot product's four lanes
@@ -86,7 +86,6 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
     // p, D_i, dP (3 D fma, a scale, a subtract, an exp; dropout on z and dP: 2 compares, 2 scales), dS (a
     // subtract, a multiply), dv and dk (2 D fma); dk scaled (D mul). Each dot product's lanes totalled (5 dots a cell
     // and one a query row, where vectorised)
-    counts: { fma: rows * D + 8 * cells * D, mul: 4 * cells + 2 * rows * D + 3 * dropped, add: 4 * cells + lanes * (5 * cells + rows), exp: 2 * cells, cmp: 3 * dropped },
+    counts: { fma: rows * s.D + 8 * cells * s.D, mul: 4 * cells + 2 * rows * s.D + 3 * dropped, add: 4 * cells + lanes * (5 * cells + rows), exp: 2 * cells, cmp: 3 * dropped },
   });
-  return { dq, dk, dv };
 }

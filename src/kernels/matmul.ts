@@ -27,7 +27,7 @@ const MATMUL_UNIFORMS = {
   M: 'u32', N: 'u32', K: 'u32', batch: 'u32', inner_batches: 'u32',
   lda: 'u32', a_outer: 'u32', a_inner: 'u32', ldb: 'u32', b_outer: 'u32', b_inner: 'u32',
   ldc: 'u32', c_outer: 'u32', c_inner: 'u32', c_split: 'u32',
-  tiles_m: 'u32', tiles_n: 'u32', alpha: 'f32', k_chunk: 'u32', splits: 'u32',
+  tiles_m: 'u32', tiles_n: 'u32', alpha: 'f32', k_chunk: 'u32', splits: 'u32', bias_stride: 'u32',
 } as const;
 
 /**
@@ -52,14 +52,19 @@ export interface MatmulDims {
   innerBatches?: number;
   a?: Strided;
   b?: Strided;
-  /** The output's layout and shape (a strided output: e.g. every head writing its columns of [B, T, H * D]). */
-  out?: { shape: readonly number[]; layout: Strided };
+  /**
+   * The output's layout and shape (a strided output: e.g. every head writing its columns of [B, T, H * D]), and
+   * the tensor to write it into when it exists already (a part of a packed gradient).
+   */
+  out?: { shape: readonly number[]; layout: Strided; into?: Tensor };
 }
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   bias?: Tensor;
+  /** Elements between the biases of consecutive batches (stacked products, each its own bias); 0: one bias for all. */
+  biasStride?: number;
   alpha?: number;
   /** An activation applied in the epilogue, after the bias. */
   activation?: EpilogueActivation;
@@ -109,6 +114,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   if (fused && splits > 1) throw new Error(`matmul: a fused activation, dropout or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   if (fused && dims.out) throw new Error('matmul: a fused activation, dropout or residual needs a packed output');
+  if (options.biasStride && (splits > 1 || dims.out)) throw new Error('matmul: per-batch biases need a packed output and K in one run');
   const columnSums = !!options.columnSums;
   if (columnSums && (fused || dims.out || options.bias)) throw new Error('matmul: column sums go with a packed output and no other epilogue');
   // rows of each output matrix: M, and the column sums' row
@@ -125,7 +131,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   }
   const lc: Strided = dims.out?.layout ?? packed(N, rows * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
-  const out = Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
+  const out = dims.out?.into ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
   const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
   const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
   const vecC = N % 4 === 0 && aligned(lc);
@@ -167,6 +173,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       alpha,
       k_chunk: kChunk,
       splits,
+      bias_stride: options.biasStride ?? 0,
       ...drop?.fixed,
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),

@@ -1,16 +1,16 @@
 // The paper's building blocks: MBConv stem, positional embedding, multi-head attention with a per-head width
 // independent of the model width, the pre-LN transformer block, TokenLearner v1 (the paper's), v1.1 and
 // TokenFuser (Google's), and the classification head.
-import { multiHeadAttention, tokenPool } from '../ops/attention.js';
+import { multiHeadAttention, packedMultiHeadAttention, tokenPool } from '../ops/attention.js';
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
-import { matmul } from '../ops/matmul.js';
+import { linearStack, matmul, stackable } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
 import { parameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
-import { recordTf } from '../tensor/engine.js';
+import { engine, recordTf } from '../tensor/engine.js';
 
 function residual(x: Tensor, y: Tensor, label = 'residual'): Tensor {
   recordTf('AddV2', label, Math.max(x.size, y.size));
@@ -80,19 +80,32 @@ export class MultiHeadAttention extends Module {
     this.output = this.child('output', new Dense(inner, width, random, einsum));
   }
 
-  /** Attention over x [B, T, width]; `residual` (shaped as the output) is added in the output projection's epilogue. */
+  /**
+   * Attention over x [B, T, width]; `residual` (shaped as the output) is added in the output projection's epilogue.
+   * Q, K and V are one stacked product where their weights lie packed alike (a packed model's), read in place by
+   * the attention.
+   */
   forward(x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
     const T = x.shape[1]!;
     const inner = this.heads * this.keyDim;
-    const q = this.query.call(x);
-    const k = this.key.call(x);
-    const v = this.value.call(x);
+    const projections = [this.query, this.key, this.value];
+    const options = { dropoutRate: this.dropoutRate, training: ctx.training };
+    const [weights, biases] = [projections.map((d) => d.kernel), projections.flatMap((d) => (d.bias ? [d.bias] : []))];
+    const stacked = stackable(weights, biases) && ((x.size / this.width) * inner * 4) % engine().runtime.storageOffsetAlign === 0;
+    let attend: () => Tensor;
+    if (stacked) {
+      for (const d of projections) d.within(() => d.recordOps(x.size / this.width));
+      const qkv = linearStack(x, weights, biases);
+      attend = () => packedMultiHeadAttention(qkv, this.heads, options);
+    } else {
+      const [q, k, v] = projections.map((d) => d.call(x)) as [Tensor, Tensor, Tensor];
+      attend = () => multiHeadAttention(q, k, v, this.heads, options);
+    }
     recordTf('Mul', 'query scaling', T * inner);
     recordTf('Einsum', 'attention scores', this.heads * T * T, { reduce: this.keyDim });
     recordTf('Softmax', 'attention softmax', this.heads * T * T);
     recordTf('Einsum', 'attention values', T * inner, { reduce: T });
-    const attended = multiHeadAttention(q, k, v, this.heads, { dropoutRate: this.dropoutRate, training: ctx.training });
-    return this.output.call(attended, residual);
+    return this.output.call(attend(), residual);
   }
 }
 

@@ -24,6 +24,11 @@ function recordActivation(activation: Activation, size: number): void {
 /** Applies an activation and records it. */
 export function activate(x: Tensor, activation: Activation): Tensor {
   recordActivation(activation, x.size);
+  return applyActivation(x, activation);
+}
+
+/** Applies an activation (recorded by the caller). */
+function applyActivation(x: Tensor, activation: Activation): Tensor {
   switch (activation) {
     case 'none':
       return x;
@@ -50,20 +55,25 @@ export class Dense extends Module {
     this.einsum = options.einsum ?? false;
   }
 
+  /** Records the TensorFlow ops Keras runs for this layer over `rows` rows (the paper's FLOP convention). */
+  recordOps(rows: number): void {
+    const outputs = rows * this.outFeatures;
+    recordTf(this.einsum ? 'Einsum' : 'MatMul', 'dense', outputs, { reduce: this.inFeatures });
+    if (this.bias) recordTf(this.einsum ? 'AddV2' : 'BiasAdd', 'dense bias', outputs);
+    recordActivation(this.activation, outputs);
+  }
+
   /**
    * x @ kernel + bias, then the activation, then dropout at `dropoutRate` (0: none; pass it in training only); with `residual`
    * (shaped as the output) added last. The bias, a GELU, the dropout and the residual run in the product's
    * epilogue, one dispatch; the caller records the residual add.
    */
   forward(x: Tensor, residual?: Tensor, dropoutRate = 0): Tensor {
-    const outputs = (x.size / this.inFeatures) * this.outFeatures;
-    recordTf(this.einsum ? 'Einsum' : 'MatMul', 'dense', outputs, { reduce: this.inFeatures });
-    if (this.bias) recordTf(this.einsum ? 'AddV2' : 'BiasAdd', 'dense bias', outputs);
+    this.recordOps(x.size / this.inFeatures);
     if (this.activation === 'none' || this.activation === 'gelu') {
-      recordActivation(this.activation, outputs);
       return linear(x, this.kernel, this.bias, { activation: this.activation, dropout: dropoutRate, residual });
     }
-    const y = dropout(activate(linear(x, this.kernel, this.bias), this.activation), dropoutRate, true);
+    const y = dropout(applyActivation(linear(x, this.kernel, this.bias), this.activation), dropoutRate, true);
     return residual ? add(y, residual) : y;
   }
 }

@@ -1,9 +1,11 @@
 // Attention and TokenLearner pooling, both built on the batched matmul kernel so neither materialises more than
 // the score matrix (attention) or anything beyond the (k, C) tokens (pooling).
 import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T } from '../kernels/attention.js';
+import { dropoutKernel } from '../kernels/dropout.js';
 import { matmulKernel } from '../kernels/matmul.js';
+import { softmaxBackward, softmaxForward } from '../kernels/softmax.js';
 import { engine } from '../tensor/engine.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { record, recordsGradient } from './autograd.js';
 import { dropout, newDropoutMask } from './dropout.js';
@@ -53,34 +55,19 @@ function heads(B: number, T: number, H: number, D: number) {
   };
 }
 
-/** Per head, scale * q_h k_h^T: q, k [B, T, H*D] -> scores [B, H, T, T]. */
-function headScores(q: Tensor, k: Tensor, H: number, scale: number): Tensor {
-  const [B, T, HD] = q.shape as [number, number, number];
-  const D = HD / H;
-  const h = heads(B, T, H, D);
-  const scores = matmulKernel(q, k, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' }).intoShape([B, H, T, T]);
-  return record(scores, 'attention-scores', [q, k], (dS) => {
-    // dq_h = scale * dS k_h; dk_h = scale * dS^T q_h, written into the heads' columns
-    const dq = q.requiresGrad ? matmulKernel(dS, k, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { alpha: scale, op: 'attention-scores-grad' }) : null;
-    const dk = k.requiresGrad ? matmulKernel(dS, q, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { transA: true, alpha: scale, op: 'attention-scores-grad' }) : null;
-    return [dq, dk];
-  });
+interface HeadShape {
+  B: number;
+  T: number;
+  H: number;
+  D: number;
 }
 
-/** Per head, p_h v_h: probabilities [B, H, T, T] and v [B, T, H*D] -> [B, T, H*D]. */
-function headValues(p: Tensor, v: Tensor, H: number): Tensor {
-  const [B, T, HD] = v.shape as [number, number, number];
-  const D = HD / H;
-  const h = heads(B, T, H, D);
-  const out = matmulKernel(p, v, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { op: 'attention-values' });
-  return record(out, 'attention-values', [p, v], (dO) => {
-    // dp_h = dO_h v_h^T [B, H, T, T]; dv_h = p_h^T dO_h into the heads' columns
-    const dp = p.requiresGrad
-      ? matmulKernel(dO, v, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T])
-      : null;
-    const dv = v.requiresGrad ? matmulKernel(p, dO, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { transA: true, op: 'attention-values-grad' }) : null;
-    return [dp, dv];
-  });
+/** Where a gradient pass writes dq, dk and dv, and the gradients it hands on for the op's inputs. */
+interface GradientTargets {
+  dq: Tensor;
+  dk: Tensor;
+  dv: Tensor;
+  grads: Tensor[];
 }
 
 /**
@@ -88,34 +75,95 @@ function headValues(p: Tensor, v: Tensor, H: number): Tensor {
  * softmax(q_h k_h^T * scale) v_h per head (dropout on the probabilities), back as [B, T, H*D].
  */
 export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
-  const D = q.shape[q.rank - 1]! / heads;
-  if (q.rank !== 3 || !Number.isInteger(D) || k.shape.join() !== q.shape.join() || v.shape.join() !== q.shape.join()) {
+  if (q.rank !== 3 || k.shape.join() !== q.shape.join() || v.shape.join() !== q.shape.join()) {
     throw new ArgumentError(`multiHeadAttention takes q, k, v [B, T, H*D] of one shape with ${heads} heads; got [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
   }
-  const [B, T] = q.shape as [number, number];
-  const scale = options.scale ?? 1 / Math.sqrt(D);
-  const rate = options.dropoutRate ?? 0;
-  if (rate < 0 || rate >= 1) throw new ArgumentError(`dropout rate must be in [0, 1), got ${rate}`);
-  const fits = T <= FUSED_ATTENTION_MAX_T;
-  const kernels = options.kernels ?? 'auto';
-  if (kernels === 'fused' && !fits) throw new ArgumentError(`fused attention takes sequences of T <= ${FUSED_ATTENTION_MAX_T}; got ${T}`);
-  const fused = kernels === 'fused' || (kernels === 'auto' && fits && engine().runtime.kernelVariants === 'gpu');
-  if (!fused) {
-    const probs = dropout(softmax(headScores(q, k, heads, scale)), rate, options.training ?? false);
-    return headValues(probs, v, heads);
-  }
-  return fusedAttention(q, k, v, { B, T, H: heads, D }, scale, options.training && rate > 0 ? rate : 0);
+  const shape = headShape(q.shape, heads, 'multiHeadAttention');
+  return attend(q, k, v, shape, options, [q, k, v], () => {
+    const [dq, dk, dv] = [0, 1, 2].map(() => Tensor.empty(q.shape)) as [Tensor, Tensor, Tensor];
+    return { dq, dk, dv, grads: [dq, dk, dv] };
+  });
 }
 
-/** multiHeadAttention in one dispatch (and one for its gradient), dropout drawn as the composed path draws it. */
-function fusedAttention(q: Tensor, k: Tensor, v: Tensor, shape: { B: number; T: number; H: number; D: number }, scale: number, rate: number): Tensor {
-  const drop = rate > 0 ? newDropoutMask(rate) : undefined;
-  const grad = recordsGradient([q, k, v]);
-  const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad);
-  if (!grad) return out;
-  return record(out, 'attention', [q, k, v], (dout) => {
-    const { dq, dk, dv } = attentionBackward(q, k, v, out, lse!, dout, shape, scale, drop);
-    return [dq, dk, dv];
+/**
+ * multiHeadAttention over packed projections qkv [3, B, T, H*D] (q, k and v one after another, as linearStack
+ * gives them): q, k and v are read in place, and qkv's one gradient is written part by part.
+ */
+export function packedMultiHeadAttention(qkv: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
+  if (qkv.rank !== 4 || qkv.shape[0] !== 3) throw new ArgumentError(`packedMultiHeadAttention takes qkv [3, B, T, H*D]; got [${qkv.shape.join(', ')}]`);
+  const part = qkv.shape.slice(1);
+  const shape = headShape(part, heads, 'packedMultiHeadAttention');
+  const n = qkv.size / 3;
+  if ((n * 4) % engine().runtime.storageOffsetAlign !== 0) {
+    throw new ArgumentError(`packedMultiHeadAttention: a part of [${qkv.shape.join(', ')}] (${n} values) cannot be bound on its own on this device`);
+  }
+  const parts = (t: Tensor) => [0, 1, 2].map((i) => t.viewAt(i * n, part)) as [Tensor, Tensor, Tensor];
+  const [q, k, v] = parts(qkv);
+  return attend(q, k, v, shape, options, [qkv], () => {
+    const dqkv = Tensor.empty(qkv.shape);
+    const [dq, dk, dv] = parts(dqkv);
+    return { dq, dk, dv, grads: [dqkv] };
+  });
+}
+
+function headShape(shape: readonly number[], heads: number, what: string): HeadShape {
+  const [B, T, HD] = shape as [number, number, number];
+  const D = HD / heads;
+  if (shape.length !== 3 || !Number.isInteger(D)) throw new ArgumentError(`${what}: [${shape.join(', ')}] does not split into ${heads} heads`);
+  return { B, T, H: heads, D };
+}
+
+/**
+ * softmax(q_h k_h^T * scale) v_h per head as one recorded op over `inputs` (q, k, v; or the packed qkv they are
+ * parts of): fused (one dispatch forward, one backward) or composed (scores, softmax, dropout, values), the
+ * gradient written into `targets()`.
+ */
+function attend(q: Tensor, k: Tensor, v: Tensor, shape: HeadShape, options: AttentionOptions, inputs: Tensor[], targets: () => GradientTargets): Tensor {
+  const scale = options.scale ?? 1 / Math.sqrt(shape.D);
+  const rate = options.dropoutRate ?? 0;
+  if (rate < 0 || rate >= 1) throw new ArgumentError(`dropout rate must be in [0, 1), got ${rate}`);
+  const fits = shape.T <= FUSED_ATTENTION_MAX_T;
+  const kernels = options.kernels ?? 'auto';
+  if (kernels === 'fused' && !fits) throw new ArgumentError(`fused attention takes sequences of T <= ${FUSED_ATTENTION_MAX_T}; got ${shape.T}`);
+  const fused = kernels === 'fused' || (kernels === 'auto' && fits && engine().runtime.kernelVariants === 'gpu');
+  // the mask's seed is drawn here, once per op, in either path
+  const drop = options.training && rate > 0 ? newDropoutMask(rate) : undefined;
+  const grad = recordsGradient(inputs);
+  if (fused) {
+    const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad);
+    return record(out, 'attention', inputs, (dout) => {
+      const t = targets();
+      attentionBackward(q, k, v, out, lse!, dout, shape, scale, drop, t);
+      for (const part of [t.dq, t.dk, t.dv]) if (!t.grads.includes(part)) part.dispose();
+      return t.grads;
+    });
+  }
+  const { B, T, H, D } = shape;
+  const h = heads(B, T, H, D);
+  const scores = matmulKernel(q, k, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' }).intoShape([B, H, T, T]);
+  const probs = softmaxForward(scores);
+  scores.dispose();
+  const kept = drop ? dropoutKernel(probs, drop) : probs;
+  const out = matmulKernel(kept, v, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { op: 'attention-values' });
+  if (!grad) {
+    if (kept !== probs) kept.dispose();
+    probs.dispose();
+    return out;
+  }
+  return record(out, 'attention', inputs, (dO) => {
+    const t = targets();
+    const into = (target: Tensor) => ({ ...h.into, into: target });
+    // through the values: dP_h = dO_h v_h^T [B, H, T, T], dv_h = P_h^T dO_h (P after the dropout)
+    const dKept = matmulKernel(dO, v, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T]);
+    matmulKernel(kept, dO, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dv) }, { transA: true, op: 'attention-values-grad' });
+    const dProbs = drop ? dropoutKernel(dKept, drop, 'dropout-grad') : dKept;
+    const dScores = softmaxBackward(probs, dProbs);
+    // through the scores: dq_h = scale dS_h k_h, dk_h = scale dS_h^T q_h
+    matmulKernel(dScores, k, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dq) }, { alpha: scale, op: 'attention-scores-grad' });
+    matmulKernel(dScores, q, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dk) }, { transA: true, alpha: scale, op: 'attention-scores-grad' });
+    for (const temporary of new Set([dKept, dProbs, dScores])) temporary.dispose();
+    for (const part of [t.dq, t.dk, t.dv]) if (!t.grads.includes(part)) part.dispose();
+    return t.grads;
   });
 }
 

@@ -133,3 +133,68 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
     return grads;
   });
 }
+
+/** Elements from the first of `tensors` to each next one, when all are equally far apart in one storage. */
+function spacingOf(tensors: readonly Tensor[]): number | undefined {
+  const first = tensors[0];
+  if (!first || tensors.length < 2 || tensors.some((t) => !t.sharesStorage(first))) return undefined;
+  const step = (tensors[1]!.byteOffset - first.byteOffset) / 4;
+  const even = tensors.every((t, i) => t.byteOffset === first.byteOffset + i * step * 4);
+  return even && step >= first.size ? step : undefined;
+}
+
+/**
+ * Whether linearStack takes these weights [in, out] and biases [out]: the same shapes, each set evenly spaced in one
+ * storage (a packed model's Q, K and V), and `out` a multiple of the device's binding alignment (the parts of the
+ * output and of the gradients are bound on their own).
+ */
+export function stackable(weights: readonly Tensor[], biases: readonly Tensor[]): boolean {
+  const w0 = weights[0];
+  if (!w0 || w0.rank !== 2 || biases.length !== weights.length) return false;
+  const [, out] = w0.shape as [number, number];
+  const alignment = engine().runtime.storageOffsetAlign / 4;
+  return (
+    weights.every((w) => w.shape.join() === w0.shape.join()) &&
+    biases.every((b) => b.rank === 1 && b.shape[0] === out) &&
+    spacingOf(weights) !== undefined &&
+    spacingOf(biases) !== undefined &&
+    out % alignment === 0
+  );
+}
+
+/**
+ * x @ w_i + b_i for n weights of one shape (Q, K and V over the same input) as one batched product: the output is
+ * [n, ...x's leading axes, out], part i a view at i x its size. Backward: the weights' and biases' gradients from
+ * one dispatch (a column-summing batched product), x's from a batched product and a sum. The weights and biases
+ * must be stackable().
+ */
+export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[]): Tensor {
+  if (!stackable(weights, biases)) throw new ArgumentError('linearStack: the weights and biases are not evenly packed alike (see stackable())');
+  const n = weights.length;
+  const [inFeatures, outFeatures] = weights[0]!.shape as [number, number];
+  if (x.shape[x.rank - 1] !== inFeatures) throw new ArgumentError(`linearStack: input [${x.shape.join(', ')}] does not end in ${inFeatures} features`);
+  const rows = x.size / inFeatures;
+  const [wStep, bStep] = [spacingOf(weights)!, spacingOf(biases)!];
+  const wLayout = { ld: outFeatures, outer: wStep, inner: wStep };
+  const w = Tensor.span(weights);
+  const b = Tensor.span(biases);
+  const x2 = x.view([rows, inFeatures]);
+  const flat = matmulKernel(x2, w, { batch: n, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: true, b: wLayout }, { bias: b, biasStride: bStep, op: 'linear' });
+  const out = flat.intoShape([n, ...x.shape.slice(0, -1), outFeatures]);
+  const views = [w, b, x2];
+  const recorded = record(out, 'linear', [x, ...weights, ...biases], (g) => {
+    const g3 = g.view([n, rows, outFeatures]);
+    const grads: (Tensor | null)[] = [];
+    // dx = sum_i g_i w_i^T
+    grads.push(x.requiresGrad ? sumSlabs(matmulKernel(g3, w, { batch: n, M: rows, N: inFeatures, K: outFeatures, aBatched: true, bBatched: true, b: wLayout }, { transB: true, op: 'linear-grad' }), x.shape) : null);
+    // dw_i = x^T g_i with db_i, g_i's column sums, as the row after it
+    const both = matmulKernel(x2, g3, { batch: n, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: true }, { transA: true, op: 'linear-grad', columnSums: true });
+    const part = (inFeatures + 1) * outFeatures;
+    weights.forEach((wi, i) => grads.push(wi.requiresGrad ? both.viewAt(i * part, wi.shape) : null));
+    biases.forEach((bi, i) => grads.push(bi.requiresGrad ? both.viewAt(i * part + inFeatures * outFeatures, bi.shape) : null));
+    for (const t of [both, g3, ...views]) t.dispose();
+    return grads;
+  });
+  if (!recorded.node) for (const t of views) t.dispose();
+  return recorded;
+}

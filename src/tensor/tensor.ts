@@ -104,10 +104,11 @@ export class Tensor {
     return this.offset;
   }
 
-  /** What a kernel binds: the whole buffer, or the tensor's range where it lives at an offset. */
+  /** What a kernel binds: the whole buffer, or the tensor's own range where it is a part of a larger storage. */
   get binding(): GPUBuffer | BufferRange {
     const buffer = this.buffer;
-    return this.offset === 0 ? buffer : { buffer, offset: this.offset, size: Math.max(4, this.size * 4) };
+    const size = Math.max(4, this.size * 4);
+    return this.offset === 0 && size === this.storage.bytes ? buffer : { buffer, offset: this.offset, size };
   }
 
   /** Bytes from this tensor's start to the end of its storage (more than it holds where it is packed with others). */
