@@ -42,15 +42,19 @@ function uniformsOf(B: number, scale: number, dropout: DropoutMask | undefined):
   return { uniforms: { batch: B, scale, ...fixed }, replayUniforms: changing };
 }
 
+/** What the counts are made of: query rows, score cells, dropped cells, and the adds that total a dot product's lanes. */
+function extent(s: Shape, dropout: DropoutMask | undefined) {
+  const rows = s.B * s.H * s.T;
+  const cells = rows * s.T;
+  return { rows, cells, dropped: dropout ? cells : 0, lanes: widthOf(s) === 4 ? 3 : 0 };
+}
+
 /** softmax(scale q_h k_h^T) (dropout) v_h per head: the output [B, T, H * D] and, when kept, the rows' log-sum-exps [B, H, T]. */
 export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined, keepLse: boolean): { out: Tensor; lse: Tensor | undefined } {
   const { B, T, H, D } = s;
-  const rows = B * H * T;
+  const { rows, cells, dropped, lanes } = extent(s, dropout);
   const out = Tensor.empty([B, T, H * D]);
   const lse = keepLse ? Tensor.empty([B, H, T]) : undefined;
-  const cells = rows * T;
-  const dropped = dropout ? cells : 0;
-  const lanes = widthOf(s) === 4 ? 3 : 0; // adds that total a dot product's four lanes
   launch({
     kernel: spec(s, 'FORWARD', !!dropout, keepLse),
     op: 'attention',
@@ -69,16 +73,12 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scal
 
 /** The gradients of q, k and v (written into `into`) given the output's, `out` and `lse` as attentionForward gave them. */
 export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor, s: Shape, scale: number, dropout: DropoutMask | undefined, into: { dq: Tensor; dk: Tensor; dv: Tensor }): void {
-  const { B, T, H } = s;
-  const rows = B * H * T;
+  const { rows, cells, dropped, lanes } = extent(s, dropout);
   const { dq, dk, dv } = into;
-  const cells = rows * T;
-  const dropped = dropout ? cells : 0;
-  const lanes = widthOf(s) === 4 ? 3 : 0; // adds that total a dot product's four lanes
   launch({
     kernel: spec(s, 'BACKWARD', !!dropout, true),
     op: 'attention-grad',
-    ...uniformsOf(B, scale, dropout),
+    ...uniformsOf(s.B, scale, dropout),
     tensors: { q, k, v, out, lse, dout, dq_out: dq, dk_out: dk, dv_out: dv },
     invocations: 2 * rows,
     // query rows: D_i (D fma); per key: the score (D fma, a scale), p (a subtract, an exp), dP (D fma; dropout: a
