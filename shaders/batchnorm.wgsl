@@ -128,7 +128,7 @@ fn run(i: u32) {
 
 #if ${GRAD_INPUT}
 // With batch statistics: dx = gamma * rstd * (dz - mean(dz) - xhat * mean(dz * xhat)); with running ones (fixed):
-// dx = gamma * rstd * dz.
+// dx = gamma * rstd * dz. Also copies the summed (sum of dz, sum of dz * xhat) out as dbeta and dgamma.
 // Per (split, channel group) over the split's rows, as APPLY.
 fn run(i: u32) {
   let c = i % u.groups;
@@ -143,6 +143,11 @@ fn run(i: u32) {
 #endif
   let mean_dz = sums[c] * u.inv_rows;
   let mean_dzx = sums[u.groups + c] * u.inv_rows;
+  // the parameters' gradients, handed on as tensors of their own by the first split
+  if (i < u.groups) {
+    dbeta[c] = sums[c];
+    dgamma[c] = sums[u.groups + c];
+  }
   for (var r = span.x; r < span.y; r++) {
     let k = r * u.groups + c;
 #if ${BATCH_STATS}

@@ -4,7 +4,6 @@
 // (vec4) when the channel count allows, else one.
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type ElementType, type KernelSpec } from './launch.js';
-import { sliceKernel } from './layout.js';
 import { sumSlabs } from './reduce.js';
 
 export type NormActivation = 'none' | 'relu6';
@@ -149,11 +148,12 @@ export function batchNormBackward(
   });
   const sums = sumSlabs(partial, [2, g.C]);
   const dx = Tensor.empty(x.shape);
+  const [dbeta, dgamma] = [Tensor.empty([g.C]), Tensor.empty([g.C])];
   launch({
-    kernel: spec('GRAD_INPUT', g, activation, [['x', 'read'], ['dy', 'read'], ['stats', 'read'], ['gamma', 'read'], ...(relu6 ? [['beta', 'read'] as [string, 'read']] : []), ['sums', 'read'], ['dx', 'write']], batchStatistics),
+    kernel: spec('GRAD_INPUT', g, activation, [['x', 'read'], ['dy', 'read'], ['stats', 'read'], ['gamma', 'read'], ...(relu6 ? [['beta', 'read'] as [string, 'read']] : []), ['sums', 'read'], ['dx', 'write'], ['dbeta', 'write'], ['dgamma', 'write']], batchStatistics),
     op: 'batchnorm-grad-input',
     uniforms: uniforms(g),
-    tensors: relu6 ? { x, dy, stats, gamma, beta, sums, dx } : { x, dy, stats, gamma, sums, dx },
+    tensors: relu6 ? { x, dy, stats, gamma, beta, sums, dx, dbeta, dgamma } : { x, dy, stats, gamma, sums, dx, dbeta, dgamma },
     invocations: g.splits * groups,
     // per split and channel the means of dz and dz * xhat (2 mul); per value as in the shader (with fixed
     // statistics, xhat is computed only for the mask: one add and one mul more)
@@ -161,8 +161,6 @@ export function batchNormBackward(
       ? { add: 3 * x.size, mul: 4 * x.size + 2 * g.splits * g.C, fma: mask, cmp: activationCmp(activation, x.size) }
       : { add: mask, mul: 2 * x.size + mask + 2 * g.splits * g.C, fma: mask, cmp: activationCmp(activation, x.size) },
   });
-  const row = (r: number) => sliceKernel(sums, [r, 0], [1, g.C]).intoShape([g.C]);
-  const result = { dx, dbeta: row(0), dgamma: row(1) };
   sums.dispose();
-  return result;
+  return { dx, dbeta, dgamma };
 }
