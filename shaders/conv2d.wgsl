@@ -69,6 +69,9 @@ fn run(i: u32) {
 #if ${HAS_BIAS}
   acc += bias[oc];
 #endif
+#if ${KEEP_PRE}
+  z[i] = acc;
+#endif
 #if ${ACTIVATION}
   {
     let x = acc;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs, type Padding } from '../src/kernels/conv2d.js';
 import { conv2d } from '../src/ops/conv.js';
-import { gelu } from '../src/ops/elementwise.js';
+import { backward } from '../src/ops/autograd.js';
+import { sum } from '../src/ops/reduce.js';
+import { gelu, mul, sigmoid } from '../src/ops/elementwise.js';
 import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
@@ -164,6 +166,31 @@ describe('conv2d', () => {
   it('explains mismatched channels and groups', () => {
     expect(() => conv2d(Tensor.zeros([1, 4, 4, 3]), Tensor.zeros([3, 3, 2, 4]))).toThrow(/3 input and 4 output channels do not fit 1 groups/);
   });
+
+  for (const activation of ['gelu', 'sigmoid'] as const) {
+    it(`a ${activation} fused into the direct convolution under a gradient: the same values and gradients as the convolution then the ${activation}, one dispatch fewer`, async () => {
+      for (const [Cin, Cout] of [[8, 4], [3, 5]] as [number, number][]) {
+        const data = [randomArray(2 * 6 * 6 * Cin, 21), randomArray(3 * 3 * Cin * Cout, 22), randomArray(Cout, 23), randomArray(2 * 6 * 6 * Cout, 24)];
+        const run = async (fused: boolean) => {
+          const [x, w, b] = [[2, 6, 6, Cin], [3, 3, Cin, Cout], [Cout]].map((shape, i) => {
+            const t = Tensor.from(data[i]!, shape);
+            t.requiresGrad = true;
+            return t;
+          }) as [Tensor, Tensor, Tensor];
+          const weights = Tensor.from(data[3]!, [2, 6, 6, Cout]);
+          const { result: y, records } = await env.engine.ledger.capture(() => {
+            const out = fused ? conv2d(x, w, { padding: 'same', bias: b, activation }) : (activation === 'gelu' ? gelu : sigmoid)(conv2d(x, w, { padding: 'same', bias: b }));
+            backward(sum(mul(out, weights)));
+            return out;
+          });
+          return { values: [await y.data(), ...(await Promise.all([x, w, b].map((t) => t.grad!.data())))], forward: records.filter((r) => r.phase === 'forward').length };
+        };
+        const [fused, apart] = [await run(true), await run(false)];
+        fused.values.forEach((v, i) => expectClose(v, Float64Array.from(apart.values[i]!), 1e-6, 1e-5));
+        expect(fused.forward).toBe(apart.forward - 1);
+      }
+    });
+  }
 
   it('a GELU fused into the direct convolution (no gradient recorded) equals the convolution then the GELU, bit for bit and in declared counts', async () => {
     // [Cin, Cout]: the vec4 kernel (multiples of 4) and the scalar one

@@ -81,16 +81,16 @@ type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 const vectorConv = (g: ConvGeometry) => g.groups === 1 && g.Cin % 4 === 0 && g.Cout % 4 === 0;
 
 /** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vectorConv`. */
-function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, activation: ConvActivation = 'none'): KernelSpec {
+function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, activation: ConvActivation = 'none', keepPre = false): KernelSpec {
   const vec4 = vectorConv(g);
   const type = vec4 ? 'vec4f' : 'f32';
   return {
     name: vec4 ? `${name}-vec4` : name,
     file: 'conv2d.wgsl',
     constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_WEIGHT: entry === 'GRAD_WEIGHT', HAS_BIAS: hasBias, STRIDE1: g.stride === 1, VEC4: vec4,
-      ACTIVATION: activation !== 'none', ACT_EXPR: activation === 'none' ? '' : UNARY[activation].expr,
+      ACTIVATION: activation !== 'none', ACT_EXPR: activation === 'none' ? '' : UNARY[activation].expr, KEEP_PRE: keepPre,
     },
-    bindings: [...inputs.map((n) => read(n, type)), write(output, type)],
+    bindings: [...inputs.map((n) => read(n, type)), ...(keepPre ? [write('z', type)] : []), write(output, type)],
     uniforms: CONV_UNIFORMS,
   };
 }
@@ -170,20 +170,22 @@ function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string
   });
 }
 
-export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor, activation: ConvActivation = 'none'): Tensor {
+/** `preActivation`: where to keep the values before the activation (for its gradient), a tensor of y's size. */
+export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tensor, activation: ConvActivation = 'none', preActivation?: Tensor): Tensor {
   const y = Tensor.empty([g.N, g.OH, g.OW, g.Cout]);
   const inputs: Record<string, Tensor> = bias ? { x, w, bias } : { x, w };
   if (vectorDepthwise(g)) {
-    if (activation !== 'none' && activation !== 'relu6') throw new Error(`depthwise convolutions fuse ReLU6 only; apply the ${activation} as its own op`);
+    if ((activation !== 'none' && activation !== 'relu6') || preActivation) throw new Error(`depthwise convolutions fuse ReLU6 only (keeping nothing); apply the ${activation} as its own op`);
     depthwiseLaunch('FORWARD', inputs, y, g, activation);
     return y;
   }
+  if (preActivation && (activation === 'none' || preActivation.size !== y.size)) throw new Error('conv2d: a pre-activation is kept for an activation, in a tensor of the output\'s size');
   const fused = activation === 'none' ? '' : `+${activation}`;
   launch({
-    kernel: convSpec(`conv2d${fused}`, 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, activation),
+    kernel: convSpec(`conv2d${fused}`, 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, activation, !!preActivation),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
-    tensors: { ...inputs, y },
+    tensors: { ...inputs, ...(preActivation ? { z: preActivation } : {}), y },
     invocations: vectorConv(g) ? y.size / 4 : y.size,
     counts: plusCounts({ fma: convMacs(g), add: bias ? y.size : 0 }, activation === 'none' ? {} : scaled(UNARY[activation].counts, y.size)),
     macs: convFullMacs(g),

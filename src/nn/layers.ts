@@ -1,7 +1,6 @@
 // Basic layers, Keras-style: channels-last, Glorot-uniform kernels, zero biases. Each records the TensorFlow ops
 // Keras would run (for the paper's FLOP convention) next to the kernels it dispatches.
 import type { ConvActivation } from '../kernels/conv2d.js';
-import { recordsGradient } from '../ops/autograd.js';
 import { conv2d } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
@@ -104,8 +103,8 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     const activation = this.options.activation ?? 'none';
-    // where no gradient is recorded, a GELU or a sigmoid runs in the convolution's epilogue
-    if ((activation === 'gelu' || activation === 'sigmoid') && !this.options.depthwise && !recordsGradient([x, this.kernel, this.bias])) {
+    // a GELU or a sigmoid runs in the convolution's epilogue
+    if ((activation === 'gelu' || activation === 'sigmoid') && !this.options.depthwise) {
       const y = this.forwardWith(x, this.kernel, this.bias, activation, 'none');
       recordActivation(activation, y.size);
       return y;

@@ -2,10 +2,12 @@
 // 'valid') are matrix products over channels, so they run on the matmul kernel; everything else runs the direct
 // convolution kernels.
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, type ConvActivation, type Padding } from '../kernels/conv2d.js';
+import { unaryBackward } from '../kernels/elementwise.js';
 import { reduceAxis } from '../kernels/reduce.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { noGradient, record } from './autograd.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGradient, record, recordsGradient } from './autograd.js';
 import { permute, reshape, slice } from './layout.js';
+import { sigmoid } from './elementwise.js';
 import { linear } from './matmul.js';
 
 export interface Conv2dOptions {
@@ -13,7 +15,11 @@ export interface Conv2dOptions {
   padding?: Padding;
   groups?: number;
   bias?: Tensor;
-  /** An activation fused into the kernel's epilogue; inference only (it has no gradient). */
+  /**
+   * An activation fused into the kernel's epilogue. Under a recorded gradient: GELU (its input kept by the same
+   * dispatch) and sigmoid (whose gradient needs only its output; applied after the product where the convolution
+   * is one); ReLU6 only without one.
+   */
   activation?: ConvActivation;
 }
 
@@ -21,22 +27,30 @@ export interface Conv2dOptions {
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const { stride = 1, padding = 'valid', groups = 1, bias, activation = 'none' } = options;
   const g = convGeometry(x.shape, w.shape, stride, padding, groups);
-  if (activation !== 'none') noGradient(`conv2d with a fused ${activation}`, bias ? [x, w, bias] : [x, w]);
-  const matmulPath = groups === 1 && g.padTop === 0 && g.padLeft === 0 && g.KH === g.KW && g.KH === stride;
-  if (matmulPath) return patchConv(x, w, g.OH, g.OW, bias, activation);
-
-  const y = conv2dForward(x, w, g, bias, activation);
   const inputs = bias ? [x, w, bias] : [x, w];
+  const grad = recordsGradient(inputs);
+  const matmulPath = groups === 1 && g.padTop === 0 && g.padLeft === 0 && g.KH === g.KW && g.KH === stride;
+  if (activation === 'relu6') noGradient(`conv2d with a fused ${activation}`, inputs);
+  if (matmulPath) {
+    if (activation !== 'sigmoid' || !grad) return patchConv(x, w, g.OH, g.OW, bias, activation);
+    return sigmoid(patchConv(x, w, g.OH, g.OW, bias, 'none'));
+  }
+
+  const preActivation = grad && activation === 'gelu' ? Tensor.empty([g.N, g.OH, g.OW, g.Cout]) : undefined;
+  const y = conv2dForward(x, w, g, bias, activation, preActivation);
   return record(y, 'conv2d', inputs, (dy) => {
+    // through the activation first: GELU from its kept input, sigmoid from its output
+    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, dy) : activation === 'sigmoid' ? unaryBackward('sigmoid', y, y, dy) : dy;
     const grads: (Tensor | null)[] = [
-      x.requiresGrad ? conv2dGradInput(dy, w, g) : null,
-      w.requiresGrad ? conv2dGradWeight(x, dy, g) : null,
+      x.requiresGrad ? conv2dGradInput(dz, w, g) : null,
+      w.requiresGrad ? conv2dGradWeight(x, dz, g) : null,
     ];
     if (bias?.requiresGrad) {
-      const flat = dy.view([g.N * g.OH * g.OW, g.Cout]);
+      const flat = dz.view([g.N * g.OH * g.OW, g.Cout]);
       grads.push(reduceAxis('sum', flat, 0).intoShape(bias.shape));
       flat.dispose();
     }
+    if (dz !== dy) dz.dispose();
     return grads;
   });
 }
