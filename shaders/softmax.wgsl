@@ -2,8 +2,13 @@
 // softmax and its gradient; fused log-softmax + cross-entropy with integer labels and its gradient; top-k hits.
 // WGSL may assume NaN never occurs in constants, so the NaN for invalid labels arrives as a uniform.
 
+#if ${DROPOUT}
+#include "dropout_mask.wgsl"
+#endif
+
 #if ${SOFTMAX}
 #include "rows.wgsl"
+// DROPOUT: also writes what a dropout after the softmax keeps (element i as dropout_mask.wgsl draws it).
 fn run(r: u32) {
   let base = r * u.n;
   let m = row_max(base, u.n);
@@ -14,17 +19,39 @@ fn run(r: u32) {
     s += e;
   }
   let inv = 1.0 / s;
-  for (var i = 0u; i < u.n; i++) { y[base + i] *= inv; }
+  for (var i = 0u; i < u.n; i++) {
+    let p = y[base + i] * inv;
+    y[base + i] = p;
+#if ${DROPOUT}
+    kept[base + i] = p * dropout_factor(base + i);
+#endif
+  }
 }
 #endif
 
 #if ${SOFTMAX_GRAD}
-// dx = y * (dy - sum(dy * y))
+// dx = y * (dy - sum(dy * y)); DROPOUT: dy is the gradient of what the dropout kept, masked first (into dx, which
+// the second pass reads back)
 fn run(r: u32) {
   let base = r * u.n;
   var d = 0.0;
-  for (var i = 0u; i < u.n; i++) { d = fma(dy[base + i], y[base + i], d); }
-  for (var i = 0u; i < u.n; i++) { dx[base + i] = y[base + i] * (dy[base + i] - d); }
+  for (var i = 0u; i < u.n; i++) {
+#if ${DROPOUT}
+    let g = dy[base + i] * dropout_factor(base + i);
+    dx[base + i] = g;
+#else
+    let g = dy[base + i];
+#endif
+    d = fma(g, y[base + i], d);
+  }
+  for (var i = 0u; i < u.n; i++) {
+#if ${DROPOUT}
+    let g = dx[base + i];
+#else
+    let g = dy[base + i];
+#endif
+    dx[base + i] = y[base + i] * (g - d);
+  }
 }
 #endif
 

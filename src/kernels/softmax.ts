@@ -1,6 +1,7 @@
 // Row-wise softmax, fused log-softmax + cross-entropy, and top-k hits over the last axis.
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
+import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type Binding } from './launch.js';
 
 type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
@@ -15,17 +16,19 @@ function rowsOf(x: Tensor): { rows: number; n: number } {
   return { rows: x.size / n, n };
 }
 
-function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0): void {
+function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0, dropout?: DropoutMask): void {
+  const drop = dropout && dropoutUniforms(dropout);
   launch({
     kernel: {
-      name: `softmax:${entry.toLowerCase()}`,
+      name: `softmax:${entry.toLowerCase()}${dropout ? '+dropout' : ''}`,
       file: 'softmax.wgsl',
-      constants: Object.fromEntries(ENTRIES.map((e) => [e, e === entry])),
+      constants: { ...Object.fromEntries(ENTRIES.map((e) => [e, e === entry])), DROPOUT: !!dropout },
       bindings,
-      uniforms: { n: 'u32', k: 'u32', nan: 'f32' },
+      uniforms: dropout ? { n: 'u32', k: 'u32', nan: 'f32', ...DROPOUT_UNIFORMS } : { n: 'u32', k: 'u32', nan: 'f32' },
     },
     op,
-    uniforms: { n, k, nan: NaN },
+    uniforms: { n, k, nan: NaN, ...drop?.fixed },
+    ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors,
     invocations: rows,
     counts,
@@ -51,10 +54,24 @@ export function softmaxForward(x: Tensor): Tensor {
   return y;
 }
 
-export function softmaxBackward(y: Tensor, dy: Tensor): Tensor {
+/**
+ * The softmax over rows and dropout on it in one dispatch: the probabilities (for the gradient) and what the dropout
+ * keeps of them (element i as the dropout kernel draws it).
+ */
+export function softmaxDropout(x: Tensor, dropout: DropoutMask): { probs: Tensor; kept: Tensor } {
+  const { rows, n } = rowsOf(x);
+  const [probs, kept] = [Tensor.empty(x.shape), Tensor.empty(x.shape)];
+  // the softmax's counts, and the dropout's: a compare and a multiply per value
+  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, { cmp: rows * (2 * n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * 2 * n }, 0, dropout);
+  return { probs, kept };
+}
+
+/** The softmax's gradient from its output y; with `dropout`, dy is the gradient of what softmaxDropout kept. */
+export function softmaxBackward(y: Tensor, dy: Tensor, dropout?: DropoutMask): Tensor {
   const { rows, n } = rowsOf(y);
   const dx = Tensor.empty(y.shape);
-  run('SOFTMAX_GRAD', 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, { fma: rows * n, add: rows * n, mul: rows * n });
+  const dropped = dropout ? rows * n : 0;
+  run('SOFTMAX_GRAD', dropout ? 'softmax-dropout-grad' : 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, { fma: rows * n, add: rows * n, mul: rows * n + dropped, cmp: dropped }, 0, dropout);
   return dx;
 }
 

@@ -1,9 +1,8 @@
 // Attention and TokenLearner pooling, both built on the batched matmul kernel so neither materialises more than
 // the score matrix (attention) or anything beyond the (k, C) tokens (pooling).
 import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T } from '../kernels/attention.js';
-import { dropoutKernel } from '../kernels/dropout.js';
 import { matmulKernel } from '../kernels/matmul.js';
-import { softmaxBackward, softmaxForward } from '../kernels/softmax.js';
+import { softmaxBackward, softmaxDropout, softmaxForward } from '../kernels/softmax.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
@@ -141,12 +140,12 @@ function attend(q: Tensor, k: Tensor, v: Tensor, shape: HeadShape, options: Atte
   const { B, T, H, D } = shape;
   const h = heads(B, T, H, D);
   const scores = matmulKernel(q, k, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, alpha: scale, op: 'attention-scores' }).intoShape([B, H, T, T]);
-  const probs = softmaxForward(scores);
+  // the softmax and the dropout on it in one dispatch
+  const { probs, kept } = drop ? softmaxDropout(scores, drop) : { probs: softmaxForward(scores), kept: undefined };
   scores.dispose();
-  const kept = drop ? dropoutKernel(probs, drop) : probs;
-  const out = matmulKernel(kept, v, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { op: 'attention-values' });
+  const out = matmulKernel(kept ?? probs, v, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: h.into }, { op: 'attention-values' });
   if (!grad) {
-    if (kept !== probs) kept.dispose();
+    kept?.dispose();
     probs.dispose();
     return out;
   }
@@ -155,13 +154,13 @@ function attend(q: Tensor, k: Tensor, v: Tensor, shape: HeadShape, options: Atte
     const into = (target: Tensor) => ({ ...h.into, into: target });
     // through the values: dP_h = dO_h v_h^T [B, H, T, T], dv_h = P_h^T dO_h (P after the dropout)
     const dKept = matmulKernel(dO, v, { ...h.dims, M: T, N: T, K: D, a: h.layout, b: h.layout }, { transB: true, op: 'attention-values-grad' }).intoShape([B, H, T, T]);
-    matmulKernel(kept, dO, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dv) }, { transA: true, op: 'attention-values-grad' });
-    const dProbs = drop ? dropoutKernel(dKept, drop, 'dropout-grad') : dKept;
-    const dScores = softmaxBackward(probs, dProbs);
+    matmulKernel(kept ?? probs, dO, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dv) }, { transA: true, op: 'attention-values-grad' });
+    // through the dropout and the softmax in one dispatch
+    const dScores = softmaxBackward(probs, dKept, drop);
     // through the scores: dq_h = scale dS_h k_h, dk_h = scale dS_h^T q_h
     matmulKernel(dScores, k, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dq) }, { alpha: scale, op: 'attention-scores-grad' });
     matmulKernel(dScores, q, { ...h.dims, M: T, N: D, K: T, a: h.scores, b: h.layout, out: into(t.dk) }, { transA: true, alpha: scale, op: 'attention-scores-grad' });
-    for (const temporary of new Set([dKept, dProbs, dScores])) temporary.dispose();
+    for (const temporary of [dKept, dScores]) temporary.dispose();
     for (const part of [t.dq, t.dk, t.dv]) if (!t.grads.includes(part)) part.dispose();
     return t.grads;
   });
