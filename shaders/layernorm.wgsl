@@ -15,7 +15,8 @@ fn run(r: u32) {
 #endif
 
 #if ${GRAD_INPUT}
-// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd; ADD_PRIOR: plus the
+// gradient x already had from another branch
 fn run(r: u32) {
   let base = r * u.n;
   let mean = stats[r].x;
@@ -33,7 +34,11 @@ fn run(r: u32) {
   for (var i = 0u; i < u.n; i++) {
     let xhat = (x[base + i] - mean) * rstd;
     let g = dy[base + i] * gamma[i];
+#if ${ADD_PRIOR}
+    dx[base + i] = rstd * (g - a - xhat * b) + prior[base + i];
+#else
     dx[base + i] = rstd * (g - a - xhat * b);
+#endif
   }
 }
 #endif

@@ -5,7 +5,7 @@ import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js
 import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
 import { multiHeadAttention, packedMultiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
-import { mul } from '../src/ops/elementwise.js';
+import { add, mul } from '../src/ops/elementwise.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
 import { sum } from '../src/ops/reduce.js';
 import { backward } from '../src/ops/autograd.js';
@@ -160,6 +160,27 @@ describe('normalisation', () => {
       });
     });
   }
+
+  it('x + layerNorm(x) (a residual around the norm): the residual\'s gradient is added in the norm\'s input-gradient kernel, no separate addition', async () => {
+    const [rows, n] = [5, 12];
+    await checkOp({
+      shapes: [[rows, n], [n], [n]],
+      gpu: ([x, g, b]) => add(x!, layerNorm(x!, g!, b!, 1e-6)),
+      reference: ([x, g, b]) => layerNormRows(x!, g!, b!, n, 1e-6).map((v, i) => v + x![i]!),
+      ranges: [[-2, 2], [0.5, 1.5], [-0.5, 0.5]],
+      forwardTol: [2e-5, 2e-5],
+      gradTol: [5e-4, 5e-3],
+      h: 1e-4,
+    });
+    const x = Tensor.from(randomArray(rows * n, 3), [rows, n]);
+    x.requiresGrad = true;
+    const [g, b] = [Tensor.full([n], 1), Tensor.zeros([n])];
+    const { records } = await env.engine.ledger.capture(() => backward(sum(add(x, layerNorm(x, g, b)))));
+    const backwardOps = records.filter((r) => r.phase === 'backward').map((r) => r.kernel);
+    expect(backwardOps).toContain('layernorm:grad_input+add');
+    expect(backwardOps.filter((k) => k.startsWith('binary'))).toEqual([]);
+    x.grad!.dispose();
+  });
 
   it('layerNorm forward declares what the counted reference does', async () => {
     const [rows, n] = [3, 5];

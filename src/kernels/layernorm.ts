@@ -7,11 +7,11 @@ type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_PARAMS' | 'COMBINE_PARAMS';
 /** Rows one parameter-gradient invocation sums (llvmpipe allows 65,535 loop iterations per invocation). */
 const ROWS_PER_SPLIT = 512;
 
-function spec(entry: Entry, bindings: Binding[]): KernelSpec {
+function spec(entry: Entry, bindings: Binding[], addPrior = false): KernelSpec {
   return {
-    name: `layernorm:${entry.toLowerCase()}`,
+    name: `layernorm:${entry.toLowerCase()}${addPrior ? '+add' : ''}`,
     file: 'layernorm.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_PARAMS: entry === 'GRAD_PARAMS', COMBINE_PARAMS: entry === 'COMBINE_PARAMS' },
+    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_PARAMS: entry === 'GRAD_PARAMS', COMBINE_PARAMS: entry === 'COMBINE_PARAMS', ADD_PRIOR: addPrior },
     bindings,
     uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32', splits: 'u32' },
   };
@@ -37,18 +37,19 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
   return { y, stats };
 }
 
-export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: Tensor): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+/** `prior`: a gradient x already has from another branch (a residual), added to dx in the same dispatch. */
+export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: Tensor, prior?: Tensor): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const n = x.shape[x.rank - 1]!;
   const rows = x.size / n;
   const dx = Tensor.empty(x.shape);
   launch({
-    kernel: spec('GRAD_INPUT', [read('x'), read('gamma'), read('stats', 'vec2f'), read('dy'), write('dx')]),
+    kernel: spec('GRAD_INPUT', [read('x'), read('gamma'), read('stats', 'vec2f'), read('dy'), ...(prior ? [read('prior')] : []), write('dx')], !!prior),
     op: 'layernorm-grad-input',
     uniforms: uniforms(rows, n, 0),
-    tensors: { x, gamma, stats, dy, dx },
+    tensors: { x, gamma, stats, dy, ...(prior ? { prior } : {}), dx },
     invocations: rows,
-    // pass 1: n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2: n (sub, mul, mul, sub, sub, mul, mul)
-    counts: { add: rows * 5 * n, mul: rows * (6 * n + 2), fma: rows * n },
+    // pass 1: n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2: n (sub, mul, mul, sub, sub, mul, mul), the prior's add
+    counts: { add: rows * (5 + (prior ? 1 : 0)) * n, mul: rows * (6 * n + 2), fma: rows * n },
   });
   // Two dispatches for up to ROWS_PER_SPLIT rows (every transformer block's LayerNorm at batch 64 and 8 tokens),
   // three above: the split sums are combined straight into dgamma and dbeta.

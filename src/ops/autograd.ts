@@ -11,12 +11,15 @@ export function recordsGradient(inputs: readonly (Tensor | undefined)[]): boolea
   return engine().gradEnabled && inputs.some((t) => t?.requiresGrad);
 }
 
-/** Attaches a gradient node to `out` when gradients are on and any input needs one. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward']): Tensor {
+/**
+ * Attaches a gradient node to `out` when gradients are on and any input needs one. `addsPrior[k]`: the backward adds
+ * input k's gradient from other branches into its own (see GradNode).
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode['backward'], addsPrior?: readonly boolean[]): Tensor {
   const eng = engine();
   if (recordsGradient(inputs)) {
     out.requiresGrad = true;
-    out.node = { op, path: eng.path, inputs, backward };
+    out.node = { op, path: eng.path, inputs, backward, ...(addsPrior ? { addsPrior } : {}) };
   }
   return out;
 }
@@ -98,7 +101,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
       }
       const node = t.node;
       eng.atPath(node.path, () => {
-        const inputGrads = node.backward(g);
+        // gradients the inputs hold already, for a backward that adds them in its own kernel
+        const prior = node.inputs.map((input, k) => (node.addsPrior?.[k] ? grads.get(input) : undefined));
+        const inputGrads = node.backward(g, prior);
         const handedOn = new Set<Tensor>();
         node.inputs.forEach((input, k) => {
           let gi = inputGrads[k];
@@ -109,7 +114,12 @@ export function backward(root: Tensor, seed?: Tensor): void {
           // Each map entry owns its tensor: a gradient passed through unchanged, or to two inputs, becomes a view.
           if (gi === g || handedOn.has(gi)) gi = gi.view(gi.shape);
           handedOn.add(gi);
-          grads.set(input, accumulate(grads.get(input), gi));
+          const held = prior[k];
+          if (held) {
+            // the backward added it: the sum replaces it
+            held.dispose();
+            grads.set(input, gi);
+          } else grads.set(input, accumulate(grads.get(input), gi));
         });
       });
       g.dispose();

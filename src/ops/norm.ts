@@ -7,10 +7,17 @@ import { record } from './autograd.js';
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
   const { y, stats } = layerNormForward(x, gamma, beta, eps);
-  return record(y, 'layernorm', [x, gamma, beta], (dy) => {
-    const { dx, dgamma, dbeta } = layerNormBackward(x, gamma, stats, dy);
-    return [dx, dgamma, dbeta];
-  });
+  // x's gradient from a residual branch, where it came first, is added in the input-gradient kernel
+  return record(
+    y,
+    'layernorm',
+    [x, gamma, beta],
+    (dy, [prior]) => {
+      const { dx, dgamma, dbeta } = layerNormBackward(x, gamma, stats, dy, prior);
+      return [dx, dgamma, dbeta];
+    },
+    [true, false, false],
+  );
 }
 
 export interface BatchNormState {

@@ -13,8 +13,13 @@ export interface GradNode {
   /** The module path the forward op ran under: its gradient kernels are attributed there too. */
   path: string;
   inputs: readonly Tensor[];
-  /** Gradients of the inputs given the output's gradient (null where an input needs none). */
-  backward: (grad: Tensor) => (Tensor | null)[];
+  /**
+   * Gradients of the inputs given the output's gradient (null where an input needs none). `prior[k]`, where
+   * `addsPrior[k]`: the gradient input k already holds from the branches processed so far, to be added into the
+   * returned one (in the same kernel) instead of by a separate addition.
+   */
+  backward: (grad: Tensor, prior: readonly (Tensor | undefined)[]) => (Tensor | null)[];
+  addsPrior?: readonly boolean[];
 }
 
 class Storage {
