@@ -14,10 +14,10 @@ fn run(r: u32) {
 }
 #endif
 
-#if ${GRAD_INPUT}
+#if ${GRAD}
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd; ADD_PRIOR: plus the
 // gradient x already had from another branch
-fn run(r: u32) {
+fn grad_input(r: u32) {
   let base = r * u.n;
   let mean = stats[r].x;
   let rstd = stats[r].y;
@@ -41,11 +41,9 @@ fn run(r: u32) {
 #endif
   }
 }
-#endif
 
-#if ${GRAD_PARAMS}
 // Per split and column: the sums of dy * xhat (dgamma) and of dy (dbeta) over the split's rows.
-fn run(o: u32) {
+fn grad_params(o: u32) {
   let col = o % u.n;
   let first = (o / u.n) * u.rows_per_split;
   let last = min(first + u.rows_per_split, u.rows);
@@ -59,6 +57,14 @@ fn run(o: u32) {
   }
   dgamma[o] = dgamma_sum;
   dbeta[o] = dbeta_sum;
+}
+// One dispatch for both: the first `rows` invocations take a row each (dx), the rest a (split, column) each.
+fn run(t: u32) {
+  if (t < u.rows) {
+    grad_input(t);
+  } else {
+    grad_params(t - u.rows);
+  }
 }
 #endif
 

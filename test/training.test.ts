@@ -337,8 +337,8 @@ describe('dispatch counts (deterministic: a step is its dispatches on a GPU)', (
     // training, 2 in inference).
     const fused = env.engine.runtime.kernelVariants === 'gpu';
     const ceilings = fused
-      ? { 'TASR_4L_8T-8H': { infer: 49, train: 178 }, 'TASR_4L_NT-8H': { infer: 43, train: 151 } }
-      : { 'TASR_4L_8T-8H': { infer: 57, train: 202 }, 'TASR_4L_NT-8H': { infer: 51, train: 175 } };
+      ? { 'TASR_4L_8T-8H': { infer: 49, train: 168 }, 'TASR_4L_NT-8H': { infer: 43, train: 142 } }
+      : { 'TASR_4L_8T-8H': { infer: 57, train: 192 }, 'TASR_4L_NT-8H': { infer: 51, train: 166 } };
     const perDispatch = Math.min(16, env.engine.runtime.device.limits.maxStorageBuffersPerShaderStage - 3);
     for (const [name, ceiling] of Object.entries(ceilings)) {
       const model = new AudioTransformer(modelConfig(name));

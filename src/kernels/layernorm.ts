@@ -1,8 +1,9 @@
 // LayerNorm over the last axis: forward (keeping per-row mean and rstd), input gradient, and gamma/beta gradients.
+import { plusCounts } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
 
-type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_PARAMS' | 'COMBINE_PARAMS';
+type Entry = 'FORWARD' | 'GRAD' | 'COMBINE_PARAMS';
 
 /** Rows one parameter-gradient invocation sums (llvmpipe allows 65,535 loop iterations per invocation). */
 const ROWS_PER_SPLIT = 512;
@@ -11,7 +12,7 @@ function spec(entry: Entry, bindings: Binding[], addPrior = false): KernelSpec {
   return {
     name: `layernorm:${entry.toLowerCase()}${addPrior ? '+add' : ''}`,
     file: 'layernorm.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD_INPUT: entry === 'GRAD_INPUT', GRAD_PARAMS: entry === 'GRAD_PARAMS', COMBINE_PARAMS: entry === 'COMBINE_PARAMS', ADD_PRIOR: addPrior },
+    constants: { FORWARD: entry === 'FORWARD', GRAD: entry === 'GRAD', COMBINE_PARAMS: entry === 'COMBINE_PARAMS', ADD_PRIOR: addPrior },
     bindings,
     uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32', splits: 'u32' },
   };
@@ -42,26 +43,22 @@ export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: T
   const n = x.shape[x.rank - 1]!;
   const rows = x.size / n;
   const dx = Tensor.empty(x.shape);
-  launch({
-    kernel: spec('GRAD_INPUT', [read('x'), read('gamma'), read('stats', 'vec2f'), read('dy'), ...(prior ? [read('prior')] : []), write('dx')], !!prior),
-    op: 'layernorm-grad-input',
-    uniforms: uniforms(rows, n, 0),
-    tensors: { x, gamma, stats, dy, ...(prior ? { prior } : {}), dx },
-    invocations: rows,
-    // pass 1: n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2: n (sub, mul, mul, sub, sub, mul, mul), the prior's add
-    counts: { add: rows * (5 + (prior ? 1 : 0)) * n, mul: rows * (6 * n + 2), fma: rows * n },
-  });
-  // Two dispatches for up to ROWS_PER_SPLIT rows (every transformer block's LayerNorm at batch 64 and 8 tokens),
-  // three above: the split sums are combined straight into dgamma and dbeta.
+  // One dispatch for dx and the parameters' gradients up to ROWS_PER_SPLIT rows (every transformer block's
+  // LayerNorm at batch 64 and 8 tokens), their split sums combined by a second above.
   const splits = Math.ceil(rows / ROWS_PER_SPLIT);
   const [dgammaParts, dbetaParts] = [Tensor.empty([splits, n]), Tensor.empty([splits, n])];
   launch({
-    kernel: spec('GRAD_PARAMS', [read('x'), read('stats', 'vec2f'), read('dy'), write('dgamma'), write('dbeta')]),
-    op: 'layernorm-grad-params',
+    kernel: spec('GRAD', [read('x'), read('gamma'), read('stats', 'vec2f'), read('dy'), ...(prior ? [read('prior')] : []), write('dx'), write('dgamma'), write('dbeta')], !!prior),
+    op: 'layernorm-grad',
     uniforms: uniforms(rows, n, 0),
-    tensors: { x, stats, dy, dgamma: dgammaParts, dbeta: dbetaParts },
-    invocations: n * splits,
-    counts: { add: n * rows * 2, mul: n * rows, fma: n * rows },
+    tensors: { x, gamma, stats, dy, ...(prior ? { prior } : {}), dx, dgamma: dgammaParts, dbeta: dbetaParts },
+    invocations: rows + n * splits,
+    counts: plusCounts(
+      // dx, per row: pass 1, n (sub, mul, mul, add, fma); a, b: 2 mul; pass 2, n (sub, mul, mul, sub, sub, mul, mul), the prior's add
+      { add: rows * (5 + (prior ? 1 : 0)) * n, mul: rows * (6 * n + 2), fma: rows * n },
+      // the parameters, per value: dy * xhat (sub, mul, fma) and dy summed (add)
+      { add: n * rows * 2, mul: n * rows, fma: n * rows },
+    ),
   });
   if (splits === 1) return { dx, dgamma: dgammaParts.intoShape([n]), dbeta: dbetaParts.intoShape([n]) };
   const [dgamma, dbeta] = [Tensor.empty([n]), Tensor.empty([n])];
