@@ -1,5 +1,5 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models, host, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models (TF.js and PyTorch peers), pytorch (that table alone), host, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
@@ -7,7 +7,28 @@ import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
 import { hostMilliseconds, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
 import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
 import { soak } from './soak.js';
+import { findTorch, torchModel } from './torch-peer.js';
 import { spectrogramThroughput } from './spectrogram.js';
+
+/** Why this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for a workload, if it has none. */
+function fitRefusal(w: Workload): Promise<string | undefined> {
+  return checkBatchFits(modelConfig(w.model), w.batch, w.mode === 'train' ? 'training' : 'inference', 'a batch of').then(
+    () => undefined,
+    (err: unknown) => {
+      if (err instanceof BatchTooLargeError) return err.message;
+      throw err;
+    },
+  );
+}
+
+/** What the PyTorch table compares: the paper models' training and inference at batch 64, and one clip. */
+const TORCH_WORKLOADS: Workload[] = [
+  { model: 'TASR_4L_8T-8H', mode: 'train', batch: 64 },
+  { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 64 },
+  { model: 'TASR_4L_NT-8H', mode: 'train', batch: 64 },
+  { model: 'TASR_4L_NT-8H', mode: 'infer', batch: 64 },
+  { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 1 },
+];
 
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
@@ -73,13 +94,7 @@ if (wanted('models')) {
   // Workloads this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for are said up front and skipped, in seconds.
   const fitting: typeof workloads = [];
   for (const w of workloads) {
-    const refusal = await checkBatchFits(modelConfig(w.model), w.batch, w.mode === 'train' ? 'training' : 'inference', 'a batch of').then(
-      () => undefined,
-      (err: unknown) => {
-        if (err instanceof BatchTooLargeError) return err.message;
-        throw err;
-      },
-    );
+    const refusal = await fitRefusal(w);
     if (refusal) console.log(`  skipped: ${refusal}`);
     else fitting.push(w);
   }
@@ -114,6 +129,41 @@ if (wanted('models')) {
     );
   }
   console.log(`  (${wasm})`);
+}
+if (wanted('models') || wanted('pytorch')) {
+  // The peer that matters on a CPU-only machine: PyTorch on the CPU, the same models and parameter counts.
+  const torch = findTorch();
+  if ('missing' in torch) console.log(`\nPyTorch peer skipped: ${torch.missing}`);
+  else {
+    const cpuWorkloads: Workload[] = [];
+    for (const w of TORCH_WORKLOADS) {
+      const refusal = await fitRefusal(w);
+      if (refusal) console.log(`  skipped: ${refusal}`);
+      else cpuWorkloads.push(w);
+    }
+    console.log(`\nthe same against PyTorch on the CPU (bench/torch_model.py, float32; median of ${runs} after one warm-up)`);
+    console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+    let about = '';
+    for (const w of cpuWorkloads) {
+      const ours = await tokenwaveModel(w, runs);
+      let cell: string;
+      let theirs = ours.parameters;
+      try {
+        const p = torchModel(torch.python, w, runs);
+        about = `torch ${p.torch}, ${p.threads} threads, BLAS: ${p.blas}; *: channels-last was the faster memory format`;
+        theirs = p.parameters;
+        cell = `${(p.clipsPerSecond.toFixed(2) + (p.channelsLast ? '*' : '')).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
+      } catch (e) {
+        console.error(`  (PyTorch failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
+        cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
+      }
+      console.log(
+        `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
+          `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
+      );
+    }
+    console.log(`  (${about})`);
+  }
 }
 if (wanted('host')) {
   // The engine's own overhead: its peer is the same step unplanned.
