@@ -38,10 +38,14 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     const block = new TransformerBlock({ width: C, heads: H, keyDim: D, mlp: [M, C], dropout: 0.1 }, seededRandom(1));
     const x = Tensor.from(randomArray(T * C, 2), [1, T, C]);
     const got = await exactOf(() => void block.call(x, { training: false }));
+    // softmax per row: T-1 compares, 2T adds, T exps, 1 divide, T multiplies; fused (the GPU kernel variants'
+    // attention): T compares (from a floor), 2T adds and 3 per score totalling its vec4 dot product's lanes, T exps,
+    // 1 divide, T multiplies
+    const softmax = env.engine.runtime.kernelVariants === 'gpu' ? H * T * (8 * T + 1) : 5 * H * T * T;
     const attention =
       3 * linear(T, C, H * D) + // projections
       (2 * H * T * T * D + H * T * T) + // scores with the 1/sqrt(D) scale
-      5 * H * T * T + // softmax: T-1 compares, 2T adds, T exps, 1 divide, T multiplies per row
+      softmax +
       2 * H * T * T * D + // weighted values
       linear(T, H * D, C);
     const mlp = linear(T, C, M) + gelu(T * M) + linear(T, M, C) + gelu(T * C);

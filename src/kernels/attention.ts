@@ -67,6 +67,8 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, s: Shape, scal
       { fma: 2 * cells * D, mul: 2 * cells + dropped, cmp: cells + dropped, exp: cells, add: (2 + lanes) * cells, div: rows },
       keepLse ? { log: rows, add: rows } : {},
     ),
+    // the two products' multiply-adds (scores and values), as the composed kernels declare them
+    macs: 2 * cells * D,
   });
   return { out, lse };
 }
@@ -87,5 +89,7 @@ export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, 
     // subtract, a multiply), dv and dk (2 D fma); dk scaled (D mul). Each dot product's lanes totalled (5 dots a cell
     // and one a query row, where vectorised)
     counts: { fma: rows * s.D + 8 * cells * s.D, mul: 4 * cells + 2 * rows * s.D + 3 * dropped, add: 4 * cells + lanes * (5 * cells + rows), exp: 2 * cells, cmp: 3 * dropped },
+    // the four products' multiply-adds the composed backward declares (dP, dv, dq, dk); the recomputation is not MACs
+    macs: 4 * cells * s.D,
   });
 }
