@@ -141,8 +141,8 @@ const DEPTHWISE_TILE_X = 8;
  */
 const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
 
-/** Epilogue activation of a forward convolution, where no gradient is recorded (inference; ReLU6 after a folded
- * BatchNorm, GELU and sigmoid in TokenLearner). The depthwise kernels fuse ReLU6 only. */
+/** Epilogue activation of a forward convolution (ReLU6 after a folded BatchNorm, inference only; GELU and sigmoid in
+ * TokenLearner, in training too: ops/conv.ts). The depthwise kernels fuse ReLU6 only. */
 export type ConvActivation = 'none' | EpilogueActivation;
 
 function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry, activation: 'none' | 'relu6' = 'none'): void {

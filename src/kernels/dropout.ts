@@ -1,4 +1,5 @@
 // Inverted dropout whose mask comes from a counter-based hash of (seed, index): reproducible, never stored.
+import type { OpCounts } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
@@ -21,6 +22,11 @@ export function dropoutUniforms(drop: DropoutMask) {
   return { fixed: { threshold: dropoutThreshold(drop.rate), keep_scale: 1 / (1 - drop.rate) }, changing: () => ({ seed: drop.mask.seed }) };
 }
 
+/** What dropping `values` values costs, wherever it runs: a compare (the hash against the threshold) and a multiply each. */
+export function dropoutCounts(values: number): Partial<OpCounts> {
+  return { cmp: values, mul: values };
+}
+
 /** Inverted dropout of x with `drop`'s rate and mask. */
 export function dropoutKernel(x: Tensor, drop: DropoutMask, op = 'dropout'): Tensor {
   const y = Tensor.empty(x.shape);
@@ -37,7 +43,7 @@ export function dropoutKernel(x: Tensor, drop: DropoutMask, op = 'dropout'): Ten
     replayUniforms: changing,
     tensors: { x, y },
     invocations: x.size,
-    counts: { cmp: x.size, mul: x.size },
+    counts: dropoutCounts(x.size),
   });
   return y;
 }

@@ -2,7 +2,7 @@
 // when the sizes allow. Each op's WGSL expression (written for V, f32 or vec4f) and its primitive counts per
 // element sit side by side, so a declaration is checked where it is written.
 import { plusCounts, scaled, type Primitive } from '../tensor/counts.js';
-import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
@@ -99,7 +99,7 @@ function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a
     tensors: { ...tensors, [grad ? 'dxs' : 'ys']: out },
     invocations: x.size / width,
     // a dropout's gradient first: a compare and a multiply per element, as the dropout kernel declares
-    counts: plusCounts(scaled(grad ? def.gradCounts : def.counts, x.size), dropout ? { cmp: x.size, mul: x.size } : {}),
+    counts: plusCounts(scaled(grad ? def.gradCounts : def.counts, x.size), dropout ? dropoutCounts(x.size) : {}),
   });
   return out;
 }

@@ -3,7 +3,7 @@ import { plusCounts, scaled } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward, UNARY } from './elementwise.js';
-import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
 
@@ -188,7 +188,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
       // dropout: a compare and a multiply per output, as the dropout kernel declares
-      dropout ? { cmp: outputs, mul: outputs } : {},
+      dropout ? dropoutCounts(outputs) : {},
     ),
     macs: outputs * K,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),

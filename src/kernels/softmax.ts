@@ -1,7 +1,8 @@
 // Row-wise softmax, fused log-softmax + cross-entropy, and top-k hits over the last axis.
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { DROPOUT_UNIFORMS, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { plusCounts } from '../tensor/counts.js';
+import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type Binding } from './launch.js';
 
 type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
@@ -46,11 +47,13 @@ export function checkLabels(labels: Tensor, rows: number, n: number, logits: Sha
   }
 }
 
+/** The softmax's counts over `rows` rows of n: per row n-1 compares; n subtracts and n adds (the sum starts at 0); n exp; one reciprocal; n multiplies. */
+const softmaxCounts = (rows: number, n: number) => ({ cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
+
 export function softmaxForward(x: Tensor): Tensor {
   const { rows, n } = rowsOf(x);
   const y = Tensor.empty(x.shape);
-  // per row: n-1 compares; n subtracts and n adds (the sum starts at 0); n exp; one reciprocal; n multiplies
-  run('SOFTMAX', 'softmax', [read('x'), write('y')], { x, y }, rows, n, { cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
+  run('SOFTMAX', 'softmax', [read('x'), write('y')], { x, y }, rows, n, softmaxCounts(rows, n));
   return y;
 }
 
@@ -61,8 +64,7 @@ export function softmaxForward(x: Tensor): Tensor {
 export function softmaxDropout(x: Tensor, dropout: DropoutMask): { probs: Tensor; kept: Tensor } {
   const { rows, n } = rowsOf(x);
   const [probs, kept] = [Tensor.empty(x.shape), Tensor.empty(x.shape)];
-  // the softmax's counts, and the dropout's: a compare and a multiply per value
-  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, { cmp: rows * (2 * n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * 2 * n }, 0, dropout);
+  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, plusCounts(softmaxCounts(rows, n), dropoutCounts(rows * n)), 0, dropout);
   return { probs, kept };
 }
 
@@ -70,8 +72,9 @@ export function softmaxDropout(x: Tensor, dropout: DropoutMask): { probs: Tensor
 export function softmaxBackward(y: Tensor, dy: Tensor, dropout?: DropoutMask): Tensor {
   const { rows, n } = rowsOf(y);
   const dx = Tensor.empty(y.shape);
-  const dropped = dropout ? rows * n : 0;
-  run('SOFTMAX_GRAD', dropout ? 'softmax-dropout-grad' : 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, { fma: rows * n, add: rows * n, mul: rows * n + dropped, cmp: dropped }, 0, dropout);
+  // per value an fma (the row's dot product), a subtract and a multiply; first the dropout's mask where there is one
+  const counts = plusCounts({ fma: rows * n, add: rows * n, mul: rows * n }, dropout ? dropoutCounts(rows * n) : {});
+  run('SOFTMAX_GRAD', dropout ? 'softmax-dropout-grad' : 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, counts, 0, dropout);
   return dx;
 }
 

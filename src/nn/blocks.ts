@@ -10,7 +10,7 @@ import { parameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
-import { engine, recordTf } from '../tensor/engine.js';
+import { recordTf } from '../tensor/engine.js';
 
 function residual(x: Tensor, y: Tensor, label = 'residual'): Tensor {
   recordTf('AddV2', label, Math.max(x.size, y.size));
@@ -91,9 +91,8 @@ export class MultiHeadAttention extends Module {
     const projections = [this.query, this.key, this.value];
     const options = { dropoutRate: this.dropoutRate, training: ctx.training };
     const [weights, biases] = [projections.map((d) => d.kernel), projections.flatMap((d) => (d.bias ? [d.bias] : []))];
-    const stacked = stackable(weights, biases) && ((x.size / this.width) * inner * 4) % engine().runtime.storageOffsetAlign === 0;
     let attend: () => Tensor;
-    if (stacked) {
+    if (stackable(weights, biases)) {
       for (const d of projections) d.within(() => d.recordOps(x.size / this.width));
       const qkv = linearStack(x, weights, biases);
       attend = () => packedMultiHeadAttention(qkv, this.heads, options);

@@ -7,7 +7,7 @@ import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { record, recordsGradient } from './autograd.js';
-import { dropout, newDropoutMask } from './dropout.js';
+import { checkDropoutRate, dropout, newDropoutMask } from './dropout.js';
 import { permute } from './layout.js';
 import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
@@ -120,7 +120,7 @@ function headShape(shape: readonly number[], heads: number, what: string): HeadS
 function attend(q: Tensor, k: Tensor, v: Tensor, shape: HeadShape, options: AttentionOptions, inputs: Tensor[], targets: () => GradientTargets): Tensor {
   const scale = options.scale ?? 1 / Math.sqrt(shape.D);
   const rate = options.dropoutRate ?? 0;
-  if (rate < 0 || rate >= 1) throw new ArgumentError(`dropout rate must be in [0, 1), got ${rate}`);
+  checkDropoutRate(rate);
   const fits = shape.T <= FUSED_ATTENTION_MAX_T;
   const kernels = options.kernels ?? 'auto';
   if (kernels === 'fused' && !fits) throw new ArgumentError(`fused attention takes sequences of T <= ${FUSED_ATTENTION_MAX_T}; got ${shape.T}`);

@@ -7,7 +7,7 @@ import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { noGradient, record, recordsGradient } from './autograd.js';
-import { newDropoutMask } from './dropout.js';
+import { checkDropoutRate, newDropoutMask } from './dropout.js';
 
 interface Operand {
   batch: number;
@@ -101,7 +101,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   if (activation && activation !== 'gelu') noGradient(`linear with a fused ${activation}`, inputs);
   const preActivation = activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
   const rate = epilogue.dropout ?? 0;
-  if (rate < 0 || rate >= 1) throw new ArgumentError(`dropout rate must be in [0, 1), got ${rate}`);
+  checkDropoutRate(rate);
   const drop = rate > 0 ? newDropoutMask(rate) : undefined;
   const x2 = x.view([rows, inFeatures]);
   const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, residual });
