@@ -9,6 +9,7 @@ import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from 
 import { soak } from './soak.js';
 import { findTorch, torchModel } from './torch-peer.js';
 import { spectrogramThroughput } from './spectrogram.js';
+import { median } from '../src/util/timing.js';
 
 /** Why this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for a workload, if it has none. */
 function fitRefusal(w: Workload): Promise<string | undefined> {
@@ -35,7 +36,6 @@ const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 const sections = args.filter((a, i) => !a.startsWith('--') && (runsAt < 0 || i !== runsAt + 1));
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
-const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 /** The medians of 3 rounds of two measurements taken side by side (ours, the peer's). */
 async function medianPair(round: () => Promise<[number, number]>): Promise<[number, number]> {
   const ours: number[] = [];

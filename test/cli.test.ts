@@ -90,6 +90,30 @@ describe('tokenwave CLI', () => {
     expect(report.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(128);
   });
 
+  it('tune times the kernel variants of a model\'s shapes and caches the fastest; doctor lists them; a second tune has nothing to do', async () => {
+    const env = { TOKENWAVE_TUNE: 'on', XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'tokenwave-tune-cli-')) };
+    const tuned = await tokenwaveWith(env, 'tune', 'TASR_4L_8T-8H', '--batch', '1', '--json');
+    expect(tuned.code, tuned.stderr).toBe(0);
+    const results = JSON.parse(tuned.stdout) as { model: string; key: string; variant: string; rule: string; ms: Record<string, number> }[];
+    expect(results.length).toBeGreaterThan(3);
+    for (const r of results) {
+      expect(r.model).toBe('TASR_4L_8T-8H');
+      expect(r.key).toMatch(/^matmul /);
+      // every candidate timed, the rule's among them, and the winner no slower than the best by more than the rule's margin
+      expect(Object.keys(r.ms)).toContain(r.rule);
+      expect(r.ms[r.variant]!).toBeLessThanOrEqual(Math.min(...Object.values(r.ms)) * 1.03);
+    }
+    const doctor = await tokenwaveWith(env, 'doctor', '--json');
+    const report = JSON.parse(doctor.stdout) as { tuning: { mode: string; choices: Record<string, { variant: string }> } };
+    expect(report.tuning.mode).toBe('on');
+    expect(Object.fromEntries(Object.entries(report.tuning.choices).map(([k, c]) => [k, c.variant]))).toEqual(Object.fromEntries(results.map((r) => [r.key, r.variant])));
+    const again = await tokenwaveWith(env, 'tune', 'TASR_4L_8T-8H', '--batch', '1');
+    expect(again.stdout).toMatch(/tuned already/);
+    const bad = await tokenwaveWith({ TOKENWAVE_TUNE: 'sometimes' }, 'tune', 'TASR_4L_8T-8H');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/TOKENWAVE_TUNE=sometimes: use on, cached, off/);
+  });
+
   it('doctor with the null backend forced refuses with one clear line and a non-zero exit', async () => {
     const { code, stderr } = await tokenwaveWith({ TOKENWAVE_BACKEND: 'null' }, 'doctor');
     expect(code).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matmulKernel } from '../src/kernels/matmul.js';
+import { MATMUL_VARIANT_NAMES, matmulKernel } from '../src/kernels/matmul.js';
+import { withVariant } from '../src/kernels/tuner.js';
 import { dropout } from '../src/ops/dropout.js';
 import { add, gelu, mul } from '../src/ops/elementwise.js';
 import { backward } from '../src/ops/autograd.js';
@@ -306,4 +307,55 @@ describe('linear', () => {
     expect(Array.from(await fused.result.data())).toEqual(Array.from(await apart.result.data()));
     expect(() => linear(x, w, b, { residual: Tensor.zeros([rows, fout + 1]) })).toThrow(/residual \[20, 13\] is not shaped as the output \[20, 12\]/);
   });
+});
+
+describe('every matmul variant the tuner may choose, forced, against the float64 reference', () => {
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  for (const variant of MATMUL_VARIANT_NAMES) {
+    it(`${variant}: transposes, ragged edges, batches, long K, strided heads and the fused epilogue`, async () => {
+      const kernels = new Set<string>();
+      const run = async (fn: () => Tensor) => {
+        const { result, records } = await env.engine.ledger.capture(() => withVariant('matmul', variant, fn));
+        for (const r of records) kernels.add(r.kernel);
+        return (await result.read()) as Float32Array;
+      };
+      for (const [batch, M, N, K] of [[1, 5, 7, 3], [2, 33, 17, 65], [1, 130, 36, 72], [3, 16, 8, 4], [1, 3, 5, 70_001]] as const) {
+        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          if (K > 1000 && (transA || transB)) continue;
+          const a = randomArray(batch * M * K, M + K);
+          const b = randomArray(batch * K * N, N + K);
+          const got = await run(() =>
+            matmulKernel(Tensor.from(Float32Array.from(a), [batch, transA ? K : M, transA ? M : K]), Tensor.from(Float32Array.from(b), [batch, transB ? N : K, transB ? K : N]),
+              { batch, M, N, K, aBatched: true, bBatched: true }, { transA, transB }),
+          );
+          expectClose(got, matmulRef(a, b, { batchA: batch, batchB: batch, M, N, K, transA, transB }), 2e-5 * Math.sqrt(K), 1e-5);
+        }
+      }
+      // two heads of [T, H * D] operands read in place (attention's layout), written back into [T, H * D]
+      const [T, H, D] = [20, 2, 12];
+      const q = randomArray(T * H * D, 1);
+      const k = randomArray(T * H * D, 2);
+      const heads = await run(() =>
+        matmulKernel(Tensor.from(Float32Array.from(q), [T, H * D]), Tensor.from(Float32Array.from(k), [T, H * D]),
+          { batch: H, M: T, N: T, K: D, aBatched: true, bBatched: true, innerBatches: H, a: { ld: H * D, outer: 0, inner: D }, b: { ld: H * D, outer: 0, inner: D } },
+          { transB: true }),
+      );
+      const pick = (x: Float64Array, h: number) => Float64Array.from({ length: T * D }, (_, i) => x[Math.floor(i / D) * H * D + h * D + (i % D)]!);
+      for (let h = 0; h < H; h++) expectClose(heads.subarray(h * T * T, (h + 1) * T * T), matmulRef(pick(q, h), pick(k, h), { batchA: 1, batchB: 1, M: T, N: T, K: D, transB: true }), 1e-5, 1e-5);
+      // bias, sigmoid and a residual in the epilogue, with the pre-activation kept
+      const [M, N, K] = [37, 12, 20];
+      const [a, b, bias, res] = [randomArray(M * K, 3), randomArray(K * N, 4), randomArray(N, 5), randomArray(M * N, 6)];
+      const pre = Tensor.zeros([M, N]);
+      const fused = await run(() =>
+        matmulKernel(Tensor.from(Float32Array.from(a), [M, K]), Tensor.from(Float32Array.from(b), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false },
+          { bias: Tensor.from(Float32Array.from(bias), [N]), activation: 'sigmoid', preActivation: pre, residual: Tensor.from(Float32Array.from(res), [M, N]) }),
+      );
+      const z = matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v + bias[i % N]!);
+      expectClose(await pre.read(), z, 1e-5, 1e-5);
+      expectClose(fused, z.map((v, i) => sigmoid(v) + res[i]!), 1e-5, 1e-5);
+      // the variant ran (the wide tile only where it fits, which several of these shapes do)
+      const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', tiled64: 'matmul-tiled' }[variant];
+      expect(kernels).toContain(name);
+    });
+  }
 });

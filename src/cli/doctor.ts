@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { machinePeaks, type Peaks } from '../profile/peaks.js';
 import { runSelfTest } from '../runtime/selftest.js';
+import { tunedChoices, tuneMode } from '../kernels/tuner.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { backendOption } from './options.js';
 
@@ -37,6 +38,7 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       attempts: runtime.attempts,
       selfTest,
       ...(peaks ? { peaks } : {}),
+      tuning: { mode: tuneMode(), ...tunedChoices() },
     };
     if (options.json) {
       console.log(JSON.stringify(report, null, 2));
@@ -50,6 +52,12 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       for (const [key, value] of Object.entries(limits)) console.log(`  ${key.padEnd(36)} ${value}`);
       console.log(`adapters tried: ${report.attempts.join('; ')}`);
       console.log(selfTest.message);
+      const tuned = Object.entries(report.tuning.choices);
+      console.log(`tuning:        TOKENWAVE_TUNE=${report.tuning.mode}; ${tuned.length} kernel shape classes tuned for this adapter (${report.tuning.file})`);
+      for (const [key, choice] of tuned) {
+        const others = Object.entries(choice.ms).map(([v, ms]) => `${v} ${ms.toFixed(3)}`).join(', ');
+        console.log(`  ${key}: ${choice.variant} (ms per call: ${others})`);
+      }
       if (peaks) {
         console.log(`peaks:         ${peaks.gflops.toFixed(2)} GFLOP/s (best matmul, ${peaks.matmul}), ${peaks.gbps.toFixed(2)} GB/s (copy); cached for the profiler's roofline`);
       }

@@ -4,8 +4,9 @@ import type { SplitPolicy } from '../data/datasets.js';
 import { loadModel } from '../models/checkpoint.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { prepareData } from '../train/data.js';
-import { evaluate, type Evaluation } from '../train/evaluate.js';
+import { evaluate, EVALUATION_BATCH, type Evaluation } from '../train/evaluate.js';
 import { backendOption, integerOption, UsageError } from './options.js';
+import { tuneSteps } from './tune.js';
 
 export const splitOption = () =>
   new Option('--split <policy>', "'paper': random 80/10/10 by file (leaks speakers); 'proper': speaker hash rule / list files / ESC-50 folds")
@@ -33,6 +34,7 @@ async function evalAction(o: EvalOptions): Promise<void> {
   await init({ backend: o.backend });
   try {
     const model = await loadModel(o.checkpoint);
+    await tuneSteps(model.config, [{ batch: EVALUATION_BATCH, kind: 'inference' }]);
     const data = await prepareData(o.data, model.config, { condensed: o.condensed, esc10: o.esc10, split: o.split, limitPerClass });
     const names = data.dataset.classNames;
     const expected = model.config.classNames;

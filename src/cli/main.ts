@@ -13,6 +13,7 @@ import { profileCommand } from './profile.js';
 import { spectrogramCommand } from './spectrogram.js';
 import { sweepCommand, workerCommand } from './sweep.js';
 import { trainCommand } from './train.js';
+import { tuneCommand } from './tune.js';
 
 const program = new Command()
   .name('tokenwave')
@@ -20,7 +21,7 @@ const program = new Command()
   .description('WebGPU engine that trains and measures audio transformers with TokenLearner')
   .showHelpAfterError();
 
-for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, predictCommand, generateCommand, trainCommand, evalCommand, sweepCommand, workerCommand, demoCommand]) {
+for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, tuneCommand, predictCommand, generateCommand, trainCommand, evalCommand, sweepCommand, workerCommand, demoCommand]) {
   program.addCommand(command.showHelpAfterError());
 }
 

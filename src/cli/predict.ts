@@ -9,6 +9,7 @@ import { engine, init, shutdown, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { msAfterWarmUp, quantile } from '../util/timing.js';
 import { backendOption, integerOption } from './options.js';
+import { tuneSteps } from './tune.js';
 
 interface PredictOptions {
   checkpoint: string;
@@ -57,6 +58,7 @@ async function predict(files: string[], o: PredictOptions): Promise<void> {
   await init({ backend: o.backend });
   try {
     const model = await loadModel(o.checkpoint);
+    await tuneSteps(model.config, [{ batch: 1, kind: 'inference' }]);
     const { spectrogram, clipSamples } = model.config;
     const clips = [];
     for (const file of files) clips.push(prepareClip(await readWav(file), spectrogram.sampleRate, clipSamples));

@@ -12,6 +12,7 @@ import { chromeTrace } from '../profile/trace.js';
 import type { TimingMethod } from '../runtime/timer.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { checkBatchFits } from '../train/fits.js';
+import { tuneSteps } from './tune.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
@@ -55,6 +56,7 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
   await init({ backend: o.backend });
   try {
     await checkBatchFits(config, batch, o.train ? 'training' : 'inference', '--batch');
+    await tuneSteps(config, [{ batch, kind: o.train ? 'training' : 'inference' }]);
     const peaks = await machinePeaks({ onMeasure: () => console.error('measuring this adapter\'s peaks for the roofline (once; cached) ...') });
     const p = await profileModel(config, { train: !!o.train, batch, steps, warmup, clips, method: o.timing === 'auto' ? undefined : o.timing });
     const { records, wallMs, kernelMs } = medianStep(p.steps);
@@ -73,6 +75,9 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
     console.log(`${title}: the median of ${steps} profiled after ${warmup} warm-up, ${p.parameters.toLocaleString('en-US')} parameters`);
     console.log(`adapter: ${p.adapter} (${p.backend}, ${p.kernelVariants} kernel variants)`);
     console.log(`timing:  ${METHOD_TEXT[p.method]}`);
+    const made = Object.values(p.kernels.choices);
+    const tuned = made.filter((c) => c.by === 'tuned').length;
+    console.log(`kernels: TOKENWAVE_TUNE=${p.kernels.tuning}: ${tuned} of ${made.length} shape classes by the tuner's measurements, ${made.length - tuned} by the rules (--json lists them; the kernel names below say the variants)`);
     console.log(
       `step:    ${wallMs.toFixed(1)} ms measured (wall); ${kernelMs.toFixed(1)} ms in kernels (${((100 * kernelMs) / wallMs).toFixed(1)}%), ` +
         `${gapMs.toFixed(1)} ms outside them (JavaScript, encoding, submits); ${(whole.flops / 1e9).toFixed(3)} GFLOP, ` +

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { SpectrogramSet } from '../data/pipeline.js';
 import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
 import { loadModel } from '../models/checkpoint.js';
+import { choicesMade } from '../kernels/tuner.js';
 import { engine } from '../tensor/engine.js';
 import { evaluate } from '../train/evaluate.js';
 import type { RunSummary } from '../train/run-folder.js';
@@ -39,6 +40,7 @@ export async function summarizeRun(model: string, runDir: string, result: TrainR
       bestValidation: result.bestValidation,
       test: evaluation,
       history: result.history,
+      kernels: choicesMade(),
     };
   } finally {
     best.dispose();

@@ -8,6 +8,8 @@ import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { prepareData } from '../train/data.js';
 import { checkBatchFits } from '../train/fits.js';
+import { EVALUATION_BATCH } from '../train/evaluate.js';
+import { tuneSteps } from './tune.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { SUMMARY_FILE } from '../train/run-folder.js';
@@ -71,6 +73,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const runDir = o.out ?? join('runs', o.model);
   await init({ backend: o.backend });
   await checkBatchFits(config, batchSize, 'training', '--batch-size');
+  await tuneSteps(config, [{ batch: batchSize, kind: 'training' }, { batch: EVALUATION_BATCH, kind: 'inference' }]);
   const interrupted = { value: false };
   const onSigint = () => {
     if (interrupted.value) process.exit(130);

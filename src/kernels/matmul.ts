@@ -6,12 +6,10 @@ import { binaryForward, UNARY } from './elementwise.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
+import { choose, scratchLike, type Bench, type Family } from './tuner.js';
 
 /** Longest K run one invocation accumulates before the product is split (see matmul.wgsl). */
 const MATMUL_K_CHUNK = 16_384;
-
-/** Rows of the tall tile that matmul_wide.wgsl computes per invocation on CPU adapters. */
-const WIDE_TILE_ROWS = 16;
 
 /** Invocations a product should offer (K is split further below that): eight workgroups for llvmpipe's threads;
  * on a GPU, enough to fill its cores. */
@@ -20,8 +18,58 @@ const MIN_INVOCATIONS = { cpu: 1024, gpu: 16_384 } as const;
 /** The shortest K run worth a split of its own (each split's partial product is written out and summed). */
 const MIN_SPLIT_K = 1024;
 
-/** Invocations per workgroup, each computing a 4x4 tile (measured on llvmpipe: 64-256 are within noise). */
-const MATMUL_WG = 128;
+/** One way to compute a product: its shader, the block of C one invocation (or one workgroup) computes. */
+interface MatmulVariant {
+  /** Kernel name in the ledger and profiles. */
+  kernel: string;
+  file: string;
+  rows: number;
+  cols: number;
+  workgroupSize: number;
+  /** A workgroup computes the block together (through workgroup memory) rather than each invocation its own. */
+  perWorkgroup?: boolean;
+}
+
+/**
+ * The candidates, as the tuner names them. CPU class: the 4x4 register tile with no workgroup memory (barriers
+ * are expensive on llvmpipe; its workgroup size measured within noise from 64 to 256 there) and the 16x8 tall tile
+ * (wide gathers: 2-3x faster on llvmpipe). GPU class: the 64x64 block through workgroup memory.
+ */
+const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
+  tile4x4: { kernel: 'matmul', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 128 },
+  'tile4x4-wg64': { kernel: 'matmul-wg64', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 64 },
+  'tile4x4-wg256': { kernel: 'matmul-wg256', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 256 },
+  wide16x8: { kernel: 'matmul-wide', file: 'matmul_wide.wgsl', rows: 16, cols: 8, workgroupSize: 128 },
+  tiled64: { kernel: 'matmul-tiled', file: 'matmul_tiled.wgsl', rows: 64, cols: 64, workgroupSize: 256, perWorkgroup: true },
+};
+
+/** Every variant's name, for tests that force each in turn. */
+export const MATMUL_VARIANT_NAMES = Object.keys(MATMUL_VARIANTS);
+
+interface MatmulProblem {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  /** The tall tile can compute it (vec4 operands, at least 16 rows); the block tile can (no column sums). */
+  wideFits: boolean;
+  tiledFits: boolean;
+  classRule: 'cpu' | 'gpu';
+}
+
+/** The power of two at or above n: products within a factor of two share a choice. */
+const octave = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+export const MATMUL_FAMILY: Family<MatmulProblem> = {
+  name: 'matmul',
+  key: (p) =>
+    `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch<=${octave(p.batch)} M<=${octave(p.M)} N<=${octave(p.N)} K<=${octave(p.K)}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
+  candidates: (p) => ['tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : [])],
+  // the rule written from llvmpipe: the tall tile on software adapters wherever it fits, the 4x4 tile elsewhere
+  rule: (p) => (p.classRule === 'cpu' && p.wideFits ? 'wide16x8' : 'tile4x4'),
+};
 
 const MATMUL_UNIFORMS = {
   M: 'u32', N: 'u32', K: 'u32', batch: 'u32', inner_batches: 'u32',
@@ -102,11 +150,17 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const packed = (ld: number, size: number, batched: boolean): Strided => (batched ? { ld, outer: I * size, inner: size } : { ld, outer: 0, inner: 0 });
   const la: Strided = dims.a ?? packed(transA ? M : K, M * K, dims.aBatched);
   const lb: Strided = dims.b ?? packed(transB ? K : N, K * N, dims.bBatched);
-  const variants = engine().runtime.kernelVariants;
-  // The tall-tile kernel reads either operand transposed through 4x4 register transposes (no copy).
-  const wide = variants === 'cpu' && M >= WIDE_TILE_ROWS && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb);
-  const tilesM = Math.ceil(M / (wide ? WIDE_TILE_ROWS : 4));
-  const tilesN = Math.ceil(N / (wide ? 8 : 4));
+  const classRule = engine().runtime.kernelVariants;
+  const problem: MatmulProblem = {
+    batch, M, N, K, transA, transB, classRule,
+    // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
+    wideFits: M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
+    tiledFits: !options.columnSums,
+  };
+  const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
+  const wide = variant.file === 'matmul_wide.wgsl';
+  const tilesM = Math.ceil(M / variant.rows);
+  const tilesN = Math.ceil(N / variant.cols);
   const { activation, preActivation, residual, dropout } = options;
   // an epilogue past the bias needs the whole sum in one invocation
   const fused = activation !== undefined || residual !== undefined || dropout !== undefined;
@@ -126,22 +180,23 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (!dims.out && !fused) {
     // A small output over a long K (a weight gradient summed over every pixel) would leave cores idle: split K
     // further, down to runs of MIN_SPLIT_K, until there are invocations enough for every core.
-    const wanted = Math.ceil(MIN_INVOCATIONS[variants] / (batch * tilesM * tilesN));
+    const wanted = Math.ceil(MIN_INVOCATIONS[classRule] / (batch * tilesM * tilesN * (variant.perWorkgroup ? variant.workgroupSize : 1)));
     splits = Math.max(splits, Math.min(wanted, Math.floor(K / MIN_SPLIT_K)));
   }
   const lc: Strided = dims.out?.layout ?? packed(N, rows * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
   const out = dims.out?.into ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
-  const vecA = wide || (!transA && K % 4 === 0 && aligned(la));
-  const vecB = wide || (!transB && N % 4 === 0 && aligned(lb));
+  // the block tile reads single values into workgroup memory
+  const vecA = wide || (!variant.perWorkgroup && !transA && K % 4 === 0 && aligned(la));
+  const vecB = wide || (!variant.perWorkgroup && !transB && N % 4 === 0 && aligned(lb));
   const vecC = N % 4 === 0 && aligned(lc);
   const cType = vecC ? 'vec4f' : 'f32';
   const alpha = options.alpha ?? 1;
   const hasBias = options.bias !== undefined && splits === 1;
   const outputs = batch * M * N;
   const kernel: KernelSpec = {
-    name: wide ? 'matmul-wide' : 'matmul',
-    file: wide ? 'matmul_wide.wgsl' : 'matmul.wgsl',
+    name: variant.kernel,
+    file: variant.file,
     constants: {
       TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
@@ -156,7 +211,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       write('C', cType),
     ],
     uniforms: dropout ? { ...MATMUL_UNIFORMS, ...DROPOUT_UNIFORMS } : MATMUL_UNIFORMS,
-    workgroupSize: MATMUL_WG,
+    workgroupSize: variant.workgroupSize,
+    ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}),
   };
   const drop = dropout && dropoutUniforms(dropout);
   launch({
@@ -178,7 +234,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors: { A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}), C: out },
-    invocations: splits * batch * tilesM * tilesN,
+    ...(variant.perWorkgroup ? { workgroups: splits * batch * tilesM * tilesN } : { invocations: splits * batch * tilesM * tilesN }),
     counts: plusCounts(
       {
         fma: outputs * K,
@@ -202,4 +258,23 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     result = biased;
   }
   return result;
+}
+
+/** The same product on scratch operands of the same shapes (random values), for the tuner to time. */
+function scratchBench(a: Tensor, b: Tensor, dims: MatmulDims, options: MatmulOptions): Bench {
+  const made: Tensor[] = [];
+  const like = (t: Tensor) => {
+    const copy = scratchLike(t);
+    made.push(copy);
+    return copy;
+  };
+  const scratchDims: MatmulDims = dims.out?.into ? { ...dims, out: { ...dims.out, into: like(dims.out.into) } } : dims;
+  const scratchOptions: MatmulOptions = {
+    ...options,
+    ...(options.bias ? { bias: like(options.bias) } : {}),
+    ...(options.residual ? { residual: like(options.residual) } : {}),
+    ...(options.preActivation ? { preActivation: like(options.preActivation) } : {}),
+  };
+  const [sa, sb] = [like(a), like(b)];
+  return { run: () => void matmulKernel(sa, sb, scratchDims, scratchOptions), dispose: () => made.forEach((t) => t.dispose()) };
 }

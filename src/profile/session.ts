@@ -10,6 +10,8 @@ import { engine, tidy, type ProfiledRecord } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { inferenceStep, PlannedInference, PlannedTrainingStep, trainingStep } from '../train/step.js';
 import { cyclingLabels, randomBatch } from '../train/step-times.js';
+import { median } from '../util/timing.js';
+import { choicesMade, type KernelChoices } from '../kernels/tuner.js';
 
 export interface ProfileOptions {
   train: boolean;
@@ -41,6 +43,8 @@ export interface ModelProfile {
   encodeMs: number;
   /** The same for a step replayed from its plan (as the trainer and the evaluator run full batches). */
   plannedEncodeMs: number;
+  /** The kernel variants the profiled steps used and what chose each. */
+  kernels: KernelChoices;
 }
 
 function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor } {
@@ -51,7 +55,6 @@ function inputs(config: ModelConfig, o: ProfileOptions): { x: Tensor; y: Tensor 
   return { x, y: cyclingLabels(config, o.batch) };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Steps whose JavaScript is timed: enough for V8 to have compiled the hot paths, as in a training run. */
 export const HOST_STEPS = 10;
@@ -136,6 +139,7 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       steps,
       encodeMs,
       plannedEncodeMs,
+      kernels: choicesMade(),
     };
   } finally {
     x.dispose();

@@ -6,6 +6,7 @@
 //   submitted by itself and waited for, minus the measured cost of an empty submit.
 // Neither is ever active outside profiling, so normal runs pay nothing.
 import { waitGently } from './gentle-wait.js';
+import { median } from '../util/timing.js';
 
 export type TimingMethod = 'timestamps' | 'isolated';
 
@@ -40,7 +41,6 @@ interface Batch {
 /** Query pairs per resolve: past this many dispatches the runtime submits early. */
 const QUERY_PAIRS = 2048;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export class DispatchTimer {
   private count = 0;

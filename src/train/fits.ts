@@ -17,13 +17,16 @@ export class BatchTooLargeError extends TokenwaveError {
 
 export type StepKind = 'training' | 'inference';
 
-/** The GpuMemoryError that encoding a step at `batch` meets, or undefined where it fits. */
-async function limitMet(config: ModelConfig, batch: number, kind: StepKind): Promise<GpuMemoryError | undefined> {
+/**
+ * One step (training or inference) of a throwaway model of `config` at `batch`, handed to `wrap` to encode: without
+ * running (a batch's fit), or to collect the kernels' tuning keys.
+ */
+export async function onThrowawayStep<T>(config: ModelConfig, batch: number, kind: StepKind, wrap: (step: () => void) => Promise<T>): Promise<T> {
   const model = new AudioTransformer(config);
   const optimizer = kind === 'training' ? new AdamW(model.parameters(), { lr: 0 }) : undefined;
   const made: Tensor[] = [];
   try {
-    await engine().runtime.withoutRunning(() => {
+    return await wrap(() => {
       const x = Tensor.zeros(inputShape(config, batch));
       made.push(x);
       // a planned step keeps copies of its inputs (StepPlans' slots) beside the batch handed to it, which counts
@@ -39,14 +42,21 @@ async function limitMet(config: ModelConfig, batch: number, kind: StepKind): Pro
         inferenceStep(model, x).dispose();
       }
     });
-    return undefined;
-  } catch (err) {
-    if (err instanceof GpuMemoryError) return err;
-    throw err;
   } finally {
     for (const t of made) t.dispose();
     optimizer?.dispose();
     model.dispose();
+  }
+}
+
+/** The GpuMemoryError that encoding a step at `batch` meets, or undefined where it fits. */
+async function limitMet(config: ModelConfig, batch: number, kind: StepKind): Promise<GpuMemoryError | undefined> {
+  try {
+    await onThrowawayStep(config, batch, kind, (step) => engine().runtime.withoutRunning(step));
+    return undefined;
+  } catch (err) {
+    if (err instanceof GpuMemoryError) return err;
+    throw err;
   }
 }
 

@@ -20,6 +20,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { TokenwaveError } from '../util/errors.js';
 import type { Evaluation } from './evaluate.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
+import type { KernelChoices } from '../kernels/tuner.js';
 
 /** Training that cannot go on: divergence, a run folder in use or in an unusable state. */
 export class TrainingError extends TokenwaveError {
@@ -57,6 +58,9 @@ export interface RunSummary {
   bestValidation: number;
   test: Evaluation;
   history: EpochLog[];
+  /** The kernel variants the run used, by family and shape class, and what chose each (TOKENWAVE_TUNE); absent
+   * from summaries written before the tuner. */
+  kernels?: KernelChoices;
 }
 
 /** Where the training loop stands: saved in last/state.json. */

@@ -1,19 +1,33 @@
-// tokenwave's per-machine caches (measured peaks, step times), one JSON file each in ~/.cache/tokenwave/
+// tokenwave's per-machine caches (measured peaks, step times, tuned kernel variants), one JSON file each in ~/.cache/tokenwave/
 // (XDG_CACHE_HOME is honoured). A cache that cannot be read is empty; one that cannot be written is said once and
 // measured again next time.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { makeFolder, writeFileAtomic } from './files.js';
 
-function cachePath(name: string): string {
+export function cachePath(name: string): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', name);
+}
+
+function parseCache<T>(text: string): Record<string, T> {
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, T>) : {};
 }
 
 export async function readCache<T>(name: string): Promise<Record<string, T>> {
   try {
-    const parsed: unknown = JSON.parse(await readFile(cachePath(name), 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, T>) : {};
+    return parseCache<T>(await readFile(cachePath(name), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** readCache for code that must decide at once (a kernel choosing its variant as it is dispatched). */
+export function readCacheSync<T>(name: string): Record<string, T> {
+  try {
+    return parseCache<T>(readFileSync(cachePath(name), 'utf8'));
   } catch {
     return {};
   }
@@ -24,9 +38,13 @@ export async function readCache<T>(name: string): Promise<Record<string, T>> {
  * naming `what` was lost, or passed over in silence where `what` is not given.
  */
 export async function updateCache<T>(name: string, key: string, value: T, what?: string): Promise<void> {
+  await updateCacheEntries(name, { [key]: value }, what);
+}
+
+/** updateCache for several keys in one write. */
+export async function updateCacheEntries<T>(name: string, entries: Readonly<Record<string, T>>, what?: string): Promise<void> {
   const file = cachePath(name);
-  const cache = await readCache<T>(name);
-  cache[key] = value;
+  const cache = { ...(await readCache<T>(name)), ...entries };
   try {
     await makeFolder(dirname(file));
     await writeFileAtomic(file, JSON.stringify(cache, null, 2) + '\n');

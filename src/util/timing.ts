@@ -17,6 +17,9 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** The middle value of `xs` (the upper one of an even count). */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /** The median milliseconds of `repeats` calls of `run` (awaited), after one untimed call. */
 export async function medianMsAfterWarmUp(run: () => Promise<void>, repeats: number): Promise<number> {
   const times = await msAfterWarmUp(run, repeats);

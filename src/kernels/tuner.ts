@@ -1,0 +1,263 @@
+// The autotuner, one mechanism for every kernel family that has more than one way to compute a problem. A family
+// declares its candidate variants, the key (a shape class) that decides between them, and today's hand-written
+// rule. The tuner times the candidates on this adapter (wall clock around submits of many calls each, medians,
+// interleaved, a bounded budget per key) and keeps the fastest per adapter, backend, tokenwave version and key in
+// ~/.cache/tokenwave/tune.json. Choosing is synchronous (a kernel decides as it is dispatched), so tuning happens
+// ahead of the work: tuneFor() encodes the work once without running it to find its keys, then times what is not
+// cached. A run uses only what was cached before it started, so it stays bit-reproducible for a seed.
+//
+// TOKENWAVE_TUNE (one of TUNE_MODES): 'on' (default) tunes what a command is about to run, 'cached' uses cached
+// choices and measures nothing, 'off' uses the rules alone.
+import { adapterKey, engine, tidy, type Engine } from '../tensor/engine.js';
+import { Tensor } from '../tensor/tensor.js';
+import { ArgumentError } from '../util/errors.js';
+import { cachePath, readCacheSync, updateCacheEntries } from '../util/cache.js';
+import { seededRandom } from '../util/random.js';
+import { median } from '../util/timing.js';
+
+export const TUNE_MODES = ['on', 'cached', 'off'] as const;
+export type TuneMode = (typeof TUNE_MODES)[number];
+
+/** Bumped whenever a family's candidates or their meaning change, so cached choices are measured again. */
+const TUNING = 1;
+const CACHE = 'tune.json';
+
+/** Timing budget per key, and the time one sample of a candidate aims at (many calls per submit when calls are short). */
+const BUDGET_MS = 600;
+const SAMPLE_MS = 4;
+const MAX_CALLS_PER_SAMPLE = 64;
+const MIN_ROUNDS = 3;
+const MAX_ROUNDS = 9;
+/** Candidates slower than this many times the best on their first call are not timed further. */
+const PRUNE = 2;
+/** The rule keeps its key unless the fastest candidate beats it by more than this factor. */
+const RULE_MARGIN = 1.03;
+
+export interface Family<P> {
+  readonly name: string;
+  /** The shape class a choice is kept for (the same candidates, a similar cost). */
+  key(problem: P): string;
+  /** The variants that can compute this problem (never empty). */
+  candidates(problem: P): readonly string[];
+  /** The hand-written rule: the choice when untuned, and the baseline the benchmark compares with. */
+  rule(problem: P): string;
+}
+
+/** A family's problem made runnable on scratch inputs of the same shapes, to time its candidates. */
+export interface Bench {
+  run(): void;
+  dispose(): void;
+}
+
+/** A cached choice: the winner and every candidate's median milliseconds per call. */
+export interface TunedChoice {
+  variant: string;
+  ms: Record<string, number>;
+  measuredAt: string;
+}
+
+/** What decided a family's variant for a key in this process. */
+export interface ChoiceMade {
+  variant: string;
+  by: 'tuned' | 'rule' | 'forced';
+}
+
+interface Pending {
+  family: string;
+  key: string;
+  candidates: readonly string[];
+  rule: string;
+  prepare: () => Bench;
+}
+
+interface TunerState {
+  mode: TuneMode;
+  prefix: string;
+  /** Cached choices of this adapter, by `family key`. */
+  tuned: Map<string, TunedChoice>;
+  forced: Map<string, string>;
+  made: Map<string, ChoiceMade>;
+  collecting: Map<string, Pending> | undefined;
+}
+
+const states = new WeakMap<Engine, TunerState>();
+
+function modeFromEnv(): TuneMode {
+  const value = (globalThis.process?.env.TOKENWAVE_TUNE || 'on').toLowerCase();
+  if ((TUNE_MODES as readonly string[]).includes(value)) return value as TuneMode;
+  throw new ArgumentError(`TOKENWAVE_TUNE=${value}: use ${TUNE_MODES.join(', ')}`);
+}
+
+function state(): TunerState {
+  const eng = engine();
+  let s = states.get(eng);
+  if (!s) {
+    const prefix = `${adapterKey()} | tune v${TUNING} | `;
+    const tuned = new Map<string, TunedChoice>();
+    for (const [key, choice] of Object.entries(readCacheSync<TunedChoice>(CACHE))) {
+      if (key.startsWith(prefix)) tuned.set(key.slice(prefix.length), choice);
+    }
+    s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined };
+    states.set(eng, s);
+  }
+  return s;
+}
+
+export function tuneMode(): TuneMode {
+  return state().mode;
+}
+
+/** Sets the mode for the current engine (the library's equivalent of TOKENWAVE_TUNE). */
+export function setTuneMode(mode: TuneMode): void {
+  if (!(TUNE_MODES as readonly string[]).includes(mode)) throw new ArgumentError(`tune mode '${mode}': use ${TUNE_MODES.join(', ')}`);
+  state().mode = mode;
+}
+
+/**
+ * The variant of `family` for `problem`: a forced one where it can compute the problem, else the cached choice
+ * (unless tuning is off), else the rule. `prepare` makes the problem runnable on scratch inputs; it is called
+ * only while tuneFor() collects keys.
+ */
+export function choose<P>(family: Family<P>, problem: P, prepare: () => Bench): string {
+  const s = state();
+  const candidates = family.candidates(problem);
+  const forced = s.forced.get(family.name);
+  if (forced !== undefined && candidates.includes(forced)) return forced;
+  const key = `${family.name} ${family.key(problem)}`;
+  const tuned = s.mode === 'off' ? undefined : s.tuned.get(key);
+  const choice: ChoiceMade = tuned && candidates.includes(tuned.variant) ? { variant: tuned.variant, by: 'tuned' } : { variant: family.rule(problem), by: 'rule' };
+  if (s.collecting) {
+    if (candidates.length > 1 && !tuned && !s.collecting.has(key)) s.collecting.set(key, { family: family.name, key, candidates, rule: family.rule(problem), prepare });
+  } else {
+    s.made.set(key, choice);
+  }
+  return choice.variant;
+}
+
+/** Runs `fn` with `family` forced to `variant` wherever that variant can compute the problem (tests, the tuner). */
+export function withVariant<T>(family: string, variant: string, fn: () => T): T {
+  const forced = state().forced;
+  const previous = forced.get(family);
+  forced.set(family, variant);
+  try {
+    return fn();
+  } finally {
+    if (previous === undefined) forced.delete(family);
+    else forced.set(family, previous);
+  }
+}
+
+export interface KernelChoices {
+  tuning: TuneMode;
+  /** By `family key`. */
+  choices: Record<string, ChoiceMade>;
+}
+
+/** The choices made in this process so far (for profiles and run summaries). */
+export function choicesMade(): KernelChoices {
+  const s = state();
+  return { tuning: s.mode, choices: Object.fromEntries([...s.made].sort(([a], [b]) => a.localeCompare(b))) };
+}
+
+/** This adapter's cached choices, by `family key`, and the file they live in. */
+export function tunedChoices(): { file: string; adapter: string; choices: Record<string, TunedChoice> } {
+  const s = state();
+  return { file: cachePath(CACHE), adapter: s.prefix.slice(0, -3), choices: Object.fromEntries([...s.tuned].sort(([a], [b]) => a.localeCompare(b))) };
+}
+
+export interface TuneProgress {
+  done: number;
+  total: number;
+  key: string;
+}
+
+/** One key tuned: the winner, the rule's choice and every candidate's median ms per call. */
+export interface TuneResult extends TunedChoice {
+  key: string;
+  rule: string;
+}
+
+/** A kept tensor of `t`'s shape and type holding seeded values in [-1, 1) (zeros for integers): a tuner's scratch operand. */
+export function scratchLike(t: Tensor): Tensor {
+  if (t.dtype === 'i32') return Tensor.from(new Int32Array(t.size), [...t.shape], 'i32').keep();
+  const random = seededRandom(t.size);
+  return Tensor.from(Float32Array.from({ length: t.size }, () => random() * 2 - 1), [...t.shape]).keep();
+}
+
+/** Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together. */
+async function sample(familyName: string, variant: string, bench: Bench, calls: number): Promise<number> {
+  const runtime = engine().runtime;
+  const start = performance.now();
+  withVariant(familyName, variant, () => {
+    for (let i = 0; i < calls; i++) tidy(() => bench.run());
+  });
+  await runtime.sync();
+  return (performance.now() - start) / calls;
+}
+
+/**
+ * Times the candidates of one key, interleaved round by round, and returns their median ms per call. A candidate
+ * whose first timed call took more than PRUNE times the best's is not timed further (its one call is its figure).
+ */
+async function timeCandidates(p: Pending): Promise<Record<string, number>> {
+  const bench = p.prepare();
+  try {
+    const first: Record<string, number> = {};
+    // a first call compiles the variant's pipeline; the second is its first figure
+    for (const v of p.candidates) {
+      await sample(p.family, v, bench, 1);
+      first[v] = await sample(p.family, v, bench, 1);
+    }
+    const best = Math.min(...Object.values(first));
+    const contenders = p.candidates.filter((v) => first[v]! <= PRUNE * best);
+    const times: Record<string, number[]> = Object.fromEntries(contenders.map((v) => [v, []]));
+    const calls = (v: string) => Math.max(1, Math.min(MAX_CALLS_PER_SAMPLE, Math.ceil(SAMPLE_MS / first[v]!)));
+    const start = performance.now();
+    for (let round = 0; round < MAX_ROUNDS && (round < MIN_ROUNDS || performance.now() - start < BUDGET_MS); round++) {
+      for (const v of contenders) times[v]!.push(await sample(p.family, v, bench, calls(v)));
+    }
+    return Object.fromEntries(p.candidates.map((v) => [v, times[v] ? median(times[v]) : first[v]!]));
+  } finally {
+    bench.dispose();
+  }
+}
+
+/** The fastest candidate, unless the rule's is within RULE_MARGIN of it: a change must be worth more than noise. */
+export function winner(ms: Readonly<Record<string, number>>, rule: string): string {
+  const fastest = Object.keys(ms).reduce((best, v) => (ms[v]! < ms[best]! ? v : best));
+  return ms[rule] !== undefined && ms[rule] <= ms[fastest]! * RULE_MARGIN ? rule : fastest;
+}
+
+/**
+ * Tunes every key that `work` meets and that is not cached yet (in mode 'on'; nothing otherwise): `work` is
+ * encoded once without running to find them, then each key's candidates are timed and the fastest cached.
+ */
+export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) => void): Promise<TuneResult[]> {
+  const s = state();
+  if (s.mode !== 'on') return [];
+  const runtime = engine().runtime;
+  s.collecting = new Map();
+  let pending: Pending[];
+  try {
+    await runtime.withoutRunning(work);
+  } finally {
+    pending = [...s.collecting.values()];
+    s.collecting = undefined;
+  }
+  const results: TuneResult[] = [];
+  const entries: Record<string, TunedChoice> = {};
+  for (const [i, p] of pending.entries()) {
+    onProgress?.({ done: i, total: pending.length, key: p.key });
+    const ms = await timeCandidates(p);
+    const variant = winner(ms, p.rule);
+    const choice: TunedChoice = { variant, ms, measuredAt: new Date().toISOString() };
+    s.tuned.set(p.key, choice);
+    entries[s.prefix + p.key] = choice;
+    results.push({ key: p.key, rule: p.rule, ...choice });
+  }
+  if (pending.length > 0) {
+    onProgress?.({ done: pending.length, total: pending.length, key: '' });
+    await updateCacheEntries(CACHE, entries, 'the tuned kernel choices');
+  }
+  return results;
+}

@@ -1,0 +1,9 @@
+// Tuning a model's kernels ahead of its work: the keys one training step (or inference pass) of the model meets
+// at a batch size, timed by the autotuner where they are not cached yet (kernels/tuner.ts).
+import { tuneFor, type TuneProgress, type TuneResult } from '../kernels/tuner.js';
+import type { ModelConfig } from '../models/config.js';
+import { onThrowawayStep, type StepKind } from './fits.js';
+
+export async function tuneModel(config: ModelConfig, batch: number, kind: StepKind, onProgress?: (p: TuneProgress) => void): Promise<TuneResult[]> {
+  return onThrowawayStep(config, batch, kind, (step) => tuneFor(step, onProgress));
+}

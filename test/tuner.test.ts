@@ -1,0 +1,89 @@
+// The autotuner's mechanism on a family whose candidates' costs are known (busy waits of set lengths): it finds
+// the fastest, caches it per adapter, uses it afterwards, and keeps to the rules when told to.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { choicesMade, choose, setTuneMode, tunedChoices, tuneFor, tuneMode, winner, withVariant, type Family } from '../src/kernels/tuner.js';
+import { useEngine } from './helpers/gpu.js';
+
+const cache = mkdtempSync(join(tmpdir(), 'tokenwave-tune-'));
+process.env.XDG_CACHE_HOME = cache;
+useEngine();
+
+/** Milliseconds each candidate costs per call. */
+const COST: Record<string, number> = { 'by-rule': 1.5, quick: 0.3, slow: 4 };
+
+interface Problem {
+  size: number;
+}
+const FAMILY: Family<Problem> = {
+  name: 'busy-wait',
+  key: (p) => `size ${p.size}`,
+  candidates: () => Object.keys(COST),
+  rule: () => 'by-rule',
+};
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/** What a kernel does: choose its variant, then run it (here: wait as long as that variant costs). */
+function work(problem: Problem): string {
+  const variant = choose(FAMILY, problem, () => ({ run: () => void work(problem), dispose: () => {} }));
+  busyWait(COST[variant]!);
+  return variant;
+}
+
+describe('autotuner', () => {
+  it('is off in the test environment unless a test turns it on', () => {
+    expect(tuneMode()).toBe('off');
+    expect(work({ size: 1 })).toBe('by-rule');
+  });
+
+  it('times the candidates of each key the work meets, keeps the fastest, caches it per adapter and uses it after', async () => {
+    setTuneMode('on');
+    const progress: number[] = [];
+    const results = await tuneFor(() => void work({ size: 2 }), (p) => progress.push(p.done));
+    expect(results).toHaveLength(1);
+    const [r] = results;
+    expect(r!.key).toBe('busy-wait size 2');
+    expect(r!.rule).toBe('by-rule');
+    expect(r!.variant).toBe('quick');
+    expect(r!.ms.quick!).toBeGreaterThanOrEqual(0.3);
+    expect(r!.ms.quick!).toBeLessThan(r!.ms['by-rule']!);
+    expect(r!.ms['by-rule']!).toBeLessThan(r!.ms.slow!);
+    expect(progress).toEqual([0, 1]);
+    // cached on disk under this adapter's key, and listed for doctor
+    const file = JSON.parse(readFileSync(join(cache, 'tokenwave', 'tune.json'), 'utf8')) as Record<string, { variant: string }>;
+    const [entry] = Object.entries(file).filter(([k]) => k.endsWith('busy-wait size 2'));
+    expect(entry![1].variant).toBe('quick');
+    expect(entry![0]).toContain(tunedChoices().adapter);
+    expect(tunedChoices().choices['busy-wait size 2']!.variant).toBe('quick');
+    // the work uses it, and says so; a second tuning finds nothing to do
+    expect(work({ size: 2 })).toBe('quick');
+    expect(choicesMade().choices['busy-wait size 2']).toEqual({ variant: 'quick', by: 'tuned' });
+    expect(await tuneFor(() => void work({ size: 2 }))).toEqual([]);
+    // a key never tuned keeps the rule
+    expect(work({ size: 3 })).toBe('by-rule');
+  });
+
+  it("'cached' uses cached choices and measures nothing; 'off' uses the rules; a forced variant wins over both", async () => {
+    setTuneMode('cached');
+    expect(await tuneFor(() => void work({ size: 4 }))).toEqual([]);
+    expect(work({ size: 4 })).toBe('by-rule');
+    expect(work({ size: 2 })).toBe('quick');
+    setTuneMode('off');
+    expect(work({ size: 2 })).toBe('by-rule');
+    expect(withVariant('busy-wait', 'slow', () => work({ size: 2 }))).toBe('slow');
+    expect(withVariant('busy-wait', 'no-such-variant', () => work({ size: 2 }))).toBe('by-rule');
+    expect(() => setTuneMode('sometimes' as never)).toThrow(/use on, cached, off/);
+  });
+
+  it('keeps the rule unless a candidate beats it by more than 3%', () => {
+    expect(winner({ 'by-rule': 1.0, quick: 0.98 }, 'by-rule')).toBe('by-rule');
+    expect(winner({ 'by-rule': 1.0, quick: 0.95 }, 'by-rule')).toBe('quick');
+    expect(winner({ 'by-rule': 1.0, quick: 1.2, slow: 0.5 }, 'by-rule')).toBe('slow');
+  });
+});
