@@ -1,5 +1,5 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (TF.js and PyTorch peers), pytorch (that table alone), host, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models (TF.js and PyTorch peers), pytorch (that table alone), host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
@@ -10,6 +10,8 @@ import { soak } from './soak.js';
 import { findTorch, torchModel } from './torch-peer.js';
 import { spectrogramThroughput } from './spectrogram.js';
 import { median } from '../src/util/timing.js';
+import { setTuneMode, tuneMode, type TuneMode } from '../src/kernels/tuner.js';
+import { compareModelWithRules, tuneModel } from '../src/train/tune.js';
 
 /** Why this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for a workload, if it has none. */
 function fitRefusal(w: Workload): Promise<string | undefined> {
@@ -173,6 +175,38 @@ if (wanted('host')) {
     const h = await hostMilliseconds(model, 4, 10);
     console.log(`  ${model.padEnd(14)} ${String(h.dispatches).padStart(10)} ${`${h.unplanned.toFixed(1)} ms`.padStart(10)} ${`${h.planned.toFixed(1)} ms`.padStart(9)} ${(h.unplanned / h.planned).toFixed(1).padStart(6)}x`);
   }
+}
+if (wanted('tune')) {
+  // The autotuner against the rules it replaces: each shape class where it chose differently, timed again
+  // (interleaved rounds, medians), and whole planned steps with tuning off and on, alternating.
+  console.log(`\nautotuner vs the rules (TOKENWAVE_TUNE=${tuneMode()} for the tuning itself)`);
+  const workloads: Workload[] = [
+    { model: 'TASR_4L_8T-8H', mode: 'train', batch: 64 },
+    { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 64 },
+    { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 1 },
+    { model: 'TASR_4L_NT-8H', mode: 'train', batch: 64 },
+  ];
+  const previous = tuneMode();
+  for (const w of workloads) {
+    const config = modelConfig(w.model);
+    const kind = w.mode === 'train' ? 'training' : 'inference';
+    setTuneMode('on');
+    const start = performance.now();
+    const tuned = await tuneModel(config, w.batch, kind);
+    const comparisons = await compareModelWithRules(config, w.batch, kind);
+    console.log(`  ${w.model} ${kind} batch ${w.batch}: ${tuned.length} shape classes tuned now (${((performance.now() - start) / 1000).toFixed(0)} s with the re-timing); ${comparisons.length} differ from the rules:`);
+    for (const c of comparisons) console.log(`    ${c.key.padEnd(58)} ${c.rule.padEnd(13)} ${c.ruleMs.toFixed(3).padStart(8)} ms  ${c.tuned.padEnd(13)} ${c.tunedMs.toFixed(3).padStart(8)} ms  ${(c.ruleMs / c.tunedMs).toFixed(2)}x`);
+    const steps: Record<TuneMode, number[]> = { on: [], cached: [], off: [] };
+    for (let round = 0; round < 3; round++) {
+      for (const mode of ['off', 'cached'] as const) {
+        setTuneMode(mode);
+        steps[mode].push((await tokenwaveModel(w, runs)).clipsPerSecond);
+      }
+    }
+    const [off, tunedRate] = [median(steps.off), median(steps.cached)];
+    console.log(`    whole planned step: ${off.toFixed(1)} clips/s with the rules, ${tunedRate.toFixed(1)} tuned: ${(tunedRate / off).toFixed(2)}x (median of 3 alternating rounds)`);
+  }
+  setTuneMode(previous);
 }
 if (wanted('soak')) {
   // Long-run health: thousands of planned steps with resumes, against the same run unplanned.

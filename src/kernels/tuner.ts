@@ -78,6 +78,8 @@ interface TunerState {
   forced: Map<string, string>;
   made: Map<string, ChoiceMade>;
   collecting: Map<string, Pending> | undefined;
+  /** Collect tuned keys too (to compare them with the rules), not only those still to tune. */
+  collectingAll: boolean;
 }
 
 const states = new WeakMap<Engine, TunerState>();
@@ -97,7 +99,7 @@ function state(): TunerState {
     for (const [key, choice] of Object.entries(readCacheSync<TunedChoice>(CACHE))) {
       if (key.startsWith(prefix)) tuned.set(key.slice(prefix.length), choice);
     }
-    s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined };
+    s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined, collectingAll: false };
     states.set(eng, s);
   }
   return s;
@@ -127,7 +129,7 @@ export function choose<P>(family: Family<P>, problem: P, prepare: () => Bench): 
   const tuned = s.mode === 'off' ? undefined : s.tuned.get(key);
   const choice: ChoiceMade = tuned && candidates.includes(tuned.variant) ? { variant: tuned.variant, by: 'tuned' } : { variant: family.rule(problem), by: 'rule' };
   if (s.collecting) {
-    if (candidates.length > 1 && !tuned && !s.collecting.has(key)) s.collecting.set(key, { family: family.name, key, candidates, rule: family.rule(problem), prepare });
+    if (candidates.length > 1 && (!tuned || s.collectingAll) && !s.collecting.has(key)) s.collecting.set(key, { family: family.name, key, candidates, rule: family.rule(problem), prepare });
   } else {
     s.made.set(key, choice);
   }
@@ -222,6 +224,42 @@ async function timeCandidates(p: Pending): Promise<Record<string, number>> {
   }
 }
 
+/** The keys `work` meets (all with more than one candidate, or only those not tuned yet), found by encoding it without running. */
+async function keysOf(work: () => void, all: boolean): Promise<Pending[]> {
+  const s = state();
+  s.collecting = new Map();
+  s.collectingAll = all;
+  try {
+    await engine().runtime.withoutRunning(work);
+    return [...s.collecting.values()];
+  } finally {
+    s.collecting = undefined;
+    s.collectingAll = false;
+  }
+}
+
+/** A tuned choice that differs from the rule, timed against it afresh (interleaved): the benchmark's check. */
+export interface RuleComparison {
+  key: string;
+  rule: string;
+  tuned: string;
+  ruleMs: number;
+  tunedMs: number;
+}
+
+/** Every cached choice `work` uses that differs from the rule, timed against the rule again. */
+export async function compareWithRules(work: () => void): Promise<RuleComparison[]> {
+  const s = state();
+  const comparisons: RuleComparison[] = [];
+  for (const p of await keysOf(work, true)) {
+    const tuned = s.tuned.get(p.key)?.variant;
+    if (tuned === undefined || tuned === p.rule || !p.candidates.includes(tuned)) continue;
+    const ms = await timeCandidates({ ...p, candidates: [p.rule, tuned] });
+    comparisons.push({ key: p.key, rule: p.rule, tuned, ruleMs: ms[p.rule]!, tunedMs: ms[tuned]! });
+  }
+  return comparisons;
+}
+
 /** The fastest candidate, unless the rule's is within RULE_MARGIN of it: a change must be worth more than noise. */
 export function winner(ms: Readonly<Record<string, number>>, rule: string): string {
   const fastest = Object.keys(ms).reduce((best, v) => (ms[v]! < ms[best]! ? v : best));
@@ -235,15 +273,7 @@ export function winner(ms: Readonly<Record<string, number>>, rule: string): stri
 export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) => void): Promise<TuneResult[]> {
   const s = state();
   if (s.mode !== 'on') return [];
-  const runtime = engine().runtime;
-  s.collecting = new Map();
-  let pending: Pending[];
-  try {
-    await runtime.withoutRunning(work);
-  } finally {
-    pending = [...s.collecting.values()];
-    s.collecting = undefined;
-  }
+  const pending = await keysOf(work, false);
   const results: TuneResult[] = [];
   const entries: Record<string, TunedChoice> = {};
   for (const [i, p] of pending.entries()) {
