@@ -10,7 +10,7 @@ import { soak } from './soak.js';
 import { findTorch, torchModel } from './torch-peer.js';
 import { spectrogramThroughput } from './spectrogram.js';
 import { median } from '../src/util/timing.js';
-import { setTuneMode, tuneMode, type TuneMode } from '../src/kernels/tuner.js';
+import { setTuneMode, tuneMode } from '../src/kernels/tuner.js';
 import { compareModelWithRules, tuneModel } from '../src/train/tune.js';
 
 /** Why this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for a workload, if it has none. */
@@ -196,7 +196,7 @@ if (wanted('tune')) {
     const comparisons = await compareModelWithRules(config, w.batch, kind);
     console.log(`  ${w.model} ${kind} batch ${w.batch}: ${tuned.length} shape classes tuned now (${((performance.now() - start) / 1000).toFixed(0)} s with the re-timing); ${comparisons.length} differ from the rules:`);
     for (const c of comparisons) console.log(`    ${c.key.padEnd(58)} ${c.rule.padEnd(13)} ${c.ruleMs.toFixed(3).padStart(8)} ms  ${c.tuned.padEnd(13)} ${c.tunedMs.toFixed(3).padStart(8)} ms  ${(c.ruleMs / c.tunedMs).toFixed(2)}x`);
-    const steps: Record<TuneMode, number[]> = { on: [], cached: [], off: [] };
+    const steps = { off: [] as number[], cached: [] as number[] };
     for (let round = 0; round < 3; round++) {
       for (const mode of ['off', 'cached'] as const) {
         setTuneMode(mode);

@@ -94,13 +94,8 @@ fn run(t: u32) {
   }
 #endif
 
-  let rows = array<vec4f, 4>(c0, c1, c2, c3);
   let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + i;
-    if (m >= u.M) { break; }
-    epilogue(c_base + m * u.ldc + n0, n0, rows[i]);
-  }
+  store_tile(c_base, m0, n0, array<vec4f, 4>(c0, c1, c2, c3));
 #if ${COLUMN_SUMS}
   if (m0 == 0u) { epilogue(c_base + u.M * u.ldc + n0, n0, col); }
 #endif

@@ -1,4 +1,4 @@
-// The epilogue both matmul kernels end in, on four columns n.. n+3 of one row of C, `at` being C's index of
+// The epilogue every matmul kernel ends in (matmul, matmul_wide, matmul_tiled), on four columns n.. n+3 of one row of C, `at` being C's index of
 // column n: scale by alpha, add the bias, keep the pre-activation in Z (for the activation's gradient), apply the
 // activation, dropout (element `at` + j of the output, as the dropout kernel draws it), add the residual R (laid
 // out as C), store. Columns past N are clamped on load and not stored.
@@ -69,4 +69,14 @@ fn epilogue(at: u32, n: u32, sums: vec4f) {
     if (n + j < u.N) { C[at + j] = v[j]; }
   }
 #endif
+}
+
+// A 4 x 4 tile of sums, rows m0.. m0+3 and columns n0.. n0+3 of the matrix at c_base, through the epilogue; rows
+// past M are not stored.
+fn store_tile(c_base: u32, m0: u32, n0: u32, rows: array<vec4f, 4>) {
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= u.M) { break; }
+    epilogue(c_base + m * u.ldc + n0, n0, rows[i]);
+  }
 }

@@ -85,14 +85,8 @@ fn run(lid: u32, group: u32) {
     workgroupBarrier();
   }
 
-  let m0 = bm + tm;
   let n0 = bn + tn;
   if (n0 >= u.N) { return; }
-  let rows = array<vec4f, 4>(c0, c1, c2, c3);
   let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + i;
-    if (m >= u.M) { break; }
-    epilogue(c_base + m * u.ldc + n0, n0, rows[i]);
-  }
+  store_tile(c_base, bm + tm, n0, array<vec4f, 4>(c0, c1, c2, c3));
 }

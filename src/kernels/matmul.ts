@@ -59,7 +59,7 @@ interface MatmulProblem {
   classRule: 'cpu' | 'gpu';
 }
 
-export const MATMUL_FAMILY: Family<MatmulProblem> = {
+const MATMUL_FAMILY: Family<MatmulProblem> = {
   name: 'matmul',
   // the exact shape: products within a factor of two of each other measured up to 2.4x apart in the variants'
   // ratio on llvmpipe, so a class wider than one shape chose wrongly for some of its members
@@ -156,7 +156,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     tiledFits: !options.columnSums,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
-  const wide = variant.file === 'matmul_wide.wgsl';
+  const wide = variant === MATMUL_VARIANTS.wide16x8;
   const tilesM = Math.ceil(M / variant.rows);
   const tilesN = Math.ceil(N / variant.cols);
   const { activation, preActivation, residual, dropout } = options;

@@ -57,10 +57,10 @@ export interface TunedChoice {
   measuredAt: string;
 }
 
-/** What decided a family's variant for a key in this process. */
+/** What decided a family's variant for a key in this process (forced variants, the tuner's own, are not recorded). */
 export interface ChoiceMade {
   variant: string;
-  by: 'tuned' | 'rule' | 'forced';
+  by: 'tuned' | 'rule';
 }
 
 interface Pending {
@@ -128,9 +128,10 @@ export function choose<P>(family: Family<P>, problem: P, prepare: () => Bench): 
   if (forced !== undefined && candidates.includes(forced)) return forced;
   const key = `${family.name} ${family.key(problem)}`;
   const tuned = s.mode === 'off' ? undefined : s.tuned.get(key);
-  const choice: ChoiceMade = tuned && candidates.includes(tuned.variant) ? { variant: tuned.variant, by: 'tuned' } : { variant: family.rule(problem), by: 'rule' };
+  const rule = family.rule(problem);
+  const choice: ChoiceMade = tuned && candidates.includes(tuned.variant) ? { variant: tuned.variant, by: 'tuned' } : { variant: rule, by: 'rule' };
   if (s.collecting) {
-    if (candidates.length > 1 && (!tuned || s.collectingAll) && !s.collecting.has(key)) s.collecting.set(key, { family: family.name, key, candidates, rule: family.rule(problem), prepare });
+    if (candidates.length > 1 && (!tuned || s.collectingAll) && !s.collecting.has(key)) s.collecting.set(key, { family: family.name, key, candidates, rule, prepare });
   } else {
     s.made.set(key, choice);
   }
@@ -180,11 +181,15 @@ export interface TuneResult extends TunedChoice {
   rule: string;
 }
 
-/** A kept tensor of `t`'s shape and type holding seeded values in [-1, 1) (zeros for integers): a tuner's scratch operand. */
+/** A kept tensor of `shape` holding seeded values in [-1, 1): an operand for timing a kernel (the tuner, the peaks). */
+export function scratchTensor(shape: readonly number[], seed: number): Tensor {
+  const random = seededRandom(seed);
+  return Tensor.from(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => random() * 2 - 1), [...shape]).keep();
+}
+
+/** A scratch operand of `t`'s shape and type (zeros for integers). */
 export function scratchLike(t: Tensor): Tensor {
-  if (t.dtype === 'i32') return Tensor.from(new Int32Array(t.size), [...t.shape], 'i32').keep();
-  const random = seededRandom(t.size);
-  return Tensor.from(Float32Array.from({ length: t.size }, () => random() * 2 - 1), [...t.shape]).keep();
+  return t.dtype === 'i32' ? Tensor.from(new Int32Array(t.size), [...t.shape], 'i32').keep() : scratchTensor(t.shape, t.size);
 }
 
 /** Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together. */

@@ -3,10 +3,10 @@
 // tokenwave version, and cached in ~/.cache/tokenwave/peaks.json (XDG_CACHE_HOME is honoured).
 import { permuteKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
+import { scratchTensor } from '../kernels/tuner.js';
 import { adapterKey, engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readCache, updateCache } from '../util/cache.js';
-import { seededRandom } from '../util/random.js';
 
 export interface Peaks {
   /** Best matmul throughput, GFLOP/s (2 FLOPs per multiply-add). */
@@ -46,14 +46,10 @@ async function secondsPerCall(fn: () => void, minSeconds = 0.4): Promise<number>
   return best;
 }
 
-const randomTensor = (shape: number[], seed: number) => {
-  const r = seededRandom(seed);
-  return Tensor.from(Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => r() * 2 - 1), shape).keep();
-};
 
 /** GFLOP/s of an n x n x n matmul, timed for about 3 x `minSeconds`. */
 async function matmulRate(n: number, minSeconds?: number): Promise<number> {
-  const [a, b] = [randomTensor([n, n], 1), randomTensor([n, n], 2)];
+  const [a, b] = [scratchTensor([n, n], 1), scratchTensor([n, n], 2)];
   try {
     const seconds = await secondsPerCall(() => tidy(() => void matmulKernel(a, b, { batch: 1, M: n, N: n, K: n, aBatched: false, bBatched: false })), minSeconds);
     return (2 * n ** 3) / seconds / 1e9;
