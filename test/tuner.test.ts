@@ -12,7 +12,7 @@ process.env.XDG_CACHE_HOME = cache;
 useEngine();
 
 /** Milliseconds each candidate costs per call. */
-const COST: Record<string, number> = { 'by-rule': 1.5, quick: 0.3, slow: 4 };
+const COST: Record<string, number> = { 'by-rule': 2, quick: 0.2, slow: 20 }; // a factor of 10 apart: the ordering survives a loaded machine's stretched busy waits
 
 interface Problem {
   size: number;
@@ -51,7 +51,7 @@ describe('autotuner', () => {
     expect(r!.key).toBe('busy-wait size 2');
     expect(r!.rule).toBe('by-rule');
     expect(r!.variant).toBe('quick');
-    expect(r!.ms.quick!).toBeGreaterThanOrEqual(0.3);
+    expect(r!.ms.quick!).toBeGreaterThanOrEqual(0.2);
     expect(r!.ms.quick!).toBeLessThan(r!.ms['by-rule']!);
     expect(r!.ms['by-rule']!).toBeLessThan(r!.ms.slow!);
     expect(progress).toEqual([0, 1]);

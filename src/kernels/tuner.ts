@@ -1,7 +1,7 @@
 // The autotuner, one mechanism for every kernel family that has more than one way to compute a problem. A family
 // declares its candidate variants, the key (a shape class) that decides between them, and today's hand-written
-// rule. The tuner times the candidates on this adapter (wall clock around submits of many calls each, medians,
-// interleaved, a bounded budget per key) and keeps the fastest per adapter, backend, tokenwave version and key in
+// rule. The tuner times the candidates on this adapter (wall clock around submits of many calls each, less an empty
+// submit's cost, medians, interleaved, a bounded budget per key) and keeps the fastest per adapter, backend, tokenwave version and key in
 // ~/.cache/tokenwave/tune.json. Choosing is synchronous (a kernel decides as it is dispatched), so tuning happens
 // ahead of the work: tuneFor() encodes the work once without running it to find its keys, then times what is not
 // cached. A run uses only what was cached before it started, so it stays bit-reproducible for a seed.
@@ -192,37 +192,54 @@ export function scratchLike(t: Tensor): Tensor {
   return t.dtype === 'i32' ? Tensor.from(new Int32Array(t.size), [...t.shape], 'i32').keep() : scratchTensor(t.shape, t.size);
 }
 
-/** Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together. */
-async function sample(familyName: string, variant: string, bench: Bench, calls: number): Promise<number> {
+/**
+ * Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together, less
+ * `overheadMs` (what submitting and waiting cost with no work), so that short kernels are not read as the wait.
+ */
+async function sample(familyName: string, variant: string, bench: Bench, calls: number, overheadMs: number): Promise<number> {
   const runtime = engine().runtime;
   const start = performance.now();
   withVariant(familyName, variant, () => {
     for (let i = 0; i < calls; i++) tidy(() => bench.run());
   });
   await runtime.sync();
-  return (performance.now() - start) / calls;
+  return Math.max(0, performance.now() - start - overheadMs) / calls;
+}
+
+/** The median milliseconds of a submit and wait with nothing in it. */
+async function syncOverheadMs(): Promise<number> {
+  const runtime = engine().runtime;
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    await runtime.sync();
+    times.push(performance.now() - start);
+  }
+  return median(times);
 }
 
 /**
- * Times the candidates of one key, interleaved round by round, and returns their median ms per call. A candidate
- * whose first timed call took more than PRUNE times the best's is not timed further (its one call is its figure).
+ * Times the candidates of one key, interleaved round by round, and returns their median ms per call. When
+ * `prune`, a candidate whose first timed call took more than PRUNE times the best's is not timed further (its one
+ * call is its figure): enough to choose, not to quote.
  */
-async function timeCandidates(p: Pending): Promise<Record<string, number>> {
+async function timeCandidates(p: Pending, prune: boolean): Promise<Record<string, number>> {
   const bench = p.prepare();
   try {
+    const overhead = await syncOverheadMs();
     const first: Record<string, number> = {};
     // a first call compiles the variant's pipeline; the second is its first figure
     for (const v of p.candidates) {
-      await sample(p.family, v, bench, 1);
-      first[v] = await sample(p.family, v, bench, 1);
+      await sample(p.family, v, bench, 1, overhead);
+      first[v] = await sample(p.family, v, bench, 1, overhead);
     }
     const best = Math.min(...Object.values(first));
-    const contenders = p.candidates.filter((v) => first[v]! <= PRUNE * best);
+    const contenders = p.candidates.filter((v) => !prune || first[v]! <= PRUNE * best);
     const times: Record<string, number[]> = Object.fromEntries(contenders.map((v) => [v, []]));
-    const calls = (v: string) => Math.max(1, Math.min(MAX_CALLS_PER_SAMPLE, Math.ceil(SAMPLE_MS / first[v]!)));
+    const calls = (v: string) => Math.max(1, Math.min(MAX_CALLS_PER_SAMPLE, Math.ceil(SAMPLE_MS / Math.max(first[v]!, 1e-3))));
     const start = performance.now();
     for (let round = 0; round < MAX_ROUNDS && (round < MIN_ROUNDS || performance.now() - start < BUDGET_MS); round++) {
-      for (const v of contenders) times[v]!.push(await sample(p.family, v, bench, calls(v)));
+      for (const v of contenders) times[v]!.push(await sample(p.family, v, bench, calls(v), overhead));
     }
     return Object.fromEntries(p.candidates.map((v) => [v, times[v] ? median(times[v]) : first[v]!]));
   } finally {
@@ -260,7 +277,7 @@ export async function compareWithRules(work: () => void): Promise<RuleComparison
   for (const p of await keysOf(work, true)) {
     const tuned = s.tuned.get(p.key)?.variant;
     if (tuned === undefined || tuned === p.rule || !p.candidates.includes(tuned)) continue;
-    const ms = await timeCandidates({ ...p, candidates: [p.rule, tuned] });
+    const ms = await timeCandidates({ ...p, candidates: [p.rule, tuned] }, false);
     comparisons.push({ key: p.key, rule: p.rule, tuned, ruleMs: ms[p.rule]!, tunedMs: ms[tuned]! });
   }
   return comparisons;
@@ -284,7 +301,7 @@ export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) =
   const entries: Record<string, TunedChoice> = {};
   for (const [i, p] of pending.entries()) {
     onProgress?.({ done: i, total: pending.length, key: p.key });
-    const ms = await timeCandidates(p);
+    const ms = await timeCandidates(p, true);
     const variant = winner(ms, p.rule);
     const choice: TunedChoice = { variant, ms, measuredAt: new Date().toISOString() };
     s.tuned.set(p.key, choice);
