@@ -5,6 +5,7 @@ import { runSelfTest } from '../runtime/selftest.js';
 import { tunedChoices, tuneMode } from '../kernels/tuner.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { backendOption } from './options.js';
+import { formatTimings } from './tune.js';
 
 const LIMITS_SHOWN = [
   'maxComputeInvocationsPerWorkgroup',
@@ -54,10 +55,7 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       console.log(selfTest.message);
       const tuned = Object.entries(report.tuning.choices);
       console.log(`tuning:        TOKENWAVE_TUNE=${report.tuning.mode}; ${tuned.length} kernel shape classes tuned for this adapter (${report.tuning.file})`);
-      for (const [key, choice] of tuned) {
-        const others = Object.entries(choice.ms).map(([v, ms]) => `${v} ${ms.toFixed(3)}`).join(', ');
-        console.log(`  ${key}: ${choice.variant} (ms per call: ${others})`);
-      }
+      for (const [key, choice] of tuned) console.log(`  ${key}: ${choice.variant} (ms per call: ${formatTimings(choice.ms)})`);
       if (peaks) {
         console.log(`peaks:         ${peaks.gflops.toFixed(2)} GFLOP/s (best matmul, ${peaks.matmul}), ${peaks.gbps.toFixed(2)} GB/s (copy); cached for the profiler's roofline`);
       }

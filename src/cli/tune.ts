@@ -9,6 +9,11 @@ import { init, shutdown } from '../tensor/engine.js';
 import { backendOption, integerOption } from './options.js';
 import { progressBar } from './progress.js';
 
+/** A choice's timings as one line: each candidate and its median ms per call. */
+export function formatTimings(ms: Readonly<Record<string, number>>): string {
+  return Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(3)}`).join(', ');
+}
+
 /** Tunes the keys of each (batch, kind) step of `config` not cached yet, with a progress bar; says what it did. */
 export async function tuneSteps(config: ModelConfig, steps: readonly { batch: number; kind: StepKind }[]): Promise<TuneResult[]> {
   if (tuneMode() !== 'on') return [];
@@ -58,9 +63,8 @@ async function tune(models: string[], o: TuneOptions): Promise<void> {
       return;
     }
     for (const r of all) {
-      const timings = Object.entries(r.ms).map(([v, ms]) => `${v} ${ms.toFixed(3)}`).join(', ');
       const gain = r.variant === r.rule ? 'the rule' : `${(r.ms[r.rule]! / r.ms[r.variant]!).toFixed(2)}x the rule (${r.rule})`;
-      console.log(`${r.key}: ${r.variant}, ${gain}; ms per call: ${timings}`);
+      console.log(`${r.key}: ${r.variant}, ${gain}; ms per call: ${formatTimings(r.ms)}`);
     }
   } finally {
     shutdown();
