@@ -283,6 +283,16 @@ export async function compareWithRules(work: () => void): Promise<RuleComparison
   return comparisons;
 }
 
+/**
+ * `variant` if it beats the rule again, by the same margin, when the two are timed afresh side by side; else the
+ * rule. On a busy machine one timing can crown a variant that the next finds slower than the rule (measured on
+ * llvmpipe: choices made by one timing lost to the rule by up to 0.87x when timed again).
+ */
+async function confirmed(p: Pending, variant: string): Promise<string> {
+  if (variant === p.rule) return variant;
+  return winner(await timeCandidates({ ...p, candidates: [p.rule, variant] }, false), p.rule);
+}
+
 /** The fastest candidate, unless the rule's is within RULE_MARGIN of it: a change must be worth more than noise. */
 export function winner(ms: Readonly<Record<string, number>>, rule: string): string {
   const fastest = Object.keys(ms).reduce((best, v) => (ms[v]! < ms[best]! ? v : best));
@@ -302,7 +312,7 @@ export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) =
   for (const [i, p] of pending.entries()) {
     onProgress?.({ done: i, total: pending.length, key: p.key });
     const ms = await timeCandidates(p, true);
-    const variant = winner(ms, p.rule);
+    const variant = await confirmed(p, winner(ms, p.rule));
     const choice: TunedChoice = { variant, ms, measuredAt: new Date().toISOString() };
     s.tuned.set(p.key, choice);
     entries[s.prefix + p.key] = choice;
