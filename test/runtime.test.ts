@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseAdapter, NoAdapterError, requestedBackend } from '../src/runtime/adapter.js';
 import { KernelCompileError, KernelDeclarationError, read, renderKernel, write } from '../src/runtime/kernel.js';
 import { GpuValidationError, Runtime, STORAGE_USAGE } from '../src/runtime/runtime.js';
-import { runSelfTest } from '../src/runtime/selftest.js';
+import { runSelfTest, timestampResolutionNs } from '../src/runtime/selftest.js';
+import { clockStepNs } from '../src/runtime/timer.js';
 import { waitGently } from '../src/runtime/gentle-wait.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/shaders/${name}`, import.meta.url));
@@ -251,6 +252,22 @@ describe('command stream and pool', () => {
     const buffer = runtime.pool.acquire(64, STORAGE_USAGE);
     runtime.pool.release(buffer);
     expect(() => runtime.pool.release(buffer)).toThrow(/released twice/);
+  });
+});
+
+describe('timestamp resolution', () => {
+  it("is the finest step between timestamps: Dawn's 65,536 ns quantization, a nanosecond clock, none when nothing moved", () => {
+    expect(clockStepNs([1_000_000n, 1_065_536n, 1_196_608n, 1_000_000n + 65_536n * 7n])).toBe(65_536);
+    expect(clockStepNs([500n, 520n, 530n, 1_530n])).toBe(10);
+    expect(clockStepNs([77n, 78n, 1_000n])).toBe(1);
+    expect(clockStepNs([42n, 42n, 42n])).toBeUndefined();
+    expect(clockStepNs([])).toBeUndefined();
+  });
+
+  it("on this adapter: finer than Dawn's quantization where it has timestamps (the toggle is off), none where it has none", async () => {
+    const ns = await timestampResolutionNs(runtime);
+    if (runtime.features.includes('timestamp-query')) expect(ns).toBeLessThan(65_536);
+    else expect(ns).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 // `tokenwave doctor`: the adapter, its limits and features, and a self-test kernel checked against the CPU.
 import { Command } from 'commander';
 import { machinePeaks, type Peaks } from '../profile/peaks.js';
-import { runSelfTest } from '../runtime/selftest.js';
+import { runSelfTest, timestampResolutionNs } from '../runtime/selftest.js';
 import { tunedChoices, tuneMode } from '../kernels/tuner.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { backendOption } from './options.js';
@@ -28,6 +28,7 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       peaks = await machinePeaks({ remeasure: true });
     }
     const limits = Object.fromEntries(LIMITS_SHOWN.map((k) => [k, runtime.limits[k]]));
+    const resolutionNs = selfTest.ok ? await timestampResolutionNs(runtime) : undefined;
     const report = {
       adapter: runtime.adapterName,
       backend: runtime.backend,
@@ -36,6 +37,7 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       features: runtime.features,
       limits,
       kernelVariants: runtime.kernelVariants,
+      ...(resolutionNs !== undefined ? { timestampResolutionNs: resolutionNs } : {}),
       attempts: runtime.attempts,
       selfTest,
       ...(peaks ? { peaks } : {}),
@@ -48,7 +50,8 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       console.log(`backend:       ${report.backend} (${report.featureLevel} feature level)`);
       console.log(`kind:          ${report.software ? 'software (CPU rasterizer, no GPU)' : 'hardware GPU'}; ${report.kernelVariants} kernel variants`);
       console.log(`features:      ${report.features.join(', ') || '(none)'}`);
-      console.log(`timestamps:    ${report.features.includes('timestamp-query') ? 'yes' : 'no (whole steps are timed on the CPU)'}`);
+      const resolution = resolutionNs === undefined ? '' : `, resolution ${resolutionNs.toLocaleString('en-US')} ns${resolutionNs >= 65_536 ? " (Dawn's quantization: kernels shorter than about 0.1 ms read as 0 or one tick)" : ''}`;
+      console.log(`timestamps:    ${report.features.includes('timestamp-query') ? `yes${resolution}` : 'no (whole steps are timed on the CPU)'}`);
       console.log('limits:');
       for (const [key, value] of Object.entries(limits)) console.log(`  ${key.padEnd(36)} ${value}`);
       console.log(`adapters tried: ${report.attempts.join('; ')}`);

@@ -14,6 +14,7 @@ import { init, shutdown } from '../tensor/engine.js';
 import { checkBatchFits } from '../train/fits.js';
 import { tuneSteps } from './tune.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
+import { median } from '../util/timing.js';
 import { backendOption, integerOption, parseModelOptions, UsageError } from './options.js';
 
 interface ProfileCommandOptions {
@@ -74,7 +75,12 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
     const topShare = byKernel.slice(0, 5).reduce((s, r) => s + r.share, 0);
     console.log(`${title}: the median of ${steps} profiled after ${warmup} warm-up, ${p.parameters.toLocaleString('en-US')} parameters`);
     console.log(`adapter: ${p.adapter} (${p.backend}, ${p.kernelVariants} kernel variants)`);
-    console.log(`timing:  ${METHOD_TEXT[p.method]}`);
+    console.log(`timing:  ${METHOD_TEXT[p.method]}${p.timestampResolutionNs === undefined ? '' : `; resolution ${p.timestampResolutionNs.toLocaleString('en-US')} ns`}`);
+    const resolutionMs = (p.timestampResolutionNs ?? 0) / 1e6;
+    const typicalMs = median(records.map((r) => r.ms));
+    if (typicalMs < 10 * resolutionMs) {
+      console.log(`         the timestamps are coarse for these kernels (the median kernel takes ${(typicalMs * 1000).toFixed(1)} us, under 10 ticks): per-kernel times are rounded; --timing isolated times each alone`);
+    }
     const made = Object.values(p.kernels.choices);
     const tuned = made.filter((c) => c.by === 'tuned').length;
     console.log(`kernels: TOKENWAVE_TUNE=${p.kernels.tuning}: ${tuned} of ${made.length} shape classes by the tuner's measurements, ${made.length - tuned} by the rules (--json lists them; the kernel names below say the variants)`);

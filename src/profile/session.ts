@@ -37,6 +37,8 @@ export interface ModelProfile {
   backend: string;
   kernelVariants: string;
   method: TimingMethod;
+  /** The GPU timestamps' effective resolution over the profiled steps, ns (timestamps only). */
+  timestampResolutionNs?: number;
   parameters: number;
   steps: ProfiledStep[];
   /** JavaScript per step: the call that builds and encodes it, before the result is read back (median, ms). */
@@ -114,9 +116,11 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
     for (let i = 0; i < o.warmup; i++) await step();
     const steps: ProfiledStep[] = [];
     let method: TimingMethod | undefined;
+    let resolutionNs: number | undefined;
     for (let i = 0; i < o.steps; i++) {
       const p = await eng.profile(step, { method: o.method });
       method = p.method;
+      if (p.resolutionNs !== undefined) resolutionNs = Math.min(resolutionNs ?? Infinity, p.resolutionNs);
       steps.push({ records: p.records, wallMs: p.wallMs, kernelMs: p.kernelMs });
     }
     // Timed at batch 1, where steps are quick enough to run the many that V8 needs to warm up: a step's
@@ -135,6 +139,7 @@ export async function profileModel(config: ModelConfig, o: ProfileOptions): Prom
       backend: `${r.backend} (${r.featureLevel})`,
       kernelVariants: r.kernelVariants,
       method: method!,
+      ...(resolutionNs !== undefined ? { timestampResolutionNs: resolutionNs } : {}),
       parameters: model.parameterCount(),
       steps,
       encodeMs,

@@ -14,7 +14,7 @@ import {
   type UniformValues,
 } from './kernel.js';
 import { BufferPool } from './pool.js';
-import { DispatchTimer, type DispatchTiming, type TimingMethod } from './timer.js';
+import { DispatchTimer, type TimedDispatches, type TimingMethod } from './timer.js';
 import { waitGently } from './gentle-wait.js';
 import { ArgumentError, TokenwaveError } from '../util/errors.js';
 
@@ -441,8 +441,8 @@ export class Runtime {
     return method;
   }
 
-  /** Stops timing once all timed work has run, and returns every timed dispatch's time. */
-  async stopTiming(): Promise<DispatchTiming[]> {
+  /** Stops timing once all timed work has run, and returns every timed dispatch's time (and the timestamps' resolution). */
+  async stopTiming(): Promise<TimedDispatches> {
     const timer = this.timer;
     if (!timer) throw new Error('dispatch timing is not on');
     await this.sync();

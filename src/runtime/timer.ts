@@ -22,6 +22,31 @@ export interface DispatchTiming {
   startMs: number;
 }
 
+/** What a timing session measured: every dispatch, and the finest step the GPU's timestamps took (timestamps only). */
+export interface TimedDispatches {
+  timings: DispatchTiming[];
+  /**
+   * The greatest common divisor of every timestamp's distance from the first, in nanoseconds: the clock's effective
+   * resolution (Dawn rounds timestamps to 65,536 ns unless its timestamp_quantization toggle is off). Undefined
+   * where timestamps were not used or all were equal (a resolution coarser than everything timed).
+   */
+  resolutionNs?: number;
+}
+
+/** Greatest common divisor of two non-negative integers. */
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+
+/** The finest step between timestamps (ns): the GCD of their distances from the first; undefined if all are equal. */
+export function clockStepNs(times: Iterable<bigint>): number | undefined {
+  let origin: bigint | undefined;
+  let step = 0n;
+  for (const t of times) {
+    origin ??= t;
+    step = gcd(step, t > origin ? t - origin : origin - t);
+  }
+  return step > 0n ? Number(step) : undefined;
+}
+
 interface LoggedDispatch {
   index: number;
   kernel: string;
@@ -121,9 +146,10 @@ export class DispatchTimer {
   }
 
   /** Every dispatch's time. Call once the timed work is submitted and done. */
-  async finish(): Promise<DispatchTiming[]> {
+  async finish(): Promise<TimedDispatches> {
     const ms = new Array<number>(this.count).fill(0);
     const start = new Array<number>(this.count).fill(0);
+    const stamps: bigint[] = [];
     if (this.querySet) {
       let origin: bigint | undefined;
       for (const { first, times } of await waitGently(Promise.all(this.reads))) {
@@ -132,6 +158,7 @@ export class DispatchTimer {
           origin ??= begin;
           ms[first + k] = Math.max(0, Number(end - begin) / 1e6);
           start[first + k] = Number(begin - origin) / 1e6;
+          stamps.push(begin, end);
         }
       }
       this.querySet.destroy();
@@ -139,7 +166,9 @@ export class DispatchTimer {
     } else {
       await this.replay(ms, start);
     }
-    return ms.map((t, index) => ({ index, kernel: this.kernels[index]!, workgroups: this.workgroups[index]!, ms: t, startMs: start[index]! }));
+    const timings = ms.map((t, index) => ({ index, kernel: this.kernels[index]!, workgroups: this.workgroups[index]!, ms: t, startMs: start[index]! }));
+    const resolutionNs = clockStepNs(stamps);
+    return resolutionNs !== undefined ? { timings, resolutionNs } : { timings };
   }
 
   /** The cost of submitting an empty command buffer and waiting for it (median of a few). */

@@ -96,13 +96,21 @@ export class Engine {
       await runtime.stopTiming().catch(() => undefined);
       throw err;
     }
-    const timings = await runtime.stopTiming();
+    const { timings, resolutionNs } = await runtime.stopTiming();
     const records: ProfiledRecord[] = [];
     for (const r of captured.records) {
       const t = r.dispatch === undefined ? undefined : timings[r.dispatch];
       if (t) records.push({ ...r, dispatch: t.index, ms: t.ms, startMs: t.startMs, workgroups: t.workgroups });
     }
-    return { result: captured.result, records, tfOps: captured.tfOps, method, wallMs, kernelMs: records.reduce((s, r) => s + r.ms, 0) };
+    return {
+      result: captured.result,
+      records,
+      tfOps: captured.tfOps,
+      method,
+      ...(resolutionNs !== undefined ? { resolutionNs } : {}),
+      wallMs,
+      kernelMs: records.reduce((s, r) => s + r.ms, 0),
+    };
   }
 }
 
@@ -121,6 +129,8 @@ export interface Profile<T> {
   records: ProfiledRecord[];
   tfOps: TfOp[];
   method: TimingMethod;
+  /** The timestamps' effective resolution in nanoseconds (see runtime/timer.ts), where they were used. */
+  resolutionNs?: number;
   /** Wall time of the profiled call (JavaScript, encoding, submits and GPU work), ms. */
   wallMs: number;
   /** Sum of the kernel times, ms. */
