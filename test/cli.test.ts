@@ -94,14 +94,24 @@ describe('tokenwave CLI', () => {
     const env = { TOKENWAVE_TUNE: 'on', XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'tokenwave-tune-cli-')) };
     const tuned = await tokenwaveWith(env, 'tune', 'TASR_4L_8T-8H', '--batch', '1', '--json');
     expect(tuned.code, tuned.stderr).toBe(0);
-    const results = JSON.parse(tuned.stdout) as { model: string; key: string; variant: string; rule: string; ms: Record<string, number> }[];
+    const results = JSON.parse(tuned.stdout) as { model: string; key: string; variant: string; rule: string; ms: Record<string, number>; recheck?: Record<string, number> }[];
     expect(results.length).toBeGreaterThan(3);
     for (const r of results) {
       expect(r.model).toBe('TASR_4L_8T-8H');
       expect(r.key).toMatch(/^matmul /);
-      // every candidate timed, the rule's among them, and the winner no slower than the best by more than the rule's margin
+      // every candidate timed, the rule's among them
       expect(Object.keys(r.ms)).toContain(r.rule);
-      expect(r.ms[r.variant]!).toBeLessThanOrEqual(Math.min(...Object.values(r.ms)) * 1.1);
+      const fastest = Object.keys(r.ms).find((v) => r.ms[v] === Math.min(...Object.values(r.ms)))!;
+      if (!r.recheck) {
+        // the rule kept on the first timing: no candidate beat it by more than the 10% margin
+        expect(r.variant).toBe(r.rule);
+        expect(r.ms[r.rule]!).toBeLessThanOrEqual(r.ms[fastest]! * 1.1);
+      } else {
+        // the first timing's winner beat the rule by the margin; timed again beside it, it keeps the key only by winning again
+        expect(r.ms[r.rule]!).toBeGreaterThan(r.ms[fastest]! * 1.1);
+        expect(Object.keys(r.recheck).sort()).toEqual([r.rule, fastest].sort());
+        expect(r.variant).toBe(r.recheck[r.rule]! > r.recheck[fastest]! * 1.1 ? fastest : r.rule);
+      }
     }
     const doctor = await tokenwaveWith(env, 'doctor', '--json');
     const report = JSON.parse(doctor.stdout) as { tuning: { mode: string; choices: Record<string, { variant: string }> } };

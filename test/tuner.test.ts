@@ -54,6 +54,9 @@ describe('autotuner', () => {
     expect(r!.ms.quick!).toBeGreaterThanOrEqual(0.2);
     expect(r!.ms.quick!).toBeLessThan(r!.ms['by-rule']!);
     expect(r!.ms['by-rule']!).toBeLessThan(r!.ms.slow!);
+    // a winner other than the rule is timed again beside it, and wins again
+    expect(Object.keys(r!.recheck!).sort()).toEqual(['by-rule', 'quick']);
+    expect(r!.recheck!.quick! * 1.1).toBeLessThan(r!.recheck!['by-rule']!);
     expect(progress).toEqual([0, 1]);
     // cached on disk under this adapter's key, and listed for doctor
     const file = JSON.parse(readFileSync(join(cache, 'tokenwave', 'tune.json'), 'utf8')) as Record<string, { variant: string }>;

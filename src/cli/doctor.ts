@@ -58,7 +58,9 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       console.log(selfTest.message);
       const tuned = Object.entries(report.tuning.choices);
       console.log(`tuning:        TOKENWAVE_TUNE=${report.tuning.mode}; ${tuned.length} kernel shape classes tuned for this adapter (${report.tuning.file})`);
-      for (const [key, choice] of tuned) console.log(`  ${key}: ${choice.variant} (ms per call: ${formatTimings(choice.ms)})`);
+      for (const [key, choice] of tuned) {
+        console.log(`  ${key}: ${choice.variant} (ms per call: ${formatTimings(choice.ms)}${choice.recheck ? `; re-timed beside the rule: ${formatTimings(choice.recheck)}` : ''})`);
+      }
       if (peaks) {
         console.log(`peaks:         ${peaks.gflops.toFixed(2)} GFLOP/s (best matmul, ${peaks.matmul}), ${peaks.gbps.toFixed(2)} GB/s (copy); cached for the profiler's roofline`);
       }

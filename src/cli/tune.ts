@@ -64,7 +64,7 @@ async function tune(models: string[], o: TuneOptions): Promise<void> {
     }
     for (const r of all) {
       const gain = r.variant === r.rule ? 'the rule' : `${(r.ms[r.rule]! / r.ms[r.variant]!).toFixed(2)}x the rule (${r.rule})`;
-      console.log(`${r.key}: ${r.variant}, ${gain}; ms per call: ${formatTimings(r.ms)}`);
+      console.log(`${r.key}: ${r.variant}, ${gain}; ms per call: ${formatTimings(r.ms)}${r.recheck ? `; re-timed beside the rule: ${formatTimings(r.recheck)}` : ''}`);
     }
   } finally {
     shutdown();

@@ -54,6 +54,8 @@ export interface Bench {
 export interface TunedChoice {
   variant: string;
   ms: Record<string, number>;
+  /** Where the first timing's winner was not the rule: the two timed again side by side, which decided. */
+  recheck?: Record<string, number>;
   measuredAt: string;
 }
 
@@ -284,13 +286,15 @@ export async function compareWithRules(work: () => void): Promise<RuleComparison
 }
 
 /**
- * `variant` if it beats the rule again, by the same margin, when the two are timed afresh side by side; else the
- * rule. On a busy machine one timing can crown a variant that the next finds slower than the rule (measured on
- * llvmpipe: choices made by one timing lost to the rule by up to 0.87x when timed again).
+ * The choice for a key whose candidates took `ms`: their winner if it is the rule, else the winner of the rule
+ * and it timed afresh side by side (`recheck`). On a busy machine one timing can crown a variant that the next
+ * finds slower than the rule (measured on llvmpipe: such choices lost to the rule by up to 0.87x when re-timed).
  */
-async function confirmed(p: Pending, variant: string): Promise<string> {
-  if (variant === p.rule) return variant;
-  return winner(await timeCandidates({ ...p, candidates: [p.rule, variant] }, false), p.rule);
+async function decide(p: Pending, ms: Record<string, number>): Promise<Pick<TunedChoice, 'variant' | 'recheck'>> {
+  const first = winner(ms, p.rule);
+  if (first === p.rule) return { variant: first };
+  const recheck = await timeCandidates({ ...p, candidates: [p.rule, first] }, false);
+  return { variant: winner(recheck, p.rule), recheck };
 }
 
 /** The fastest candidate, unless the rule's is within RULE_MARGIN of it: a change must be worth more than noise. */
@@ -312,8 +316,7 @@ export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) =
   for (const [i, p] of pending.entries()) {
     onProgress?.({ done: i, total: pending.length, key: p.key });
     const ms = await timeCandidates(p, true);
-    const variant = await confirmed(p, winner(ms, p.rule));
-    const choice: TunedChoice = { variant, ms, measuredAt: new Date().toISOString() };
+    const choice: TunedChoice = { ...(await decide(p, ms)), ms, measuredAt: new Date().toISOString() };
     s.tuned.set(p.key, choice);
     entries[s.prefix + p.key] = choice;
     results.push({ key: p.key, rule: p.rule, ...choice });
