@@ -2,8 +2,9 @@
 // the loss read back) and an inference batch (logits read back), tokenwave against the same models written with
 // TensorFlow.js ops (bench/tfjs-model.ts) on its WebGPU backend (same Dawn adapter) and its WASM backend.
 import * as tf from '@tensorflow/tfjs-core';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { transformerConfig } from '../src/models/audio-transformer-config.js';
 import { modelConfig } from '../src/models/config.js';
+import { buildModel } from '../src/models/registry.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { stepJavaScript } from '../src/profile/session.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -35,7 +36,7 @@ function inputs(batch: number, seed: number): { x: Float32Array; labels: Int32Ar
 const secondsPerCall = async (call: () => Promise<void>, runs: number) => (await medianMsAfterWarmUp(call, runs)) / 1000;
 
 export async function tokenwaveModel(w: Workload, runs: number): Promise<Measured> {
-  const model = new AudioTransformer(modelConfig(w.model));
+  const model = buildModel(modelConfig(w.model));
   const optimizer = w.mode === 'train' ? new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 1e-4 }) : undefined;
   const data = inputs(w.batch, 1);
   const x = Tensor.from(data.x, [w.batch, FRAMES, BINS]).keep();
@@ -60,7 +61,7 @@ export async function tokenwaveModel(w: Workload, runs: number): Promise<Measure
 
 /** The same workload on TF.js's current backend (set by the caller). */
 export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
-  const model = new TfjsTasr(modelConfig(w.model));
+  const model = new TfjsTasr(transformerConfig(w.model));
   const data = inputs(w.batch, 1);
   const x = tf.tensor3d(data.x, [w.batch, FRAMES, BINS]);
   const labels = tf.oneHot(tf.tensor1d(data.labels, 'int32'), 8) as tf.Tensor2D;
@@ -86,7 +87,7 @@ export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
  * unplanned (op by op) and planned (replayed).
  */
 export async function hostMilliseconds(model: string, batch: number, runs: number): Promise<{ unplanned: number; planned: number; dispatches: number }> {
-  const net = new AudioTransformer(modelConfig(model));
+  const net = buildModel(modelConfig(model));
   const optimizer = new AdamW(net.parameters(), { lr: 1e-4, weightDecay: 1e-4 });
   const data = inputs(batch, 2);
   const x = Tensor.from(data.x, [batch, FRAMES, BINS]).keep();

@@ -6,8 +6,7 @@
 // slices and matrix products), on every backend alike.
 import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from '../src/models/config.js';
-import { gridSide } from '../src/models/config.js';
+import { gridSide, type TransformerConfig } from '../src/models/audio-transformer-config.js';
 import { seededRandom } from '../src/util/random.js';
 
 register('./esm-hooks.mjs', import.meta.url);
@@ -94,7 +93,7 @@ export class TfjsTasr {
   private readonly moving: Record<string, tf.Tensor> = {};
   readonly tokens: number;
 
-  constructor(readonly c: ModelConfig) {
+  constructor(readonly c: TransformerConfig) {
     if (c.family !== 'TASR' || c.mbconvBlocks !== 1 || c.tokenFuser || c.tokenLearnerVersion !== 'v1' || c.tokenLearnerAt !== 0) {
       throw new Error(`the TF.js peer implements the paper's TASR models (one MBConv block, TokenLearner v1 on the grid), not ${c.name}`);
     }

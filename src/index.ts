@@ -30,8 +30,9 @@ export {
   melFilterbank,
   type SpectrogramConfig,
 } from './audio/spectrogram.js';
-export { AudioTransformer } from './models/audio-transformer.js';
-export { modelConfig, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions } from './models/config.js';
+export { AudioModel, type TokenMaps } from './models/model.js';
+export { buildModel } from './models/registry.js';
+export { modelConfig, protocolOf, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions, type Protocol } from './models/config.js';
 export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
 export { ClipClassifier, predictClips, type Prediction } from './models/predict.js';
 export { trainingStep, inferenceStep, PlannedInference, PlannedTrainingStep } from './train/step.js';

@@ -41,4 +41,17 @@ describe('architecture', () => {
     }
     expect(violations).toEqual([]);
   });
+
+  it('no code outside src/models/ names a concrete model class: it builds models from configurations (buildModel)', () => {
+    const concrete = readdirSync(join(SRC, 'models'))
+      .flatMap((file) => [...readFileSync(join(SRC, 'models', file), 'utf8').matchAll(/export class (\w+) extends AudioModel/g)].map((m) => m[1]!));
+    expect(concrete.length).toBeGreaterThanOrEqual(2);
+    const named: string[] = [];
+    for (const file of files(SRC)) {
+      if (relative(SRC, file).startsWith('models/')) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const name of concrete) if (new RegExp(`\\b${name}\\b`).test(text)) named.push(`${relative(SRC, file)} names ${name}`);
+    }
+    expect(named).toEqual([]);
+  });
 });

@@ -191,12 +191,12 @@ describe('tokenwave CLI', () => {
 
   it('predict prints the top classes of each file from a checkpoint, and JSON with --json', async () => {
     const { init, shutdown } = await import('../src/tensor/engine.js');
-    const { AudioTransformer } = await import('../src/models/audio-transformer.js');
+    const { buildModel } = await import('../src/models/registry.js');
     const { modelConfig } = await import('../src/models/config.js');
     const { saveModel } = await import('../src/models/checkpoint.js');
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
     await init();
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'] }));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'] }));
     await saveModel(join(dir, 'ckpt'), model);
     model.dispose();
     shutdown();

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { countForward, countUnder } from '../src/flops/accounting.js';
 import { saveModel, loadModel, CheckpointError } from '../src/models/checkpoint.js';
 import { ClipClassifier, predictClips } from '../src/models/predict.js';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { buildModel } from '../src/models/registry.js';
 import { modelConfig, ModelConfigError } from '../src/models/config.js';
 import { MBConv, TokenFuser, TokenLearnerV1, TokenLearnerV11, TransformerBlock, MultiHeadAttention, ClassifierHead } from '../src/nn/blocks.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm } from '../src/nn/layers.js';
@@ -20,6 +20,7 @@ import { engine, noGrad, tidy } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { seededRandom } from '../src/util/random.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { directionalCheck } from './helpers/gradients.js';
 
 const env = useEngine();
 
@@ -95,7 +96,7 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
   });
 
   it('the MAC convention counts every kernel tap of a convolution, padding included, as fvcore and thop do', async () => {
-    const model = new AudioTransformer(modelConfig('TASR_4L_8T-8H'));
+    const model = buildModel(modelConfig('TASR_4L_8T-8H'));
     const { records } = await countForward(model, 1);
     const [P, T, C, H, D] = [64 * 64, 8, 128, 8, 128];
     const mbconv = P * 64 * 1 + P * 64 * 9 + P * 16 * 64; // 1x1 expand, 3x3 depthwise (all 9 taps), 1x1 project
@@ -107,8 +108,8 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
   });
 
   it("a whole model's exact count is the sum of its forward ledger, and TokenLearner cuts it", async () => {
-    const nt = new AudioTransformer(modelConfig('TASR_2L_NT-2H'));
-    const tl = new AudioTransformer(modelConfig('TASR_2L_8T-2H'));
+    const nt = buildModel(modelConfig('TASR_2L_NT-2H'));
+    const tl = buildModel(modelConfig('TASR_2L_8T-2H'));
     const a = await countForward(nt, 1);
     const b = await countForward(tl, 1);
     expect(countUnder('exact', a.records)).toBe(a.records.reduce((s, r) => s + exactFlops(r.counts), 0));
@@ -117,40 +118,6 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     tl.dispose();
   });
 });
-
-/** Checks d(sum(f(x) * r))/dtheta along a random direction against central differences of the forward pass. */
-async function directionalCheck(module: Module, input: Tensor, forward: (x: Tensor) => Tensor, targets: Tensor[], h = 1e-2, tol = 3e-2): Promise<void> {
-  const out = noGrad(() => tidy(() => forward(input)));
-  const weights = Tensor.from(randomArray(out.size, 77), out.shape).keep();
-  out.dispose();
-  const objective = (x: Tensor) => sum(mul(forward(x), weights));
-  const loss = tidy(() => {
-    const l = objective(input);
-    backward(l);
-    return l;
-  });
-  loss.dispose();
-  for (const [i, target] of targets.entries()) {
-    const direction = randomArray(target.size, 100 + i);
-    const grad = await target.grad!.data();
-    const analytic = grad.reduce((s, g, j) => s + g * direction[j]!, 0);
-    const original = await target.data();
-    const shifted = async (sign: number) => {
-      target.write(original.map((v, j) => v + sign * h * direction[j]!));
-      const l = noGrad(() => tidy(() => objective(input)));
-      const value = await l.item();
-      l.dispose();
-      return value;
-    };
-    const numeric = ((await shifted(1)) - (await shifted(-1))) / (2 * h);
-    target.write(original);
-    expect(Math.abs(analytic - numeric)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(numeric)));
-    target.grad!.dispose();
-    target.grad = undefined;
-  }
-  weights.dispose();
-  void module;
-}
 
 describe('module gradients against finite differences (random directions, float32 forward passes)', () => {
   const random = () => seededRandom(11);
@@ -194,7 +161,7 @@ describe('module gradients against finite differences (random directions, float3
   });
 
   it('a whole TASR model: loss gradient along random directions of several parameters', async () => {
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { dropout: 0, mlp: [32, 128] }));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', { dropout: 0, mlp: [32, 128] }));
     const spectrograms = Tensor.from(randomArray(2 * 124 * 129, 8, 0, 2), [2, 124, 129]).keep();
     const labels = Tensor.from([1, 5], [2], 'i32').keep();
     const named = new Map(model.namedParameters());
@@ -218,7 +185,7 @@ describe('model names, options and checkpoints', () => {
     expect(() => modelConfig('TASR_1L_4T-2H', { batchNormMomentum: 1 })).toThrow(/batchNormMomentum must be a number in \[0, 1\)/);
     const x = Tensor.from(Float32Array.from(randomArray(2 * 124 * 129, 4, 0, 2)), [2, 124, 129]).keep();
     const movingMean = async (batchNormMomentum: number) => {
-      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { batchNormMomentum }));
+      const model = buildModel(modelConfig('TASR_1L_4T-2H', { batchNormMomentum }));
       noGrad(() => tidy(() => model.forward(x, { training: true }))).dispose();
       const mean = await new Map(model.namedState()).get('mbconv0.expand_bn.moving_mean')!.data();
       model.dispose();
@@ -233,7 +200,7 @@ describe('model names, options and checkpoints', () => {
 
   it('TokenLearner can sit before a later block, in v1.1, and repeat with TokenFuser', async () => {
     for (const options of [{ tokenLearnerAt: 1 }, { tokenLearnerVersion: 'v1.1' as const, tokenLearnerAt: 1 }, { tokenFuser: true, tokenLearnerAt: 1 }]) {
-      const model = new AudioTransformer(modelConfig('TASR_2L_4T-2H', options));
+      const model = buildModel(modelConfig('TASR_2L_4T-2H', options));
       const logits = noGrad(() => tidy(() => model.forward(Tensor.zeros([1, 124, 129]), { training: false })));
       expect(logits.shape).toEqual([1, 8]);
       expect((await logits.data()).every(Number.isFinite)).toBe(true);
@@ -243,7 +210,7 @@ describe('model names, options and checkpoints', () => {
   });
 
   it('a planned ClipClassifier (samples in, probabilities out) replays the unplanned pass bit for bit, with no upload midway', async () => {
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { seed: 4 }));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', { seed: 4 }));
     const planned = new ClipClassifier(model);
     const unplanned = new ClipClassifier(model, { planned: false });
     for (let i = 0; i < 3; i++) {
@@ -264,7 +231,7 @@ describe('model names, options and checkpoints', () => {
 
   it('save -> load -> predict gives identical outputs; the weights open with a plain safetensors reader', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-ckpt-'));
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'], seed: 3 }));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'], seed: 3 }));
     const clips = [Float32Array.from(randomArray(16000, 1, -0.5, 0.5)), Float32Array.from(randomArray(16000, 2, -0.5, 0.5))];
     const before = await predictClips(model, clips, 3);
     await saveModel(dir, model);
@@ -291,7 +258,7 @@ describe('model names, options and checkpoints', () => {
 
   it('loading a checkpoint into a different model, or a folder without one, fails with a clear message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenwave-ckpt-'));
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H'));
     await saveModel(dir, model);
     model.dispose();
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));

@@ -1,7 +1,7 @@
 // The paper's FLOP convention, derived from the model's structure, reproduces its published counts.
 import { describe, expect, it } from 'vitest';
 import { countForward, paperTotal } from '../src/flops/accounting.js';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { buildModel } from '../src/models/registry.js';
 import { modelConfig } from '../src/models/config.js';
 import { useEngine } from './helpers/gpu.js';
 
@@ -16,7 +16,7 @@ describe('paper convention', () => {
   ];
   for (const [name, flops] of published) {
     it(`${name}: ${flops.toLocaleString('en-US')} FLOPs, as published`, async () => {
-      const model = new AudioTransformer(modelConfig(name));
+      const model = buildModel(modelConfig(name));
       const { tfOps } = await countForward(model, 1);
       expect(paperTotal(tfOps)).toBe(flops);
       model.dispose();
@@ -54,7 +54,7 @@ describe("the rest of the paper's grid", () => {
   for (const name of ['TASR_8L_4T-12H', 'TASR_10L_NT-8H', 'TASR_12L_8T-12H', 'TESC_8L_4T-12H', 'TESC_12L_NT-12H']) {
     it(`${name} matches the rules applied by hand`, async () => {
       const [, family, L, k, H] = /^(TASR|TESC)_(\d+)L_(\d+|N)T-(\d+)H$/.exec(name)!;
-      const model = new AudioTransformer(modelConfig(name));
+      const model = buildModel(modelConfig(name));
       const { tfOps } = await countForward(model, 1);
       expect(paperTotal(tfOps)).toBe(handPaperCount(family as 'TASR', Number(L), k === 'N' ? 0 : Number(k), Number(H)));
       model.dispose();

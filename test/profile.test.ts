@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { buildModel } from '../src/models/registry.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import type { Peaks } from '../src/profile/peaks.js';
@@ -24,7 +24,7 @@ const PEAKS: Peaks = { gflops: 10, matmul: '512^3', gbps: 2, adapter: 'test', me
 
 /** A small model's training step (forward, loss, backward, AdamW) and its loss read back. */
 function smallStep() {
-  const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { mlp: [32, 128] }));
+  const model = buildModel(modelConfig('TASR_1L_4T-2H', { mlp: [32, 128] }));
   const optimizer = new AdamW(model.parameters(), { lr: 1e-4 });
   const x = Tensor.from(randomArray(2 * 124 * 129, 1, 0, 2), [2, 124, 129]).keep();
   const y = Tensor.from([3, 5], [2], 'i32').keep();

@@ -8,7 +8,8 @@ import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSpeech } from '../src/data/synthetic-speech.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { buildModel } from '../src/models/registry.js';
+import type { AudioModel } from '../src/models/model.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { ops } from '../src/index.js';
@@ -111,9 +112,9 @@ describe('the run folder', () => {
   });
   const expected = { stepsPerEpoch: 4, batchSize: 8, epochs: 2 };
 
-  async function savedRun(name: string): Promise<{ dir: string; model: AudioTransformer; opt: AdamW }> {
+  async function savedRun(name: string): Promise<{ dir: string; model: AudioModel; opt: AdamW }> {
     const dir = join(work, name);
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
     const opt = new AdamW(model.parameters());
     opt.step = 1;
     const run = await RunFolder.open(dir);
@@ -275,7 +276,7 @@ describe('a diverging run', () => {
 
 describe('anomaly detection', () => {
   it('names the first kernel whose output holds a NaN: the one that first reads a poisoned weight, at its module', async () => {
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H', JSON.parse(TINY)));
     const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
     const x = Tensor.from(Float32Array.from({ length: 2 * 124 * 129 }, (_, i) => Math.sin(i)), [2, 124, 129]);
     const y = Tensor.from(Int32Array.of(1, 5), [2], 'i32');

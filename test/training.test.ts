@@ -7,7 +7,7 @@ import { gelu, mul, relu } from '../src/ops/elementwise.js';
 import { linear } from '../src/ops/matmul.js';
 import { mean } from '../src/ops/reduce.js';
 import { crossEntropy } from '../src/ops/softmax.js';
-import { AudioTransformer } from '../src/models/audio-transformer.js';
+import { buildModel } from '../src/models/registry.js';
 import { modelConfig } from '../src/models/config.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { glorotUniform, zerosParameter } from '../src/nn/init.js';
@@ -168,7 +168,7 @@ describe('training', () => {
   });
 
   it("and over the paper model's fused training steps (MBConv with BatchNorm, TokenLearner, attention, AdamW)", async () => {
-    const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+    const model = buildModel(modelConfig('TASR_1L_4T-2H'));
     const optimizer = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
     const x = Tensor.from(Float32Array.from(randomArray(4 * 124 * 129, 9, 0, 2)), [4, 124, 129]).keep();
     const y = Tensor.from([0, 3, 5, 7], [4], 'i32').keep();
@@ -196,7 +196,7 @@ describe('training', () => {
     /** Losses, accuracies and final parameters of `steps` steps of a small paper model on changing batches, with the
      * learning rate changed every step (as the trainer's schedule does) and dropout on. */
     async function train(planned: boolean, steps: number) {
-      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+      const model = buildModel(modelConfig('TASR_1L_4T-2H'));
       const optimizer = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
       const plan = planned ? new PlannedTrainingStep(model, optimizer, true) : undefined;
       const values: number[] = [];
@@ -235,7 +235,7 @@ describe('training', () => {
     });
 
     it('check the labels of every batch, not only the recorded one', async () => {
-      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H'));
+      const model = buildModel(modelConfig('TASR_1L_4T-2H'));
       const optimizer = new AdamW(model.parameters());
       const plan = new PlannedTrainingStep(model, optimizer);
       const x = Tensor.from(Float32Array.from(randomArray(2 * 124 * 129, 3, 0, 1)), [2, 124, 129]).keep();
@@ -248,7 +248,7 @@ describe('training', () => {
     });
 
     it('planned inference: replayed passes give the logits of unplanned ones bit for bit, on changing batches', async () => {
-      const model = new AudioTransformer(modelConfig('TASR_1L_4T-2H', { seed: 5 }));
+      const model = buildModel(modelConfig('TASR_1L_4T-2H', { seed: 5 }));
       const passes = new PlannedInference(model);
       const runtime = env.engine.runtime;
       for (let i = 0; i < 4; i++) {
@@ -341,7 +341,7 @@ describe('dispatch counts (deterministic: a step is its dispatches on a GPU)', (
       : { 'TASR_4L_8T-8H': { infer: 57, train: 192 }, 'TASR_4L_NT-8H': { infer: 51, train: 166 } };
     const perDispatch = Math.min(16, env.engine.runtime.device.limits.maxStorageBuffersPerShaderStage - 3);
     for (const [name, ceiling] of Object.entries(ceilings)) {
-      const model = new AudioTransformer(modelConfig(name));
+      const model = buildModel(modelConfig(name));
       const optimizer = new AdamW(model.parameters());
       const x = Tensor.from(randomArray(2 * 124 * 129, 2, 0, 2), [2, 124, 129]).keep();
       const y = Tensor.from([1, 2], [2], 'i32').keep();

@@ -1,4 +1,4 @@
-// The audio front end on the GPU: frame -> window -> zero-pad -> FFT -> magnitude / power / log-mel, then the
+// The audio front end on the GPU: frame -> window -> zero-pad -> FFT -> magnitude / power / log-mel / MFCC, then the
 // model's resize to 64 x 64 and scalar normalisation. The paper's settings are the default preset.
 import { fftKernel, isPowerOfTwo } from '../kernels/fft.js';
 import { resizeKernel } from '../kernels/resize.js';
@@ -13,7 +13,7 @@ import { AudioError } from './errors.js';
 
 export const WINDOWS = ['hann-tf', 'hann-periodic', 'hann-symmetric', 'hamming', 'rectangular'] as const;
 export type WindowName = (typeof WINDOWS)[number];
-export const SPECTRUM_OUTPUTS = ['magnitude', 'power', 'logmel'] as const;
+export const SPECTRUM_OUTPUTS = ['magnitude', 'power', 'logmel', 'mfcc'] as const;
 export type SpectrumOutput = (typeof SPECTRUM_OUTPUTS)[number];
 
 export interface SpectrogramConfig {
@@ -22,8 +22,10 @@ export interface SpectrogramConfig {
   fftLength: number;
   window: WindowName;
   output: SpectrumOutput;
-  /** Mel bands for 'logmel'. */
+  /** Mel bands for 'logmel' and 'mfcc'. */
   melBins: number;
+  /** Cepstral coefficients 'mfcc' keeps (the first of melBins). */
+  mfccs: number;
   sampleRate: number;
   /** Pad the end of the signal so the last samples get a frame of their own (TensorFlow's pad_end). */
   padEnd: boolean;
@@ -37,6 +39,7 @@ export const PAPER_SPECTROGRAM: SpectrogramConfig = {
   window: 'hann-tf',
   output: 'magnitude',
   melBins: 64,
+  mfccs: 13,
   sampleRate: 16000,
   padEnd: false,
 };
@@ -66,7 +69,12 @@ export function frameCount(samples: number, c: Pick<SpectrogramConfig, 'frameLen
 }
 
 export function spectrogramShape(samples: number, c: SpectrogramConfig): [number, number] {
-  return [frameCount(samples, c), c.output === 'logmel' ? c.melBins : c.fftLength / 2 + 1];
+  return [frameCount(samples, c), binsOf(c)];
+}
+
+/** Values per frame: mel bands, cepstral coefficients or linear frequency bins. */
+export function binsOf(c: Pick<SpectrogramConfig, 'output' | 'melBins' | 'mfccs' | 'fftLength'>): number {
+  return c.output === 'logmel' ? c.melBins : c.output === 'mfcc' ? c.mfccs : c.fftLength / 2 + 1;
 }
 
 /** HTK mel scale, as TensorFlow's linear_to_mel_weight_matrix. */
@@ -103,6 +111,17 @@ export function melFilterbank(c: SpectrogramConfig, lowHz = MEL_LOW_HZ, highHz =
   return weights;
 }
 
+/**
+ * [melBins, mfccs] DCT-II as TensorFlow's mfccs_from_log_mel_spectrograms (HTK's scaling): coefficient k of N
+ * bands is sqrt(2 / N) sum_n x_n cos(pi k (2n + 1) / 2N). Orthonormal but for k = 0, which is sqrt(2) larger.
+ */
+export function mfccMatrix(melBins: number, mfccs: number): Float32Array {
+  const d = new Float32Array(melBins * mfccs);
+  const scale = Math.sqrt(2 / melBins);
+  for (let n = 0; n < melBins; n++) for (let k = 0; k < mfccs; k++) d[n * mfccs + k] = scale * Math.cos((Math.PI * k * (2 * n + 1)) / (2 * melBins));
+  return d;
+}
+
 export function validateSpectrogramConfig(c: SpectrogramConfig): void {
   if (!isPowerOfTwo(c.fftLength) || c.fftLength < 2 || c.fftLength > 65536) {
     throw new AudioError(`fftLength must be a power of two (64 to 4096 are typical), got ${c.fftLength}`);
@@ -111,6 +130,7 @@ export function validateSpectrogramConfig(c: SpectrogramConfig): void {
     throw new AudioError(`frameLength ${c.frameLength} must be between 1 and fftLength ${c.fftLength}`);
   }
   if (c.hop < 1) throw new AudioError(`hop must be at least 1, got ${c.hop}`);
+  if (c.output === 'mfcc' && (c.mfccs < 1 || c.mfccs > c.melBins)) throw new AudioError(`mfccs must be from 1 to melBins (${c.melBins}), got ${c.mfccs}`);
 }
 
 /** signals [clips, samples] -> spectrograms [clips, frames, bins] on the GPU (no autograd: a fixed front end). */
@@ -133,7 +153,7 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   framed.dispose();
   const values = spectrumKernel(spectrum, g, config.output === 'magnitude');
   spectrum.dispose();
-  if (config.output !== 'logmel') return values;
+  if (config.output !== 'logmel' && config.output !== 'mfcc') return values;
   const bins = config.fftLength / 2 + 1;
   const mel = engine().constant(`mel ${JSON.stringify(config)}`, [bins, config.melBins], () => melFilterbank(config));
   const rows = values.intoShape([clips * frames, bins]);
@@ -143,7 +163,11 @@ export function spectrogram(signals: Tensor, config: SpectrogramConfig = PAPER_S
   melPower.dispose();
   const logMel = unaryForward('log', shifted);
   shifted.dispose();
-  return logMel.intoShape([clips, frames, config.melBins]);
+  if (config.output === 'logmel') return logMel.intoShape([clips, frames, config.melBins]);
+  const dct = engine().constant(`dct ${config.melBins} ${config.mfccs}`, [config.melBins, config.mfccs], () => mfccMatrix(config.melBins, config.mfccs));
+  const mfcc = matmulKernel(logMel, dct, { batch: 1, M: clips * frames, N: config.mfccs, K: config.melBins, aBatched: false, bBatched: false });
+  logMel.dispose();
+  return mfcc.intoShape([clips, frames, config.mfccs]);
 }
 
 /** Frames per GPU pass of longSpectrogram: keeps every buffer far below the 128 MiB binding limit. */
@@ -159,7 +183,7 @@ export async function longSpectrogram(samples: Float32Array, config: Spectrogram
   if (frames <= 0) throw new AudioError(`a signal of ${samples.length} samples is shorter than one frame (${config.frameLength})`);
   const padded = new Float32Array(Math.max(samples.length, (frames - 1) * config.hop + config.frameLength));
   padded.set(samples);
-  const bins = spectrogramShape(config.frameLength, config)[1];
+  const bins = binsOf(config);
   const chunk = Math.max(1, Math.floor(LONG_CHUNK_BYTES / (config.fftLength * 8)));
   const values = new Float32Array(frames * bins);
   for (let f0 = 0; f0 < frames; f0 += chunk) {

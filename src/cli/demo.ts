@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { PAPER_TRAIN_FRACTION } from '../data/datasets.js';
 import { generateSpeech, SPEECH_WORDS } from '../data/synthetic-speech.js';
-import { AudioTransformer } from '../models/audio-transformer.js';
-import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
+import { modelConfig, protocolOf } from '../models/config.js';
 import { engine, init, shutdown } from '../tensor/engine.js';
 import { prepareData, prepareTestSet } from '../train/data.js';
 import type { ScheduleOptions } from '../train/schedule.js';
@@ -36,7 +37,7 @@ interface DemoOptions {
 }
 
 const MODELS = ['TASR_4L_8T-8H', 'TASR_4L_NT-8H'];
-const PAPER = PAPER_PROTOCOL.TASR;
+const PAPER = protocolOf({ family: 'TASR' });
 const WORDS = SPEECH_WORDS.length;
 const PAPER_PER_CLASS = PAPER.clips / WORDS;
 /** The default budget: long enough to see both models well above chance on 2 CPU cores, short enough to wait for. */
@@ -84,7 +85,7 @@ const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
 async function measureModels(batchSize: number, classNames: string[]): Promise<ModelCost[]> {
   const costs: ModelCost[] = [];
   for (const name of MODELS) {
-    const model = new AudioTransformer(modelConfig(name, { classNames }));
+    const model = buildModel(modelConfig(name, { classNames }));
     try {
       costs.push({ name, stepSeconds: seconds(await timeTrainingStep(model, batchSize, STEP_REPEATS)), clipSeconds: seconds(await timeInference(model, EVALUATION_BATCH)) });
     } finally {

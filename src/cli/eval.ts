@@ -7,6 +7,7 @@ import { prepareData } from '../train/data.js';
 import { evaluate, EVALUATION_BATCH, type Evaluation } from '../train/evaluate.js';
 import { backendOption, integerOption, UsageError } from './options.js';
 import { tuneSteps } from './tune.js';
+import { protocolOf } from '../models/config.js';
 
 export const splitOption = () =>
   new Option('--split <policy>', "'paper': random 80/10/10 by file (leaks speakers); 'proper': speaker hash rule / list files / ESC-50 folds")
@@ -43,7 +44,7 @@ async function evalAction(o: EvalOptions): Promise<void> {
         `${o.checkpoint} was trained on ${model.config.classes} classes (${expected.join(', ') || 'unnamed'}), but ${o.data} has ${names.length} (${names.join(', ')}): a checkpoint from a different data set`,
       );
     }
-    const k = model.config.family === 'TASR' ? 3 : 5;
+    const k = Math.max(...protocolOf(model.config).topK);
     const result = await evaluate(model, data[o.subset], [k]);
     model.dispose();
     if (o.json) {

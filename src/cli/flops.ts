@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { breakdown, CONVENTION_HELP, CONVENTIONS, countForward, countTrainingStep, countUnder, paperTotal, type Convention } from '../flops/accounting.js';
 import { paperFlops } from '../flops/tf-ops.js';
-import { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
 import { modelConfig, type ModelOptions } from '../models/config.js';
 import { PRIMITIVES } from '../tensor/counts.js';
 import { init, shutdown } from '../tensor/engine.js';
@@ -26,12 +27,12 @@ interface FlopsOptions {
 }
 
 function modelOptionsFrom(o: FlopsOptions): ModelOptions {
-  const options: ModelOptions = parseModelOptions(o.modelOptions);
+  const options: Record<string, unknown> = parseModelOptions(o.modelOptions);
   if (o.classes !== undefined) options.classes = integerOption('classes', o.classes, 2);
-  if (o.tokenLearner !== undefined) options.tokenLearnerVersion = o.tokenLearner as ModelOptions['tokenLearnerVersion'];
+  if (o.tokenLearner !== undefined) options.tokenLearnerVersion = o.tokenLearner;
   if (o.tokenLearnerAt !== undefined) options.tokenLearnerAt = integerOption('token-learner-at', o.tokenLearnerAt, 0);
   if (o.tokenFuser) options.tokenFuser = true;
-  return options;
+  return options as ModelOptions;
 }
 
 async function flops(name: string, o: FlopsOptions): Promise<void> {
@@ -41,7 +42,7 @@ async function flops(name: string, o: FlopsOptions): Promise<void> {
     throw new UsageError("the paper's convention counts the forward pass at batch 1 only; use --convention exact or macs with --train");
   }
   await init({ backend: o.backend });
-  const model = new AudioTransformer(config);
+  const model = buildModel(config);
   try {
     const forward = await countForward(model, o.convention === 'paper' ? 1 : batch);
     const perClip = (n: number) => n / forward.batch;
@@ -97,7 +98,7 @@ async function flops(name: string, o: FlopsOptions): Promise<void> {
 
 export const flopsCommand = new Command('flops')
   .description("count a model's FLOPs per clip (and per training step) under a named convention, from a real pass")
-  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H, TASR_10L_NT-8H, TESC_4L_8T-8H')
+  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H, TASR_10L_NT-8H, TESC_4L_8T-8H, KWT-1, KWT-1_8T@6')
   .addOption(
     new Option('--convention <name>', CONVENTIONS.map((c) => `${c}: ${CONVENTION_HELP[c]}`).join('; '))
       .choices([...CONVENTIONS])
@@ -109,7 +110,7 @@ export const flopsCommand = new Command('flops')
   .option('--json', 'print the report as JSON')
   .option('--classes <n>', 'override the class count (ESC-50 condensed: 5)')
   .addOption(new Option('--token-learner <version>', 'TokenLearner version').choices(['v1', 'v1.1']))
-  .option('--token-learner-at <block>', 'run TokenLearner before this block (0: on the patch grid, the paper)')
+  .option('--token-learner-at <block>', 'TASR/TESC: run TokenLearner before this block (0: on the patch grid, the paper); KWT names say it (KWT-1_8T@6)')
   .option('--token-fuser', 'TokenLearner -> block -> TokenFuser for every block from --token-learner-at on')
   .option('--model-options <json>', 'model options beyond the name, as for train')
   .addOption(backendOption())

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { prepareClip } from '../audio/clips.js';
 import { readWav } from '../audio/wav.js';
 import { loadModel } from '../models/checkpoint.js';
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { ClipClassifier, predictClips } from '../models/predict.js';
 import { engine, init, shutdown, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -25,7 +25,7 @@ const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
  * One clip at a time, end to end (its samples uploaded, spectrogram, model, softmax, the probabilities read
  * back), `calls` times after a warm-up, planned and unplanned: the latency a keyword spotter answers with.
  */
-async function latency(model: AudioTransformer, clip: Float32Array, file: string, calls: number): Promise<void> {
+async function latency(model: AudioModel, clip: Float32Array, file: string, calls: number): Promise<void> {
   console.log(`latency of one clip (${file}): its samples in, probabilities out (spectrogram, ${model.config.name}, softmax); ${calls} calls after a warm-up`);
   for (const planned of [true, false]) {
     const classifier = new ClipClassifier(model, { planned });

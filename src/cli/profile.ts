@@ -103,7 +103,7 @@ async function profile(name: string, o: ProfileCommandOptions): Promise<void> {
 
 export const profileCommand = new Command('profile')
   .description('profile a model: time, FLOPs and bytes of every kernel of a forward pass or training step, by kernel, module, op or phase')
-  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H')
+  .argument('<model>', 'a model name, e.g. TASR_4L_8T-8H, KWT-1_8T')
   .option('--train', 'profile training steps (forward, loss, backward, AdamW) instead of inference')
   .option('--batch <n>', 'clips per batch', '16')
   .option('--steps <n>', 'profiled passes or steps (tables show the median step: each dispatch\'s median time)', '3')

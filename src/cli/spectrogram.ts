@@ -1,5 +1,5 @@
 // `tokenwave spectrogram FILE.wav --png OUT.png [--svg OUT.svg]`: a picture of what the model sees, with axes in
-// seconds and Hz (or mel bands) and a dB colour bar.
+// seconds and Hz (or mel bands, or cepstral coefficients) and a dB (or coefficient) colour bar.
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { resample } from '../audio/resample.js';
@@ -19,6 +19,7 @@ interface SpectrogramCommandOptions {
   svg?: string;
   output: SpectrumOutput;
   melBins: string;
+  mfccs: string;
   frameLength: string;
   hop: string;
   fftLength: string;
@@ -33,9 +34,10 @@ async function spectrogramAction(file: string, options: SpectrogramCommandOption
   const hop = integerOption('hop', options.hop, 1, 65_536)!;
   const fftLength = integerOption('fft-length', options.fftLength, 2, 65_536)!;
   const melBins = integerOption('mel-bins', options.melBins, 1, 4096)!;
+  const mfccs = integerOption('mfccs', options.mfccs, 1, melBins)!;
   const wav = await readWav(file);
   const targetRate = requestedRate ?? wav.sampleRate;
-  const config: SpectrogramConfig = { ...PAPER_SPECTROGRAM, frameLength, hop, fftLength, window: options.window, output: options.output, melBins, sampleRate: targetRate };
+  const config: SpectrogramConfig = { ...PAPER_SPECTROGRAM, frameLength, hop, fftLength, window: options.window, output: options.output, melBins, mfccs, sampleRate: targetRate };
   validateSpectrogramConfig(config);
   const frames = frameCount(Math.round((wav.samples.length * targetRate) / wav.sampleRate), config);
   if (frames < 1) throw new WavError(file, `${wav.samples.length} samples is shorter than one frame (${config.frameLength})`);
@@ -64,7 +66,8 @@ export const spectrogramCommand = new Command('spectrogram')
   .option('--png <path>', 'where to write the picture as PNG (default: FILE with .png, unless only --svg is given)')
   .option('--svg <path>', 'also (or only) write it as SVG')
   .addOption(new Option('--output <kind>', 'spectrum values').choices(SPECTRUM_OUTPUTS).default('magnitude'))
-  .option('--mel-bins <n>', 'mel bands for --output logmel', '64')
+  .option('--mel-bins <n>', 'mel bands for --output logmel and mfcc', '64')
+  .option('--mfccs <n>', 'cepstral coefficients for --output mfcc (at most --mel-bins)', String(PAPER_SPECTROGRAM.mfccs))
   .option('--frame-length <n>', 'samples per frame', String(PAPER_SPECTROGRAM.frameLength))
   .option('--hop <n>', 'samples between frame starts', String(PAPER_SPECTROGRAM.hop))
   .option('--fft-length <n>', 'FFT size, a power of two >= frame length', String(PAPER_SPECTROGRAM.fftLength))

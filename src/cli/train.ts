@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import type { SplitPolicy } from '../data/datasets.js';
 import { BackgroundNoise, type NoiseMixing } from '../data/noise.js';
 import { loadClips } from '../data/pipeline.js';
-import { modelConfig, PAPER_PROTOCOL } from '../models/config.js';
+import { modelConfig, protocolOf } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
 import { prepareData } from '../train/data.js';
 import { checkBatchFits } from '../train/fits.js';
@@ -67,7 +67,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   }
   const seed = seedOption ?? extra.seed ?? 0;
   let config = modelConfig(o.model, { ...extra, seed });
-  const protocol = PAPER_PROTOCOL[config.family];
+  const protocol = protocolOf(config);
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
   const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
@@ -160,9 +160,9 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
 export const trainCommand = new Command('train')
   .description('train a model on a data folder (mini_speech_commands, Speech Commands v0.02 or ESC-50 layout)')
   .requiredOption('--data <dir>', 'the data set folder')
-  .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H', 'TASR_4L_8T-8H')
+  .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H, KWT-1, KWT-1_8T', 'TASR_4L_8T-8H')
   .option('--epochs <n>', "epochs (default: the paper's, 20)")
-  .option('--batch-size <n>', 'batch size (default: 64 for TASR, 32 for TESC, as the paper)')
+  .option('--batch-size <n>', "batch size (default: the family's protocol: 64 for TASR and KWT, 32 for TESC, as the paper)")
   .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
   .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')
   .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')

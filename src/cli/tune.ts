@@ -2,7 +2,7 @@
 // (kernels/tuner.ts); and the progress every command shows while it tunes what it is about to run.
 import { Command } from 'commander';
 import { tuneMode, type TuneResult } from '../kernels/tuner.js';
-import { modelConfig, PAPER_PROTOCOL, type ModelConfig } from '../models/config.js';
+import { modelConfig, protocolOf, type ModelConfig } from '../models/config.js';
 import type { StepKind } from '../train/fits.js';
 import { tuneModel } from '../train/tune.js';
 import { init, shutdown } from '../tensor/engine.js';
@@ -50,7 +50,7 @@ async function tune(models: string[], o: TuneOptions): Promise<void> {
     if (tuneMode() !== 'on') console.error(`tokenwave: TOKENWAVE_TUNE=${tuneMode()}: nothing is measured (unset it or set it to on)`);
     const all: (TuneResult & { model: string })[] = [];
     for (const config of configs) {
-      const batch = batchOption ?? PAPER_PROTOCOL[config.family].batchSize;
+      const batch = batchOption ?? protocolOf(config).batchSize;
       const steps = [{ batch, kind: 'inference' as const }, ...(o.train ? [{ batch, kind: 'training' as const }] : [])];
       for (const r of await tuneSteps(config, steps)) all.push({ model: config.name, ...r });
     }

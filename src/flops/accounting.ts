@@ -1,6 +1,6 @@
 // FLOP accounting of a model under named conventions, from a real forward pass (and training step): the kernel
 // ledger gives the exact counts, the recorded TensorFlow ops the paper's.
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { inputShape } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { counts as emptyCounts, exactFlops, type OpCounts } from '../tensor/counts.js';
@@ -35,7 +35,7 @@ export interface ForwardCount {
 }
 
 /** Encodes one inference forward pass on zeros, without running it, and returns what it dispatched and what Keras would have run. */
-export async function countForward(model: AudioTransformer, batch = 1): Promise<ForwardCount> {
+export async function countForward(model: AudioModel, batch = 1): Promise<ForwardCount> {
   const eng = engine();
   const input = Tensor.zeros(inputShape(model.config, batch)).keep();
   try {
@@ -53,7 +53,7 @@ export interface TrainingCount {
 }
 
 /** Encodes one training step (forward with dropout, backward, AdamW) on a batch of zeros, without running it, and records it. */
-export async function countTrainingStep(model: AudioTransformer, batch: number): Promise<TrainingCount> {
+export async function countTrainingStep(model: AudioModel, batch: number): Promise<TrainingCount> {
   const eng = engine();
   const input = Tensor.zeros(inputShape(model.config, batch)).keep();
   const labels = Tensor.from(new Int32Array(batch), [batch], 'i32').keep();

@@ -5,13 +5,15 @@ import { normalize, resizeSpectrograms } from '../audio/spectrogram.js';
 import { reshape } from '../ops/layout.js';
 import { ClassifierHead, MBConv, PositionalEmbedding, TokenFuser, TokenLearnerV1, TokenLearnerV11, TransformerBlock } from '../nn/blocks.js';
 import { Conv2d, dropoutLayer } from '../nn/layers.js';
-import { Module, type ForwardContext } from '../nn/module.js';
+import type { ForwardContext } from '../nn/module.js';
 import { recordTf, withPath } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { seededRandom } from '../util/random.js';
-import { gridSide, ModelConfigError, tokenPlan, type ModelConfig, type TokenPlan } from './config.js';
+import { gridSide, tokenPlan, type TransformerConfig, type TokenPlan } from './audio-transformer-config.js';
+import { ModelConfigError } from './config-common.js';
+import { AudioModel } from './model.js';
 
-export class AudioTransformer extends Module {
+export class AudioTransformer extends AudioModel {
   private readonly stem: MBConv[];
   private readonly patchEmbed: Conv2d;
   private readonly tokenLearners: (TokenLearnerV1 | TokenLearnerV11)[] = [];
@@ -22,7 +24,7 @@ export class AudioTransformer extends Module {
   readonly grid: number;
   readonly plan: TokenPlan;
 
-  constructor(readonly config: ModelConfig) {
+  constructor(readonly config: TransformerConfig) {
     super();
     const c = config;
     const random = seededRandom(c.seed);
@@ -75,7 +77,11 @@ export class AudioTransformer extends Module {
       const [B, H, W, C] = x.shape as [number, number, number, number];
       x = reshape(x, [B, H * W, C]);
     }
-    return tl.call(x, ctx);
+    if (!this.collectingTokenMaps) return tl.call(x, ctx);
+    const maps = tl.within(() => (tl instanceof TokenLearnerV1 ? tl.weightMaps(x) : tl.weightMaps(x, ctx)));
+    const beforeBlock = this.plan.onGrid ? 0 : this.plan.blocks.findIndex((b) => b.learner === i);
+    this.noteTokenMaps(maps, tl instanceof TokenLearnerV1 ? 'sigmoid' : 'softmax', { kind: 'grid', rows: this.grid, columns: this.grid }, beforeBlock);
+    return tl.call(x, ctx, maps);
   }
 
   /** Spectrograms [B, frames, bins] -> logits [B, classes]. */

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../util/files.js';
-import { AudioTransformer } from './audio-transformer.js';
-import { modelConfig, type ModelConfig, type ModelOptions } from './config.js';
+import type { AudioModel } from './model.js';
+import { buildModel } from './registry.js';
+import { modelConfig, savedOptions, type ModelConfig, type ModelOptions } from './config.js';
 import { TokenwaveError } from '../util/errors.js';
 
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -24,7 +25,7 @@ export interface SavedConfig {
 }
 
 /** Every tensor the model saves: parameters, then non-trainable state (BatchNorm running averages). */
-export function modelTensors(model: AudioTransformer): [string, Tensor][] {
+export function modelTensors(model: AudioModel): [string, Tensor][] {
   return [...model.namedParameters(), ...model.namedState()];
 }
 
@@ -45,18 +46,13 @@ export async function tensorsToArrays(named: readonly [string, Tensor][], what =
   return out;
 }
 
-export async function saveModel(dir: string, model: AudioTransformer): Promise<void> {
+export async function saveModel(dir: string, model: AudioModel): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const { name, ...options } = model.config;
-  const saved: SavedConfig = { format: 'tokenwave-checkpoint', version: 1, model: name, options: optionsOf(options) };
+  const name = model.config.name;
+  const saved: SavedConfig = { format: 'tokenwave-checkpoint', version: 1, model: name, options: savedOptions(model.config) };
   const weights = encodeSafetensors(await tensorsToArrays(modelTensors(model)), { format: 'pt', model: name });
   await writeFileAtomic(join(dir, WEIGHTS_FILE), weights);
   await writeFileAtomic(join(dir, CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
-}
-
-function optionsOf(c: Omit<ModelConfig, 'name'>): ModelOptions {
-  const { family: _f, blocks: _b, heads: _h, tokens: _t, imageSize: _i, ...options } = c;
-  return options;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -99,7 +95,7 @@ export function assignTensors(named: readonly [string, Tensor][], arrays: Map<st
 }
 
 /** Builds the model a checkpoint describes and loads its weights. */
-export async function loadModel(dir: string, expectedModel?: string): Promise<AudioTransformer> {
+export async function loadModel(dir: string, expectedModel?: string): Promise<AudioModel> {
   const config = await readCheckpointConfig(dir);
   if (expectedModel && expectedModel !== config.name) {
     throw new CheckpointError(`${join(dir, CONFIG_FILE)}: holds ${config.name}, not ${expectedModel}`);
@@ -112,7 +108,7 @@ export async function loadModel(dir: string, expectedModel?: string): Promise<Au
     throw new CheckpointError(`${path}: not found (is this a tokenwave checkpoint folder?)`);
   }
   const { tensors } = decodeSafetensors(bytes, path);
-  const model = new AudioTransformer(config);
+  const model = buildModel(config);
   try {
     assignTensors(modelTensors(model), tensors, path);
   } catch (err) {

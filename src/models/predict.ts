@@ -4,14 +4,14 @@ import { softmax } from '../ops/softmax.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { StepPlans } from '../tensor/plan.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { AudioTransformer } from './audio-transformer.js';
+import type { AudioModel } from './model.js';
 
 export interface Prediction {
   probabilities: Float32Array;
   top: { index: number; label: string; probability: number }[];
 }
 
-function classLabel(model: AudioTransformer, index: number): string {
+function classLabel(model: AudioModel, index: number): string {
   return model.config.classNames[index] ?? `class ${index}`;
 }
 
@@ -25,7 +25,7 @@ export class ClipClassifier {
   private readonly plans: StepPlans;
 
   constructor(
-    readonly model: AudioTransformer,
+    readonly model: AudioModel,
     private readonly options: { planned?: boolean } = {},
   ) {
     this.plans = new StepPlans(([audio]) => [this.pass(audio!)]);
@@ -72,7 +72,7 @@ export class ClipClassifier {
 }
 
 /** Class probabilities for clips already at the model's rate and length. */
-export async function predictClips(model: AudioTransformer, clips: readonly Float32Array[], topK = 3, batchSize = 32): Promise<Prediction[]> {
+export async function predictClips(model: AudioModel, clips: readonly Float32Array[], topK = 3, batchSize = 32): Promise<Prediction[]> {
   const classifier = new ClipClassifier(model);
   try {
     return await classifier.classify(clips, topK, batchSize);

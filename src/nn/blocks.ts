@@ -1,6 +1,6 @@
 // The paper's building blocks: MBConv stem, positional embedding, multi-head attention with a per-head width
-// independent of the model width, the pre-LN transformer block, TokenLearner v1 (the paper's), v1.1 and
-// TokenFuser (Google's), and the classification head.
+// independent of the model width, the pre-LN transformer block (and KWT's post-LN one), TokenLearner v1 (the
+// paper's, also in 1-D), v1.1 and TokenFuser (Google's), and the classification head.
 import { multiHeadAttention, packedMultiHeadAttention, tokenPool } from '../ops/attention.js';
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
@@ -69,14 +69,16 @@ export class MultiHeadAttention extends Module {
   private readonly key: Dense;
   private readonly value: Dense;
   private readonly output: Dense;
-  constructor(readonly width: number, readonly heads: number, readonly keyDim: number, readonly dropoutRate: number, random: () => number) {
+  /** `qkvBias: false`: Q, K and V without biases (KWT's). */
+  constructor(readonly width: number, readonly heads: number, readonly keyDim: number, readonly dropoutRate: number, random: () => number, qkvBias = true) {
     super();
     const inner = heads * keyDim;
     // Keras runs these as EinsumDense: the profiler counted the einsums as 0 and only the bias adds.
     const einsum = { einsum: true };
-    this.query = this.child('query', new Dense(width, inner, random, einsum));
-    this.key = this.child('key', new Dense(width, inner, random, einsum));
-    this.value = this.child('value', new Dense(width, inner, random, einsum));
+    const projection = { einsum: true, bias: qkvBias };
+    this.query = this.child('query', new Dense(width, inner, random, projection));
+    this.key = this.child('key', new Dense(width, inner, random, projection));
+    this.value = this.child('value', new Dense(width, inner, random, projection));
     this.output = this.child('output', new Dense(inner, width, random, einsum));
   }
 
@@ -151,6 +153,37 @@ export class TransformerBlock extends Module {
 }
 
 /**
+ * Post-LN block (KWT's, the original transformer's): LN(x + MHA(x)), then LN(. + MLP(.)) with one hidden Dense +
+ * GELU and a Dense back to the width; dropout after the attention's output and each Dense.
+ */
+export class PostNormTransformerBlock extends Module {
+  private readonly attention: MultiHeadAttention;
+  private readonly norm1: LayerNorm;
+  private readonly hidden: Dense;
+  private readonly out: Dense;
+  private readonly norm2: LayerNorm;
+  constructor(readonly o: { width: number; heads: number; headDim: number; mlp: number; dropout: number }, random: () => number) {
+    super();
+    this.attention = this.child('attention', new MultiHeadAttention(o.width, o.heads, o.headDim, o.dropout, random, false));
+    this.norm1 = this.child('norm1', new LayerNorm(o.width));
+    this.hidden = this.child('mlp0', new Dense(o.width, o.mlp, random, { activation: 'gelu' }));
+    this.out = this.child('mlp1', new Dense(o.mlp, o.width, random));
+    this.norm2 = this.child('norm2', new LayerNorm(o.width));
+  }
+
+  // The residual adds run in the epilogues of the attention's output projection and of the MLP's last Dense.
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const rate = ctx.training ? this.o.dropout : 0;
+    const a = this.attention.call(x, ctx, x);
+    recordTf('AddV2', 'residual', a.size);
+    const h = this.norm1.call(a);
+    const m = this.out.call(this.hidden.call(h, undefined, rate), h, rate);
+    recordTf('AddV2', 'residual', m.size);
+    return this.norm2.call(m);
+  }
+}
+
+/**
  * TokenLearner v1, as the paper used it: LayerNorm over channels, three 3x3 convolutions (no bias) each with
  * GELU, a fourth 3x3 convolution and a sigmoid give k maps; token t is the mean over positions of map t times the
  * un-normalised features. Input [B, H, W, C] -> tokens [B, k, C].
@@ -158,23 +191,30 @@ export class TransformerBlock extends Module {
 export class TokenLearnerV1 extends Module {
   private readonly norm: LayerNorm;
   private readonly convs: Conv2d[];
-  constructor(readonly width: number, readonly tokens: number, random: () => number) {
+  /** `kernel`: the convolutions' [height, width]; [3, 1] is the 1-D form over a sequence laid out [B, T, 1, C]. */
+  constructor(readonly width: number, readonly tokens: number, random: () => number, kernel: readonly [number, number] = [3, 3]) {
     super();
     this.norm = this.child('norm', new LayerNorm(width));
     this.convs = [0, 1, 2, 3].map((i) =>
-      this.child(`conv${i}`, new Conv2d(i === 0 ? width : tokens, tokens, 3, random, { padding: 'same', bias: false, activation: i < 3 ? 'gelu' : 'sigmoid' })),
+      this.child(`conv${i}`, new Conv2d(i === 0 ? width : tokens, tokens, kernel, random, { padding: 'same', bias: false, activation: i < 3 ? 'gelu' : 'sigmoid' })),
     );
   }
 
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const [B, H, W, C] = x.shape as [number, number, number, number];
+  /** Each position's weight for each token, [B, H * W, k]: the sigmoid maps each token averages over (x / (H W)). */
+  weightMaps(x: Tensor): Tensor {
+    const [B, H, W] = x.shape as [number, number, number, number];
     let maps = this.norm.call(x);
-    this.convs.forEach((conv, i) => (maps = conv.call(maps)));
+    this.convs.forEach((conv) => (maps = conv.call(maps)));
+    return reshape(maps, [B, H * W, this.tokens]);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext, maps = this.weightMaps(x)): Tensor {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
     const positions = H * W;
     // Keras: (B, k, S, 1) * (B, 1, S, C) then a mean over S.
     recordTf('Mul', 'attend', this.tokens * positions * C);
     recordTf('Mean', 'pool', this.tokens * positions * C);
-    return tokenPool(reshape(maps, [B, positions, this.tokens]), reshape(x, [B, positions, C]), 'mean');
+    return tokenPool(maps, reshape(x, [B, positions, C]), 'mean');
   }
 }
 
@@ -206,12 +246,17 @@ export class TokenLearnerV11 extends Module {
     this.weights = this.child('weights', new PositionWeights(width, tokens, random, hidden, 'none'));
   }
 
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const [B, S, C] = x.shape as [number, number, number];
-    const maps = this.weights.call(x, ctx);
+  /** Each position's score for each token, [B, S, k]: the pool takes their softmax over positions as weights. */
+  weightMaps(x: Tensor, ctx: ForwardContext): Tensor {
+    const [B, S] = x.shape as [number, number, number];
+    return reshape(this.weights.call(x, ctx), [B, S, this.tokens]);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext, maps = this.weightMaps(x, ctx)): Tensor {
+    const [, S, C] = x.shape as [number, number, number];
     recordTf('Softmax', 'softmax over positions', S * this.tokens);
     recordTf('Einsum', 'pool', this.tokens * C, { reduce: S });
-    return tokenPool(reshape(maps, [B, S, this.tokens]), x, 'softmax');
+    return tokenPool(maps, x, 'softmax');
   }
 }
 

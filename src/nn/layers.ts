@@ -90,14 +90,18 @@ export class Conv2d extends Module {
   readonly kernel: Tensor;
   readonly bias: Tensor | undefined;
   private readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly size: number, random: () => number, readonly options: Conv2dOptions = {}) {
+  private readonly taps: number;
+  /** `size`: a square kernel's side, or [height, width] (a 1-D convolution over [B, T, 1, C] is [k, 1]). */
+  constructor(readonly inChannels: number, readonly outChannels: number, size: number | readonly [number, number], random: () => number, readonly options: Conv2dOptions = {}) {
     super();
     this.groups = options.depthwise ? inChannels : 1;
     const cinG = inChannels / this.groups;
-    const receptive = size * size;
+    const [kh, kw] = typeof size === 'number' ? [size, size] : size;
+    const receptive = kh * kw;
+    this.taps = receptive;
     // Keras' fans: a depthwise kernel is (kh, kw, C, 1), a regular one (kh, kw, Cin, Cout).
     const [fanIn, fanOut] = options.depthwise ? [receptive * inChannels, receptive] : [receptive * inChannels, receptive * outChannels];
-    this.kernel = this.param('kernel', glorotUniform([size, size, cinG, outChannels], fanIn, fanOut, random));
+    this.kernel = this.param('kernel', glorotUniform([kh, kw, cinG, outChannels], fanIn, fanOut, random));
     this.bias = options.bias === false ? undefined : this.param('bias', zerosParameter([outChannels]));
   }
 
@@ -115,7 +119,7 @@ export class Conv2d extends Module {
   /** The convolution with other weights and bias (a BatchNorm folded in), `epilogue` fused into its kernel and `activation` applied after it. */
   forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: ConvActivation, activation = this.options.activation ?? 'none'): Tensor {
     const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue });
-    const taps = this.size * this.size;
+    const taps = this.taps;
     if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
     else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
     if (this.bias) recordTf('BiasAdd', 'conv bias', y.size);

@@ -2,7 +2,8 @@
 // backward, AdamW) on random input or on given clips, each step's dispatches timed and joined to the ledger; and
 // the JavaScript a step costs, unplanned and replayed from a plan, which the profiled steps cannot show.
 import { spectrogram } from '../audio/spectrogram.js';
-import { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
 import type { ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import type { TimingMethod } from '../runtime/timer.js';
@@ -74,7 +75,7 @@ export interface StepJavaScript {
  * The JavaScript a step of `model` on (x, y) costs: a training step when `optimizer` is given, else an inference
  * batch; unplanned, then replayed from its plan. The median of `steps` calls after `warmup` untimed ones.
  */
-export async function stepJavaScript(model: AudioTransformer, optimizer: AdamW | undefined, x: Tensor, y: Tensor, steps = HOST_STEPS, warmup = 2): Promise<StepJavaScript> {
+export async function stepJavaScript(model: AudioModel, optimizer: AdamW | undefined, x: Tensor, y: Tensor, steps = HOST_STEPS, warmup = 2): Promise<StepJavaScript> {
   const runtime = engine().runtime;
   const time = async (call: () => Tensor) => {
     const ms: number[] = [];
@@ -104,7 +105,7 @@ export async function stepJavaScript(model: AudioTransformer, optimizer: AdamW |
 
 export async function profileModel(config: ModelConfig, o: ProfileOptions): Promise<ModelProfile> {
   const eng = engine();
-  const model = new AudioTransformer(config);
+  const model = buildModel(config);
   const optimizer = o.train ? new AdamW(model.parameters(), { lr: 1e-5 }) : undefined;
   const { x, y } = inputs(config, o);
   const step = async () => {

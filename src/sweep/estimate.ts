@@ -5,8 +5,9 @@
 // would compile every kernel: 20 s on a CPU adapter). `measure` times one training step of every model instead.
 import { countForward, paperTotal, countUnder } from '../flops/accounting.js';
 import { PAPER_TRAIN_FRACTION } from '../data/datasets.js';
-import { AudioTransformer } from '../models/audio-transformer.js';
-import { modelConfig, PAPER_PROTOCOL, type ModelConfig } from '../models/config.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
+import { modelConfig, protocolOf, type ModelConfig } from '../models/config.js';
 import { splitData } from '../train/data.js';
 import { cachedStepTimes, recordStepTime, timeTrainingStep, type StepTime } from '../train/step-times.js';
 import { quickMatmulRate } from '../profile/peaks.js';
@@ -45,8 +46,9 @@ async function runData(spec: PlannedRun): Promise<{ trainClips: number; classes?
     const { dataset, parts } = await splitData(spec.data, { split: spec.split ?? 'paper', limitPerClass: spec.limitPerClass, condensed: spec.condensed, esc10: spec.esc10 });
     return { trainClips: parts.train.length, classes: dataset.classNames.length, dataSet: spec.data };
   }
-  const { family, classes: defaultClasses } = modelConfig(spec.model);
-  const paper = PAPER_PROTOCOL[family];
+  const config = modelConfig(spec.model);
+  const defaultClasses = config.classes;
+  const paper = protocolOf(config);
   // ESC-10 is 10 of ESC-50's classes (40 clips each); condensed keeps every clip in 5 categories.
   const classes = spec.esc10 ? 10 : spec.condensed ? 5 : undefined;
   let clips = spec.esc10 ? (paper.clips / defaultClasses) * 10 : paper.clips;
@@ -92,8 +94,8 @@ function cachedStepTime(m: CountedModel, cache: readonly StepTime[], exact: Step
 async function countModel(spec: PlannedRun): Promise<CountedModel> {
   const data = await runData(spec);
   const config = modelConfig(spec.model, { ...spec.modelOptions, ...(data.classes === undefined ? {} : { classes: data.classes }) });
-  const batch = spec.batchSize ?? PAPER_PROTOCOL[config.family].batchSize;
-  const model = new AudioTransformer(config);
+  const batch = spec.batchSize ?? protocolOf(config).batchSize;
+  const model = buildModel(config);
   try {
     const forward = await countForward(model, 1);
     return { config, trainClips: data.trainClips, dataSet: data.dataSet, batch, paperFlops: paperTotal(forward.tfOps), exactFlops: countUnder('exact', forward.records) };
@@ -104,7 +106,7 @@ async function countModel(spec: PlannedRun): Promise<CountedModel> {
 
 /** Times one training step of `m` now and caches it. */
 async function timeStep(m: CountedModel): Promise<StepTime> {
-  const model = new AudioTransformer(m.config);
+  const model = buildModel(m.config);
   try {
     return await recordStepTime(m.config, m.batch, await timeTrainingStep(model, m.batch), m.exactFlops, 'a dry run');
   } finally {

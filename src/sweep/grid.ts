@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { modelConfig, PAPER_PROTOCOL, type Family, type ModelOptions } from '../models/config.js';
+import { modelConfig, protocolOf, type Family, type ModelOptions } from '../models/config.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { TokenwaveError } from '../util/errors.js';
 
@@ -140,7 +140,7 @@ function validRun(r: Record<string, unknown>, where: string, base: string, requi
   } catch (err) {
     throw new GridError(`${where}: ${(err as Error).message}`);
   }
-  return { seed: 0, epochs: PAPER_PROTOCOL[family].epochs, ...r, ...(r.data === undefined ? {} : { data: resolve(base, r.data as string) }) } as PlannedRun;
+  return { seed: 0, epochs: protocolOf({ family }).epochs, ...r, ...(r.data === undefined ? {} : { data: resolve(base, r.data as string) }) } as PlannedRun;
 }
 
 /** JSON with keys sorted at every level, so that equal settings give equal text. */

@@ -1,7 +1,7 @@
 // Evaluation: top-k accuracy, per-class accuracy and the confusion matrix, in inference mode.
 import type { SpectrogramSet } from '../data/pipeline.js';
 import { batchOf } from '../data/pipeline.js';
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { tidy } from '../tensor/engine.js';
 import { inBatchesThatFit } from '../tensor/fit.js';
 import { PlannedInference } from './step.js';
@@ -20,7 +20,7 @@ export interface Evaluation {
 /** Clips per inference batch when evaluating. */
 export const EVALUATION_BATCH = 64;
 
-export async function evaluate(model: AudioTransformer, set: SpectrogramSet, ks: readonly number[] = [3], batch = EVALUATION_BATCH): Promise<Evaluation> {
+export async function evaluate(model: AudioModel, set: SpectrogramSet, ks: readonly number[] = [3], batch = EVALUATION_BATCH): Promise<Evaluation> {
   const classes = model.config.classes;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const hits: Record<number, number> = Object.fromEntries(ks.map((k) => [k, 0]));

@@ -2,7 +2,8 @@
 // model is encoded, not run, on a throwaway copy; a tensor larger than the adapter allows stops it with a
 // GpuMemoryError. Where it does not fit, the largest batch that does is found the same way (a binary search of
 // encodings, a fraction of a second each), so the message can name it.
-import { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
 import { inputShape, type ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { GpuMemoryError } from '../runtime/pool.js';
@@ -22,7 +23,7 @@ export type StepKind = 'training' | 'inference';
  * running (a batch's fit), or to collect the kernels' tuning keys.
  */
 export async function onThrowawayStep<T>(config: ModelConfig, batch: number, kind: StepKind, wrap: (step: () => void) => Promise<T>): Promise<T> {
-  const model = new AudioTransformer(config);
+  const model = buildModel(config);
   const optimizer = kind === 'training' ? new AdamW(model.parameters(), { lr: 0 }) : undefined;
   const made: Tensor[] = [];
   try {

@@ -13,7 +13,7 @@ import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { assignTensors, CheckpointError, CONFIG_FILE, modelTensors, readCheckpointConfig, saveModel, tensorsToArrays, WEIGHTS_FILE } from '../models/checkpoint.js';
 import type { AdamW } from '../optim/adamw.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -140,7 +140,7 @@ async function writeSealedFolder(dir: string, globalStep: number, fill: (tempora
 }
 
 /** AdamW's moments by parameter name, as saved in optimizer.safetensors. */
-function momentTensors(model: AudioTransformer, opt: AdamW): [string, Tensor][] {
+function momentTensors(model: AudioModel, opt: AdamW): [string, Tensor][] {
   return model.namedParameters().flatMap(([name, p]): [string, Tensor][] => {
     const { m, v } = opt.moments.get(p)!;
     return [[`${name}.m`, m], [`${name}.v`, v]];
@@ -257,7 +257,7 @@ export class RunFolder {
     return readCheckpointConfig(this.lastDir);
   }
 
-  async saveLast(model: AudioTransformer, opt: AdamW, state: TrainState): Promise<void> {
+  async saveLast(model: AudioModel, opt: AdamW, state: TrainState): Promise<void> {
     await writeSealedFolder(this.lastDir, state.globalStep, async (temporary) => {
       await saveModel(temporary, model);
       const moments = await tensorsToArrays(momentTensors(model, opt), 'optimizer moment');
@@ -266,12 +266,12 @@ export class RunFolder {
     });
   }
 
-  async saveBest(model: AudioTransformer, globalStep: number): Promise<void> {
+  async saveBest(model: AudioModel, globalStep: number): Promise<void> {
     await writeSealedFolder(this.bestDir, globalStep, (temporary) => saveModel(temporary, model));
   }
 
   /** Loads the resumable checkpoint into the model and optimizer, checking every file and field. */
-  async restore(model: AudioTransformer, opt: AdamW, expected: { stepsPerEpoch: number; batchSize: number; epochs: number }): Promise<TrainState> {
+  async restore(model: AudioModel, opt: AdamW, expected: { stepsPerEpoch: number; batchSize: number; epochs: number }): Promise<TrainState> {
     const dir = this.lastDir;
     if (!(await sealed(dir))) {
       throw new CheckpointError(`${dir}: its files do not match the checksums recorded when it was saved (a damaged or edited checkpoint); drop --resume to start over`);

@@ -2,7 +2,7 @@
 // measure`), cached per adapter in ~/.cache/tokenwave/step-times.json, so that a dry run can estimate a sweep's
 // time without training anything; and the timers of a training step and an inference batch that the dry run and
 // the demo's budget use, and the random batches they (and the profiler) run on.
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { inputShape, type ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { adapterKey } from '../tensor/engine.js';
@@ -28,8 +28,8 @@ const CACHE = 'step-times.json';
 
 /** The settings that change what a step computes (not the data's statistics, class names or seed). */
 function identity(config: ModelConfig): string {
-  const { normalization: _n, classNames: _c, seed: _s, batchNormMomentum: _m, ...compute } = config;
-  return JSON.stringify(compute);
+  const notComputed = ['normalization', 'classNames', 'seed', 'batchNormMomentum'];
+  return JSON.stringify(Object.fromEntries(Object.entries(config).filter(([key]) => !notComputed.includes(key))));
 }
 
 const entryKey = (config: ModelConfig, batch: number) => `${adapterKey()} | ${identity(config)} | batch ${batch}`;
@@ -74,7 +74,7 @@ export function randomBatch(config: ModelConfig, batch: number): { x: Tensor; y:
  * Times a training step of `model` at `batch` on random spectrograms (a learning rate that barely moves it): the
  * median of `repeats` steps (a CPU adapter's step time wanders by 20% from one step to the next).
  */
-export async function timeTrainingStep(model: AudioTransformer, batch: number, repeats = 1): Promise<number> {
+export async function timeTrainingStep(model: AudioModel, batch: number, repeats = 1): Promise<number> {
   const optimizer = new AdamW(model.parameters(), { lr: 1e-5 });
   const { x, y } = randomBatch(model.config, batch);
   try {
@@ -91,7 +91,7 @@ export async function timeTrainingStep(model: AudioTransformer, batch: number, r
 }
 
 /** Milliseconds per clip of inference on a batch of `batch` random spectrograms. */
-export async function timeInference(model: AudioTransformer, batch: number): Promise<number> {
+export async function timeInference(model: AudioModel, batch: number): Promise<number> {
   const { x, y } = randomBatch(model.config, batch);
   try {
     const ms = await medianMsAfterWarmUp(async () => {

@@ -1,6 +1,6 @@
 // One training step and one inference pass of a model, as the trainer, the FLOP accounting, the profiler and the
 // benchmarks all run them.
-import type { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
 import { backward } from '../ops/autograd.js';
 import { checkClassLabels, crossEntropy, topKAccuracy } from '../ops/softmax.js';
 import type { AdamW } from '../optim/adamw.js';
@@ -12,9 +12,9 @@ import type { Tensor } from '../tensor/tensor.js';
  * Forward in training mode, mean cross-entropy, backward, AdamW: returns the loss (and, for the trainer's logs,
  * the batch's top-1 accuracy when asked for).
  */
-export function trainingStep(model: AudioTransformer, optimizer: AdamW, spectrograms: Tensor, labels: Tensor): Tensor;
-export function trainingStep(model: AudioTransformer, optimizer: AdamW, spectrograms: Tensor, labels: Tensor, withAccuracy: true): { loss: Tensor; accuracy: Tensor };
-export function trainingStep(model: AudioTransformer, optimizer: AdamW, spectrograms: Tensor, labels: Tensor, withAccuracy = false): Tensor | { loss: Tensor; accuracy: Tensor } {
+export function trainingStep(model: AudioModel, optimizer: AdamW, spectrograms: Tensor, labels: Tensor): Tensor;
+export function trainingStep(model: AudioModel, optimizer: AdamW, spectrograms: Tensor, labels: Tensor, withAccuracy: true): { loss: Tensor; accuracy: Tensor };
+export function trainingStep(model: AudioModel, optimizer: AdamW, spectrograms: Tensor, labels: Tensor, withAccuracy = false): Tensor | { loss: Tensor; accuracy: Tensor } {
   return tidy(() => {
     const logits = model.forward(spectrograms, { training: true });
     const loss = crossEntropy(logits, labels);
@@ -26,7 +26,7 @@ export function trainingStep(model: AudioTransformer, optimizer: AdamW, spectrog
 }
 
 /** Inference: logits [B, classes] with no gradient bookkeeping. */
-export function inferenceStep(model: AudioTransformer, spectrograms: Tensor): Tensor {
+export function inferenceStep(model: AudioModel, spectrograms: Tensor): Tensor {
   return noGrad(() => tidy(() => model.forward(spectrograms, { training: false })));
 }
 
@@ -38,7 +38,7 @@ export function inferenceStep(model: AudioTransformer, spectrograms: Tensor): Te
 export class PlannedInference {
   private readonly plans: StepPlans;
 
-  constructor(readonly model: AudioTransformer) {
+  constructor(readonly model: AudioModel) {
     this.plans = new StepPlans(([x]) => [inferenceStep(model, x!)]);
   }
 
@@ -68,7 +68,7 @@ export type PlannedStepResult<WithAccuracy extends boolean> = WithAccuracy exten
 export class PlannedTrainingStep<WithAccuracy extends boolean = false> {
   private readonly plans: StepPlans;
 
-  constructor(readonly model: AudioTransformer, readonly optimizer: AdamW, withAccuracy?: WithAccuracy) {
+  constructor(readonly model: AudioModel, readonly optimizer: AdamW, withAccuracy?: WithAccuracy) {
     this.plans = new StepPlans(([x, y]) => {
       if (!withAccuracy) return [trainingStep(model, optimizer, x!, y!)];
       const { loss, accuracy } = trainingStep(model, optimizer, x!, y!, true);

@@ -7,7 +7,8 @@ import { NormalizationStats, spectrogram } from '../audio/spectrogram.js';
 import type { BackgroundNoise, NoiseMixing } from '../data/noise.js';
 import { batchOf, clipsAt, epochOrder, type SpectrogramSet } from '../data/pipeline.js';
 import { NonFiniteWatch } from '../kernels/anomaly.js';
-import { AudioTransformer } from '../models/audio-transformer.js';
+import type { AudioModel } from '../models/model.js';
+import { buildModel } from '../models/registry.js';
 import { NonFiniteError } from '../models/checkpoint.js';
 import type { ModelConfig } from '../models/config.js';
 import { AdamW, type AdamForm } from '../optim/adamw.js';
@@ -149,7 +150,7 @@ async function trainIn(run: RunFolder, config: ModelConfig, data: { train: Spect
     config = { ...config, normalization: { mean: stats.mean, variance: stats.variance } };
   }
 
-  const model = new AudioTransformer(config);
+  const model = buildModel(config);
   const opt = new AdamW(model.parameters(), { lr: 0, weightDecay: o.weightDecay, form: o.adamForm });
   let state: TrainState = {
     epoch: 0, stepInEpoch: 0, globalStep: 0, bestValidation: -1, bestEpoch: -1,

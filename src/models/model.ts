@@ -1,0 +1,59 @@
+// What training, evaluation, checkpoints, FLOP counting, the profiler, sweeps and the CLI need of a model, whatever
+// its family: its configuration, a forward pass from front-end features to logits, named parameters and state
+// (Module's), and what its TokenLearners attend to. Code outside src/models/ knows models only as this.
+import { Module, type ForwardContext } from '../nn/module.js';
+import { permute } from '../ops/layout.js';
+import { softmax } from '../ops/softmax.js';
+import { noGrad, tidy } from '../tensor/engine.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * Where a model's learned tokens look: for each TokenLearner, its weights [batch, positions, tokens] over the
+ * positions it pools, and how those positions lie over the input's frames and bins.
+ */
+export interface TokenMaps {
+  /**
+   * [batch, tokens, positions]: each token's weight on each position as its TokenLearner applies it (v1: the
+   * sigmoid map the token averages the features under; v1.1: the softmax over positions it sums them under).
+   */
+  weights: Tensor;
+  /** 'grid': positions are a rows x columns patch grid over the resized input (row = time); 'time': positions are frames. */
+  layout: { kind: 'grid'; rows: number; columns: number } | { kind: 'time'; frames: number };
+  /** The block the TokenLearner runs before. */
+  beforeBlock: number;
+}
+
+export abstract class AudioModel extends Module {
+  abstract readonly config: ModelConfig;
+  /** Front-end features [B, frames, bins] (the config's spectrogram) -> logits [B, classes]. */
+  abstract forward(features: Tensor, ctx: ForwardContext): Tensor;
+  /** Set while forwardWithTokenMaps runs: where the forward pass leaves each TokenLearner's weights. */
+  private collected: TokenMaps[] | undefined;
+
+  /**
+   * The forward pass in inference, also returning each TokenLearner's weights in the order they ran (none for a
+   * model without one). The caller disposes the logits and the maps' weights.
+   */
+  forwardWithTokenMaps(features: Tensor): { logits: Tensor; maps: TokenMaps[] } {
+    const maps: TokenMaps[] = [];
+    this.collected = maps;
+    try {
+      return { logits: tidy(() => noGrad(() => this.forward(features, { training: false }))), maps };
+    } finally {
+      this.collected = undefined;
+    }
+  }
+
+  /** Whether the running forward pass wants its TokenLearners' weights (forwardWithTokenMaps). */
+  protected get collectingTokenMaps(): boolean {
+    return this.collected !== undefined;
+  }
+
+  /** Keeps a TokenLearner's maps [B, positions, tokens] (`how` it applies them) for forwardWithTokenMaps. */
+  protected noteTokenMaps(maps: Tensor, how: 'sigmoid' | 'softmax', layout: TokenMaps['layout'], beforeBlock: number): void {
+    const perToken = permute(maps, [0, 2, 1]);
+    const weights = how === 'softmax' ? softmax(perToken) : perToken;
+    this.collected?.push({ weights: weights.keep(), layout, beforeBlock });
+  }
+}
