@@ -32,6 +32,7 @@ export {
 } from './audio/spectrogram.js';
 export { AudioModel, type TokenMaps } from './models/model.js';
 export { buildModel } from './models/registry.js';
+export { explainClip, explanationSvg, type Explanation } from './models/explain.js';
 export { modelConfig, protocolOf, ModelConfigError, EXAMPLE_NAMES, type ModelConfig, type ModelOptions, type Protocol } from './models/config.js';
 export { saveModel, loadModel, CheckpointError } from './models/checkpoint.js';
 export { ClipClassifier, predictClips, type Prediction } from './models/predict.js';

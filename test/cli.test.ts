@@ -180,6 +180,58 @@ describe('tokenwave CLI', () => {
     expect(Math.abs(row - yAt(nearest + 0.5))).toBeLessThanOrEqual(Math.abs(yAt(1) - yAt(0)) * 1.5);
   });
 
+  it('spectrogram --output mfcc draws the cepstral coefficients on a signed scale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
+    const wavPath = join(dir, 'tone.wav');
+    writeFileSync(wavPath, encodeWav16(Float32Array.from({ length: 16000 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 16000)), 16000));
+    const args = ['--output', 'mfcc', '--mel-bins', '40', '--mfccs', '20', '--frame-length', '480', '--hop', '160', '--fft-length', '512'];
+    const { code, stdout } = await tokenwave('spectrogram', wavPath, ...args, '--svg', join(dir, 'mfcc.svg'));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/98 frames x 20 mfcc bins/);
+    const svg = readFileSync(join(dir, 'mfcc.svg'), 'utf8');
+    expect(svg).toContain('cepstral coefficient');
+    expect(svg).toContain('20 MFCCs of 40 mel bands');
+    const tooMany = await tokenwave('spectrogram', wavPath, ...args.slice(0, 4), '--mfccs', '41');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/--mfccs/);
+  });
+
+  it('explain draws and lists what the learned tokens of a TASR and a KWT checkpoint weigh; a model without TokenLearner is refused', async () => {
+    const { init, shutdown } = await import('../src/tensor/engine.js');
+    const { buildModel } = await import('../src/models/registry.js');
+    const { modelConfig } = await import('../src/models/config.js');
+    const { saveModel } = await import('../src/models/checkpoint.js');
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
+    await init();
+    for (const name of ['TASR_1L_4T-2H', 'KWT-1_3T@1', 'KWT-1']) {
+      const model = buildModel(modelConfig(name));
+      await saveModel(join(dir, name), model);
+      model.dispose();
+    }
+    shutdown();
+    const wav = join(dir, 'clip.wav');
+    writeFileSync(wav, encodeWav16(Float32Array.from({ length: 16000 }, (_, i) => Math.sin(i / 9) * (i > 5000 && i < 9000 ? 0.5 : 0.01)), 16000));
+    for (const [name, tokens, positions, version] of [['TASR_1L_4T-2H', 4, 64, 'v1'], ['KWT-1_3T@1', 3, 98, 'v1.1']] as const) {
+      const png = join(dir, `${name}.png`);
+      const { code, stdout, stderr } = await tokenwave('explain', '--checkpoint', join(dir, name), wav, '--png', png);
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(new RegExp(`clip\\.wav: class \\d \\d+\\.\\d%.*; ${tokens} tokens drawn in`));
+      // 1 + k panels, 3 to a row of 600 x 300 pixels, under a 40-pixel title
+      // the rendered PNG's size, from its IHDR chunk
+      const bytes = readFileSync(png);
+      expect(bytes.subarray(12, 16).toString('latin1')).toBe('IHDR');
+      expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([1800, 40 + 300 * Math.ceil((1 + tokens) / 3)]);
+      const json = JSON.parse((await tokenwave('explain', '--checkpoint', join(dir, name), wav, '--json')).stdout);
+      const weights: number[][] = json[0].learners[0].weights;
+      expect(weights.map((w) => w.length)).toEqual(new Array(tokens).fill(positions));
+      if (version === 'v1.1') for (const w of weights) expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      else for (const w of weights) expect(w.every((v) => v > 0 && v < 1)).toBe(true);
+    }
+    const refused = await tokenwave('explain', '--checkpoint', join(dir, 'KWT-1'), wav);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/KWT-1 has no TokenLearner/);
+  });
+
   it("flops --convention paper prints the paper's count; a wrong model name lists valid ones", async () => {
     const { code, stdout } = await tokenwave('flops', 'TESC_4L_8T-8H', '--convention', 'paper');
     expect(code).toBe(0);

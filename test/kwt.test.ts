@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mfccMatrix, spectrogram, spectrogramShape, type SpectrogramConfig } from '../src/audio/spectrogram.js';
+import { countForward, countUnder } from '../src/flops/accounting.js';
 import { loadModel, saveModel } from '../src/models/checkpoint.js';
 import { inputShape, modelConfig, ModelConfigError, protocolOf } from '../src/models/config.js';
 import { KWT_SIZES, KWT_SPECTROGRAM } from '../src/models/kwt-config.js';
+import { cellWeights, explainClip, explanationSvg } from '../src/models/explain.js';
 import { buildModel } from '../src/models/registry.js';
 import { PostNormTransformerBlock, TokenLearnerV1 } from '../src/nn/blocks.js';
 import { crossEntropy } from '../src/ops/softmax.js';
@@ -178,7 +180,7 @@ describe('KWT models', () => {
     expect(() => modelConfig('KWT1')).toThrow(/KWT-\{1,2,3\}/);
   });
 
-  it('TokenLearner over time: k tokens cut the attention work; v1.1 weights sum to 1 over the frames, v1 maps lie in (0, 1)', async () => {
+  it('TokenLearner over time: v1.1 weights sum to 1 over the frames, v1 maps lie in (0, 1); k tokens before block 0 cut the exact FLOPs more than k tokens before block 6', async () => {
     const x = Tensor.from(randomArray(2 * 98 * 40, 6, -2, 2), [2, 98, 40]);
     for (const [version, at] of [['v1.1', 0], ['v1', 5]] as const) {
       const model = buildModel(modelConfig(`KWT-1_6T@${at}`, { tokenLearnerVersion: version }));
@@ -199,6 +201,17 @@ describe('KWT models', () => {
       for (const t of [plain, logits, maps[0]!.weights]) t.dispose();
       model.dispose();
     }
+    const exact = async (name: string) => {
+      const model = buildModel(modelConfig(name));
+      const { records } = await countForward(model);
+      model.dispose();
+      return countUnder('exact', records);
+    };
+    const [none, late, early] = [await exact('KWT-1'), await exact('KWT-1_6T@6'), await exact('KWT-1_6T@0')];
+    expect(early).toBeLessThan(late);
+    expect(late).toBeLessThan(none);
+    // 7 tokens instead of 99 in 12 blocks: the blocks' work falls more than tenfold
+    expect(early / none).toBeLessThan(0.1);
   });
 
   it('the 1-D TokenLearner v1 and a whole KWT with TokenLearner: gradients against finite differences', async () => {
@@ -234,5 +247,40 @@ describe('KWT models', () => {
     for (const t of [before, after]) t.dispose();
     model.dispose();
     loaded.dispose();
+  });
+});
+
+describe('what the learned tokens look at', () => {
+  it("carries a patch grid's weights back to the spectrogram cells each patch covers (half-pixel resize), and a frame's to its column", () => {
+    // TASR: 124 frames x 129 bins resized to 64 x 64, 8 x 8 patches of 8 pixels: frame f lies in image row floor((f + 0.5) 64 / 124)
+    const tasr = { kind: 'grid', rows: 8, columns: 8, patch: 8, imageSize: 64 } as const;
+    const weights = Float32Array.from({ length: 64 }, (_, p) => p);
+    const cells = cellWeights(tasr, weights, 124, 129);
+    const at = (f: number, b: number) => cells[f * 129 + b];
+    // frames 0-14 fall in image rows 0-7 (grid row 0), frame 15 in row 8; bins 0-15 in columns 0-7, bin 16 in column 8
+    expect([at(0, 0), at(123, 128), at(14, 0), at(15, 0), at(0, 15), at(0, 16)]).toEqual([0, 63, 0, 8, 0, 1]);
+    // TESC: 10 x 10 patches of 6 cover 60 of 64 rows: the last frames and bins belong to no patch
+    const tesc = { kind: 'grid', rows: 10, columns: 10, patch: 6, imageSize: 64 } as const;
+    const esc = cellWeights(tesc, Float32Array.from({ length: 100 }, () => 1), 124, 129);
+    expect([esc[0], esc[123 * 129], esc[116 * 129], esc[115 * 129]]).toEqual([1, 0, 0, 1]);
+    const time = cellWeights({ kind: 'time', frames: 3 }, Float32Array.from([0.2, 0.5, 0.3]), 3, 2);
+    expect([...time]).toEqual([0.2, 0.2, 0.5, 0.5, 0.3, 0.3].map(Math.fround));
+  });
+
+  it('explains a clip: the top classes, each token over the drawn spectrogram (log-mel for MFCC models); a model without TokenLearner is refused', async () => {
+    const clip = Float32Array.from({ length: 16000 }, (_, i) => 0.3 * Math.sin(i / 7) * (i > 6000 && i < 9000 ? 1 : 0.01));
+    const model = buildModel(modelConfig('KWT-1_4T@2', { classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] }));
+    const e = await explainClip(model, clip, 2);
+    expect(e.top).toHaveLength(2);
+    expect(e.top[0]!.probability).toBeGreaterThanOrEqual(e.top[1]!.probability);
+    expect(e.picture).toMatchObject({ frames: 98, bins: 40, config: { output: 'logmel' } });
+    expect(e.learners).toHaveLength(1);
+    expect(e.learners[0]!.weights).toHaveLength(4);
+    expect(e.learners[0]!.cells[3]![50 * 40 + 7]).toBe(e.learners[0]!.weights[3]![50]);
+    expect(explanationSvg(e, 'clip.wav')).toContain('token 3 (before block 2, over the 98 frames)');
+    model.dispose();
+    const nt = buildModel(modelConfig('KWT-1'));
+    await expect(explainClip(nt, clip)).rejects.toThrow(/KWT-1 has no TokenLearner/);
+    nt.dispose();
   });
 });

@@ -1,7 +1,7 @@
 // A spectrogram as a picture people can read: time in seconds across, frequency up (Hz, or mel bands with their
 // centre frequencies), decibels below the loudest cell as colour with a colour bar, the file and settings as the
 // title. The drawing is viz's heat map; this file knows what the axes mean.
-import { heatmapSvg, type Tick } from '../viz/heatmap.js';
+import { heatmapSvg, type Heatmap, type Tick } from '../viz/heatmap.js';
 import { niceTicks } from '../viz/scatter.js';
 import { melBandCentres, type SpectrogramConfig } from './spectrogram.js';
 
@@ -37,6 +37,11 @@ function frequencyAxis(config: SpectrogramConfig, bins: number): { title: string
 
 /** The picture of `values` [frames, bins], as an SVG. `name` (the file) heads it; the settings are the subtitle. */
 export function spectrogramSvg(values: Float32Array, frames: number, bins: number, config: SpectrogramConfig, name: string): string {
+  return heatmapSvg({ ...colouring(values, config.output), ...spectrogramAxes(frames, bins, config), columns: frames, rows: bins, title: name });
+}
+
+/** A spectrogram's axes (time in seconds across; Hz, mel bands or coefficients up) and its settings as a subtitle. */
+export function spectrogramAxes(frames: number, bins: number, config: SpectrogramConfig): Pick<Heatmap, 'x' | 'y' | 'subtitle'> {
   // Column c is frame c, centred at (c hop + frameLength / 2) / rate seconds.
   const { hop, frameLength, sampleRate } = config;
   const columnAt = (seconds: number) => (seconds * sampleRate - frameLength / 2) / hop + 0.5;
@@ -49,19 +54,11 @@ export function spectrogramSvg(values: Float32Array, frames: number, bins: numbe
     `${config.window} window`,
     `${sampleRate} Hz`,
   ].join(', ');
-  return heatmapSvg({
-    ...colouring(values, config.output),
-    columns: frames,
-    rows: bins,
-    title: name,
-    subtitle: settings,
-    x: { title: 'time (s)', ticks: timeTicks },
-    y: frequencyAxis(config, bins),
-  });
+  return { subtitle: settings, x: { title: 'time (s)', ticks: timeTicks }, y: frequencyAxis(config, bins) };
 }
 
 /** Spectra as dB below the loudest cell; MFCCs (signed, unitless) as they are, on a scale symmetric about 0. */
-function colouring(values: Float32Array, output: SpectrogramConfig['output']): Pick<Parameters<typeof heatmapSvg>[0], 'values' | 'colour'> {
+export function colouring(values: Float32Array, output: SpectrogramConfig['output']): Pick<Heatmap, 'values' | 'colour'> {
   if (output === 'mfcc') {
     const largest = Math.max(1e-6, values.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
     const ticks = niceTicks(-largest, largest, 5).filter((v) => Math.abs(v) <= largest).map((v) => ({ at: v, label: `${v}` }));

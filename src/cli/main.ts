@@ -6,6 +6,7 @@ import { TOKENWAVE_VERSION } from '../util/version.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { evalCommand } from './eval.js';
+import { explainCommand } from './explain.js';
 import { flopsCommand } from './flops.js';
 import { generateCommand } from './generate.js';
 import { predictCommand } from './predict.js';
@@ -21,7 +22,7 @@ const program = new Command()
   .description('WebGPU engine that trains and measures audio transformers with TokenLearner')
   .showHelpAfterError();
 
-for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, tuneCommand, predictCommand, generateCommand, trainCommand, evalCommand, sweepCommand, workerCommand, demoCommand]) {
+for (const command of [doctorCommand, spectrogramCommand, flopsCommand, profileCommand, tuneCommand, predictCommand, explainCommand, generateCommand, trainCommand, evalCommand, sweepCommand, workerCommand, demoCommand]) {
   program.addCommand(command.showHelpAfterError());
 }
 

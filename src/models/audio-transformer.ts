@@ -80,7 +80,7 @@ export class AudioTransformer extends AudioModel {
     if (!this.collectingTokenMaps) return tl.call(x, ctx);
     const maps = tl.within(() => (tl instanceof TokenLearnerV1 ? tl.weightMaps(x) : tl.weightMaps(x, ctx)));
     const beforeBlock = this.plan.onGrid ? 0 : this.plan.blocks.findIndex((b) => b.learner === i);
-    this.noteTokenMaps(maps, tl instanceof TokenLearnerV1 ? 'sigmoid' : 'softmax', { kind: 'grid', rows: this.grid, columns: this.grid }, beforeBlock);
+    this.noteTokenMaps(maps, tl instanceof TokenLearnerV1 ? 'sigmoid' : 'softmax', { kind: 'grid', rows: this.grid, columns: this.grid, patch: this.config.patch, imageSize: this.config.imageSize }, beforeBlock);
     return tl.call(x, ctx, maps);
   }
 

@@ -18,8 +18,11 @@ export interface TokenMaps {
    * sigmoid map the token averages the features under; v1.1: the softmax over positions it sums them under).
    */
   weights: Tensor;
-  /** 'grid': positions are a rows x columns patch grid over the resized input (row = time); 'time': positions are frames. */
-  layout: { kind: 'grid'; rows: number; columns: number } | { kind: 'time'; frames: number };
+  /**
+   * 'grid': positions are a rows x columns grid of patch x patch pixels over the input resized to imageSize x
+   * imageSize (rows: time, columns: frequency); 'time': positions are the input's frames.
+   */
+  layout: { kind: 'grid'; rows: number; columns: number; patch: number; imageSize: number } | { kind: 'time'; frames: number };
   /** The block the TokenLearner runs before. */
   beforeBlock: number;
 }

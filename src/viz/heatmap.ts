@@ -50,6 +50,11 @@ function raster(h: Heatmap, width: number, height: number): Uint8Array {
 const dataUri = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
 
 export function heatmapSvg(h: Heatmap, width = 900, height = 440): string {
+  return svgDocument(width, height, heatmapParts(h, width, height));
+}
+
+/** The heat map's SVG elements in a width x height box from (0, 0): for pictures made of several panels. */
+export function heatmapParts(h: Heatmap, width: number, height: number): string[] {
   if (h.values.length !== h.columns * h.rows) throw new Error(`heatmapSvg: ${h.values.length} values for ${h.columns} x ${h.rows}`);
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
@@ -87,5 +92,5 @@ export function heatmapSvg(h: Heatmap, width = 900, height = 440): string {
     parts.push(`<text x="${barX + barW + 7}" y="${(y + 4).toFixed(1)}" font-size="11">${escapeXml(t.label)}</text>`);
   }
   parts.push(`<text transform="translate(${width - 10} ${y0 + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(h.colour.title)}</text>`);
-  return svgDocument(width, height, parts);
+  return parts;
 }
