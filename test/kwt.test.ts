@@ -171,7 +171,8 @@ describe('KWT models', () => {
     expect(modelConfig('KWT-1_8T')).toMatchObject({ tokens: 8, tokenLearnerAt: 0, tokenLearnerVersion: 'v1.1' });
     expect(modelConfig('KWT-1_4T@6', { tokenLearnerVersion: 'v1' })).toMatchObject({ tokens: 4, tokenLearnerAt: 6, tokenLearnerVersion: 'v1' });
     expect(inputShape(modelConfig('KWT-1'), 5)).toEqual([5, 98, 40]);
-    expect(protocolOf(modelConfig('KWT-1'))).toMatchObject({ batchSize: 64, topK: [3] });
+    expect(protocolOf(modelConfig('KWT-1'))).toMatchObject({ batchSize: 64, schedule: 'cosine', lr: 2e-4, topK: [3] });
+    expect(protocolOf(modelConfig('TESC_4L_8T-8H'))).toMatchObject({ batchSize: 32, schedule: 'paper', warmup: { warmupStart: 1e-6, warmupEpochs: 4 }, topK: [3, 5] });
     expect(() => modelConfig('KWT-4')).toThrow(/KWT comes in sizes 1, 2 and 3/);
     expect(() => modelConfig('KWT-1_8T@12')).toThrow(/from 0 to 11, got 12/);
     expect(() => modelConfig('KWT-1_0T')).toThrow(ModelConfigError);

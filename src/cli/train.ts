@@ -25,7 +25,7 @@ interface TrainCommandOptions {
   model: string;
   epochs?: string;
   batchSize?: string;
-  schedule: ScheduleName;
+  schedule?: ScheduleName;
   lr?: string;
   weightDecay: string;
   adam: AdamForm;
@@ -68,6 +68,9 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const seed = seedOption ?? extra.seed ?? 0;
   let config = modelConfig(o.model, { ...extra, seed });
   const protocol = protocolOf(config);
+  const schedule = o.schedule ?? protocol.schedule;
+  // the family's peak rate goes with its own schedule only
+  const peakLr = lr ?? (schedule === protocol.schedule ? protocol.lr : undefined);
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
   const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
@@ -120,7 +123,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       runDir,
       epochs,
       batchSize,
-      schedule: { name: o.schedule, batchSize, epochs, lr, ...protocol.warmup },
+      schedule: { name: schedule, batchSize, epochs, lr: peakLr, ...protocol.warmup },
       weightDecay,
       adamForm: o.adam,
       noise,
@@ -163,8 +166,8 @@ export const trainCommand = new Command('train')
   .option('--model <name>', 'model name, e.g. TASR_4L_8T-8H, TASR_4L_NT-8H, TESC_4L_8T-8H, KWT-1, KWT-1_8T', 'TASR_4L_8T-8H')
   .option('--epochs <n>', "epochs (default: the paper's, 20)")
   .option('--batch-size <n>', "batch size (default: the family's protocol: 64 for TASR and KWT, 32 for TESC, as the paper)")
-  .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('paper'))
-  .option('--lr <rate>', 'peak learning rate (paper schedule: 1.5e-5 x batch size; others: 1e-4)')
+  .addOption(new Option('--schedule <name>', "learning-rate schedule (default: the family's protocol: paper for TASR/TESC, cosine for KWT)").choices(SCHEDULES))
+  .option('--lr <rate>', "peak learning rate (default: the family's with its schedule (KWT: 2e-4); paper schedule: 1.5e-5 x batch size; others: 1e-4)")
   .option('--weight-decay <w>', 'decoupled weight decay per step', '1e-4')
   .addOption(new Option('--adam <form>', "where AdamW puts epsilon: 'keras' (the paper's TensorFlow Addons AdamW: lr scaled by the bias corrections, eps on sqrt(v)) or 'pytorch' (eps on the bias-corrected sqrt(v))").choices(ADAM_FORMS).default('keras'))
   .option('--seed <n>', 'seed for initialisation, shuffling and dropout (default: the model options\' seed, else 0)')

@@ -34,8 +34,8 @@ export interface TransformerConfig extends CommonConfig {
 
 /** Each family's protocol in the paper (TESC's warm-up: from 1e-6 over 4 epochs). */
 export const TRANSFORMER_PROTOCOL: Record<TransformerConfig['family'], Protocol> = {
-  TASR: { dataSet: 'Mini Speech Commands', clips: 8000, batchSize: 64, epochs: 20, topK: [3] },
-  TESC: { dataSet: 'ESC-50', clips: 2000, batchSize: 32, epochs: 20, warmup: { warmupStart: 1e-6, warmupEpochs: 4 }, topK: [3, 5] },
+  TASR: { dataSet: 'Mini Speech Commands', clips: 8000, batchSize: 64, epochs: 20, schedule: 'paper', topK: [3] },
+  TESC: { dataSet: 'ESC-50', clips: 2000, batchSize: 32, epochs: 20, schedule: 'paper', warmup: { warmupStart: 1e-6, warmupEpochs: 4 }, topK: [3, 5] },
 };
 
 export const TRANSFORMER_NAME = /^(TASR|TESC)_(\d+)L_(\d+T|NT)-(\d+)H$/;

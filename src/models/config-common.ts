@@ -21,15 +21,17 @@ export interface CommonConfig {
 }
 
 /**
- * A family's protocol: its data set (clips in all, before the split), batch size, epochs, the learning-rate
- * warm-up before its schedule, and the top-k accuracies it reports. Declared once with the family; train, sweep,
- * demo and tune read it from there.
+ * A family's protocol: its data set (clips in all, before the split), batch size, epochs, learning-rate schedule
+ * (its peak rate where the schedule's own default is not the family's) and warm-up, and the top-k accuracies it
+ * reports. Declared once with the family; train, sweep, demo and tune read it from there.
  */
 export interface Protocol {
   dataSet: string;
   clips: number;
   batchSize: number;
   epochs: number;
+  schedule: 'paper' | 'cosine';
+  lr?: number;
   warmup?: { warmupStart: number; warmupEpochs: number };
   topK: number[];
 }
