@@ -26,6 +26,23 @@ async function tokenwaveWith(env: Record<string, string>, ...args: string[]): Pr
   }
 }
 
+/** A fresh folder holding a checkpoint of each model (untrained, its seed's initial weights) in its own subfolder. */
+async function savedCheckpoints(checkpoints: { folder: string; model: string; options?: object }[]): Promise<string> {
+  const { init, shutdown } = await import('../src/tensor/engine.js');
+  const { buildModel } = await import('../src/models/registry.js');
+  const { modelConfig } = await import('../src/models/config.js');
+  const { saveModel } = await import('../src/models/checkpoint.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
+  await init();
+  for (const c of checkpoints) {
+    const model = buildModel(modelConfig(c.model, c.options));
+    await saveModel(join(dir, c.folder), model);
+    model.dispose();
+  }
+  shutdown();
+  return dir;
+}
+
 /** Reads an 8-bit RGB PNG without filters (what tokenwave writes), independently of its writer. */
 function readPng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
   expect([...bytes.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
@@ -197,18 +214,7 @@ describe('tokenwave CLI', () => {
   });
 
   it('explain draws and lists what the learned tokens of a TASR and a KWT checkpoint weigh; a model without TokenLearner is refused', async () => {
-    const { init, shutdown } = await import('../src/tensor/engine.js');
-    const { buildModel } = await import('../src/models/registry.js');
-    const { modelConfig } = await import('../src/models/config.js');
-    const { saveModel } = await import('../src/models/checkpoint.js');
-    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
-    await init();
-    for (const name of ['TASR_1L_4T-2H', 'KWT-1_3T@1', 'KWT-1']) {
-      const model = buildModel(modelConfig(name));
-      await saveModel(join(dir, name), model);
-      model.dispose();
-    }
-    shutdown();
+    const dir = await savedCheckpoints(['TASR_1L_4T-2H', 'KWT-1_3T@1', 'KWT-1'].map((name) => ({ folder: name, model: name })));
     const wav = join(dir, 'clip.wav');
     writeFileSync(wav, encodeWav16(Float32Array.from({ length: 16000 }, (_, i) => Math.sin(i / 9) * (i > 5000 && i < 9000 ? 0.5 : 0.01)), 16000));
     for (const [name, tokens, positions, version] of [['TASR_1L_4T-2H', 4, 64, 'v1'], ['KWT-1_3T@1', 3, 98, 'v1.1']] as const) {
@@ -227,6 +233,16 @@ describe('tokenwave CLI', () => {
       if (version === 'v1.1') for (const w of weights) expect(w.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       else for (const w of weights) expect(w.every((v) => v > 0 && v < 1)).toBe(true);
     }
+    // several clips in one picture, a row each: the spectrogram, then the 4 tokens, 440 x 240 pixels a panel
+    const quiet = join(dir, 'quiet.wav');
+    writeFileSync(quiet, encodeWav16(Float32Array.from({ length: 16000 }, (_, i) => Math.sin(i / 3) * 0.05), 16000));
+    const grid = join(dir, 'grid.png');
+    const both = await tokenwave('explain', '--checkpoint', join(dir, 'TASR_1L_4T-2H'), wav, quiet, '--grid', grid);
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/2 clips, a row each, drawn in .*grid\.png/);
+    const bytes = readFileSync(grid);
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([5 * 440, 40 + 2 * 240]);
+    expect((await tokenwave('explain', '--checkpoint', join(dir, 'TASR_1L_4T-2H'), wav, quiet, '--png', grid)).stderr).toMatch(/--grid/);
     const refused = await tokenwave('explain', '--checkpoint', join(dir, 'KWT-1'), wav);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/KWT-1 has no TokenLearner/);
@@ -242,16 +258,7 @@ describe('tokenwave CLI', () => {
   });
 
   it('predict prints the top classes of each file from a checkpoint, and JSON with --json', async () => {
-    const { init, shutdown } = await import('../src/tensor/engine.js');
-    const { buildModel } = await import('../src/models/registry.js');
-    const { modelConfig } = await import('../src/models/config.js');
-    const { saveModel } = await import('../src/models/checkpoint.js');
-    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
-    await init();
-    const model = buildModel(modelConfig('TASR_1L_4T-2H', { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'] }));
-    await saveModel(join(dir, 'ckpt'), model);
-    model.dispose();
-    shutdown();
+    const dir = await savedCheckpoints([{ folder: 'ckpt', model: 'TASR_1L_4T-2H', options: { classNames: ['down', 'go', 'left', 'no', 'right', 'stop', 'up', 'yes'] } }]);
     const wav = join(dir, 'clip.wav');
     writeFileSync(wav, encodeWav16(Float32Array.from({ length: 12000 }, (_, i) => Math.sin(i / 9) * 0.3), 16000));
     const text = await tokenwave('predict', '--checkpoint', join(dir, 'ckpt'), wav, '--top', '2');

@@ -278,7 +278,7 @@ describe('what the learned tokens look at', () => {
     expect(e.learners).toHaveLength(1);
     expect(e.learners[0]!.weights).toHaveLength(4);
     expect(e.learners[0]!.cells[3]![50 * 40 + 7]).toBe(e.learners[0]!.weights[3]![50]);
-    expect(explanationSvg(e, 'clip.wav')).toContain('token 3 (before block 2, over the 98 frames)');
+    expect(explanationSvg([{ explanation: e, name: 'clip.wav' }])).toContain('token 3 (before block 2, over the 98 frames)');
     model.dispose();
     const nt = buildModel(modelConfig('KWT-1'));
     await expect(explainClip(nt, clip)).rejects.toThrow(/KWT-1 has no TokenLearner/);

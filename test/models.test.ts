@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { countForward, countUnder } from '../src/flops/accounting.js';
-import { saveModel, loadModel, CheckpointError } from '../src/models/checkpoint.js';
+import { saveModel, loadModel, readCheckpointConfig, CheckpointError } from '../src/models/checkpoint.js';
 import { ClipClassifier, predictClips } from '../src/models/predict.js';
 import { buildModel } from '../src/models/registry.js';
 import { modelConfig, ModelConfigError } from '../src/models/config.js';
@@ -254,6 +254,14 @@ describe('model names, options and checkpoints', () => {
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ model: 'TASR_1L_4T-2H', options: { seed: 3 } });
     model.dispose();
     loaded.dispose();
+  });
+
+  it('a checkpoint config.json written before the model registry and MFCCs (no spectrogram.mfccs) reads as the same configuration', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenwave-old-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({"format": "tokenwave-checkpoint", "version": 1, "model": "TASR_2L_8T-4H", "options": {"classes": 8, "tokenLearnerVersion": "v1", "tokenLearnerAt": 0, "tokenFuser": false, "patch": 8, "width": 128, "keyDim": 128, "mlp": [256, 128], "dropout": 0.1, "mbconvBlocks": 1, "mbconvExpanded": 64, "mbconvChannels": 16, "batchNormMomentum": 0.99, "clipSamples": 16000, "spectrogram": {"frameLength": 255, "hop": 128, "fftLength": 256, "window": "hann-tf", "output": "magnitude", "melBins": 64, "sampleRate": 16000, "padEnd": false}, "normalization": {"mean": 0.3, "variance": 2}, "classNames": ["a", "b", "c", "d", "e", "f", "g", "h"], "seed": 5}}));
+    const config = await readCheckpointConfig(dir);
+    expect(config).toEqual(modelConfig('TASR_2L_8T-4H', { seed: 5, classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], normalization: { mean: 0.3, variance: 2 } }));
+    expect(config.spectrogram).toMatchObject({ output: 'magnitude', frameLength: 255, hop: 128 });
   });
 
   it('loading a checkpoint into a different model, or a folder without one, fails with a clear message', async () => {

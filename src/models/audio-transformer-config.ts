@@ -2,7 +2,7 @@
 // MBConv stem, patch 8) and TESC_... (ESC-50: 50 classes, patch 6, no MBConv), with options beyond the paper, and
 // where TokenLearner and TokenFuser run in a configuration (decided once, as a plan).
 import { PAPER_SPECTROGRAM } from '../audio/spectrogram.js';
-import { checks, ModelConfigError, validateCommon, withOptions, type CommonConfig, type Protocol } from './config-common.js';
+import { checks, MAX_LEARNED_TOKENS, ModelConfigError, validateCommon, withOptions, type CommonConfig, type Protocol } from './config-common.js';
 
 export type TokenLearnerVersion = 'v1' | 'v1.1';
 
@@ -50,7 +50,7 @@ export const TRANSFORMER_OPTION_KEYS = [
 /** The fields a TASR/TESC name stands for (not saved as options). */
 export const TRANSFORMER_NAME_FIELDS = ['family', 'blocks', 'heads', 'tokens', 'imageSize'] as const;
 
-const LIMITS = { blocks: 64, heads: 64, tokens: 1024 };
+const LIMITS = { blocks: 64, heads: 64, tokens: MAX_LEARNED_TOKENS };
 
 /** The configuration a TASR/TESC name (plus options) stands for; errors name the option and say what is valid. */
 export function transformerConfig(name: string, options: object = {}): TransformerConfig {

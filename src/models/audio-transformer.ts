@@ -77,11 +77,9 @@ export class AudioTransformer extends AudioModel {
       const [B, H, W, C] = x.shape as [number, number, number, number];
       x = reshape(x, [B, H * W, C]);
     }
-    if (!this.collectingTokenMaps) return tl.call(x, ctx);
-    const maps = tl.within(() => (tl instanceof TokenLearnerV1 ? tl.weightMaps(x) : tl.weightMaps(x, ctx)));
     const beforeBlock = this.plan.onGrid ? 0 : this.plan.blocks.findIndex((b) => b.learner === i);
-    this.noteTokenMaps(maps, tl instanceof TokenLearnerV1 ? 'sigmoid' : 'softmax', { kind: 'grid', rows: this.grid, columns: this.grid, patch: this.config.patch, imageSize: this.config.imageSize }, beforeBlock);
-    return tl.call(x, ctx, maps);
+    const layout = { kind: 'grid', rows: this.grid, columns: this.grid, patch: this.config.patch, imageSize: this.config.imageSize } as const;
+    return this.learnTokens(tl, x, ctx, layout, beforeBlock);
   }
 
   /** Spectrograms [B, frames, bins] -> logits [B, classes]. */

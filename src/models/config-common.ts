@@ -7,6 +7,9 @@ export class ModelConfigError extends TokenwaveError {
   override name = 'ModelConfigError';
 }
 
+/** The most learned tokens a TokenLearner may make, in any family. */
+export const MAX_LEARNED_TOKENS = 1024;
+
 export interface CommonConfig {
   name: string;
   classes: number;

@@ -6,7 +6,7 @@ import { spectrogram, type SpectrogramConfig } from '../audio/spectrogram.js';
 import { softmax } from '../ops/softmax.js';
 import { noGrad, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
-import { heatmapParts } from '../viz/heatmap.js';
+import { heatmapParts, type Heatmap } from '../viz/heatmap.js';
 import { escapeXml, svgDocument } from '../viz/scatter.js';
 import { ModelConfigError } from './config.js';
 import type { AudioModel, TokenMaps } from './model.js';
@@ -90,42 +90,63 @@ export async function explainClip(model: AudioModel, clip: Float32Array, topK = 
   }
 }
 
-const PANEL = { width: 600, height: 300, columns: 3 };
+/** One clip: 600 x 300 panels, 3 to a row. Several clips: a row each (spectrogram, then each token), smaller panels. */
+const PANEL = { one: { width: 600, height: 300, columns: 3 }, row: { width: 440, height: 240 } };
+const TITLE_HEIGHT = 40;
+
+interface Panel {
+  title: string;
+  subtitle?: string;
+  values: Float64Array;
+  colour: Heatmap['colour'];
+}
+
+const RELATIVE: Heatmap['colour'] = { title: 'level x weight', lo: 0, hi: 1, ticks: [0, 0.5, 1].map((v) => ({ at: v, label: `${v}` })) };
 
 /**
- * The picture: the spectrogram (headed by the top classes), then one panel per token: the spectrogram's level
- * (0 at DYNAMIC_RANGE_DB below the loudest, 1 at the loudest) times the token's weight on the cell (relative to
- * its largest), so each panel shows the part of the sound that token gathers.
+ * A clip's panels: the spectrogram (headed by the top classes), then one per token: the spectrogram's level (0 at
+ * DYNAMIC_RANGE_DB below the loudest, 1 at the loudest) times the token's weight on the cell (relative to its
+ * largest), so each panel shows the part of the sound that token gathers.
  */
-export function explanationSvg(e: Explanation, name: string): string {
-  const { values, frames, bins, config } = e.picture;
-  const axes = spectrogramAxes(frames, bins, config);
+function panelsOf(e: Explanation, name: string, short: boolean): Panel[] {
+  const { values, config } = e.picture;
   const base = colouring(values, config.output);
   const level = Float64Array.from(base.values, (v) => Math.min(1, Math.max(0, (v - base.colour.lo) / (base.colour.hi - base.colour.lo))));
   const classes = e.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ');
   // heatmaps take values column-major (values[column * rows + row]); the cells are frame-major, the same order
-  const panels: { title: string; subtitle?: string; values: Float64Array; colour: { title: string; lo: number; hi: number; ticks: { at: number; label: string }[] } }[] = [
-    { title: `${name}: ${classes}`, subtitle: axes.subtitle, values: Float64Array.from(base.values), colour: base.colour },
-  ];
-  const relative = { title: `level x weight`, lo: 0, hi: 1, ticks: [0, 0.5, 1].map((v) => ({ at: v, label: `${v}` })) };
+  const panels: Panel[] = [{ title: `${name}: ${classes}`, subtitle: short ? undefined : spectrogramAxes(e.picture.frames, e.picture.bins, config).subtitle, values: Float64Array.from(base.values), colour: base.colour }];
   for (const [l, learner] of e.learners.entries()) {
     const where = learner.layout.kind === 'grid' ? `${learner.layout.rows}x${learner.layout.columns} patch grid` : `${learner.layout.frames} frames`;
     for (const [t, cells] of learner.cells.entries()) {
       const largest = cells.reduce((m, v) => Math.max(m, v), 0) || 1;
       const shown = Float64Array.from(cells, (w, i) => (w / largest) * level[i]!);
       const learnerName = e.learners.length > 1 ? `TokenLearner ${l} ` : '';
-      panels.push({ title: `${learnerName}token ${t} (before block ${learner.beforeBlock}, over the ${where})`, values: shown, colour: relative });
+      panels.push({ title: short ? `${learnerName}token ${t}` : `${learnerName}token ${t} (before block ${learner.beforeBlock}, over the ${where})`, values: shown, colour: RELATIVE });
     }
   }
-  const rows = Math.ceil(panels.length / PANEL.columns);
-  const [width, height] = [PANEL.columns * PANEL.width, 40 + rows * PANEL.height];
+  return panels;
+}
+
+/**
+ * The picture of one clip (its spectrogram and every token, three panels to a row), or of several clips of one
+ * model (a row each: e.g. one clip per class, to compare what each token gathers across the classes).
+ */
+export function explanationSvg(clips: readonly { explanation: Explanation; name: string }[]): string {
+  const first = clips[0]!.explanation;
+  const { frames, bins, config } = first.picture;
+  const axes = spectrogramAxes(frames, bins, config);
+  const one = clips.length === 1;
+  const rows = clips.map((c) => panelsOf(c.explanation, c.name, !one));
+  const size = one ? PANEL.one : { ...PANEL.row, columns: Math.max(...rows.map((r) => r.length)) };
+  const placed = one ? rows[0]!.map((p, i) => ({ p, column: i % size.columns, row: Math.floor(i / size.columns) })) : rows.flatMap((r, row) => r.map((p, column) => ({ p, column, row })));
+  const height = TITLE_HEIGHT + (Math.max(...placed.map((x) => x.row)) + 1) * size.height;
+  const where = first.learners.map((l) => `before block ${l.beforeBlock}`).join(', ');
   const parts = [
-    `<text x="16" y="26" font-size="17" font-weight="bold">${escapeXml(`What ${e.model}'s learned tokens look at (${config.output === 'logmel' ? 'log-mel' : config.output} spectrogram, ${DYNAMIC_RANGE_DB} dB range)`)}</text>`,
+    `<text x="16" y="26" font-size="17" font-weight="bold">${escapeXml(`What ${first.model}'s learned tokens look at (${where}; ${config.output === 'logmel' ? 'log-mel' : config.output} spectrogram, ${DYNAMIC_RANGE_DB} dB range)`)}</text>`,
   ];
-  panels.forEach((p, i) => {
-    const [x, y] = [(i % PANEL.columns) * PANEL.width, 40 + Math.floor(i / PANEL.columns) * PANEL.height];
+  for (const { p, column, row } of placed) {
     const heatmap = { values: p.values, columns: frames, rows: bins, title: p.title, subtitle: p.subtitle, x: axes.x, y: axes.y, colour: p.colour };
-    parts.push(`<g transform="translate(${x} ${y})">${heatmapParts(heatmap, PANEL.width, PANEL.height).join('')}</g>`);
-  });
-  return svgDocument(width, height, parts);
+    parts.push(`<g transform="translate(${column * size.width} ${TITLE_HEIGHT + row * size.height})">${heatmapParts(heatmap, size.width, size.height).join('')}</g>`);
+  }
+  return svgDocument(size.columns * size.width, height, parts);
 }

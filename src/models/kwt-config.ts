@@ -2,7 +2,7 @@
 // Spotting") by name: KWT-1, KWT-2, KWT-3 as published, and with TokenLearner over the time axis:
 // KWT-{n}_{k}T (k learned tokens before the first block) or KWT-{n}_{k}T@{i} (before block i).
 import { PAPER_SPECTROGRAM } from '../audio/spectrogram.js';
-import { checks, ModelConfigError, validateCommon, withOptions, type CommonConfig, type Protocol } from './config-common.js';
+import { checks, MAX_LEARNED_TOKENS, ModelConfigError, validateCommon, withOptions, type CommonConfig, type Protocol } from './config-common.js';
 import type { TokenLearnerVersion } from './audio-transformer-config.js';
 
 export interface KwtConfig extends CommonConfig {
@@ -86,7 +86,7 @@ export function kwtConfig(name: string, options: object = {}): KwtConfig {
   const config = withOptions(defaults, options, KWT_OPTION_KEYS);
   validateCommon(config);
   const { fail, integer, oneOf } = checks(name);
-  if (match[2] !== undefined) integer('the number of learned tokens (kT)', tokens, 1, 1024);
+  if (match[2] !== undefined) integer('the number of learned tokens (kT)', tokens, 1, MAX_LEARNED_TOKENS);
   integer('the block TokenLearner runs before (@i)', tokenLearnerAt, 0, config.blocks - 1);
   oneOf('tokenLearnerVersion', config.tokenLearnerVersion, ['v1', 'v1.1']);
   if (config.spectrogram.output === 'magnitude' || config.spectrogram.output === 'power') {

@@ -54,15 +54,7 @@ export class KeywordTransformer extends AudioModel {
     let frames = slice(x, [0, 1, 0], [B, T1 - 1, C]);
     // v1's convolutions run over time as a [T, 1] image
     if (tl instanceof TokenLearnerV1) frames = reshape(frames, [B, T1 - 1, 1, C]);
-    const ofTokens = (maps?: Tensor) => (tl instanceof TokenLearnerV1 ? tl.call(frames, ctx, maps) : tl.call(frames, ctx, maps));
-    let tokens: Tensor;
-    if (this.collectingTokenMaps) {
-      const maps = tl.within(() => (tl instanceof TokenLearnerV1 ? tl.weightMaps(frames) : tl.weightMaps(frames, ctx)));
-      this.noteTokenMaps(maps, tl instanceof TokenLearnerV1 ? 'sigmoid' : 'softmax', { kind: 'time', frames: T1 - 1 }, beforeBlock);
-      tokens = ofTokens(maps);
-    } else {
-      tokens = ofTokens();
-    }
+    const tokens = this.learnTokens(tl, frames, ctx, { kind: 'time', frames: T1 - 1 }, beforeBlock);
     return concat([classToken, tokens], 1);
   }
 

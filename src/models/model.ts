@@ -1,6 +1,7 @@
 // What training, evaluation, checkpoints, FLOP counting, the profiler, sweeps and the CLI need of a model, whatever
 // its family: its configuration, a forward pass from front-end features to logits, named parameters and state
 // (Module's), and what its TokenLearners attend to. Code outside src/models/ knows models only as this.
+import { TokenLearnerV11, type TokenLearnerV1 } from '../nn/blocks.js';
 import { Module, type ForwardContext } from '../nn/module.js';
 import { permute } from '../ops/layout.js';
 import { softmax } from '../ops/softmax.js';
@@ -48,15 +49,16 @@ export abstract class AudioModel extends Module {
     }
   }
 
-  /** Whether the running forward pass wants its TokenLearners' weights (forwardWithTokenMaps). */
-  protected get collectingTokenMaps(): boolean {
-    return this.collected !== undefined;
-  }
-
-  /** Keeps a TokenLearner's maps [B, positions, tokens] (`how` it applies them) for forwardWithTokenMaps. */
-  protected noteTokenMaps(maps: Tensor, how: 'sigmoid' | 'softmax', layout: TokenMaps['layout'], beforeBlock: number): void {
+  /**
+   * Runs a TokenLearner on x (in the layout its version takes); under forwardWithTokenMaps, also keeps its weights
+   * [B, tokens, positions] as it applies them, with where its positions lie and the block it runs before.
+   */
+  protected learnTokens(tl: TokenLearnerV1 | TokenLearnerV11, x: Tensor, ctx: ForwardContext, layout: TokenMaps['layout'], beforeBlock: number): Tensor {
+    if (!this.collected) return tl.call(x, ctx);
+    const maps = tl.within(() => tl.weightMaps(x, ctx));
     const perToken = permute(maps, [0, 2, 1]);
-    const weights = how === 'softmax' ? softmax(perToken) : perToken;
-    this.collected?.push({ weights: weights.keep(), layout, beforeBlock });
+    const weights = tl instanceof TokenLearnerV11 ? softmax(perToken) : perToken;
+    this.collected.push({ weights: weights.keep(), layout, beforeBlock });
+    return tl.call(x, ctx, maps);
   }
 }

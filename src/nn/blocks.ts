@@ -201,7 +201,7 @@ export class TokenLearnerV1 extends Module {
   }
 
   /** Each position's weight for each token, [B, H * W, k]: the sigmoid maps each token averages over (x / (H W)). */
-  weightMaps(x: Tensor): Tensor {
+  weightMaps(x: Tensor, _ctx?: ForwardContext): Tensor {
     const [B, H, W] = x.shape as [number, number, number, number];
     let maps = this.norm.call(x);
     this.convs.forEach((conv) => (maps = conv.call(maps)));
