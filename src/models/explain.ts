@@ -112,7 +112,8 @@ function panelsOf(e: Explanation, name: string, short: boolean): Panel[] {
   const { values, config } = e.picture;
   const base = colouring(values, config.output);
   const level = Float64Array.from(base.values, (v) => Math.min(1, Math.max(0, (v - base.colour.lo) / (base.colour.hi - base.colour.lo))));
-  const classes = e.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ');
+  // a row's narrow panel has room for the first class only
+  const classes = (short ? e.top.slice(0, 1) : e.top).map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ');
   // heatmaps take values column-major (values[column * rows + row]); the cells are frame-major, the same order
   const panels: Panel[] = [{ title: `${name}: ${classes}`, subtitle: short ? undefined : spectrogramAxes(e.picture.frames, e.picture.bins, config).subtitle, values: Float64Array.from(base.values), colour: base.colour }];
   for (const [l, learner] of e.learners.entries()) {
