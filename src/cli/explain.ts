@@ -7,6 +7,7 @@ import { prepareClip } from '../audio/clips.js';
 import { readWav } from '../audio/wav.js';
 import { loadModel } from '../models/checkpoint.js';
 import { explainClip, explanationSvg, type Explanation } from '../models/explain.js';
+import { describeTop } from '../models/predict.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { makeFolder, writeFileAtomic } from '../util/files.js';
 import { svgToPng } from '../viz/render.js';
@@ -48,7 +49,7 @@ async function explain(files: string[], o: ExplainOptions): Promise<void> {
       const written = drawEach ? await drawn([{ explanation: e, name: basename(file) }], o.png || !o.svg ? picturePath(file, o) : undefined, o.svg) : [];
       if (!o.json) {
         const tokens = e.learners.reduce((s, l) => s + l.weights.length, 0);
-        console.log(`${file}: ${e.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}; ${tokens} tokens${written.length ? ` drawn in ${written.join(' and ')}` : ''}`);
+        console.log(`${file}: ${describeTop(e.top)}; ${tokens} tokens${written.length ? ` drawn in ${written.join(' and ')}` : ''}`);
       }
     }
     if (o.grid) {
@@ -59,7 +60,7 @@ async function explain(files: string[], o: ExplainOptions): Promise<void> {
       const json = clips.map(({ file, explanation: e }) => ({
         file,
         model: e.model,
-        top: e.top,
+        top: e.top.map(({ label, probability }) => ({ label, probability })),
         learners: e.learners.map((l) => ({ beforeBlock: l.beforeBlock, layout: l.layout, weights: l.weights.map((w) => [...w].map((v) => +v.toPrecision(6))) })),
       }));
       console.log(JSON.stringify(json, null, 2));

@@ -4,7 +4,7 @@ import { prepareClip } from '../audio/clips.js';
 import { readWav } from '../audio/wav.js';
 import { loadModel } from '../models/checkpoint.js';
 import type { AudioModel } from '../models/model.js';
-import { ClipClassifier, predictClips } from '../models/predict.js';
+import { ClipClassifier, describeTop, predictClips } from '../models/predict.js';
 import { engine, init, shutdown, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { msAfterWarmUp, quantile } from '../util/timing.js';
@@ -72,7 +72,7 @@ async function predict(files: string[], o: PredictOptions): Promise<void> {
       console.log(JSON.stringify(files.map((file, i) => ({ file, top: predictions[i]!.top })), null, 2));
     } else {
       files.forEach((file, i) => {
-        console.log(`${file}: ${predictions[i]!.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`);
+        console.log(`${file}: ${describeTop(predictions[i]!.top)}`);
       });
     }
     model.dispose();

@@ -1,7 +1,7 @@
 // The paper's audio transformer, both families (TASR, TESC): spectrogram -> resize -> normalise -> MBConv stem
 // (TASR) -> patch embedding -> TokenLearner (kT) or all patches (NT) -> positional embedding -> L transformer
 // blocks (TokenLearner / TokenFuser where the plan puts them) -> classifier head.
-import { normalize, resizeSpectrograms } from '../audio/spectrogram.js';
+import { resizeSpectrograms } from '../audio/spectrogram.js';
 import { reshape } from '../ops/layout.js';
 import { ClassifierHead, MBConv, PositionalEmbedding, TokenFuser, TokenLearnerV1, TokenLearnerV11, TransformerBlock } from '../nn/blocks.js';
 import { Conv2d, dropoutLayer } from '../nn/layers.js';
@@ -55,12 +55,7 @@ export class AudioTransformer extends AudioModel {
       const size = this.config.imageSize;
       recordTf('ZeroCost', 'resize', B * size * size);
       const resized = resizeSpectrograms(spectrograms, size, size);
-      // Keras' Normalization: Sub and RealDiv per pixel, Maximum on the scalar standard deviation.
-      recordTf('Sub', 'normalize: subtract mean', resized.size);
-      recordTf('Maximum', 'normalize: floor the deviation', 1);
-      recordTf('RealDiv', 'normalize: divide', resized.size);
-      const { mean, variance } = this.config.normalization;
-      return reshape(normalize(resized, mean, variance), [B, size, size, 1]);
+      return reshape(this.normalized(resized), [B, size, size, 1]);
     });
   }
 

@@ -10,6 +10,7 @@ import { heatmapParts, type Heatmap } from '../viz/heatmap.js';
 import { escapeXml, svgDocument } from '../viz/scatter.js';
 import { ModelConfigError } from './config.js';
 import type { AudioModel, TokenMaps } from './model.js';
+import { describeTop, topClasses, type Prediction } from './predict.js';
 
 export interface TokenLearnerView {
   beforeBlock: number;
@@ -22,7 +23,7 @@ export interface TokenLearnerView {
 
 export interface Explanation {
   model: string;
-  top: { label: string; probability: number }[];
+  top: Prediction['top'];
   /** The spectrogram drawn: the model's own input, or log-mel with the same framing where the input is MFCCs. */
   picture: { values: Float32Array; frames: number; bins: number; config: SpectrogramConfig };
   learners: TokenLearnerView[];
@@ -74,8 +75,7 @@ export async function explainClip(model: AudioModel, clip: Float32Array, topK = 
     if (maps.length === 0) throw new ModelConfigError(`${c.name} has no TokenLearner: there are no learned tokens to show (explain a kT model, e.g. TASR_4L_8T-8H or KWT-1_8T)`);
     const probabilities = noGrad(() => tidy(() => softmax(logits)));
     made.push(probabilities);
-    const p = await probabilities.data();
-    const top = [...p].map((probability, index) => ({ label: c.classNames[index] ?? `class ${index}`, probability })).sort((a, b) => b.probability - a.probability).slice(0, topK);
+    const top = topClasses(model, await probabilities.data(), topK);
     const [, frames, bins] = pictureTensor.shape as [number, number, number];
     const learners: TokenLearnerView[] = [];
     for (const m of maps) {
@@ -113,7 +113,7 @@ function panelsOf(e: Explanation, name: string, short: boolean): Panel[] {
   const base = colouring(values, config.output);
   const level = Float64Array.from(base.values, (v) => Math.min(1, Math.max(0, (v - base.colour.lo) / (base.colour.hi - base.colour.lo))));
   // a row's narrow panel has room for the first class only
-  const classes = (short ? e.top.slice(0, 1) : e.top).map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ');
+  const classes = describeTop(short ? e.top.slice(0, 1) : e.top);
   // heatmaps take values column-major (values[column * rows + row]); the cells are frame-major, the same order
   const panels: Panel[] = [{ title: `${name}: ${classes}`, subtitle: short ? undefined : spectrogramAxes(e.picture.frames, e.picture.bins, config).subtitle, values: Float64Array.from(base.values), colour: base.colour }];
   for (const [l, learner] of e.learners.entries()) {

@@ -2,9 +2,8 @@
 // class token in front -> learned positional embeddings -> 12 post-LN transformer blocks -> the class token's
 // output to the classifier. With TokenLearner (the paper's future work, here on a state-of-the-art keyword
 // spotter): before block i the frames (the class token kept aside) become k learned tokens over time.
-import { normalize } from '../audio/spectrogram.js';
 import { PositionalEmbedding, PostNormTransformerBlock, TokenLearnerV1, TokenLearnerV11 } from '../nn/blocks.js';
-import { parameter } from '../nn/init.js';
+import { uniformParameter } from '../nn/init.js';
 import { Dense, dropoutLayer } from '../nn/layers.js';
 import type { ForwardContext } from '../nn/module.js';
 import { broadcastTo, concat, reshape, slice } from '../ops/layout.js';
@@ -32,7 +31,7 @@ export class KeywordTransformer extends AudioModel {
     const [, frames, features] = inputShape(c, 1);
     this.frames = frames;
     this.projection = this.child('projection', new Dense(features, c.width, random));
-    this.classToken = this.param('class_token', parameter(Float32Array.from({ length: c.width }, () => (random() * 2 - 1) * 0.05), [1, 1, c.width]));
+    this.classToken = this.param('class_token', uniformParameter([1, 1, c.width], 0.05, random));
     this.position = this.child('position', new PositionalEmbedding(frames + 1, c.width, random));
     if (c.tokens > 0) {
       this.tokenLearner = this.child(
@@ -63,12 +62,7 @@ export class KeywordTransformer extends AudioModel {
     const c = this.config;
     const [B, T] = features.shape as [number, number, number];
     if (T !== this.frames) throw new ModelConfigError(`${c.name} takes ${this.frames} frames per clip (its front end on ${c.clipSamples} samples), got ${T}`);
-    const normalized = withPath('preprocess', () => {
-      recordTf('Sub', 'normalize: subtract mean', features.size);
-      recordTf('Maximum', 'normalize: floor the deviation', 1);
-      recordTf('RealDiv', 'normalize: divide', features.size);
-      return normalize(features, c.normalization.mean, c.normalization.variance);
-    });
+    const normalized = withPath('preprocess', () => this.normalized(features));
     const projected = this.projection.call(normalized); // [B, T, C]
     const classTokens = broadcastTo(this.classToken, [B, 1, c.width]);
     let x = this.position.call(concat([classTokens, projected], 1));

@@ -5,13 +5,14 @@ import { TokenLearnerV11, type TokenLearnerV1 } from '../nn/blocks.js';
 import { Module, type ForwardContext } from '../nn/module.js';
 import { permute } from '../ops/layout.js';
 import { softmax } from '../ops/softmax.js';
-import { noGrad, tidy } from '../tensor/engine.js';
+import { normalize } from '../audio/spectrogram.js';
+import { noGrad, recordTf, tidy } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
 
 /**
- * Where a model's learned tokens look: for each TokenLearner, its weights [batch, positions, tokens] over the
- * positions it pools, and how those positions lie over the input's frames and bins.
+ * Where a model's learned tokens look: for each TokenLearner, its weights over the positions it pools, and how
+ * those positions lie over the input's frames and bins.
  */
 export interface TokenMaps {
   /**
@@ -32,6 +33,17 @@ export abstract class AudioModel extends Module {
   abstract readonly config: ModelConfig;
   /** Front-end features [B, frames, bins] (the config's spectrogram) -> logits [B, classes]. */
   abstract forward(features: Tensor, ctx: ForwardContext): Tensor;
+  /**
+   * The paper's Normalization layer with the adapted statistics, and the TensorFlow ops Keras runs for it (Sub and
+   * RealDiv per value, Maximum on the scalar standard deviation).
+   */
+  protected normalized(x: Tensor): Tensor {
+    recordTf('Sub', 'normalize: subtract mean', x.size);
+    recordTf('Maximum', 'normalize: floor the deviation', 1);
+    recordTf('RealDiv', 'normalize: divide', x.size);
+    return normalize(x, this.config.normalization.mean, this.config.normalization.variance);
+  }
+
   /** Set while forwardWithTokenMaps runs: where the forward pass leaves each TokenLearner's weights. */
   private collected: TokenMaps[] | undefined;
 

@@ -59,8 +59,7 @@ export class ClipClassifier {
       probs.dispose();
       for (let i = 0; i < batch.length; i++) {
         const p = values.slice(i * classes, (i + 1) * classes);
-        const order = [...p.keys()].sort((a, b) => p[b]! - p[a]!).slice(0, Math.min(topK, classes));
-        out.push({ probabilities: p, top: order.map((index) => ({ index, label: classLabel(this.model, index), probability: p[index]! })) });
+        out.push({ probabilities: p, top: topClasses(this.model, p, topK) });
       }
     }
     return out;
@@ -69,6 +68,17 @@ export class ClipClassifier {
   dispose(): void {
     this.plans.dispose();
   }
+}
+
+/** The `topK` most probable classes of one clip's `probabilities`, most probable first. */
+export function topClasses(model: AudioModel, probabilities: Float32Array, topK: number): Prediction['top'] {
+  const order = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, topK);
+  return order.map((index) => ({ index, label: classLabel(model, index), probability: probabilities[index]! }));
+}
+
+/** Top classes as people read them: 'yes 92.1%, no 4.0%'. */
+export function describeTop(top: readonly { label: string; probability: number }[]): string {
+  return top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ');
 }
 
 /** Class probabilities for clips already at the model's rate and length. */

@@ -6,7 +6,7 @@ import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
 import { linearStack, matmul, stackable } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
-import { parameter } from './init.js';
+import { uniformParameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
@@ -52,7 +52,7 @@ export class PositionalEmbedding extends Module {
   readonly table: Tensor;
   constructor(tokens: number, width: number, random: () => number) {
     super();
-    this.table = this.param('table', parameter(Float32Array.from({ length: tokens * width }, () => (random() * 2 - 1) * 0.05), [tokens, width]));
+    this.table = this.param('table', uniformParameter([tokens, width], 0.05, random));
   }
   forward(x: Tensor): Tensor {
     recordTf('AddV2', 'positional embedding', x.size);

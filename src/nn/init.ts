@@ -16,6 +16,11 @@ export function glorotUniform(shape: Shape, fanIn: number, fanOut: number, rando
   return parameter(values, shape);
 }
 
+/** U(-limit, limit), Keras' Embedding default with limit 0.05. */
+export function uniformParameter(shape: Shape, limit: number, random: () => number): Tensor {
+  return parameter(Float32Array.from({ length: sizeOf(shape) }, () => (random() * 2 - 1) * limit), shape);
+}
+
 export function zerosParameter(shape: Shape): Tensor {
   return parameter(new Float32Array(sizeOf(shape)), shape);
 }
