@@ -31,7 +31,7 @@ async function savedCheckpoints(checkpoints: { folder: string; model: string; op
   const { init, shutdown } = await import('../src/tensor/engine.js');
   const { buildModel } = await import('../src/models/registry.js');
   const { modelConfig } = await import('../src/models/config.js');
-  const { saveModel } = await import('../src/models/checkpoint.js');
+  const { saveModel } = await import('../src/models/checkpoint-folder.js');
   const dir = mkdtempSync(join(tmpdir(), 'tokenwave-cli-'));
   await init();
   for (const c of checkpoints) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mfccMatrix, spectrogram, spectrogramShape, type SpectrogramConfig } from '../src/audio/spectrogram.js';
 import { countForward, countUnder } from '../src/flops/accounting.js';
-import { loadModel, saveModel } from '../src/models/checkpoint.js';
+import { loadModel, saveModel } from '../src/models/checkpoint-folder.js';
 import { inputShape, modelConfig, ModelConfigError, protocolOf } from '../src/models/config.js';
 import { KWT_SIZES, KWT_SPECTROGRAM } from '../src/models/kwt-config.js';
 import { cellWeights, explainClip, explanationSvg } from '../src/models/explain.js';

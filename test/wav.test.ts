@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resample } from '../src/audio/resample.js';
-import { decodeWav, encodeWav16, readWav, readWavs, WavError } from '../src/audio/wav.js';
+import { decodeWav, encodeWav16, WavError } from '../src/audio/wav.js';
+import { readWav, readWavs } from '../src/audio/wav-files.js';
 import { seededRandom as rng } from '../src/util/random.js';
 
 interface WavSpec {

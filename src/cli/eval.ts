@@ -1,7 +1,7 @@
 // `tokenwave eval --checkpoint DIR --data DIR`: accuracy, per-class accuracy and the confusion matrix.
 import { Command, Option } from 'commander';
 import type { SplitPolicy } from '../data/datasets.js';
-import { loadModel } from '../models/checkpoint.js';
+import { loadModel } from '../models/checkpoint-folder.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { prepareData } from '../train/data.js';
 import { evaluate, EVALUATION_BATCH, type Evaluation } from '../train/evaluate.js';

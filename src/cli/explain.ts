@@ -4,8 +4,8 @@
 import { basename, join } from 'node:path';
 import { Command } from 'commander';
 import { prepareClip } from '../audio/clips.js';
-import { readWav } from '../audio/wav.js';
-import { loadModel } from '../models/checkpoint.js';
+import { readWav } from '../audio/wav-files.js';
+import { loadModel } from '../models/checkpoint-folder.js';
 import { explainClip, explanationSvg, type Explanation } from '../models/explain.js';
 import { describeTop } from '../models/predict.js';
 import { init, shutdown } from '../tensor/engine.js';

@@ -1,8 +1,8 @@
 // `tokenwave predict --checkpoint DIR FILE.wav...`: the top classes of each file.
 import { Command } from 'commander';
 import { prepareClip } from '../audio/clips.js';
-import { readWav } from '../audio/wav.js';
-import { loadModel } from '../models/checkpoint.js';
+import { readWav } from '../audio/wav-files.js';
+import { loadModel } from '../models/checkpoint-folder.js';
 import type { AudioModel } from '../models/model.js';
 import { ClipClassifier, describeTop, predictClips } from '../models/predict.js';
 import { engine, init, shutdown, tidy } from '../tensor/engine.js';

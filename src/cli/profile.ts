@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { prepareClip } from '../audio/clips.js';
-import { readWav } from '../audio/wav.js';
+import { readWav } from '../audio/wav-files.js';
 import { modelConfig } from '../models/config.js';
 import { machinePeaks } from '../profile/peaks.js';
 import { formatRows, GROUPINGS, groupRecords, summarize, type Grouping, type ProfileRow } from '../profile/report.js';

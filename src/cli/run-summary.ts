@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { SpectrogramSet } from '../data/pipeline.js';
 import { countForward, countUnder, paperTotal } from '../flops/accounting.js';
-import { loadModel } from '../models/checkpoint.js';
+import { loadModel } from '../models/checkpoint-folder.js';
 import { choicesMade } from '../kernels/tuner.js';
 import { engine } from '../tensor/engine.js';
 import { evaluate } from '../train/evaluate.js';

@@ -3,7 +3,7 @@
 // uniformly from [0, maxVolume], is added to a clip, and the sum clipped to [-1, 1]. Seeded: the same seed and
 // step give the same noise.
 import { prepareClip } from '../audio/clips.js';
-import { readWav } from '../audio/wav.js';
+import { readWav } from '../audio/wav-files.js';
 import { DatasetError } from './datasets.js';
 
 export interface NoiseMixing {

@@ -11,8 +11,8 @@
 import { adapterKey, engine, tidy, type Engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { cachePath, readCacheSync, updateCacheEntries } from '../util/cache.js';
 import { seededRandom } from '../util/random.js';
+import { platform } from '../runtime/platform.js';
 import { median } from '../util/timing.js';
 
 export const TUNE_MODES = ['on', 'cached', 'off'] as const;
@@ -88,7 +88,7 @@ interface TunerState {
 const states = new WeakMap<Engine, TunerState>();
 
 function modeFromEnv(): TuneMode {
-  const value = (globalThis.process?.env.TOKENWAVE_TUNE || 'on').toLowerCase();
+  const value = (platform.setting('TOKENWAVE_TUNE') || 'on').toLowerCase();
   if ((TUNE_MODES as readonly string[]).includes(value)) return value as TuneMode;
   throw new ArgumentError(`TOKENWAVE_TUNE=${value}: use ${TUNE_MODES.join(', ')}`);
 }
@@ -99,7 +99,7 @@ function state(): TunerState {
   if (!s) {
     const prefix = `${adapterKey()} | tune v${TUNING} | `;
     const tuned = new Map<string, TunedChoice>();
-    for (const [key, choice] of Object.entries(readCacheSync<TunedChoice>(CACHE))) {
+    for (const [key, choice] of Object.entries(platform.readCacheSync<TunedChoice>(CACHE))) {
       if (key.startsWith(prefix)) tuned.set(key.slice(prefix.length), choice);
     }
     s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined, collectingAll: false };
@@ -168,7 +168,7 @@ export function choicesMade(): KernelChoices {
 /** This adapter's cached choices, by `family key`, and the file they live in. */
 export function tunedChoices(): { file: string; adapter: string; choices: Record<string, TunedChoice> } {
   const s = state();
-  return { file: cachePath(CACHE), adapter: s.prefix.slice(0, -3), choices: Object.fromEntries([...s.tuned].sort(([a], [b]) => a.localeCompare(b))) };
+  return { file: platform.cacheLocation(CACHE), adapter: s.prefix.slice(0, -3), choices: Object.fromEntries([...s.tuned].sort(([a], [b]) => a.localeCompare(b))) };
 }
 
 export interface TuneProgress {
@@ -323,7 +323,7 @@ export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) =
   }
   if (pending.length > 0) {
     onProgress?.({ done: pending.length, total: pending.length, key: '' });
-    await updateCacheEntries(CACHE, entries, 'the tuned kernel choices');
+    await platform.updateCache(CACHE, entries, 'the tuned kernel choices');
   }
   return results;
 }

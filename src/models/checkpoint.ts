@@ -1,10 +1,8 @@
-// Checkpoints: a folder with model.safetensors (the weights, Keras layouts, float32) and config.json (model name,
-// options, class names, preprocessing, normalisation). Every file is written to a temporary name and renamed.
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// Checkpoints: model.safetensors (the weights, Keras layouts, float32) and config.json (model name, options,
+// class names, preprocessing, normalisation), as bytes and text on any platform. Folders on disk are
+// checkpoint-folder.ts's (Node); a page gets the same two files from the user.
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../util/files.js';
 import type { AudioModel } from './model.js';
 import { buildModel } from './registry.js';
 import { modelConfig, savedOptions, type ModelConfig, type ModelOptions } from './config.js';
@@ -46,39 +44,6 @@ export async function tensorsToArrays(named: readonly [string, Tensor][], what =
   return out;
 }
 
-export async function saveModel(dir: string, model: AudioModel): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const name = model.config.name;
-  const saved: SavedConfig = { format: 'tokenwave-checkpoint', version: 1, model: name, options: savedOptions(model.config) };
-  const weights = encodeSafetensors(await tensorsToArrays(modelTensors(model)), { format: 'pt', model: name });
-  await writeFileAtomic(join(dir, WEIGHTS_FILE), weights);
-  await writeFileAtomic(join(dir, CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
-}
-
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CheckpointError(code === 'ENOENT' ? `${path}: not found (is this a tokenwave checkpoint folder?)` : `${path}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CheckpointError(`${path}: not valid JSON`);
-  }
-}
-
-export async function readCheckpointConfig(dir: string): Promise<ModelConfig> {
-  const path = join(dir, CONFIG_FILE);
-  const saved = (await readJson(path)) as Partial<SavedConfig>;
-  if (saved.format !== 'tokenwave-checkpoint' || typeof saved.model !== 'string') {
-    throw new CheckpointError(`${path}: not a tokenwave checkpoint config (no "format": "tokenwave-checkpoint")`);
-  }
-  return modelConfig(saved.model, saved.options ?? {});
-}
-
 /** Writes saved arrays into a model's tensors, checking names and shapes. */
 export function assignTensors(named: readonly [string, Tensor][], arrays: Map<string, NamedArray>, file: string): void {
   const expected = new Set(named.map(([n]) => n));
@@ -94,23 +59,34 @@ export function assignTensors(named: readonly [string, Tensor][], arrays: Map<st
   if (unexpected.length > 0) throw new CheckpointError(`${file}: tensors the model does not have (${unexpected.slice(0, 3).join(', ')}): the checkpoint is from a different model`);
 }
 
-/** Builds the model a checkpoint describes and loads its weights. */
-export async function loadModel(dir: string, expectedModel?: string): Promise<AudioModel> {
-  const config = await readCheckpointConfig(dir);
-  if (expectedModel && expectedModel !== config.name) {
-    throw new CheckpointError(`${join(dir, CONFIG_FILE)}: holds ${config.name}, not ${expectedModel}`);
-  }
-  const path = join(dir, WEIGHTS_FILE);
-  let bytes: Uint8Array;
+/** The two files of a checkpoint of `model`: config.json's text and model.safetensors' bytes. */
+export async function checkpointFiles(model: AudioModel): Promise<{ config: string; weights: Uint8Array }> {
+  const name = model.config.name;
+  const saved: SavedConfig = { format: 'tokenwave-checkpoint', version: 1, model: name, options: savedOptions(model.config) };
+  const weights = encodeSafetensors(await tensorsToArrays(modelTensors(model)), { format: 'pt', model: name });
+  return { config: JSON.stringify(saved, null, 2) + '\n', weights };
+}
+
+/** The model configuration in a checkpoint's config.json text (`file` names it in errors). */
+export function parseCheckpointConfig(text: string, file: string): ModelConfig {
+  let saved: Partial<SavedConfig>;
   try {
-    bytes = await readFile(path);
+    saved = JSON.parse(text) as Partial<SavedConfig>;
   } catch {
-    throw new CheckpointError(`${path}: not found (is this a tokenwave checkpoint folder?)`);
+    throw new CheckpointError(`${file}: not valid JSON`);
   }
-  const { tensors } = decodeSafetensors(bytes, path);
+  if (typeof saved !== 'object' || saved === null || saved.format !== 'tokenwave-checkpoint' || typeof saved.model !== 'string') {
+    throw new CheckpointError(`${file}: not a tokenwave checkpoint config (no "format": "tokenwave-checkpoint")`);
+  }
+  return modelConfig(saved.model, saved.options ?? {});
+}
+
+/** Builds the model `config` describes with the weights in model.safetensors' bytes (`weightsFile` names them in errors). */
+export function modelFromCheckpoint(config: ModelConfig, weights: Uint8Array, weightsFile = WEIGHTS_FILE): AudioModel {
+  const { tensors } = decodeSafetensors(weights, weightsFile);
   const model = buildModel(config);
   try {
-    assignTensors(modelTensors(model), tensors, path);
+    assignTensors(modelTensors(model), tensors, weightsFile);
   } catch (err) {
     model.dispose();
     throw err;

@@ -5,8 +5,8 @@ import { permuteKernel } from '../kernels/layout.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { scratchTensor } from '../kernels/tuner.js';
 import { adapterKey, engine, tidy } from '../tensor/engine.js';
+import { platform } from '../runtime/platform.js';
 import { Tensor } from '../tensor/tensor.js';
-import { readCache, updateCache } from '../util/cache.js';
 
 export interface Peaks {
   /** Best matmul throughput, GFLOP/s (2 FLOPs per multiply-add). */
@@ -76,11 +76,11 @@ export async function measurePeaks(): Promise<Peaks> {
 /** The cached peaks of the current adapter, measured first when there are none (or when `remeasure`). */
 export async function machinePeaks(options: { remeasure?: boolean; onMeasure?: () => void } = {}): Promise<Peaks> {
   const key = cacheKey();
-  const known = (await readCache<Peaks>(CACHE))[key];
+  const known = (await platform.readCache<Peaks>(CACHE))[key];
   if (known && !options.remeasure) return known;
   options.onMeasure?.();
   const peaks = await measurePeaks();
-  await updateCache(CACHE, key, peaks, 'the peaks');
+  await platform.updateCache(CACHE, { [key]: peaks }, 'the peaks');
   return peaks;
 }
 
@@ -89,7 +89,7 @@ export async function machinePeaks(options: { remeasure?: boolean; onMeasure?: (
  * timed briefly (not cached: the profiler's roof is measured with more care). Says which.
  */
 export async function quickMatmulRate(): Promise<{ gflops: number; from: string }> {
-  const known = (await readCache<Peaks>(CACHE))[cacheKey()];
+  const known = (await platform.readCache<Peaks>(CACHE))[cacheKey()];
   if (known) return { gflops: known.gflops, from: `the cached peak (${known.matmul}, ${known.measuredAt.slice(0, 10)})` };
   return { gflops: await matmulRate(512, 0.1), from: 'a 512^3 matmul timed now' };
 }

@@ -102,8 +102,9 @@ const si = (n: number) => {
   return n.toFixed(0);
 };
 
-/** A plain-text table of the first `top` rows (the rest summed into one row). */
-export function formatRows(rows: readonly ProfileRow[], top: number, title: string): string {
+/** The profile table's cells, header first: the first `top` rows, the rest summed into one row (the CLI prints
+ * them as text, the page as an HTML table). */
+export function profileTable(rows: readonly ProfileRow[], top: number): string[][] {
   const shown = rows.slice(0, top);
   const rest = rows.slice(top);
   const lines: string[][] = [['', 'disp', 'total ms', 'mean ms', '% step', 'FLOPs', 'read', 'written', 'GFLOP/s', 'GB/s', 'FLOP/B', 'roofline']];
@@ -126,6 +127,12 @@ export function formatRows(rows: readonly ProfileRow[], top: number, title: stri
     const sum = (f: (r: ProfileRow) => number) => rest.reduce((s, r) => s + f(r), 0);
     lines.push([`(${rest.length} more)`, sum((r) => r.dispatches).toFixed(0), sum((r) => r.ms).toFixed(2), '', (100 * sum((r) => r.share)).toFixed(1), si(sum((r) => r.flops)), '', '', '', '', '', '']);
   }
+  return lines;
+}
+
+/** A plain-text table of the first `top` rows (the rest summed into one row). */
+export function formatRows(rows: readonly ProfileRow[], top: number, title: string): string {
+  const lines = profileTable(rows, top);
   const widths = lines[0]!.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
   const text = lines.map((l) => l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
   return [`by ${title}:`, ...text.map((t) => `  ${t}`)].join('\n');

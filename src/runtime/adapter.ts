@@ -1,4 +1,4 @@
-// Picks a WebGPU adapter through Dawn's Node bindings: a hardware adapter when one exists, otherwise Dawn's
+// Node only: picks a WebGPU adapter through Dawn's Node bindings: a hardware adapter when one exists, otherwise Dawn's
 // OpenGL ES backend on Mesa's llvmpipe in compatibility mode. Dawn's null backend is always refused: its kernels
 // silently do nothing.
 import { execFile } from 'node:child_process';
@@ -7,24 +7,10 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readCache, updateCache } from '../util/cache.js';
-import { TokenwaveError } from '../util/errors.js';
+import { describeAdapter, isSoftwareAdapter, NoAdapterError, type AdapterChoice } from './adapter-info.js';
 
 export const BACKENDS = ['auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11', 'null'] as const;
 export type BackendName = (typeof BACKENDS)[number];
-
-export interface AdapterChoice {
-  gpu: GPU;
-  adapter: GPUAdapter;
-  backend: string;
-  featureLevel: 'core' | 'compatibility';
-  software: boolean;
-  /** Every attempt made, in order, with its outcome: shown by `doctor` and in errors. */
-  attempts: string[];
-}
-
-export class NoAdapterError extends TokenwaveError {
-  override name = 'NoAdapterError';
-}
 
 /** Debian/Ubuntu packages that give Dawn a software OpenGL ES adapter (Mesa llvmpipe). */
 const MESA_PACKAGES = 'libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri';
@@ -68,18 +54,6 @@ function instance(backend: string): GPU {
   const gpu = loadDawn().create(options);
   liveInstances.push(gpu);
   return gpu;
-}
-
-export function describeAdapter(adapter: GPUAdapter): string {
-  const info = adapter.info;
-  const name = [info.vendor, info.device || info.architecture].filter(Boolean).join(' ');
-  return [name || 'unknown device', info.description].filter(Boolean).join(' - ');
-}
-
-function isSoftwareAdapter(adapter: GPUAdapter): boolean {
-  const info = adapter.info;
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
-  return info.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|software/i.test(text);
 }
 
 function isNullAdapter(adapter: GPUAdapter): boolean {

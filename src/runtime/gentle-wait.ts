@@ -1,4 +1,4 @@
-// Waiting for the GPU without spinning a CPU core. While a Dawn promise (mapAsync, onSubmittedWorkDone,
+// Node only: waiting for the GPU without spinning a CPU core. While a Dawn promise (mapAsync, onSubmittedWorkDone,
 // popErrorScope) is pending, dawn.node polls for its completion on every turn of the event loop (setImmediate),
 // which keeps the main thread 75% busy for the whole wait. On a CPU adapter that core is one the
 // adapter's own threads needed: lavapipe ran a training step with one of the two cores here. So after a short

@@ -4,13 +4,9 @@
 // shaders/ holds only the kernel's own body: `fn run(i: u32)` for one invocation (or `fn run(lid, group)` for
 // kernels that work per workgroup), plus its helpers. Files may use `${NAME}` placeholders and `#if ${FLAG}`
 // blocks (wgsl-preprocessor), filled from the declaration's constants, and `#include "file.wgsl"` lines.
-import { readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
 import { TokenwaveError } from '../util/errors.js';
-
-const SHADER_DIR = fileURLToPath(new URL('../../shaders/', import.meta.url));
+import { platform } from './platform.js';
 
 export type Constant = number | string | boolean;
 
@@ -156,7 +152,7 @@ const sources = new Map<string, string>();
 function shaderSource(file: string): string {
   let text = sources.get(file);
   if (text === undefined) {
-    text = readFileSync(isAbsolute(file) ? file : SHADER_DIR + file, 'utf8').replace(
+    text = platform.shaderText(file).replace(
       /^#include "([\w.]+)"\s*$/gm,
       (_, included: string) => shaderSource(included),
     );
@@ -171,7 +167,7 @@ function formatConstant(value: Constant): string {
 }
 
 function location(spec: KernelSpec): string {
-  return `kernel '${spec.name}' (${isAbsolute(spec.file) ? spec.file : `shaders/${spec.file}`})`;
+  return `kernel '${spec.name}' (${spec.file.startsWith('/') ? spec.file : `shaders/${spec.file}`})`;
 }
 
 /** The body of a kernel file with its placeholders filled and its #if blocks resolved. */

@@ -1,7 +1,8 @@
 // The GPU runtime: one device, a pipeline cache, a buffer pool and a command stream that batches dispatches into
 // one encoder and submits only when it must. GPU errors (compile, validation, out-of-memory, device loss) are
 // collected and rethrown as JavaScript errors at the next synchronisation point (read, sync), never lost.
-import { chooseAdapter, describeAdapter, type AdapterChoice } from './adapter.js';
+import { describeAdapter, type AdapterChoice } from './adapter-info.js';
+import { platform } from './platform.js';
 import {
   compileErrorMessage,
   KernelCompileError,
@@ -15,7 +16,6 @@ import {
 } from './kernel.js';
 import { BufferPool } from './pool.js';
 import { DispatchTimer, type TimedDispatches, type TimingMethod } from './timer.js';
-import { waitGently } from './gentle-wait.js';
 import { ArgumentError, TokenwaveError } from '../util/errors.js';
 
 export class GpuValidationError extends TokenwaveError {
@@ -54,7 +54,7 @@ export interface RuntimeOptions {
 
 /** The memory budget in bytes from the option or TOKENWAVE_GPU_MEMORY_MIB; undefined: none. */
 function memoryBudget(option: number | undefined): number | undefined {
-  const fromEnv = globalThis.process?.env.TOKENWAVE_GPU_MEMORY_MIB;
+  const fromEnv = platform.setting('TOKENWAVE_GPU_MEMORY_MIB');
   const value = option ?? (fromEnv === undefined || fromEnv === '' ? undefined : Number(fromEnv));
   if (value === undefined) return undefined;
   if (!(value > 0) || !Number.isFinite(value)) {
@@ -87,7 +87,7 @@ export interface BufferRange {
 const bufferOf = (b: GPUBuffer | BufferRange): GPUBuffer => ('offset' in b && 'buffer' in b ? b.buffer : (b as GPUBuffer));
 
 function kernelVariants(requested: string | undefined, software: boolean): KernelVariants {
-  const value = (requested ?? (process.env.TOKENWAVE_KERNELS || 'auto')).toLowerCase();
+  const value = (requested ?? (platform.setting('TOKENWAVE_KERNELS') || 'auto')).toLowerCase();
   if (value === 'auto') return software ? 'cpu' : 'gpu';
   if (value === 'cpu' || value === 'gpu') return value;
   throw new KernelDeclarationError(`unknown kernel variants '${value}' (TOKENWAVE_KERNELS): use auto, cpu or gpu`);
@@ -170,7 +170,7 @@ export class Runtime {
   private lostReason: string | undefined;
   private readonly memoryPressureHandlers = new Set<() => void>();
   /** Fault injection for the device-loss tests: TOKENWAVE_LOSE_DEVICE_AT_DISPATCH=<n> loses the device at the first submit after n dispatches. */
-  private readonly loseAtDispatch = Number(globalThis.process?.env.TOKENWAVE_LOSE_DEVICE_AT_DISPATCH) || undefined;
+  private readonly loseAtDispatch = Number(platform.setting('TOKENWAVE_LOSE_DEVICE_AT_DISPATCH')) || undefined;
 
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -220,7 +220,7 @@ export class Runtime {
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     kernelVariants(options.kernelVariants, false); // refuse bad values before opening a device
     memoryBudget(options.memoryBudgetMiB);
-    const choice = await chooseAdapter(options.backend);
+    const choice = await platform.chooseAdapter(options.backend);
     const { adapter } = choice;
     const requiredLimits: Record<string, number> = {};
     for (const key in adapter.limits) {
@@ -586,7 +586,7 @@ export class Runtime {
     this.copy(buffer, offset, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
-      await waitGently(staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4));
+      await platform.waitForGpu(staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4));
     } catch (err) {
       await this.check();
       throw err;
@@ -601,13 +601,13 @@ export class Runtime {
   /** Submits pending work, waits for the GPU to finish, and throws the first GPU error since the last check. */
   async sync(): Promise<void> {
     this.flush();
-    await waitGently(this.device.queue.onSubmittedWorkDone());
+    await platform.waitForGpu(this.device.queue.onSubmittedWorkDone());
     await this.check();
   }
 
   /** Throws the first error the GPU reported since the last check. */
   async check(): Promise<void> {
-    while (this.pendingChecks.length > 0) await waitGently(Promise.all(this.pendingChecks.splice(0)));
+    while (this.pendingChecks.length > 0) await platform.waitForGpu(Promise.all(this.pendingChecks.splice(0)));
     this.assertAlive();
     const first = this.errors.shift();
     this.errors.length = 0;

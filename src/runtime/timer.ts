@@ -5,7 +5,7 @@
 //   (pipeline, bind group, uniforms, workgroups) and, once the profiled work is done, each one is replayed alone:
 //   submitted by itself and waited for, minus the measured cost of an empty submit.
 // Neither is ever active outside profiling, so normal runs pay nothing.
-import { waitGently } from './gentle-wait.js';
+import { platform } from './platform.js';
 import { median } from '../util/timing.js';
 
 export type TimingMethod = 'timestamps' | 'isolated';
@@ -59,7 +59,7 @@ interface LoggedDispatch {
 
 interface Batch {
   /** The uniform arena's bytes as this batch submitted them. */
-  uniforms: Uint8Array;
+  uniforms: Uint8Array<ArrayBuffer>;
   dispatches: LoggedDispatch[];
 }
 
@@ -115,7 +115,7 @@ export class DispatchTimer {
   }
 
   /** Before a submit: resolve this batch's queries (timestamps) or keep its uniforms (isolated). */
-  beforeSubmit(encoder: GPUCommandEncoder, arenaBytes: Uint8Array): GPUBuffer | undefined {
+  beforeSubmit(encoder: GPUCommandEncoder, arenaBytes: Uint8Array<ArrayBuffer>): GPUBuffer | undefined {
     if (!this.querySet) {
       if (this.pending.length > 0) this.batches.push({ uniforms: arenaBytes.slice(), dispatches: this.pending });
       this.pending = [];
@@ -152,7 +152,7 @@ export class DispatchTimer {
     const stamps: bigint[] = [];
     if (this.querySet) {
       let origin: bigint | undefined;
-      for (const { first, times } of await waitGently(Promise.all(this.reads))) {
+      for (const { first, times } of await platform.waitForGpu(Promise.all(this.reads))) {
         for (let k = 0; k < times.length / 2; k++) {
           const [begin, end] = [times[2 * k]!, times[2 * k + 1]!];
           origin ??= begin;

@@ -6,8 +6,8 @@ import type { AudioModel } from '../models/model.js';
 import { inputShape, type ModelConfig } from '../models/config.js';
 import { AdamW } from '../optim/adamw.js';
 import { adapterKey } from '../tensor/engine.js';
+import { platform } from '../runtime/platform.js';
 import { Tensor } from '../tensor/tensor.js';
-import { readCache, updateCache } from '../util/cache.js';
 import { seededRandom } from '../util/random.js';
 import { medianMsAfterWarmUp } from '../util/timing.js';
 import { inferenceStep, trainingStep } from './step.js';
@@ -37,7 +37,7 @@ const entryKey = (config: ModelConfig, batch: number) => `${adapterKey()} | ${id
 /** Caches a measured step time (a non-positive time or FLOP count is not cached) and returns the entry. */
 export async function recordStepTime(config: ModelConfig, batch: number, msPerStep: number, forwardFlops: number, source: string): Promise<StepTime> {
   const entry: StepTime = { adapter: adapterKey(), model: config.name, batch, msPerStep, forwardFlops, source, measuredAt: new Date().toISOString() };
-  if (msPerStep > 0 && forwardFlops > 0) await updateCache(CACHE, entryKey(config, batch), entry, 'the step time');
+  if (msPerStep > 0 && forwardFlops > 0) await platform.updateCache(CACHE, { [entryKey(config, batch)]: entry }, 'the step time');
   return entry;
 }
 
@@ -49,7 +49,7 @@ export interface CachedStepTimes {
 }
 
 export async function cachedStepTimes(): Promise<CachedStepTimes> {
-  const cache = await readCache<StepTime>(CACHE);
+  const cache = await platform.readCache<StepTime>(CACHE);
   const adapter = adapterKey();
   return {
     exact: (config, batch) => cache[entryKey(config, batch)],

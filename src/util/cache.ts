@@ -1,4 +1,4 @@
-// tokenwave's per-machine caches (measured peaks, step times, tuned kernel variants), one JSON file each in ~/.cache/tokenwave/
+// Node only: tokenwave's per-machine caches (measured peaks, step times, tuned kernel variants), one JSON file each in ~/.cache/tokenwave/
 // (XDG_CACHE_HOME is honoured). A cache that cannot be read is empty; one that cannot be written is said once and
 // measured again next time.
 import { readFileSync } from 'node:fs';

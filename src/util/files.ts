@@ -1,4 +1,4 @@
-// Files are written to a temporary name and renamed, so an interrupted run never leaves a half-written file; a
+// Node only: files are written to a temporary name and renamed, so an interrupted run never leaves a half-written file; a
 // failed write removes its temporary and says which path failed and why, in words.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { TokenwaveError } from './errors.js';

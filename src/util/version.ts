@@ -1,4 +1,4 @@
 // The installed tokenwave's version (package.json), for caches keyed by it and for sweep workers that check it.
-import { createRequire } from 'node:module';
+import packageJson from '../../package.json' with { type: 'json' };
 
-export const TOKENWAVE_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export const TOKENWAVE_VERSION: string = packageJson.version;

@@ -47,7 +47,14 @@ function raster(h: Heatmap, width: number, height: number): Uint8Array {
   return rgb;
 }
 
-const dataUri = (png: Uint8Array) => `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+function base64(bytes: Uint8Array): string {
+  let text = '';
+  // String.fromCharCode takes its arguments on the stack: a chunk at a time
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+const dataUri = (png: Uint8Array) => `data:image/png;base64,${base64(png)}`;
 
 export function heatmapSvg(h: Heatmap, width = 900, height = 440): string {
   return svgDocument(width, height, heatmapParts(h, width, height));

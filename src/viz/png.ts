@@ -1,5 +1,6 @@
-// A minimal PNG writer (8-bit RGB, no filtering) over node:zlib: enough for spectrogram pictures.
-import { deflateSync } from 'node:zlib';
+// A minimal PNG writer (8-bit RGB, no filtering), compressed by the platform's deflate: enough for spectrogram
+// pictures.
+import { platform } from '../runtime/platform.js';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -34,7 +35,7 @@ export function encodePng(width: number, height: number, rgb: Uint8Array): Uint8
   const raw = new Uint8Array(height * (1 + width * 3));
   for (let y = 0; y < height; y++) raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
   const signature = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
-  const parts = [signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [signature, chunk('IHDR', header), chunk('IDAT', platform.deflate(raw)), chunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
   for (const p of parts) {
