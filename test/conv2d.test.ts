@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs, type Padding } from '../src/kernels/conv2d.js';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs } from '../src/kernels/conv2d.js';
 import { conv2d } from '../src/ops/conv.js';
 import { backward } from '../src/ops/autograd.js';
 import { sum } from '../src/ops/reduce.js';
@@ -8,48 +8,13 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { convRef, type ConvCase } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
 
-interface Case { x: number[]; w: number[]; stride: number; padding: Padding; groups: number; bias: boolean }
 
-/** Float64 reference convolution (NHWC, HWIO), TensorFlow padding, skipping taps in the padding. */
-function convRef(x: Float64Array, w: Float64Array, b: Float64Array | undefined, c: Case, k = new Counter()): Float64Array {
-  const [N, H, W, Cin] = c.x as [number, number, number, number];
-  const [KH, KW, cinG, Cout] = c.w as [number, number, number, number];
-  const coutG = Cout / c.groups;
-  const dim = (size: number, kernel: number) => {
-    if (c.padding === 'valid') return { out: Math.floor((size - kernel) / c.stride) + 1, pad: 0 };
-    const out = Math.ceil(size / c.stride);
-    return { out, pad: Math.floor(Math.max((out - 1) * c.stride + kernel - size, 0) / 2) };
-  };
-  const r = dim(H, KH);
-  const q = dim(W, KW);
-  const y = new Float64Array(N * r.out * q.out * Cout);
-  for (let n = 0; n < N; n++)
-    for (let oy = 0; oy < r.out; oy++)
-      for (let ox = 0; ox < q.out; ox++)
-        for (let oc = 0; oc < Cout; oc++) {
-          const grp = Math.floor(oc / coutG);
-          let acc = 0;
-          for (let ky = 0; ky < KH; ky++) {
-            const iy = oy * c.stride - r.pad + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (let kx = 0; kx < KW; kx++) {
-              const ix = ox * c.stride - q.pad + kx;
-              if (ix < 0 || ix >= W) continue;
-              for (let ci = 0; ci < cinG; ci++) {
-                acc = k.fma(x[((n * H + iy) * W + ix) * Cin + grp * cinG + ci]!, w[((ky * KW + kx) * cinG + ci) * Cout + oc]!, acc);
-              }
-            }
-          }
-          y[((n * r.out + oy) * q.out + ox) * Cout + oc] = b ? k.add(acc, b[oc]!) : acc;
-        }
-  return y;
-}
-
-const cases: [string, Case][] = [
+const cases: [string, ConvCase][] = [
   ['3x3 same, odd sizes, bias', { x: [2, 5, 7, 3], w: [3, 3, 3, 4], stride: 1, padding: 'same', groups: 1, bias: true }],
   ['3x3 stride 2 same', { x: [1, 7, 6, 2], w: [3, 3, 2, 3], stride: 2, padding: 'same', groups: 1, bias: false }],
   ['2x3 valid', { x: [2, 6, 5, 2], w: [2, 3, 2, 3], stride: 1, padding: 'valid', groups: 1, bias: true }],
@@ -80,7 +45,7 @@ describe('conv2d', () => {
   // 240 output rows of 40: more than one run of rows per invocation (8192 loop iterations) in both kernels.
   for (const [kind, C] of [['scalar', 2], ['four channels per invocation', 4]] as const) {
     it(`the weight gradient over many rows is split into runs and summed (${kind})`, async () => {
-      const c: Case = { x: [4, 60, 40, C], w: [3, 3, C, C], stride: 1, padding: 'same', groups: 1, bias: false };
+      const c: ConvCase = { x: [4, 60, 40, C], w: [3, 3, C, C], stride: 1, padding: 'same', groups: 1, bias: false };
       const { records } = await env.engine.ledger.capture(() => conv2dGradWeight(Tensor.zeros(c.x), Tensor.zeros(c.x), convGeometry(c.x, c.w, 1, 'same', 1)));
       const slabs = records.find((r) => r.op === 'sum')!.shape; // [splits x KH x KW x Cin x Cout]
       expect(Number(/^\[(\d+)x/.exec(slabs)![1])).toBeGreaterThan(1);
@@ -89,7 +54,7 @@ describe('conv2d', () => {
   }
 
   it('declared multiply-adds equal the counted reference (padding taps skipped) in all three kernels', async () => {
-    const c: Case = { x: [2, 5, 7, 4], w: [3, 3, 2, 6], stride: 2, padding: 'same', groups: 2, bias: true };
+    const c: ConvCase = { x: [2, 5, 7, 4], w: [3, 3, 2, 6], stride: 2, padding: 'same', groups: 2, bias: true };
     const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
     const x = Tensor.zeros(c.x);
     const w = Tensor.zeros(c.w);
@@ -109,7 +74,7 @@ describe('conv2d', () => {
   });
 
   it('the four-channel kernels of ungrouped convolutions declare the multiply-adds of the counted reference', async () => {
-    const c: Case = { x: [2, 5, 7, 4], w: [3, 3, 4, 8], stride: 2, padding: 'same', groups: 1, bias: true };
+    const c: ConvCase = { x: [2, 5, 7, 4], w: [3, 3, 4, 8], stride: 2, padding: 'same', groups: 1, bias: true };
     const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
     const x = Tensor.zeros(c.x);
     const w = Tensor.zeros(c.w);
@@ -128,7 +93,7 @@ describe('conv2d', () => {
   });
 
   it('the four-channel depthwise kernels declare the multiply-adds of the counted reference', async () => {
-    const c: Case = { x: [2, 5, 7, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true };
+    const c: ConvCase = { x: [2, 5, 7, 8], w: [3, 3, 1, 8], stride: 2, padding: 'same', groups: 8, bias: true };
     const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);
     const x = Tensor.zeros(c.x);
     const w = Tensor.zeros(c.w);
@@ -142,7 +107,7 @@ describe('conv2d', () => {
   });
 
   it('fuses a ReLU6 into the epilogue for inference: direct, depthwise (tiled) and matmul paths; refuses it where a gradient is wanted', async () => {
-    const fused: [string, Case][] = [
+    const fused: [string, ConvCase][] = [
       ['3x3 same', { x: [2, 5, 7, 3], w: [3, 3, 3, 4], stride: 1, padding: 'same', groups: 1, bias: true }],
       ['depthwise 3x3 same', { x: [2, 6, 7, 8], w: [3, 3, 1, 8], stride: 1, padding: 'same', groups: 8, bias: true }],
       ['1x1, 16 rows and more', { x: [2, 4, 5, 4], w: [1, 1, 4, 8], stride: 1, padding: 'valid', groups: 1, bias: true }],

@@ -11,34 +11,11 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { matmulRef } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
 
-/** Float64 batched reference; a batch of 1 broadcasts. Counts one fma per multiply-add. */
-function matmulRef(
-  a: Float64Array, b: Float64Array,
-  d: { batchA: number; batchB: number; M: number; N: number; K: number; transA?: boolean; transB?: boolean; alpha?: number },
-  c = new Counter(),
-): Float64Array {
-  const batch = Math.max(d.batchA, d.batchB);
-  const out = new Float64Array(batch * d.M * d.N);
-  for (let p = 0; p < batch; p++) {
-    const ao = d.batchA === 1 ? 0 : p * d.M * d.K;
-    const bo = d.batchB === 1 ? 0 : p * d.K * d.N;
-    for (let m = 0; m < d.M; m++)
-      for (let n = 0; n < d.N; n++) {
-        let acc = 0;
-        for (let k = 0; k < d.K; k++) {
-          const av = a[ao + (d.transA ? k * d.M + m : m * d.K + k)]!;
-          const bv = b[bo + (d.transB ? n * d.K + k : k * d.N + n)]!;
-          acc = c.fma(av, bv, acc);
-        }
-        out[(p * d.M + m) * d.N + n] = d.alpha === undefined ? acc : c.mul(acc, d.alpha);
-      }
-  }
-  return out;
-}
 
 describe('matmul', () => {
   // [M, N, K]; those with N and K multiples of 4 and M >= 16 take the tall-tile kernel on CPU adapters.

@@ -16,27 +16,12 @@ import { packedZeros, PACK_ALIGN } from '../src/tensor/pack.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { layerNormRows, softmaxRows } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
 const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
 
-function softmaxRows(x: Float64Array, n: number, k = new Counter()): Float64Array {
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < x.length / n; r++) {
-    let m = x[r * n]!;
-    for (let i = 1; i < n; i++) m = k.max(m, x[r * n + i]!);
-    let s = 0;
-    for (let i = 0; i < n; i++) {
-      const e = k.exp(k.sub(x[r * n + i]!, m));
-      y[r * n + i] = e;
-      s = k.add(s, e);
-    }
-    const inv = k.div(1, s);
-    for (let i = 0; i < n; i++) y[r * n + i] = k.mul(y[r * n + i]!, inv);
-  }
-  return y;
-}
 
 function crossEntropyRows(x: Float64Array, labels: number[], n: number, k = new Counter()): { loss: Float64Array; lse: Float64Array } {
   const rows = labels.length;
@@ -53,23 +38,6 @@ function crossEntropyRows(x: Float64Array, labels: number[], n: number, k = new 
   return { loss, lse };
 }
 
-function layerNormRows(x: Float64Array, gamma: Float64Array, beta: Float64Array, n: number, eps: number, k = new Counter()): Float64Array {
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < x.length / n; r++) {
-    const row = x.subarray(r * n, (r + 1) * n);
-    let s = row[0]!;
-    for (let i = 1; i < n; i++) s = k.add(s, row[i]!);
-    const mean = k.mul(s, 1 / n);
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const d = k.sub(row[i]!, mean);
-      v = k.fma(d, d, v);
-    }
-    const rstd = k.rsqrt(k.add(k.mul(v, 1 / n), eps));
-    for (let i = 0; i < n; i++) y[r * n + i] = k.fma(k.mul(k.sub(row[i]!, mean), rstd), gamma[i]!, beta[i]!);
-  }
-  return y;
-}
 
 describe('softmax and cross-entropy', () => {
   for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]] as [number, number][]) {

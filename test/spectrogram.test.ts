@@ -5,29 +5,11 @@ import { fftKernel } from '../src/kernels/fft.js';
 import { resizeKernel } from '../src/kernels/resize.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
+import { dft, spectrogramRef } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
 
-/** Direct O(n^2) DFT in float64 of complex rows [transforms, n, 2]. */
-function dft(x: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let t = 0; t < x.length / (2 * n); t++) {
-    for (let k = 0; k < n; k++) {
-      let re = 0;
-      let im = 0;
-      for (let j = 0; j < n; j++) {
-        const angle = (-2 * Math.PI * ((k * j) % n)) / n;
-        const [a, b] = [x[(t * n + j) * 2]!, x[(t * n + j) * 2 + 1]!];
-        re += a * Math.cos(angle) - b * Math.sin(angle);
-        im += a * Math.sin(angle) + b * Math.cos(angle);
-      }
-      out[(t * n + k) * 2] = re;
-      out[(t * n + k) * 2 + 1] = im;
-    }
-  }
-  return out;
-}
 
 /** Radix-2 FFT in float64 that counts its arithmetic: the reference for the kernel's FLOP declaration. */
 function countedFft(re: Float64Array, im: Float64Array, k: Counter): void {
@@ -86,26 +68,6 @@ describe('FFT', () => {
   });
 });
 
-/** Independent float64 spectrogram: frame, symmetric Hann (numpy.hanning), zero-pad, DFT, magnitude. */
-function spectrogramRef(x: Float64Array, frameLength: number, hop: number, n: number): Float64Array[] {
-  const window = Array.from({ length: frameLength }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (frameLength - 1)));
-  const frames: Float64Array[] = [];
-  for (let start = 0; start + frameLength <= x.length; start += hop) {
-    const bins = new Float64Array(n / 2 + 1);
-    for (let k = 0; k <= n / 2; k++) {
-      let re = 0;
-      let im = 0;
-      for (let j = 0; j < frameLength; j++) {
-        const v = x[start + j]! * window[j]!;
-        re += v * Math.cos((2 * Math.PI * k * j) / n);
-        im -= v * Math.sin((2 * Math.PI * k * j) / n);
-      }
-      bins[k] = Math.hypot(re, im);
-    }
-    frames.push(bins);
-  }
-  return frames;
-}
 
 describe('spectrogram (paper preset)', () => {
   it('TensorFlow\'s Hann window of length 255 is the symmetric one (numpy.hanning)', () => {
