@@ -108,6 +108,8 @@ export class Listener {
         const latencyMs = performance.now() - start;
         const top = tokenwave.topClasses(loaded.model, values, 3).map(({ label, probability }) => ({ label, probability }));
         this.showAnswer({ at: performance.now(), top, latencyMs });
+      } else {
+        this.views.latency.textContent = 'open a checkpoint to have the page name what it hears';
       }
       await this.draw(sound, config);
     } catch (err) {

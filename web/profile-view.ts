@@ -27,6 +27,7 @@ export async function showProfile(config: tokenwave.ModelConfig, batch: number, 
     `step: ${wallMs.toFixed(2)} ms measured (wall); ${kernelMs.toFixed(2)} ms in kernels; ${records.length} dispatches; ` +
       `JavaScript ${p.encodeMs.toFixed(2)} ms a pass (${p.plannedEncodeMs.toFixed(2)} ms planned)`,
     `peaks: ${peaks.gflops.toFixed(1)} GFLOP/s, ${peaks.gbps.toFixed(1)} GB/s`,
+    ...(p.method === 'timestamps' ? [] : ['this adapter offers no timestamp-query: each kernel was replayed alone and timed around its submit (coarser; overheads included)']),
   ].join('\n');
   const [head, ...body] = tokenwave.profileTable(rows, TOP_ROWS);
   views.table.replaceChildren();
