@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ interface PageGlobals {
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'tokenwave.js');
-const MODEL = 'TASR_2L_NT-2H';
+const MODEL = 'TASR_2L_8T-2H';
 const RATE = 16_000;
 /** The keyword model: small, trained here in about a minute; it need only know its own clips. */
 const CLIPS_PER_WORD = 12;
@@ -224,6 +224,11 @@ describe.skipIf(!browserAvailable())('the page in headless Chromium (SwiftShader
     const tops = await page.$$eval('#clip-results tbody tr', (rows) => rows.map((r) => (r as unknown as { dataset: { top: string } }).dataset.top));
     const classes = model.config.classes;
     expect(tops).toEqual(files.map((_, i) => model.config.classNames[argmax(expected.subarray(i * classes, (i + 1) * classes))]));
+    // what its 8 learned tokens look at, one row per clip, as `tokenwave explain --grid` draws it
+    await page.waitForSelector('#explanation svg');
+    const drawn = await page.innerHTML('#explanation');
+    for (const f of files) expect(drawn).toContain(basename(f));
+    expect(drawn.match(/token \d+/g)?.length).toBeGreaterThanOrEqual(files.length);
     await screenshot(page, 'checkpoint-and-clips');
   });
 

@@ -74,8 +74,10 @@ async function classifyFiles(files: readonly File[]): Promise<void> {
   const table = element<HTMLTableElement>('clip-results');
   const body = table.tBodies[0]!;
   body.replaceChildren();
+  const clips: Float32Array[] = [];
   for (const file of files) {
     const clip = clipOf(new Uint8Array(await file.arrayBuffer()), file.name, model);
+    clips.push(clip);
     const start = performance.now();
     const [prediction] = await classifier.classify([clip], 3);
     const ms = performance.now() - start;
@@ -86,6 +88,25 @@ async function classifyFiles(files: readonly File[]): Promise<void> {
     row.dataset.top = prediction!.top[0]!.label;
   }
   table.hidden = false;
+  await explain(files.map((f) => f.name), clips);
+}
+
+/** Each TokenLearner's tokens carried back onto the clips' spectrograms (as `tokenwave explain` draws them). */
+async function explain(names: readonly string[], clips: readonly Float32Array[]): Promise<void> {
+  const { model } = requireModel();
+  element('explanation-title').hidden = false;
+  const note = element('explanation-note');
+  const picture = element('explanation');
+  if (model.config.tokens === 0) {
+    note.textContent = `${model.config.name} has no TokenLearner: it attends to all its patches, there are no learned tokens to show.`;
+    note.hidden = false;
+    picture.replaceChildren();
+    return;
+  }
+  note.hidden = true;
+  const explained = [];
+  for (const [i, clip] of clips.entries()) explained.push({ explanation: await tokenwave.explainClip(model, clip), name: names[i]! });
+  picture.innerHTML = tokenwave.explanationSvg(explained);
 }
 
 /** The model's logits (before the softmax) for clips at its rate and length: what the browser tests compare with Node's. */

@@ -156,7 +156,7 @@ export function sideBySide(plots: readonly string[], caption: string, width: num
   return svgDocument(width * plots.length, height + 24, [`<text x="8" y="16" font-size="12">${escapeXml(caption)}</text>`, ...inner]);
 }
 
-/** A standalone SVG of `parts` on a white background: every picture tokenwave draws. */
+/** A standalone SVG of `parts` on a white background: every picture tokenwave draws (its viewBox lets a page scale it to fit). */
 export function svgDocument(width: number, height: number, parts: readonly string[]): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join('\n')}\n</svg>\n`;
 }
