@@ -1,6 +1,76 @@
 // LayerNorm over the last axis of a [rows, n] view: y = (x - mean) * rstd * gamma + beta, rstd = 1/sqrt(var + eps).
-// One invocation per row; the forward pass keeps mean and rstd for the gradients. The parameter gradients sum
-// over rows in runs of `rows_per_split`; with more than one run, COMBINE_PARAMS sums the runs' partial sums.
+// The forward pass keeps mean and rstd for the gradients, in three variants: one invocation per row (FORWARD, the
+// CPU adapters' choice), a workgroup per row (FORWARD_WORKGROUP), a subgroup per row (FORWARD_SUBGROUP). The
+// parameter gradients sum over rows in runs of `rows_per_split`; with more than one run, COMBINE_PARAMS sums the
+// runs' partial sums.
+
+#if ${FORWARD_LANES}
+// The lanes of a row: each sums a strided part of it, and `lanes_total` adds the parts (lanes - 1 adds), for the
+// mean and then for the centred squares; then the lanes write the row.
+fn normalize_row(r: u32, lane: u32, lanes: u32) {
+  let base = r * u.n;
+  var s = 0.0;
+  for (var i = lane; i < u.n; i += lanes) { s += x[base + i]; }
+  let mean = lanes_total(lane, s) * u.inv_n;
+  var v = 0.0;
+  for (var i = lane; i < u.n; i += lanes) {
+    let d = x[base + i] - mean;
+    v = fma(d, d, v);
+  }
+  let rstd = inverseSqrt(lanes_total(lane, v) * u.inv_n + u.eps);
+  if (lane == 0u) { stats[r] = vec2f(mean, rstd); }
+  for (var i = lane; i < u.n; i += lanes) {
+    y[base + i] = fma((x[base + i] - mean) * rstd, gamma[i], beta[i]);
+  }
+}
+#endif
+
+#if ${FORWARD_WORKGROUP}
+var<workgroup> parts: array<f32, WG>;
+
+// A tree in workgroup memory (WG a power of two).
+fn lanes_total(lane: u32, part: f32) -> f32 {
+  parts[lane] = part;
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width >>= 1u) {
+    if (lane < width) { parts[lane] += parts[lane + width]; }
+    workgroupBarrier();
+  }
+  let total = parts[0];
+  workgroupBarrier(); // all have read the total before the next sum writes parts
+  return total;
+}
+
+fn run(lid: u32, group: u32) {
+  if (group >= u.rows) { return; }
+  normalize_row(group, lid, WG);
+}
+#endif
+
+#if ${FORWARD_SUBGROUP}
+// Rows go to subgroups by a counter in workgroup memory, not by invocation index: which invocations form a
+// subgroup is the implementation's to decide. A subgroup's lanes rank themselves by an exclusive prefix sum.
+var<workgroup> subgroups_seen: atomic<u32>;
+var<workgroup> subgroup_count: u32;
+
+fn lanes_total(lane: u32, part: f32) -> f32 {
+  return subgroupAdd(part);
+}
+
+fn run(lid: u32, group: u32) {
+  var slot = 0u;
+  if (subgroupElect()) { slot = atomicAdd(&subgroups_seen, 1u); }
+  slot = subgroupBroadcastFirst(slot);
+  workgroupBarrier();
+  if (lid == 0u) { subgroup_count = atomicLoad(&subgroups_seen); }
+  let count = workgroupUniformLoad(&subgroup_count);
+  let lane = subgroupExclusiveAdd(1u);
+  let lanes = subgroupAdd(1u);
+  for (var r = group * ${ROWS_PER_GROUP}u + slot; r < min((group + 1u) * ${ROWS_PER_GROUP}u, u.rows); r += count) {
+    normalize_row(r, lane, lanes);
+  }
+}
+#endif
 
 #if ${FORWARD}
 #include "rows.wgsl"

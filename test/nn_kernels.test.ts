@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adamwKernel } from '../src/kernels/adamw.js';
 import { dropoutKernel } from '../src/kernels/dropout.js';
 import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js';
+import { withVariant } from '../src/kernels/tuner.js';
 import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
 import { multiHeadAttention, packedMultiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
 import { dropout } from '../src/ops/dropout.js';
@@ -16,7 +17,7 @@ import { packedZeros, PACK_ALIGN } from '../src/tensor/pack.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { layerNormRows, softmaxRows } from './reference/float64.js';
+import { layerNormLanesRows, layerNormRows, softmaxRows } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
@@ -150,9 +151,37 @@ describe('normalisation', () => {
     x.grad!.dispose();
   });
 
+  // The forward pass's three variants, each forced: values against the float64 reference (up to 70,000 rows:
+  // past one dispatch dimension of workgroups for a workgroup per row) and the declared counts against the
+  // reference that sums as their lanes do. The subgroup variant runs where the device has fixed-size subgroups
+  // (lavapipe through Vulkan: 8 lanes), and is passed over elsewhere.
+  for (const variant of ['row', 'workgroup', 'subgroup'] as const) {
+    it(`layerNorm forward, ${{ row: 'an invocation', workgroup: 'a workgroup', subgroup: 'a subgroup' }[variant]} per row, forced: values for short, long and many rows, and its declared counts`, async ({ skip }) => {
+      const subgroup = env.engine.runtime.subgroupSize;
+      if (variant === 'subgroup' && subgroup === undefined) skip(`no fixed-size subgroups on ${env.engine.runtime.adapterName}`);
+      for (const [rows, n, seed] of [[1, 4, 1], [7, 33, 2], [5, 200, 3], [70_000, 8, 4], [3, 1, 5]] as const) {
+        // the workgroup variant: the largest power of two up to 64 lanes that gives each a value
+        const lanes = variant === 'row' ? 0 : variant === 'workgroup' ? Math.min(64, 2 ** Math.floor(Math.log2(n))) : subgroup!;
+        const x = Float64Array.from(Float32Array.from(randomArray(rows * n, seed, -2, 2)));
+        const [g, b] = [Float64Array.from(Float32Array.from(randomArray(n, seed + 10, 0.5, 1.5))), Float64Array.from(Float32Array.from(randomArray(n, seed + 20, -0.5, 0.5)))];
+        const { result, records } = await env.engine.ledger.capture(() =>
+          withVariant('layernorm', variant, () => layerNormForward(Tensor.from(x, [rows, n]), Tensor.from(g, [n]), Tensor.from(b, [n]), 1e-6)),
+        );
+        expect(records[0]!.kernel).toBe(variant === 'row' ? 'layernorm:forward' : `layernorm:forward-${variant}`);
+        expectClose(await result.y.data(), layerNormRows(x, g, b, n, 1e-6), 2e-5, 2e-5);
+        const k = new Counter();
+        if (lanes === 0) layerNormRows(x, g, b, n, 1e-6, k);
+        else layerNormLanesRows(x, g, b, n, 1e-6, lanes, k);
+        expect(strip(records[0]!.counts), `${rows} x ${n}`).toEqual(k.c);
+        result.y.dispose();
+        result.stats.dispose();
+      }
+    });
+  }
+
   it('layerNorm forward declares what the counted reference does', async () => {
     const [rows, n] = [3, 5];
-    const { records } = await env.engine.ledger.capture(() => layerNormForward(Tensor.zeros([rows, n]), Tensor.zeros([n]), Tensor.zeros([n]), 1e-6));
+    const { records } = await env.engine.ledger.capture(() => withVariant('layernorm', 'row', () => layerNormForward(Tensor.zeros([rows, n]), Tensor.zeros([n]), Tensor.zeros([n]), 1e-6)));
     const k = new Counter();
     layerNormRows(new Float64Array(rows * n), new Float64Array(n), new Float64Array(n), n, 1e-6, k);
     expect(strip(records[0]!.counts)).toEqual(k.c);

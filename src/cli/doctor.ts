@@ -37,6 +37,7 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       features: runtime.features,
       limits,
       kernelVariants: runtime.kernelVariants,
+      ...(runtime.subgroupSize !== undefined ? { subgroupSize: runtime.subgroupSize } : {}),
       ...(resolutionNs !== undefined ? { timestampResolutionNs: resolutionNs } : {}),
       attempts: runtime.attempts,
       selfTest,
@@ -52,6 +53,12 @@ async function doctor(options: { backend?: string; json?: boolean; peaks?: boole
       console.log(`features:      ${report.features.join(', ') || '(none)'}`);
       const resolution = resolutionNs === undefined ? '' : `, resolution ${resolutionNs.toLocaleString('en-US')} ns${resolutionNs >= 65_536 ? " (Dawn's quantization: kernels shorter than about 0.1 ms read as 0 or one tick)" : ''}`;
       console.log(`timestamps:    ${report.features.includes('timestamp-query') ? `yes${resolution}` : 'no (whole steps are timed on the CPU)'}`);
+      const subgroups = report.features.includes('subgroups')
+        ? report.subgroupSize !== undefined
+          ? `yes, ${report.subgroupSize} lanes (subgroup kernel variants are tuning candidates)`
+          : 'yes, of varying size (subgroup kernel variants are not candidates: their reductions\' adds would be unknown)'
+        : 'no';
+      console.log(`subgroups:     ${subgroups}`);
       console.log('limits:');
       for (const [key, value] of Object.entries(limits)) console.log(`  ${key.padEnd(36)} ${value}`);
       console.log(`adapters tried: ${report.attempts.join('; ')}`);

@@ -1,20 +1,60 @@
 // LayerNorm over the last axis: forward (keeping per-row mean and rstd), input gradient, and gamma/beta gradients.
+// The forward pass is a tuner family: a row per invocation, per workgroup, or per subgroup.
 import { plusCounts } from '../tensor/counts.js';
+import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
+import { choose, scratchLike, type Bench, type Family } from './tuner.js';
 
 type Entry = 'FORWARD' | 'GRAD' | 'COMBINE_PARAMS';
 
 /** Rows one parameter-gradient invocation sums (llvmpipe allows 65,535 loop iterations per invocation). */
 const ROWS_PER_SPLIT = 512;
 
-function spec(entry: Entry, bindings: Binding[], addPrior = false): KernelSpec {
+/** Lanes of the workgroup-per-row variant: the largest power of two (its tree's) up to 64 that gives every lane a
+ * value (a row of 128: 64 lanes of 2 values; of 16: 16 lanes). */
+const rowWorkgroup = (n: number) => Math.min(64, 2 ** Math.floor(Math.log2(n)));
+/** Invocations per workgroup of the subgroup variant: WG / (subgroup size) rows each. */
+const SUBGROUP_WORKGROUP = 64;
+
+export type LayerNormVariant = 'row' | 'workgroup' | 'subgroup';
+
+interface LayerNormProblem {
+  rows: number;
+  n: number;
+  classRule: 'cpu' | 'gpu';
+  /** The device's subgroup size where it has subgroups of one fixed size (so the reduction's adds are known). */
+  subgroupSize: number | undefined;
+}
+
+const LAYERNORM_FAMILY: Family<LayerNormProblem> = {
+  name: 'layernorm',
+  key: (p) => `${p.rows}x${p.n}`,
+  candidates: (p) => ['row', 'workgroup', ...(p.subgroupSize !== undefined && SUBGROUP_WORKGROUP % p.subgroupSize === 0 ? ['subgroup'] : [])],
+  // a row per invocation on CPU adapters (llvmpipe: each invocation a SIMD lane, rows enough to fill them); on GPUs
+  // the textbook many lanes per row (512 rows of 128, a paper block at batch 64, are a few thousandths of a GPU's lanes)
+  rule: (p) => (p.classRule === 'cpu' ? 'row' : 'workgroup'),
+};
+
+function spec(entry: Entry, bindings: Binding[], addPrior = false, variant: LayerNormVariant = 'row', lanes = 0): KernelSpec {
+  const laned = entry === 'FORWARD' && variant !== 'row';
   return {
-    name: `layernorm:${entry.toLowerCase()}${addPrior ? '+add' : ''}`,
+    name: `layernorm:${entry.toLowerCase()}${addPrior ? '+add' : ''}${laned ? `-${variant}` : ''}`,
     file: 'layernorm.wgsl',
-    constants: { FORWARD: entry === 'FORWARD', GRAD: entry === 'GRAD', COMBINE_PARAMS: entry === 'COMBINE_PARAMS', ADD_PRIOR: addPrior },
+    constants: {
+      FORWARD: entry === 'FORWARD' && variant === 'row',
+      FORWARD_LANES: laned,
+      FORWARD_WORKGROUP: laned && variant === 'workgroup',
+      FORWARD_SUBGROUP: laned && variant === 'subgroup',
+      ROWS_PER_GROUP: variant === 'subgroup' ? SUBGROUP_WORKGROUP / lanes : 1,
+      GRAD: entry === 'GRAD',
+      COMBINE_PARAMS: entry === 'COMBINE_PARAMS',
+      ADD_PRIOR: addPrior,
+    },
     bindings,
     uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32', splits: 'u32' },
+    ...(laned ? { entry: 'workgroup', workgroupSize: variant === 'workgroup' ? lanes : SUBGROUP_WORKGROUP } : {}),
+    ...(laned && variant === 'subgroup' ? { enables: ['subgroups'] } : {}),
   };
 }
 
@@ -24,18 +64,37 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
   const n = x.shape[x.rank - 1]!;
   if (gamma.size !== n || beta.size !== n) throw new Error(`layerNorm: gamma and beta need ${n} values for input [${x.shape.join(', ')}]`);
   const rows = x.size / n;
+  const runtime = engine().runtime;
+  const problem: LayerNormProblem = { rows, n, classRule: runtime.kernelVariants, subgroupSize: runtime.subgroupSize };
+  const variant = choose(LAYERNORM_FAMILY, problem, () => scratchBench(x, gamma, beta, eps)) as LayerNormVariant;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
+  const bindings = [read('x'), read('gamma'), read('beta'), write('y'), write('stats', 'vec2f')];
+  // The lanes of a row each sum from zero and their L parts are added (L - 1 adds), for the mean and the variance.
+  const lanes = variant === 'row' ? 0 : variant === 'workgroup' ? rowWorkgroup(n) : problem.subgroupSize!;
   launch({
-    kernel: spec('FORWARD', [read('x'), read('gamma'), read('beta'), write('y'), write('stats', 'vec2f')]),
+    kernel: spec('FORWARD', bindings, false, variant, lanes),
     op: 'layernorm',
     uniforms: uniforms(rows, n, eps),
     tensors: { x, gamma, beta, y, stats },
-    invocations: rows,
-    // mean: n-1 adds, 1 mul; variance: n subtracts, n fma, 1 mul, 1 add; rsqrt; output: n sub, n mul, n fma.
-    counts: { add: rows * (n - 1 + n + 1 + n), mul: rows * (2 + n), fma: rows * 2 * n, rsqrt: rows },
+    ...(variant === 'row' ? { invocations: rows } : { workgroups: variant === 'workgroup' ? rows : Math.ceil(rows / (SUBGROUP_WORKGROUP / lanes)) }),
+    // a row: mean, n-1 adds (n + L - 1 with lanes) and 1 mul; variance, n subtracts, n fma (+ L - 1 adds), 1 mul,
+    // 1 add; rsqrt; output, n sub, n mul, n fma
+    counts: { add: rows * (lanes === 0 ? 3 * n : 3 * n + 2 * lanes - 1), mul: rows * (2 + n), fma: rows * 2 * n, rsqrt: rows },
   });
   return { y, stats };
+}
+
+function scratchBench(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Bench {
+  const made = [scratchLike(x), scratchLike(gamma), scratchLike(beta)];
+  return {
+    run: () => {
+      const { y, stats } = layerNormForward(made[0]!, made[1]!, made[2]!, eps);
+      y.dispose();
+      stats.dispose();
+    },
+    dispose: () => made.forEach((t) => t.dispose()),
+  };
 }
 
 /** `prior`: a gradient x already has from another branch (a residual), added to dx in the same dispatch. */

@@ -47,6 +47,8 @@ export interface KernelSpec {
    * check, so the body may use barriers.
    */
   entry?: 'invocation' | 'workgroup';
+  /** WGSL extensions the body uses ('subgroups': only where the device has the feature). */
+  enables?: readonly 'subgroups'[];
 }
 
 export type UniformValues = Readonly<Record<string, number | readonly number[]>>;
@@ -210,7 +212,13 @@ export function renderKernel(spec: KernelSpec): string {
     if (!(b.type in STORAGE_TYPE)) throw new KernelDeclarationError(`kernel '${spec.name}': binding '${b.name}' has unknown type '${b.type}'`);
     names.add(b.name);
   }
-  const header = [`// ${spec.name}: header generated from the kernel's declaration`, `const WG: u32 = ${spec.workgroupSize ?? 64}u;`];
+  const header = [`// ${spec.name}: header generated from the kernel's declaration`];
+  if (spec.enables?.includes('subgroups')) {
+    // a subgroup's lanes agree on the values that steer its subgroup operations (rows handed out per subgroup),
+    // which WGSL's analysis, proving uniformity over the whole workgroup, cannot see
+    header.unshift('enable subgroups;', 'diagnostic(off, subgroup_uniformity);');
+  }
+  header.push(`const WG: u32 = ${spec.workgroupSize ?? 64}u;`);
   if (layout.bytes > 0) {
     header.push(`struct Params { ${layout.fields.map((f) => `${f.name}: ${WGSL_TYPE[f.type]}`).join(', ')} }`);
     header.push('@group(0) @binding(0) var<uniform> u: Params;');

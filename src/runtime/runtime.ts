@@ -152,6 +152,9 @@ export class Runtime {
   readonly adapterName: string;
   readonly attempts: string[];
   readonly kernelVariants: KernelVariants;
+  /** The subgroup size where the device has `subgroups` and the adapter's subgroups have one fixed size
+   * (subgroupMinSize = subgroupMaxSize): subgroup kernels are candidates only there, their reductions' adds known. */
+  readonly subgroupSize: number | undefined;
   readonly pool: BufferPool;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0 };
 
@@ -194,6 +197,8 @@ export class Runtime {
     this.backend = choice.backend;
     this.featureLevel = choice.featureLevel;
     this.software = choice.software;
+    const info = choice.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    this.subgroupSize = device.features.has('subgroups') && info.subgroupMinSize !== undefined && info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : undefined;
     this.attempts = choice.attempts;
     this.kernelVariants = kernelVariants(options.kernelVariants, choice.software);
     this.adapterName = describeAdapter(choice.adapter);
@@ -227,7 +232,8 @@ export class Runtime {
       const value = (adapter.limits as unknown as Record<string, unknown>)[key];
       if (typeof value === 'number') requiredLimits[key] = value;
     }
-    const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+    // 'subgroups' is newer than @webgpu/types' list of feature names
+    const wanted = ['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[];
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'tokenwave' });
     return new Runtime(choice, device, options);
@@ -245,7 +251,7 @@ export class Runtime {
   kernel(spec: KernelSpec): CompiledKernel {
     const same = this.bySpecObject.get(spec);
     if (same) return same;
-    const specKey = JSON.stringify([spec.name, spec.file, spec.entry, spec.workgroupSize, spec.bindings, spec.uniforms, spec.constants]);
+    const specKey = JSON.stringify([spec.name, spec.file, spec.entry, spec.workgroupSize, spec.bindings, spec.uniforms, spec.constants, spec.enables]);
     const known = this.bySpec.get(specKey);
     if (known) {
       this.bySpecObject.set(spec, known);

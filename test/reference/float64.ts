@@ -139,3 +139,24 @@ export function spectrogramRef(x: Float64Array, frameLength: number, hop: number
   }
   return frames;
 }
+
+/** LayerNorm rows as `lanes` lanes compute them (the workgroup and subgroup variants): each lane sums every
+ * lanes-th value from zero, and the lanes' parts are added, for the mean and for the centred squares. */
+export function layerNormLanesRows(x: Float64Array, gamma: Float64Array, beta: Float64Array, n: number, eps: number, lanes: number, k = new Counter()): Float64Array {
+  const y = new Float64Array(x.length);
+  const total = (parts: number[]) => parts.reduce((s, p) => k.add(s, p));
+  for (let r = 0; r < x.length / n; r++) {
+    const row = x.subarray(r * n, (r + 1) * n);
+    const sums = new Array<number>(lanes).fill(0);
+    for (let i = 0; i < n; i++) sums[i % lanes] = k.add(sums[i % lanes]!, row[i]!);
+    const mean = k.mul(total(sums), 1 / n);
+    const squares = new Array<number>(lanes).fill(0);
+    for (let i = 0; i < n; i++) {
+      const d = k.sub(row[i]!, mean);
+      squares[i % lanes] = k.fma(d, d, squares[i % lanes]!);
+    }
+    const rstd = k.rsqrt(k.add(k.mul(total(squares), 1 / n), eps));
+    for (let i = 0; i < n; i++) y[r * n + i] = k.fma(k.mul(k.sub(row[i]!, mean), rstd), gamma[i]!, beta[i]!);
+  }
+  return y;
+}
