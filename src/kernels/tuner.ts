@@ -50,10 +50,19 @@ export interface Bench {
   dispose(): void;
 }
 
+/**
+ * How candidates are timed: GPU timestamps (each call's kernel time) on hardware adapters that have them, whose
+ * kernels of microseconds a clock around submits cannot resolve; else the wall clock around submits of many calls
+ * (software adapters, where the JavaScript and the submits are part of what a variant costs).
+ */
+export type TuneClock = 'timestamps' | 'wall';
+
 /** A cached choice: the winner and every candidate's median milliseconds per call. */
 export interface TunedChoice {
   variant: string;
   ms: Record<string, number>;
+  /** What timed them (choices cached before the clock was recorded were timed by the wall clock). */
+  clock?: TuneClock;
   /** Where the first timing's winner was not the rule: the two timed again side by side, which decided. */
   recheck?: Record<string, number>;
   measuredAt: string;
@@ -83,6 +92,7 @@ interface TunerState {
   collecting: Map<string, Pending> | undefined;
   /** Collect tuned keys too (to compare them with the rules), not only those still to tune. */
   collectingAll: boolean;
+  clock: TuneClock;
 }
 
 const states = new WeakMap<Engine, TunerState>();
@@ -102,7 +112,9 @@ function state(): TunerState {
     for (const [key, choice] of Object.entries(platform.readCacheSync<TunedChoice>(CACHE))) {
       if (key.startsWith(prefix)) tuned.set(key.slice(prefix.length), choice);
     }
-    s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined, collectingAll: false };
+    const runtime = eng.runtime;
+    const clock: TuneClock = !runtime.software && runtime.features.includes('timestamp-query') ? 'timestamps' : 'wall';
+    s = { mode: modeFromEnv(), prefix, tuned, forced: new Map(), made: new Map(), collecting: undefined, collectingAll: false, clock };
     states.set(eng, s);
   }
   return s;
@@ -110,6 +122,16 @@ function state(): TunerState {
 
 export function tuneMode(): TuneMode {
   return state().mode;
+}
+
+/** The clock the tuner times candidates with on this engine's adapter. */
+export function tuneClock(): TuneClock {
+  return state().clock;
+}
+
+/** Sets the clock (tests time the timestamp path on a software adapter that has timestamps). */
+export function setTuneClock(clock: TuneClock): void {
+  state().clock = clock;
 }
 
 /** Sets the mode for the current engine (the library's equivalent of TOKENWAVE_TUNE). */
@@ -195,16 +217,28 @@ export function scratchLike(t: Tensor): Tensor {
 }
 
 /**
- * Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together, less
- * `overheadMs` (what submitting and waiting cost with no work), so that short kernels are not read as the wait.
+ * Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together. By the wall
+ * clock, less `overheadMs` (what submitting and waiting cost with no work), so that short kernels are not read as
+ * the wait; by timestamps, the median call's kernel times summed, after one call more that is not counted (the
+ * first dispatch after the GPU idled reads long: 4-7 ms against 0.45 for the same product on lavapipe).
  */
 async function sample(familyName: string, variant: string, bench: Bench, calls: number, overheadMs: number): Promise<number> {
-  const runtime = engine().runtime;
+  const eng = engine();
+  const calling = (count: number) =>
+    withVariant(familyName, variant, () => {
+      for (let i = 0; i < count; i++) tidy(() => bench.run());
+    });
+  if (state().clock === 'timestamps') {
+    const { records } = await eng.profile(() => calling(calls + 1), { method: 'timestamps' });
+    // every call of a variant dispatches the same kernels; the median call, robust to a dispatch stretched by
+    // another process taking the CPU that a software adapter runs on
+    const perCall = records.length / (calls + 1);
+    const callMs = Array.from({ length: calls }, (_, c) => records.slice((c + 1) * perCall, (c + 2) * perCall).reduce((sum, r) => sum + r.ms, 0));
+    return median(callMs);
+  }
   const start = performance.now();
-  withVariant(familyName, variant, () => {
-    for (let i = 0; i < calls; i++) tidy(() => bench.run());
-  });
-  await runtime.sync();
+  calling(calls);
+  await eng.runtime.sync();
   return Math.max(0, performance.now() - start - overheadMs) / calls;
 }
 
@@ -316,7 +350,7 @@ export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) =
   for (const [i, p] of pending.entries()) {
     onProgress?.({ done: i, total: pending.length, key: p.key });
     const ms = await timeCandidates(p, true);
-    const choice: TunedChoice = { ...(await decide(p, ms)), ms, measuredAt: new Date().toISOString() };
+    const choice: TunedChoice = { ...(await decide(p, ms)), ms, clock: s.clock, measuredAt: new Date().toISOString() };
     s.tuned.set(p.key, choice);
     entries[s.prefix + p.key] = choice;
     results.push({ key: p.key, rule: p.rule, ...choice });
