@@ -54,7 +54,8 @@ describe('autotuner', () => {
     expect(r!.key).toBe('busy-wait size 2');
     expect(r!.rule).toBe('by-rule');
     expect(r!.variant).toBe('quick');
-    expect(r!.ms.quick!).toBeGreaterThanOrEqual(0.2 * 0.9); // its busy wait, less an empty submit's cost taken a moment earlier (which varies)
+    // its 0.2 ms busy wait, less an empty submit's cost measured a moment earlier (which varies: 0.17 seen on a loaded VM)
+    expect(r!.ms.quick!).toBeGreaterThan(0.2 / 2);
     expect(r!.ms.quick!).toBeLessThan(r!.ms['by-rule']!);
     expect(r!.ms['by-rule']!).toBeLessThan(r!.ms.slow!);
     // a winner other than the rule is timed again beside it, and wins again
