@@ -113,9 +113,11 @@ describe('tokenwave CLI', () => {
     expect(tuned.code, tuned.stderr).toBe(0);
     const results = JSON.parse(tuned.stdout) as { model: string; key: string; variant: string; rule: string; ms: Record<string, number>; recheck?: Record<string, number> }[];
     expect(results.length).toBeGreaterThan(3);
-    // the matrix products and the LayerNorms (at batch 1: the patch grid's 64 rows and TokenLearner's 8)
-    expect(new Set(results.map((r) => r.key.split(' ')[0]))).toEqual(new Set(['matmul', 'layernorm']));
+    // the matrix products, the LayerNorms (at batch 1: the patch grid's 64 rows and TokenLearner's 8) and the
+    // attention over the 8 learned tokens
+    expect(new Set(results.map((r) => r.key.split(' ')[0]))).toEqual(new Set(['matmul', 'layernorm', 'attention']));
     expect(results.filter((r) => r.key.startsWith('layernorm')).map((r) => r.key).sort()).toEqual(['layernorm 64x128', 'layernorm 8x128']);
+    expect(results.filter((r) => r.key.startsWith('attention')).map((r) => r.key)).toEqual(['attention B 1 T 8 8 heads of 128']);
     for (const r of results) {
       expect(r.model).toBe('TASR_4L_8T-8H');
       // every candidate timed, the rule's among them

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { choicesMade, choose, setTuneClock, setTuneMode, tuneClock, tunedChoices, tuneFor, tuneMode, winner, withVariant, type Family } from '../src/kernels/tuner.js';
 import { matmul } from '../src/ops/matmul.js';
+import { multiHeadAttention } from '../src/ops/attention.js';
 import { tidy } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { randomArray, useEngine } from './helpers/gpu.js';
@@ -125,6 +126,30 @@ describe('autotuner', () => {
       setTuneMode('off');
       a.dispose();
       b.dispose();
+    }
+  });
+
+  it('tunes attention, fused against composed with its backward pass, and timing candidates that draw dropout masks leaves the seed stream as it was', async () => {
+    const [B, T, H, D] = [2, 8, 2, 16];
+    const qkv = [1, 2, 3].map((seed) => {
+      const t = Tensor.from(randomArray(B * T * H * D, seed), [B, T, H * D]).keep();
+      t.requiresGrad = true;
+      return t;
+    });
+    const work = () => void tidy(() => multiHeadAttention(qkv[0]!, qkv[1]!, qkv[2]!, H, { training: true, dropoutRate: 0.1 }));
+    setTuneMode('on');
+    try {
+      env.engine.setSeed(5);
+      const [r] = await tuneFor(work); // times both candidates, each drawing masks
+      const afterTiming = env.engine.nextSeed();
+      expect(r!.key).toBe(`attention B ${B} T ${T} ${H} heads of ${D} dropout with backward`);
+      expect(Object.keys(r!.ms).sort()).toEqual(['composed', 'fused']);
+      env.engine.setSeed(5);
+      expect(await tuneFor(work)).toEqual([]); // cached: the work is only encoded to find its keys
+      expect(env.engine.nextSeed()).toBe(afterTiming);
+    } finally {
+      setTuneMode('off');
+      for (const t of qkv) t.dispose();
     }
   });
 });

@@ -259,7 +259,11 @@ async function syncOverheadMs(): Promise<number> {
  * `prune`, a candidate whose first timed call took more than PRUNE times the best's is not timed further (its one
  * call is its figure): enough to choose, not to quote.
  */
-async function timeCandidates(p: Pending, prune: boolean): Promise<Record<string, number>> {
+function timeCandidates(p: Pending, prune: boolean): Promise<Record<string, number>> {
+  return engine().keepingSeeds(() => timeEach(p, prune));
+}
+
+async function timeEach(p: Pending, prune: boolean): Promise<Record<string, number>> {
   const bench = p.prepare();
   try {
     const overhead = await syncOverheadMs();

@@ -3,13 +3,15 @@
 import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T } from '../kernels/attention.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { softmaxBackward, softmaxDropout, softmaxForward } from '../kernels/softmax.js';
-import { engine } from '../tensor/engine.js';
+import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
+import { engine, tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { record, recordsGradient } from './autograd.js';
+import { backward, record, recordsGradient } from './autograd.js';
 import { checkDropoutRate, dropout, newDropoutMask } from './dropout.js';
 import { permute } from './layout.js';
 import { matmul } from './matmul.js';
+import { sum } from './reduce.js';
 import { softmax } from './softmax.js';
 
 export interface AttentionOptions {
@@ -20,9 +22,10 @@ export interface AttentionOptions {
   training?: boolean;
   /**
    * multiHeadAttention only: 'fused' (one dispatch forward, one backward; T <= 128), 'composed' (scores,
-   * softmax, dropout and values as separate kernels, any T) or 'auto' (default): fused where it fits with the GPU
-   * kernel variants, composed with the CPU ones (on llvmpipe the fused pair measured 1.7x slower forward and 3.5x
-   * slower forward and backward than the tall-tile matrix products it replaces; see bench/README.md).
+   * softmax, dropout and values as separate kernels, any T) or 'auto' (default): the tuner's choice for the shape
+   * (family 'attention'); untuned, fused where it fits with the GPU kernel variants, composed with the CPU ones (on
+   * llvmpipe the fused pair measured 1.7x slower forward and 3.5x slower forward and backward than the tall-tile
+   * matrix products it replaces; see bench/README.md).
    */
   kernels?: 'auto' | 'fused' | 'composed';
 }
@@ -61,6 +64,43 @@ interface HeadShape {
   D: number;
 }
 
+interface AttentionProblem extends HeadShape {
+  /** The gradient is recorded: the backward kernels count too. */
+  backward: boolean;
+  dropout: boolean;
+  fits: boolean;
+  classRule: 'cpu' | 'gpu';
+}
+
+const ATTENTION_FAMILY: Family<AttentionProblem> = {
+  name: 'attention',
+  key: (p) => `B ${p.B} T ${p.T} ${p.H} heads of ${p.D}${p.dropout ? ' dropout' : ''}${p.backward ? ' with backward' : ''}`,
+  candidates: (p) => ['composed', ...(p.fits ? ['fused'] : [])],
+  rule: (p) => (p.fits && p.classRule === 'gpu' ? 'fused' : 'composed'),
+};
+
+/** The op again on scratch inputs of the same shapes (with its backward pass where the gradient is recorded). */
+function attentionBench(rerun: (inputs: readonly Tensor[]) => Tensor, inputs: readonly Tensor[], withBackward: boolean): Bench {
+  const scratch = inputs.map((t) => {
+    const s = scratchLike(t);
+    s.requiresGrad = withBackward;
+    return s;
+  });
+  return {
+    run: () =>
+      tidy(() => {
+        const out = rerun(scratch);
+        if (!withBackward) return;
+        backward(sum(out));
+        for (const s of scratch) {
+          s.grad?.dispose();
+          s.grad = undefined;
+        }
+      }),
+    dispose: () => scratch.forEach((t) => t.dispose()),
+  };
+}
+
 /** Where a gradient pass writes dq, dk and dv, and the gradients it hands on for the op's inputs. */
 interface GradientTargets {
   dq: Tensor;
@@ -78,7 +118,8 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
     throw new ArgumentError(`multiHeadAttention takes q, k, v [B, T, H*D] of one shape with ${heads} heads; got [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
   }
   const shape = headShape(q.shape, heads, 'multiHeadAttention');
-  return attend(q, k, v, shape, options, [q, k, v], () => {
+  const rerun = (xs: readonly Tensor[]) => multiHeadAttention(xs[0]!, xs[1]!, xs[2]!, heads, options);
+  return attend(q, k, v, shape, options, [q, k, v], rerun, () => {
     const [dq, dk, dv] = [0, 1, 2].map(() => Tensor.empty(q.shape)) as [Tensor, Tensor, Tensor];
     return { dq, dk, dv, grads: [dq, dk, dv] };
   });
@@ -98,7 +139,8 @@ export function packedMultiHeadAttention(qkv: Tensor, heads: number, options: At
   }
   const parts = (t: Tensor) => [0, 1, 2].map((i) => t.viewAt(i * n, part)) as [Tensor, Tensor, Tensor];
   const [q, k, v] = parts(qkv);
-  return attend(q, k, v, shape, options, [qkv], () => {
+  const rerun = (xs: readonly Tensor[]) => packedMultiHeadAttention(xs[0]!, heads, options);
+  return attend(q, k, v, shape, options, [qkv], rerun, () => {
     const dqkv = Tensor.empty(qkv.shape);
     const [dq, dk, dv] = parts(dqkv);
     return { dq, dk, dv, grads: [dqkv] };
@@ -117,17 +159,28 @@ function headShape(shape: readonly number[], heads: number, what: string): HeadS
  * parts of): fused (one dispatch forward, one backward) or composed (scores, softmax, dropout, values), the
  * gradient written into `targets()`.
  */
-function attend(q: Tensor, k: Tensor, v: Tensor, shape: HeadShape, options: AttentionOptions, inputs: Tensor[], targets: () => GradientTargets): Tensor {
+function attend(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: HeadShape,
+  options: AttentionOptions,
+  inputs: Tensor[],
+  rerun: (inputs: readonly Tensor[]) => Tensor,
+  targets: () => GradientTargets,
+): Tensor {
   const scale = options.scale ?? 1 / Math.sqrt(shape.D);
   const rate = options.dropoutRate ?? 0;
   checkDropoutRate(rate);
   const fits = shape.T <= FUSED_ATTENTION_MAX_T;
   const kernels = options.kernels ?? 'auto';
   if (kernels === 'fused' && !fits) throw new ArgumentError(`fused attention takes sequences of T <= ${FUSED_ATTENTION_MAX_T}; got ${shape.T}`);
-  const fused = kernels === 'fused' || (kernels === 'auto' && fits && engine().runtime.kernelVariants === 'gpu');
-  // the mask's seed is drawn here, once per op, in either path
-  const drop = options.training && rate > 0 ? newDropoutMask(rate) : undefined;
   const grad = recordsGradient(inputs);
+  const dropping = !!options.training && rate > 0;
+  const problem: AttentionProblem = { ...shape, backward: grad, dropout: dropping, fits, classRule: engine().runtime.kernelVariants };
+  const fused = kernels === 'fused' || (kernels === 'auto' && choose(ATTENTION_FAMILY, problem, () => attentionBench(rerun, inputs, grad)) === 'fused');
+  // the mask's seed is drawn here, once per op, in either path
+  const drop = dropping ? newDropoutMask(rate) : undefined;
   if (fused) {
     const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad);
     return record(out, 'attention', inputs, (dout) => {

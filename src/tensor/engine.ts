@@ -67,6 +67,18 @@ export class Engine {
     this.seedCounter = 0;
   }
 
+  /** Runs `fn` and puts the seed stream back as it was, so that work outside a run (the tuner timing candidates
+   * that draw dropout masks) leaves the run's masks as they would have been. */
+  async keepingSeeds<T>(fn: () => Promise<T>): Promise<T> {
+    const [base, counter] = [this.baseSeed, this.seedCounter];
+    try {
+      return await fn();
+    } finally {
+      this.baseSeed = base;
+      this.seedCounter = counter;
+    }
+  }
+
   /** The next seed for a random op, derived from the base seed and a counter. */
   nextSeed(): number {
     return (Math.imul(this.baseSeed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(++this.seedCounter, 0xc2b2ae35)) >>> 0;
