@@ -1,6 +1,6 @@
 // Bilinear resize of [images, H, W] to [images, OH, OW] with half-pixel centres and no antialiasing, exactly as
 // TensorFlow's resize: in = (out + 0.5) * (in_size / out_size) - 0.5, lower = max(floor(in), 0),
-// upper = min(ceil(in), size - 1), weight = in - floor(in).
+// upper = min(ceil(in), size - 1), weight = in - floor(in). AFFINE: a normalization applied to each output.
 fn run(i: u32) {
   let x = i % u.OW;
   let y = (i / u.OW) % u.OH;
@@ -20,5 +20,9 @@ fn run(i: u32) {
   let br = src[base + y1 * u.W + x1];
   let top = fma(tr - tl, wx, tl);
   let bottom = fma(br - bl, wx, bl);
+#if ${AFFINE}
+  dst[i] = fma(fma(bottom - top, wy, top), u.a_scale, u.a_shift);
+#else
   dst[i] = fma(bottom - top, wy, top);
+#endif
 }

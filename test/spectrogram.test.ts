@@ -1,6 +1,6 @@
 // FFT, STFT, resize and normalisation on the GPU against float64 references.
 import { describe, expect, it } from 'vitest';
-import { normalize, NormalizationStats, PAPER_SPECTROGRAM, resizeSpectrograms, spectrogram, spectrogramShape, windowCoefficients } from '../src/audio/spectrogram.js';
+import { normalization, normalize, NormalizationStats, PAPER_SPECTROGRAM, resizeSpectrograms, spectrogram, spectrogramShape, windowCoefficients } from '../src/audio/spectrogram.js';
 import { fftKernel } from '../src/kernels/fft.js';
 import { resizeKernel } from '../src/kernels/resize.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -134,6 +134,17 @@ describe('resize and normalisation', () => {
       expectClose(got, ref, 1e-6, 1e-5);
     });
   }
+
+  it('with the Normalization layer in its epilogue: (resized - mean) / std, and one fma more declared per output, in one dispatch', async () => {
+    const [H, W, OH, OW] = [124, 129, 64, 64];
+    const x = Float64Array.from(Float32Array.from(randomArray(H * W, 7, 0, 3)));
+    const [mean, variance] = [1.25, 0.64];
+    const { result, records } = await env.engine.ledger.capture(() => resizeSpectrograms(Tensor.from(x, [1, H, W]), OH, OW, normalization(mean, variance)));
+    expectClose(await result.data(), resizeRef(x, H, W, OH, OW).map((v) => (v - mean) / Math.sqrt(variance)), 1e-5, 1e-5);
+    expect(records.map((r) => r.kernel)).toEqual(['resize-bilinear+affine']);
+    expect(records[0]!.counts.fma).toBe(4 * OH * OW);
+    result.dispose();
+  });
 
   it('declares three interpolations per output', async () => {
     const { records } = await env.engine.ledger.capture(() => resizeKernel(Tensor.zeros([1, 6, 6]), 4, 4));

@@ -1,7 +1,7 @@
 // The audio front end on the GPU: frame -> window -> zero-pad -> FFT -> magnitude / power / log-mel / MFCC, then the
 // model's resize to 64 x 64 and scalar normalisation. The paper's settings are the default preset.
 import { fftKernel, isPowerOfTwo } from '../kernels/fft.js';
-import { resizeKernel } from '../kernels/resize.js';
+import { resizeKernel, type Affine } from '../kernels/resize.js';
 import { frameKernel, spectrumKernel, type FrameGeometry } from '../kernels/stft.js';
 import { unaryForward } from '../kernels/elementwise.js';
 import { padKernel } from '../kernels/layout.js';
@@ -197,8 +197,8 @@ export async function longSpectrogram(samples: Float32Array, config: Spectrogram
 }
 
 /** Bilinear resize of spectrograms [clips, frames, bins] to [clips, height, width] (TensorFlow's resize). */
-export function resizeSpectrograms(x: Tensor, height = 64, width = 64): Tensor {
-  return resizeKernel(x, height, width);
+export function resizeSpectrograms(x: Tensor, height = 64, width = 64, then?: Affine): Tensor {
+  return resizeKernel(x, height, width, then);
 }
 
 /**
@@ -241,6 +241,12 @@ export class NormalizationStats {
 
 /** (x - mean) / max(sqrt(variance), 1e-7), the paper's Normalization layer with one adapted mean and variance. */
 export function normalize(x: Tensor, mean: number, variance: number): Tensor {
+  const { scale, shift } = normalization(mean, variance);
+  return unaryForward('affine', x, scale, shift);
+}
+
+/** The Normalization layer as an affine map: (x - mean) / max(sqrt(variance), 1e-7). */
+export function normalization(mean: number, variance: number): Affine {
   const std = Math.max(Math.sqrt(variance), 1e-7);
-  return unaryForward('affine', x, 1 / std, -mean / std);
+  return { scale: 1 / std, shift: -mean / std };
 }

@@ -54,8 +54,8 @@ export class AudioTransformer extends AudioModel {
       const [B] = spectrograms.shape as [number];
       const size = this.config.imageSize;
       recordTf('ZeroCost', 'resize', B * size * size);
-      const resized = resizeSpectrograms(spectrograms, size, size);
-      return reshape(this.normalized(resized), [B, size, size, 1]);
+      // the Normalization layer runs in the resize's epilogue
+      return reshape(resizeSpectrograms(spectrograms, size, size, this.normalization(B * size * size)), [B, size, size, 1]);
     });
   }
 

@@ -5,7 +5,9 @@ import { TokenLearnerV11, type TokenLearnerV1 } from '../nn/blocks.js';
 import { Module, type ForwardContext } from '../nn/module.js';
 import { permute } from '../ops/layout.js';
 import { softmax } from '../ops/softmax.js';
-import { normalize } from '../audio/spectrogram.js';
+import { normalization } from '../audio/spectrogram.js';
+import { unaryForward } from '../kernels/elementwise.js';
+import type { Affine } from '../kernels/resize.js';
 import { noGrad, recordTf, tidy } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
@@ -38,10 +40,17 @@ export abstract class AudioModel extends Module {
    * RealDiv per value, Maximum on the scalar standard deviation).
    */
   protected normalized(x: Tensor): Tensor {
-    recordTf('Sub', 'normalize: subtract mean', x.size);
+    const { scale, shift } = this.normalization(x.size);
+    return unaryForward('affine', x, scale, shift);
+  }
+
+  /** The Normalization layer over `elements` values as an affine map, for a kernel to apply in its epilogue (its
+   * TensorFlow ops recorded, as the layer would be). */
+  protected normalization(elements: number): Affine {
+    recordTf('Sub', 'normalize: subtract mean', elements);
     recordTf('Maximum', 'normalize: floor the deviation', 1);
-    recordTf('RealDiv', 'normalize: divide', x.size);
-    return normalize(x, this.config.normalization.mean, this.config.normalization.variance);
+    recordTf('RealDiv', 'normalize: divide', elements);
+    return normalization(this.config.normalization.mean, this.config.normalization.variance);
   }
 
   /** Set while forwardWithTokenMaps runs: where the forward pass leaves each TokenLearner's weights. */
