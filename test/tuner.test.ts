@@ -99,13 +99,14 @@ describe('autotuner', () => {
     const runtime = env.engine.runtime;
     expect(tuneClock()).toBe(runtime.software || !runtime.features.includes('timestamp-query') ? 'wall' : 'timestamps');
     if (!runtime.features.includes('timestamp-query')) skip(`no timestamps on ${runtime.adapterName}`);
-    // three ways to do the same product: once, once beside 5 ms of JavaScript, four times
+    // the same product alone and beside 30 ms of JavaScript (far more than the product takes, even on a loaded
+    // machine: kernel times there were seen to stretch eightfold, so only this gap is asserted)
     const [a, b] = [Tensor.from(randomArray(96 * 160, 1), [96, 160]).keep(), Tensor.from(randomArray(160 * 128, 2), [160, 128]).keep()];
-    const probe: Family<Problem> = { name: 'clock-probe', key: (p) => `size ${p.size}`, candidates: () => ['once', 'once+js', 'four'], rule: () => 'once' };
+    const probe: Family<Problem> = { name: 'clock-probe', key: (p) => `size ${p.size}`, candidates: () => ['once', 'once+js'], rule: () => 'once' };
     const run = (problem: Problem) => {
       const variant = choose(probe, problem, () => ({ run: () => run(problem), dispose: () => {} }));
-      for (let i = 0; i < (variant === 'four' ? 4 : 1); i++) tidy(() => matmul(a, b));
-      if (variant === 'once+js') busyWait(5);
+      tidy(() => matmul(a, b));
+      if (variant === 'once+js') busyWait(30);
     };
     setTuneMode('on');
     try {
@@ -113,13 +114,11 @@ describe('autotuner', () => {
         setTuneClock(clock);
         const [r] = await tuneFor(() => run({ size: clock === 'wall' ? 1 : 2 }));
         expect(r!.clock).toBe(clock);
-        const { once, 'once+js': withJs, four } = r!.ms as Record<string, number>;
-        if (clock === 'timestamps') {
-          expect(withJs! / once!, JSON.stringify(r!.ms)).toBeLessThan(2); // the 5 ms of JavaScript are not kernel time
-          expect(four! / once!, JSON.stringify(r!.ms)).toBeGreaterThan(2);
-        } else {
-          expect(withJs!, JSON.stringify(r!.ms)).toBeGreaterThan(5); // the wall clock sees them
-        }
+        const { once, 'once+js': withJs } = r!.ms as Record<string, number>;
+        expect(once, JSON.stringify(r!.ms)).toBeGreaterThan(0);
+        // the JavaScript is not kernel time; the wall clock sees it (less an empty submit's cost)
+        if (clock === 'timestamps') expect(withJs!, JSON.stringify(r!.ms)).toBeLessThan(20);
+        else expect(withJs!, JSON.stringify(r!.ms)).toBeGreaterThan(25);
       }
     } finally {
       setTuneClock(runtime.software ? 'wall' : 'timestamps');
