@@ -53,21 +53,22 @@ describe.skipIf(!browserAvailable())('the page in headless Chromium (SwiftShader
   let model: AudioModel;
   let keyword: { label: string; silence: string; windows: Float32Array[]; loop: Float32Array } = { label: '', silence: '', windows: [], loop: new Float32Array() };
 
-  /** Probabilities of every 1 s window of the looped sound, one starting every `step` samples. */
-  async function windowProbabilities(loop: Float32Array, step: number): Promise<Float32Array[]> {
+  /** Probabilities of `count` 1 s windows of the looped sound, the first starting at `first`, one every `step` samples. */
+  async function windowProbabilities(loop: Float32Array, step: number, first = 0, count = Math.ceil(loop.length / step)): Promise<Float32Array[]> {
     const classifier = new ClipClassifier(model, { planned: false });
+    const classes = model.config.classes;
     const out: Float32Array[] = [];
-    for (let start = 0; start < loop.length; start += step * 32) {
-      const clips = Array.from({ length: Math.min(32, Math.ceil((loop.length - start) / step)) }, (_, i) => {
-        const clip = new Float32Array(RATE);
-        for (let j = 0; j < RATE; j++) clip[j] = loop[(start + i * step + j) % loop.length]!;
-        return clip;
-      });
-      const probs = tidy(() => classifier.probabilities(Tensor.from(Float32Array.from(clips.flatMap((c) => [...c])), [clips.length, RATE])));
+    for (let done = 0; done < count; done += 32) {
+      const batch = Math.min(32, count - done);
+      const clips = new Float32Array(batch * RATE);
+      for (let i = 0; i < batch; i++) {
+        const start = first + (done + i) * step;
+        for (let j = 0; j < RATE; j++) clips[i * RATE + j] = loop[(start + j) % loop.length]!;
+      }
+      const probs = tidy(() => classifier.probabilities(Tensor.from(clips, [batch, RATE])));
       const values = await probs.data();
       probs.dispose();
-      const classes = model.config.classes;
-      clips.forEach((_, i) => out.push(values.slice(i * classes, (i + 1) * classes)));
+      for (let i = 0; i < batch; i++) out.push(values.slice(i * classes, (i + 1) * classes));
     }
     classifier.dispose();
     return out;
@@ -113,7 +114,8 @@ describe.skipIf(!browserAvailable())('the page in headless Chromium (SwiftShader
     for (const word of names) {
       for (const file of readdirSync(join(data, word)).sort().slice(0, 3)) {
         const loop = loopOf((await readWav(join(data, word, file))).samples);
-        const around = await windowProbabilities(loop.slice(RATE - 20 * 128, 2 * RATE + RATE), 128);
+        // the window at the clip (the loop's second second) and 20 positions either side
+        const around = await windowProbabilities(loop, 128, RATE - 20 * 128, 41);
         const label = names[argmax(around[20]!)]!;
         if (label === silence) continue;
         let lo = 20;

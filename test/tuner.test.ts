@@ -97,7 +97,8 @@ describe('autotuner', () => {
 
   it('times by the wall clock on software adapters; by GPU timestamps where the adapter has them and it is asked: kernel time only, the JavaScript left out', async ({ skip }) => {
     const runtime = env.engine.runtime;
-    expect(tuneClock()).toBe(runtime.software || !runtime.features.includes('timestamp-query') ? 'wall' : 'timestamps');
+    const clockBefore = tuneClock();
+    expect(clockBefore).toBe(runtime.software || !runtime.features.includes('timestamp-query') ? 'wall' : 'timestamps');
     if (!runtime.features.includes('timestamp-query')) skip(`no timestamps on ${runtime.adapterName}`);
     // the same product alone and beside 30 ms of JavaScript (far more than the product takes, even on a loaded
     // machine: kernel times there were seen to stretch eightfold, so only this gap is asserted)
@@ -121,7 +122,7 @@ describe('autotuner', () => {
         else expect(withJs!, JSON.stringify(r!.ms)).toBeGreaterThan(25);
       }
     } finally {
-      setTuneClock(runtime.software ? 'wall' : 'timestamps');
+      setTuneClock(clockBefore);
       setTuneMode('off');
       a.dispose();
       b.dispose();

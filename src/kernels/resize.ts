@@ -2,13 +2,13 @@
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
 
-/** Bilinear resize of images [N, H, W] to [N, OH, OW]. */
 /** y = x * scale + shift on every output (a normalization), in the same dispatch. */
 export interface Affine {
   scale: number;
   shift: number;
 }
 
+/** Bilinear resize of images [N, H, W] to [N, OH, OW], then `affine` where given. */
 export function resizeKernel(images: Tensor, outHeight: number, outWidth: number, affine?: Affine): Tensor {
   const [, H, W] = images.shape as [number, number, number];
   const out = Tensor.empty([images.shape[0]!, outHeight, outWidth]);

@@ -1,9 +1,17 @@
 // The engine in a page: the browser's WebGPU (navigator.gpu), every shader bundled into the build (no files read
 // at run time), settings from the page's query string (?TOKENWAVE_TUNE=off), caches in localStorage.
+import { parseCache } from '../util/cache-text.js';
 import { TokenwaveError } from '../util/errors.js';
 import { storedZlib } from '../util/stored-zlib.js';
 import { describeAdapter, isSoftwareAdapter, NoAdapterError, type AdapterChoice } from './adapter-info.js';
 import type { Platform } from './platform.js';
+
+// The page's globals this file uses (the engine's TypeScript is checked without the DOM library).
+const page = globalThis as unknown as {
+  navigator?: { gpu?: GPU };
+  location?: { search: string };
+  localStorage?: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+};
 
 // Vite inlines every shader's text at build time.
 const SHADERS = import.meta.glob<string>('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true });
@@ -30,22 +38,16 @@ async function chooseAdapter(): Promise<AdapterChoice> {
   throw new NoAdapterError(`the browser's WebGPU gave no adapter (tried ${attempts.join('; ')}): the GPU may be blocklisted (see chrome://gpu) or WebGPU switched off`);
 }
 
-// The page's globals this file uses (the engine's TypeScript is checked without the DOM library).
-const page = globalThis as unknown as {
-  navigator?: { gpu?: GPU };
-  location?: { search: string };
-  localStorage?: { getItem(key: string): string | null; setItem(key: string, value: string): void };
-};
-
 const storageKey = (name: string) => `tokenwave/${name}`;
 
 function readStored<T>(name: string): Record<string, T> {
+  let text: string | null | undefined;
   try {
-    const parsed: unknown = JSON.parse(page.localStorage?.getItem(storageKey(name)) ?? '{}');
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, T>) : {};
+    text = page.localStorage?.getItem(storageKey(name));
   } catch {
-    return {};
+    // storage refused to this page (a sandboxed frame, blocked site data): nothing is cached
   }
+  return parseCache<T>(text ?? '{}');
 }
 
 export const platform: Platform = {

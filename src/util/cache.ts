@@ -5,15 +5,11 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseCache } from './cache-text.js';
 import { makeFolder, writeFileAtomic } from './files.js';
 
 export function cachePath(name: string): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tokenwave', name);
-}
-
-function parseCache<T>(text: string): Record<string, T> {
-  const parsed: unknown = JSON.parse(text);
-  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, T>) : {};
 }
 
 export async function readCache<T>(name: string): Promise<Record<string, T>> {
