@@ -26,20 +26,7 @@ fn normalize_row(r: u32, lane: u32, lanes: u32) {
 #endif
 
 #if ${FORWARD_WORKGROUP}
-var<workgroup> parts: array<f32, WG>;
-
-// A tree in workgroup memory (WG a power of two).
-fn lanes_total(lane: u32, part: f32) -> f32 {
-  parts[lane] = part;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width >>= 1u) {
-    if (lane < width) { parts[lane] += parts[lane + width]; }
-    workgroupBarrier();
-  }
-  let total = parts[0];
-  workgroupBarrier(); // all have read the total before the next sum writes parts
-  return total;
-}
+#include "lanes_total.wgsl"
 
 fn run(lid: u32, group: u32) {
   if (group >= u.rows) { return; }

@@ -1,8 +1,11 @@
 // The epilogue every matmul kernel ends in (matmul, matmul_wide, matmul_tiled), on four columns n.. n+3 of one row of C, `at` being C's index of
 // column n: scale by alpha, add the bias, keep the pre-activation in Z (for the activation's gradient), apply the
 // activation, dropout (element `at` + j of the output, as the dropout kernel draws it), add the residual R (laid
-// out as C), store. Columns past N are clamped on load and not stored.
-#if ${ACTIVATION}
+// out as C), store. ACT_GRAD (a gradient product): the sums are the gradient of a layer's output that went
+// through an activation and then a dropout; mask them as that dropout did and multiply by the activation's
+// derivative at the pre-activation P (laid out as C): the gradient of the layer's pre-activation. Columns past N
+// are clamped on load and not stored.
+#if ${ACTIVATION_HELPERS}
 alias V = vec4f;
 #include "erf.wgsl"
 #endif
@@ -17,7 +20,7 @@ fn bias4(at: u32, n: u32) -> vec4f {
 }
 #endif
 
-#if ${DROPOUT}
+#if ${DROPOUT_MASK}
 #include "dropout_mask.wgsl"
 #endif
 
@@ -29,6 +32,18 @@ fn residual4(at: u32, n: u32) -> vec4f {
   let row = at - n;
   let last = u.N - 1u;
   return vec4f(R[at], R[row + min(n + 1u, last)], R[row + min(n + 2u, last)], R[row + min(n + 3u, last)]);
+#endif
+}
+#endif
+
+#if ${ACT_GRAD}
+fn pre4(at: u32, n: u32) -> vec4f {
+#if ${VEC_C}
+  return P[at / 4u];
+#else
+  let row = at - n;
+  let last = u.N - 1u;
+  return vec4f(P[at], P[row + min(n + 1u, last)], P[row + min(n + 2u, last)], P[row + min(n + 3u, last)]);
 #endif
 }
 #endif
@@ -54,6 +69,17 @@ fn epilogue(at: u32, n: u32, sums: vec4f) {
   {
     let x = v;
     v = ${ACT_EXPR};
+  }
+#endif
+#if ${ACT_GRAD}
+  {
+#if ${GRAD_DROPOUT}
+    let dy = v * dropout_factor4(at);
+#else
+    let dy = v;
+#endif
+    let x = pre4(at, n);
+    v = ${ACT_GRAD_EXPR};
   }
 #endif
 #if ${DROPOUT}

@@ -68,12 +68,36 @@ fn run(r: u32) {
 }
 #endif
 
+#if ${CROSS_ENTROPY_MEAN}
+#include "rows.wgsl"
+#include "lanes_total.wgsl"
+// The mean of the rows' losses in one workgroup: lane i takes rows i, i + WG, ..., keeps each row's log-sum-exp
+// for the gradient, and the lanes' sums meet in a tree. A label outside [0, n) makes the mean NaN.
+fn run(lane: u32, group: u32) {
+  var part = 0.0;
+  for (var r = lane; r < u.rows; r += WG) {
+    let base = r * u.n;
+    let l = row_log_sum_exp(base, u.n);
+    lse[r] = l;
+    let label = labels[r];
+    let valid = label >= 0 && u32(label) < u.n;
+    part += select(u.nan, l - x[base + u32(max(label, 0))], valid);
+  }
+  let total = lanes_total(lane, part);
+  if (lane == 0u) { loss[0] = total * u.inv_rows; }
+}
+#endif
+
 #if ${CROSS_ENTROPY_GRAD}
-// dx = (softmax(x) - onehot(label)) * dloss
+// dx = (softmax(x) - onehot(label)) * dloss; MEAN: the loss was the rows' mean, dloss its one gradient
 fn run(r: u32) {
   let base = r * u.n;
   let l = lse[r];
+#if ${MEAN}
+  let g = dloss[0] * u.inv_rows;
+#else
   let g = dloss[r];
+#endif
   let label = u32(labels[r]);
   for (var i = 0u; i < u.n; i++) {
     var p = exp(x[base + i] - l);

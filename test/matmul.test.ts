@@ -198,7 +198,7 @@ describe('linear', () => {
       // dropout did drop: some outputs are the residual alone
       expect(fused.values[0]!.filter((v, i) => v === Math.fround(data[3]![i]!)).length).toBeGreaterThan(0);
       // one dispatch forward (then the test's own weighting and sum) where apart there are four
-      const ops = (records: typeof fused.forward) => records.map((rec) => rec.op).filter((op) => !['mul', 'sum', 'fill'].includes(op));
+      const ops = (records: typeof fused.forward) => records.map((rec) => rec.op).filter((op) => !['mul', 'sum'].includes(op));
       expect(ops(fused.forward)).toEqual(['linear']);
       expect(ops(apart.forward)).toEqual(['linear', 'gelu', 'dropout', 'add']);
       const arithmetic = (records: typeof fused.forward) => {
@@ -209,6 +209,49 @@ describe('linear', () => {
       expect(arithmetic(fused.forward)).toEqual(arithmetic(apart.forward));
       // the dropout's gradient runs in the GELU's: one dispatch fewer backward
       expect(fused.backward.length).toBe(apart.backward.length - 1);
+    });
+  }
+
+  // [rows, in, hidden, out]: the tall-tile kernel and the general one (ragged vec4s of columns)
+  for (const [rows, fin, hid, fout] of [[24, 8, 12, 8], [6, 5, 7, 3]] as [number, number, number, number][]) {
+    it(`two GELU + dropout layers in a row (${rows}x${fin} -> ${hid} -> ${fout}): the second's input gradient leaves its product through the first's GELU and dropout; the same as the ops apart`, async () => {
+      const shapes = [[rows, fin], [fin, hid], [hid], [hid, fout], [fout]];
+      const data = shapes.map((shape, i) => randomArray(shape.reduce((p, d) => p * d, 1), 80 + i));
+      const weights = randomArray(rows * Math.max(hid, fout), 90);
+      const run = async (fused: boolean, twoConsumers = false) => {
+        env.engine.setSeed(5);
+        const [x, w0, b0, w1, b1] = shapes.map((shape, i) => {
+          const t = Tensor.from(data[i]!, shape);
+          t.requiresGrad = true;
+          return t;
+        }) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        const { result: y, records } = await env.engine.ledger.capture(() => {
+          const layer = (input: Tensor, w: Tensor, b: Tensor) =>
+            fused ? linear(input, w, b, { activation: 'gelu', dropout: 0.3 }) : dropout(gelu(linear(input, w, b)), 0.3, true);
+          const h = layer(x, w0, b0);
+          const out = layer(h, w1, b1);
+          const loss = sum(mul(out, Tensor.from(weights.slice(0, rows * fout), [rows, fout])));
+          // a second consumer of h: its gradient is then a sum, which no single product can map
+          backward(twoConsumers ? add(loss, sum(mul(h, Tensor.from(weights.slice(0, rows * hid), [rows, hid])))) : loss);
+          return out;
+        });
+        const values = [await y.data(), ...(await Promise.all([x, w0, b0, w1, b1].map((t) => t.grad!.data())))];
+        return { values, backward: records.filter((r) => r.phase === 'backward') };
+      };
+      const [fused, apart] = [await run(true), await run(false)];
+      fused.values.forEach((v, i) => expectClose(v, Float64Array.from(apart.values[i]!), 1e-5, 1e-5));
+      const ops = (records: typeof fused.backward) => records.map((r) => r.op);
+      // fused: the last layer's GELU and dropout gradient is a dispatch of its own, the first one's runs in the
+      // product that makes h's gradient; apart, each GELU and each dropout has its own
+      expect(ops(fused.backward).filter((op) => op === 'gelu-grad')).toHaveLength(1);
+      expect(ops(fused.backward)).not.toContain('dropout-grad');
+      expect(ops(apart.backward).filter((op) => op === 'gelu-grad')).toHaveLength(2);
+      expect(fused.backward.length).toBe(apart.backward.length - 3);
+      const total = (records: typeof fused.backward) => records.reduce((s, r) => s + r.counts.mul + r.counts.add + r.counts.fma + r.counts.erf + r.counts.exp + r.counts.cmp, 0);
+      expect(total(fused.backward)).toBe(total(apart.backward));
+      const [shared, sharedApart] = [await run(true, true), await run(false, true)];
+      shared.values.forEach((v, i) => expectClose(v, Float64Array.from(sharedApart.values[i]!), 1e-5, 1e-5));
+      expect(ops(shared.backward).filter((op) => op === 'gelu-grad')).toHaveLength(2);
     });
   }
 

@@ -52,16 +52,18 @@ describe('softmax and cross-entropy', () => {
     expectClose(y, softmaxRows(Float64Array.from([1000, 1001, 1002]), 3), 1e-6, 1e-5);
   });
 
-  it('cross-entropy with integer labels: mean loss and gradient match float64', async () => {
-    const [rows, n] = [9, 8];
-    const labels = Array.from({ length: rows }, (_, i) => (i * 5) % n);
-    await checkOp({
-      shapes: [[rows, n]],
-      gpu: ([x]) => crossEntropy(x!, Tensor.from(labels, [rows], 'i32')),
-      reference: ([x]) => Float64Array.of(crossEntropyRows(x!, labels, n).loss.reduce((a, b) => a + b, 0) / rows),
-      ranges: [[-3, 3]],
+  // the mean is one workgroup of 64 lanes: fewer rows than lanes, and lanes taking two and three rows
+  for (const [rows, n] of [[9, 8], [1, 3], [150, 12]] as [number, number][]) {
+    it(`cross-entropy with integer labels (${rows} rows of ${n}): mean loss and gradient match float64`, async () => {
+      const labels = Array.from({ length: rows }, (_, i) => (i * 5) % n);
+      await checkOp({
+        shapes: [[rows, n]],
+        gpu: ([x]) => crossEntropy(x!, Tensor.from(labels, [rows], 'i32')),
+        reference: ([x]) => Float64Array.of(crossEntropyRows(x!, labels, n).loss.reduce((a, b) => a + b, 0) / rows),
+        ranges: [[-3, 3]],
+      });
     });
-  });
+  }
 
   it('top-1 and top-3 accuracy count hits, ties going to the lower class', async () => {
     const logits = Tensor.from([0.1, 0.9, 0.3, 0.5, /**/ 2, 1, 0, -1, /**/ 1, 1, 1, 1], [3, 4]);

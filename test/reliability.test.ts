@@ -136,6 +136,20 @@ describe('the run folder', () => {
     await second.close();
   });
 
+  it('many openers at once, on a fresh folder or over a dead owner\'s lock: exactly one holds it, and no lock, takeover or temporary file is left behind', async () => {
+    for (const [name, stale] of [['racing', false], ['racing-stale', true]] as const) {
+      const dir = join(work, name);
+      mkdirSync(dir, { recursive: true });
+      if (stale) writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 54321, host: hostname(), started: '2026-01-01' }));
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => RunFolder.open(dir)));
+      const held = results.filter((r): r is PromiseFulfilledResult<RunFolder> => r.status === 'fulfilled');
+      expect(held, name).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/in use by another training run/);
+      await held[0]!.value.close();
+      expect(readdirSync(dir).filter((f) => f.startsWith('run.lock')), name).toEqual([]);
+    }
+  });
+
   it('two concurrent trainer processes on one folder: exactly one runs, the other refuses', async () => {
     const out = join(work, 'concurrent');
     const [a, b] = await Promise.all([tokenwave(trainArgs(out)), tokenwave(trainArgs(out))]);

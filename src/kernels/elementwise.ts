@@ -116,20 +116,6 @@ export function unaryBackward(op: UnaryOp, x: Tensor, y: Tensor, dy: Tensor, a =
   return runUnary(op, true, { xs: x, ys: y, dys: dy }, a, b, dropout);
 }
 
-/** A tensor of `shape` holding `value` everywhere. */
-export function fillKernel(shape: Shape, value: number): Tensor {
-  const out = Tensor.empty(shape);
-  launch({
-    kernel: { name: 'fill', file: 'fill.wgsl', bindings: [write('ys')], uniforms: { value: 'f32' } },
-    op: 'fill',
-    uniforms: { value },
-    tensors: { ys: out },
-    invocations: out.size,
-    counts: {},
-  });
-  return out;
-}
-
 export const BINARY = {
   add: { expr: 'x + y', counts: { add: 1 } },
   sub: { expr: 'x - y', counts: { add: 1 } },

@@ -16,6 +16,8 @@ interface StridedCopy {
   /** Bounds of the input coordinates (outside them the copy writes 0). */
   inDims?: readonly number[];
   outOffset?: number;
+  /** Each value multiplied by this on its way (a mean's gradient spread over what it averaged). */
+  scale?: number;
 }
 
 function stridedCopy(c: StridedCopy): void {
@@ -36,14 +38,15 @@ function stridedCopy(c: StridedCopy): void {
     m.strides.every((strides) => strides.every((s, d) => d === last || s % 4 === 0));
   const w = vec4 ? 4 : 1;
   const type = vec4 ? 'vec4f' : 'f32';
+  const scaling = c.scale !== undefined;
   const scaled = (strides: readonly number[]) => strides.map((s, d) => (d === last ? s : s / w));
   launch({
     kernel: {
-      name: vec4 ? 'copy-vec4' : 'copy',
+      name: `${vec4 ? 'copy-vec4' : 'copy'}${scaling ? '+scale' : ''}`,
       file: 'copy.wgsl',
-      constants: { RANK: m.shape.length, TYPE: type },
+      constants: { RANK: m.shape.length, TYPE: type, SCALE: scaling },
       bindings: [read('src', type), write('dst', type)],
-      uniforms: { out_offset: 'u32', shape: 'vec8u', in_stride: 'vec8u', out_stride: 'vec8u', lo: 'vec8u', in_dims: 'vec8u' },
+      uniforms: { out_offset: 'u32', shape: 'vec8u', in_stride: 'vec8u', out_stride: 'vec8u', lo: 'vec8u', in_dims: 'vec8u', ...(scaling ? { scale: 'f32' } : {}) },
     },
     op: c.op,
     uniforms: {
@@ -53,10 +56,11 @@ function stridedCopy(c: StridedCopy): void {
       out_stride: scaled(m.strides[1]!),
       lo: m.origin.map((d) => lo[d] ?? 0),
       in_dims: m.origin.map((d, i) => (plain(d) ? m.shape[i]! / (i === last ? w : 1) : inDims[d]!)),
+      ...(scaling ? { scale: c.scale! } : {}),
     },
     tensors: { src: c.src, dst: c.dst },
     invocations: n / w,
-    counts: {},
+    counts: scaling ? { mul: n } : {},
     bytesRead: n * 4,
     bytesWritten: n * 4,
   });
@@ -94,9 +98,10 @@ export function padKernel(x: Tensor, before: readonly number[], after: readonly 
   return out;
 }
 
-export function broadcastKernel(x: Tensor, shape: Shape, strides: readonly number[]): Tensor {
+/** x read with `strides` (0 along broadcast axes) into a tensor of `shape`; each value times `scale` where given. */
+export function broadcastKernel(x: Tensor, shape: Shape, strides: readonly number[], scale?: number): Tensor {
   const out = Tensor.empty(shape);
-  stridedCopy({ op: 'broadcast', src: x, dst: out, domain: shape, inStride: strides, outStride: stridesOf(shape) });
+  stridedCopy({ op: 'broadcast', src: x, dst: out, domain: shape, inStride: strides, outStride: stridesOf(shape), ...(scale === undefined ? {} : { scale }) });
   return out;
 }
 

@@ -121,6 +121,12 @@ export interface MatmulOptions {
   /** Added last, after the activation: a tensor laid out as the output (a residual connection). */
   residual?: Tensor;
   /**
+   * The product is the gradient of a layer's output that went through `activation` (at `preActivation`, laid out
+   * as this output) and then `dropout`: the epilogue masks it and multiplies by the activation's derivative, giving
+   * the gradient of the layer's pre-activation (that layer's own gradient dispatch, saved).
+   */
+  activationGrad?: ActivationGrad;
+  /**
    * Also sum op(B)'s columns over K and return them as an extra row M of the result ([batch, M + 1, N]): with B a
    * layer's output gradient and A its input, the bias's gradient from the weight gradient's own dispatch.
    */
@@ -131,6 +137,13 @@ export interface MatmulOptions {
 
 /** Activations an epilogue applies (the expressions of elementwise.ts's table); only GELU keeps its input for a gradient. */
 export type EpilogueActivation = 'relu6' | 'gelu' | 'sigmoid';
+
+/** A layer's activation and dropout, through which a gradient product's epilogue takes the gradient back. */
+export interface ActivationGrad {
+  activation: 'gelu';
+  preActivation: Tensor;
+  dropout?: DropoutMask;
+}
 
 const aligned = (s: Strided) => s.ld % 4 === 0 && s.outer % 4 === 0 && s.inner % 4 === 0;
 
@@ -159,9 +172,10 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const wide = variant === MATMUL_VARIANTS.wide16x8;
   const tilesM = Math.ceil(M / variant.rows);
   const tilesN = Math.ceil(N / variant.cols);
-  const { activation, preActivation, residual, dropout } = options;
+  const { activation, preActivation, residual, dropout, activationGrad } = options;
   // an epilogue past the bias needs the whole sum in one invocation
-  const fused = activation !== undefined || residual !== undefined || dropout !== undefined;
+  const fused = activation !== undefined || residual !== undefined || dropout !== undefined || activationGrad !== undefined;
+  if (activationGrad && (activation || residual || dropout || options.bias)) throw new Error("matmul: an activation's gradient goes with no other epilogue");
   let splits = Math.ceil(K / MATMUL_K_CHUNK);
   if (dims.out && splits > 1) throw new Error(`matmul: a strided output needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
   if (fused && splits > 1) throw new Error(`matmul: a fused activation, dropout or residual needs K <= ${MATMUL_K_CHUNK}, got ${K}`);
@@ -171,7 +185,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (columnSums && (fused || dims.out || options.bias)) throw new Error('matmul: column sums go with a packed output and no other epilogue');
   // rows of each output matrix: M, and the column sums' row
   const rows = M + (columnSums ? 1 : 0);
-  for (const [name, t] of [['preActivation', preActivation], ['residual', residual]] as const) {
+  for (const [name, t] of [['preActivation', preActivation], ['residual', residual], ['activationGrad.preActivation', activationGrad?.preActivation]] as const) {
     if (t && t.size !== batch * M * N) throw new Error(`matmul: ${name} [${t.shape.join(', ')}] does not hold the ${batch * M * N} outputs`);
   }
   if (preActivation && !activation) throw new Error('matmul: preActivation is kept only for an activation');
@@ -190,6 +204,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const vecC = N % 4 === 0 && aligned(lc);
   const cType = vecC ? 'vec4f' : 'f32';
   const alpha = options.alpha ?? 1;
+  const mask = dropout ?? activationGrad?.dropout;
+  const drop = mask && dropoutUniforms(mask);
   const hasBias = options.bias !== undefined && splits === 1;
   const outputs = batch * M * N;
   const kernel: KernelSpec = {
@@ -199,6 +215,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
       COLUMN_SUMS: columnSums, DROPOUT: dropout !== undefined,
+      ACT_GRAD: activationGrad !== undefined, ACT_GRAD_EXPR: activationGrad ? UNARY[activationGrad.activation].grad : '', GRAD_DROPOUT: activationGrad?.dropout !== undefined,
+      ACTIVATION_HELPERS: activation !== undefined || activationGrad !== undefined, DROPOUT_MASK: (dropout ?? activationGrad?.dropout) !== undefined,
     },
     bindings: [
       read('A', vecA ? 'vec4f' : 'f32'),
@@ -206,13 +224,13 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       ...(hasBias ? [read('bias')] : []),
       ...(residual ? [read('R', cType)] : []),
       ...(preActivation ? [write('Z', cType)] : []),
+      ...(activationGrad ? [read('P', cType)] : []),
       write('C', cType),
     ],
-    uniforms: dropout ? { ...MATMUL_UNIFORMS, ...DROPOUT_UNIFORMS } : MATMUL_UNIFORMS,
+    uniforms: drop ? { ...MATMUL_UNIFORMS, ...DROPOUT_UNIFORMS } : MATMUL_UNIFORMS,
     workgroupSize: variant.workgroupSize,
     ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}),
   };
-  const drop = dropout && dropoutUniforms(dropout);
   launch({
     kernel,
     op: options.op ?? 'matmul',
@@ -231,7 +249,10 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       ...drop?.fixed,
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),
-    tensors: { A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}), C: out },
+    tensors: {
+      A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}),
+      ...(activationGrad ? { P: activationGrad.preActivation } : {}), C: out,
+    },
     ...(variant.perWorkgroup ? { workgroups: splits * batch * tilesM * tilesN } : { invocations: splits * batch * tilesM * tilesN }),
     counts: plusCounts(
       {
@@ -241,8 +262,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
         add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K : 0),
       },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
-      // dropout: a compare and a multiply per output, as the dropout kernel declares
-      dropout ? dropoutCounts(outputs) : {},
+      activationGrad ? scaled(UNARY[activationGrad.activation].gradCounts, outputs) : {},
+      // dropout (or its gradient): a compare and a multiply per output, as the dropout kernel declares
+      mask ? dropoutCounts(outputs) : {},
     ),
     macs: outputs * K,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),
@@ -272,6 +294,7 @@ function scratchBench(a: Tensor, b: Tensor, dims: MatmulDims, options: MatmulOpt
     ...(options.bias ? { bias: like(options.bias) } : {}),
     ...(options.residual ? { residual: like(options.residual) } : {}),
     ...(options.preActivation ? { preActivation: like(options.preActivation) } : {}),
+    ...(options.activationGrad ? { activationGrad: { ...options.activationGrad, preActivation: like(options.activationGrad.preActivation) } } : {}),
   };
   const [sa, sb] = [like(a), like(b)];
   return { run: () => void matmulKernel(sa, sb, scratchDims, scratchOptions), dispose: () => made.forEach((t) => t.dispose()) };

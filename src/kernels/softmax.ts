@@ -5,8 +5,11 @@ import { plusCounts } from '../tensor/counts.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { launch, read, write, type Binding } from './launch.js';
 
-type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
-const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
+type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_MEAN' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
+const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_MEAN', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
+
+/** Invocations of the one workgroup that takes a batch's mean cross-entropy (a power of two: its sums meet in a tree). */
+const MEAN_LANES = 64;
 
 /** Longest row one invocation may walk (each row takes up to three passes; llvmpipe allows 65,535 iterations). */
 const MAX_ROW = 16_384;
@@ -17,21 +20,32 @@ function rowsOf(x: Tensor): { rows: number; n: number } {
   return { rows: x.size / n, n };
 }
 
-function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], k = 0, dropout?: DropoutMask): void {
+interface RunOptions {
+  k?: number;
+  dropout?: DropoutMask;
+  /** The loss is the rows' mean (one value, one gradient). */
+  mean?: boolean;
+}
+
+function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], options: RunOptions = {}): void {
+  const { k = 0, dropout, mean = false } = options;
   const drop = dropout && dropoutUniforms(dropout);
+  const oneWorkgroup = entry === 'CROSS_ENTROPY_MEAN';
+  const uniforms = { n: 'u32', k: 'u32', nan: 'f32', rows: 'u32', inv_rows: 'f32' } as const;
   launch({
     kernel: {
-      name: `softmax:${entry.toLowerCase()}${dropout ? '+dropout' : ''}`,
+      name: `softmax:${entry.toLowerCase()}${mean && !oneWorkgroup ? '+mean' : ''}${dropout ? '+dropout' : ''}`,
       file: 'softmax.wgsl',
-      constants: { ...Object.fromEntries(ENTRIES.map((e) => [e, e === entry])), DROPOUT: !!dropout },
+      constants: { ...Object.fromEntries(ENTRIES.map((e) => [e, e === entry])), DROPOUT: !!dropout, MEAN: mean },
       bindings,
-      uniforms: dropout ? { n: 'u32', k: 'u32', nan: 'f32', ...DROPOUT_UNIFORMS } : { n: 'u32', k: 'u32', nan: 'f32' },
+      uniforms: dropout ? { ...uniforms, ...DROPOUT_UNIFORMS } : uniforms,
+      ...(oneWorkgroup ? { entry: 'workgroup' as const, workgroupSize: MEAN_LANES } : {}),
     },
     op,
-    uniforms: { n, k, nan: NaN, ...drop?.fixed },
+    uniforms: { n, k, nan: NaN, rows, inv_rows: 1 / rows, ...drop?.fixed },
     ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors,
-    invocations: rows,
+    ...(oneWorkgroup ? { workgroups: 1 } : { invocations: rows }),
     counts,
   });
 }
@@ -64,7 +78,7 @@ export function softmaxForward(x: Tensor): Tensor {
 export function softmaxDropout(x: Tensor, dropout: DropoutMask): { probs: Tensor; kept: Tensor } {
   const { rows, n } = rowsOf(x);
   const [probs, kept] = [Tensor.empty(x.shape), Tensor.empty(x.shape)];
-  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, plusCounts(softmaxCounts(rows, n), dropoutCounts(rows * n)), 0, dropout);
+  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, plusCounts(softmaxCounts(rows, n), dropoutCounts(rows * n)), { dropout });
   return { probs, kept };
 }
 
@@ -74,9 +88,13 @@ export function softmaxBackward(y: Tensor, dy: Tensor, dropout?: DropoutMask): T
   const dx = Tensor.empty(y.shape);
   // per value an fma (the row's dot product), a subtract and a multiply; first the dropout's mask where there is one
   const counts = plusCounts({ fma: rows * n, add: rows * n, mul: rows * n }, dropout ? dropoutCounts(rows * n) : {});
-  run('SOFTMAX_GRAD', dropout ? 'softmax-dropout-grad' : 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, counts, 0, dropout);
+  run('SOFTMAX_GRAD', dropout ? 'softmax-dropout-grad' : 'softmax-grad', [read('y'), read('dy'), write('dx')], { y, dy, dx }, rows, n, counts, { dropout });
   return dx;
 }
+
+/** A row's cross-entropy: n-1 compares (the max), 2n-1 adds and n exps (log-sum-exp about the max), a log, and
+ * the subtraction of the label's logit (plus one more add, the max back). */
+const crossEntropyCounts = (rows: number, n: number) => ({ cmp: rows * (n - 1), add: rows * (2 * n - 1 + 2), exp: rows * n, log: rows });
 
 /** Per-row cross-entropy of logits [rows, n] against int32 labels [rows]; also returns each row's log-sum-exp. */
 export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Tensor; lse: Tensor } {
@@ -84,23 +102,34 @@ export function crossEntropyForward(logits: Tensor, labels: Tensor): { loss: Ten
   checkLabels(labels, rows, n, logits.shape);
   const loss = Tensor.empty([rows]);
   const lse = Tensor.empty([rows]);
-  run('CROSS_ENTROPY', 'cross-entropy', [read('x'), read('labels', 'i32'), write('loss'), write('lse')], { x: logits, labels, loss, lse }, rows, n, {
-    cmp: rows * (n - 1),
-    add: rows * (2 * n - 1 + 2),
-    exp: rows * n,
-    log: rows,
-  });
+  run('CROSS_ENTROPY', 'cross-entropy', [read('x'), read('labels', 'i32'), write('loss'), write('lse')], { x: logits, labels, loss, lse }, rows, n, crossEntropyCounts(rows, n));
   return { loss, lse };
 }
 
-export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor): Tensor {
+/**
+ * The rows' mean cross-entropy in one dispatch (one workgroup): the loss [] and each row's log-sum-exp. The mean
+ * adds each row's loss to its lane's sum (from zero), the lanes' sums in a tree, and scales by 1/rows.
+ */
+export function meanCrossEntropyForward(logits: Tensor, labels: Tensor): { loss: Tensor; lse: Tensor } {
+  const { rows, n } = rowsOf(logits);
+  checkLabels(labels, rows, n, logits.shape);
+  const loss = Tensor.empty([]);
+  const lse = Tensor.empty([rows]);
+  const counts = plusCounts(crossEntropyCounts(rows, n), { add: rows + MEAN_LANES - 1, mul: 1 });
+  run('CROSS_ENTROPY_MEAN', 'cross-entropy', [read('x'), read('labels', 'i32'), write('loss'), write('lse')], { x: logits, labels, loss, lse }, rows, n, counts);
+  return { loss, lse };
+}
+
+/** The logits' gradient from each row's loss gradient dloss [rows]; `mean`: from the mean's, dloss [] (then each
+ * row's share is dloss / rows: one more multiply a row). */
+export function crossEntropyBackward(logits: Tensor, labels: Tensor, lse: Tensor, dloss: Tensor, mean = false): Tensor {
   const { rows, n } = rowsOf(logits);
   const dx = Tensor.empty(logits.shape);
   run('CROSS_ENTROPY_GRAD', 'cross-entropy-grad', [read('x'), read('labels', 'i32'), read('lse'), read('dloss'), write('dx')], { x: logits, labels, lse, dloss, dx }, rows, n, {
     add: rows * (n + 1),
     exp: rows * n,
-    mul: rows * n,
-  });
+    mul: rows * n + (mean ? rows : 0),
+  }, { mean });
   return dx;
 }
 
@@ -109,6 +138,6 @@ export function topKHits(logits: Tensor, labels: Tensor, k: number): Tensor {
   const { rows, n } = rowsOf(logits);
   checkLabels(labels, rows, n, logits.shape);
   const hits = Tensor.empty([rows]);
-  run('TOP_K', `top-${k}`, [read('x'), read('labels', 'i32'), write('hit')], { x: logits, labels, hit: hits }, rows, n, { cmp: rows * n }, k);
+  run('TOP_K', `top-${k}`, [read('x'), read('labels', 'i32'), write('hit')], { x: logits, labels, hit: hits }, rows, n, { cmp: rows * n }, { k });
   return hits;
 }

@@ -202,19 +202,27 @@ export class TokenLearnerV1 extends Module {
 
   /** Each position's weight for each token, [B, H * W, k]: the sigmoid maps each token averages over (x / (H W)). */
   weightMaps(x: Tensor, _ctx?: ForwardContext): Tensor {
-    const [B, H, W] = x.shape as [number, number, number, number];
-    let maps = this.norm.call(x);
-    this.convs.forEach((conv) => (maps = conv.call(maps)));
-    return reshape(maps, [B, H * W, this.tokens]);
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    return this.mapsOf(reshape(x, [B, H * W, C]), H, W);
   }
 
-  forward(x: Tensor, ctx: ForwardContext, maps = this.weightMaps(x)): Tensor {
+  /** The maps from the features as positions [B, H * W, C] (the tensor the pool reads too: its gradient and the
+   * LayerNorm's then meet in the LayerNorm's backward kernel, with no add of their own). */
+  private mapsOf(positions: Tensor, H: number, W: number): Tensor {
+    const [B, P, C] = positions.shape as [number, number, number];
+    let maps = reshape(this.norm.call(positions), [B, H, W, C]);
+    this.convs.forEach((conv) => (maps = conv.call(maps)));
+    return reshape(maps, [B, P, this.tokens]);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext, maps?: Tensor): Tensor {
     const [B, H, W, C] = x.shape as [number, number, number, number];
     const positions = H * W;
+    const features = reshape(x, [B, positions, C]);
     // Keras: (B, k, S, 1) * (B, 1, S, C) then a mean over S.
     recordTf('Mul', 'attend', this.tokens * positions * C);
     recordTf('Mean', 'pool', this.tokens * positions * C);
-    return tokenPool(maps, reshape(x, [B, positions, C]), 'mean');
+    return tokenPool(maps ?? this.mapsOf(features, H, W), features, 'mean');
   }
 }
 

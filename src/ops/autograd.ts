@@ -1,10 +1,11 @@
 // Reverse-mode autodiff: ops attach a node to their output; backward() walks the graph in reverse topological
 // order, accumulates gradients of shared nodes, frees each gradient once consumed and drops the graph.
-import { binaryForward, fillKernel } from '../kernels/elementwise.js';
+import { binaryForward } from '../kernels/elementwise.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
 import { ArgumentError } from '../util/errors.js';
-import { Tensor, type GradNode, type Shape } from '../tensor/tensor.js';
+import { Tensor, type GradientOffer, type GradNode, type Shape } from '../tensor/tensor.js';
+import type { ActivationGrad } from '../kernels/matmul.js';
 
 /** Whether an op over `inputs` records a gradient node: gradients are on and an input needs one. */
 export function recordsGradient(inputs: readonly (Tensor | undefined)[]): boolean {
@@ -22,6 +23,35 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], backw
     out.node = { op, path: eng.path, inputs, backward, ...(addsPrior ? { addsPrior } : {}) };
   }
   return out;
+}
+
+/**
+ * An op whose backward starts by mapping its output's gradient elementwise (a GELU's derivative after a dropout's):
+ * `apply` as a dispatch of its own, or `epilogue` for the matmul that makes the gradient, which then saves it.
+ */
+export interface GradientMap {
+  apply(grad: Tensor): Tensor;
+  epilogue: ActivationGrad;
+}
+
+const gradientMaps = new WeakMap<GradNode, GradientMap>();
+
+/**
+ * record() for an op whose backward takes the gradient after `map`: applied by the kernel that produced the
+ * gradient where that kernel could (a single consumer's gradient product, see backward()), else by `map.apply`.
+ */
+export function recordMapped(out: Tensor, op: string, inputs: readonly Tensor[], map: GradientMap, backward: GradNode['backward']): Tensor {
+  record(out, op, inputs, backward);
+  if (out.node) gradientMaps.set(out.node, map);
+  return out;
+}
+
+/** The epilogue offered for input k's gradient, taken (the caller's kernel applies it), or undefined. */
+export function takeGradientMap(offers: readonly (GradientOffer | undefined)[], k: number): ActivationGrad | undefined {
+  const offer = offers[k];
+  if (!offer) return undefined;
+  offer.taken = true;
+  return offer.epilogue as ActivationGrad;
 }
 
 /** Refuses an op that has no gradient where one would be recorded (gradients on and an input needs one). */
@@ -84,14 +114,19 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
   if (!seed && root.size !== 1) throw new Error(`backward() from a non-scalar [${root.shape.join(', ')}] needs a seed gradient`);
   const order = topologicalOrder(root);
+  // how many ops take each tensor: a gradient from a single consumer may arrive already mapped (recordMapped)
+  const consumers = new Map<Tensor, number>();
+  for (const t of order) for (const input of t.node?.inputs ?? []) consumers.set(input, (consumers.get(input) ?? 0) + 1);
+  const mapped = new Set<Tensor>();
   const grads = new Map<Tensor, Tensor>();
-  grads.set(root, seed ? seed.view(seed.shape) : fillKernel(root.shape, 1));
+  // a scalar's seed, 1, is a constant of the engine's: no fill dispatch in every step
+  grads.set(root, seed ? seed.view(seed.shape) : eng.constant('gradient seed', [1], () => [1]).view(root.shape));
   const previousPhase = eng.phase;
   eng.phase = 'backward';
   try {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
-      const g = grads.get(t);
+      let g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
       if (!t.node) {
@@ -101,9 +136,22 @@ export function backward(root: Tensor, seed?: Tensor): void {
       }
       const node = t.node;
       eng.atPath(node.path, () => {
+        const map = gradientMaps.get(node);
+        if (map && !mapped.has(t)) {
+          const unmapped = g!;
+          g = map.apply(unmapped);
+          unmapped.dispose();
+        }
         // gradients the inputs hold already, for a backward that adds them in its own kernel
         const prior = node.inputs.map((input, k) => (node.addsPrior?.[k] ? grads.get(input) : undefined));
-        const inputGrads = node.backward(g, prior);
+        const offers = node.inputs.map((input): GradientOffer | undefined => {
+          const inputMap = input.node && gradientMaps.get(input.node);
+          return inputMap && consumers.get(input) === 1 ? { epilogue: inputMap.epilogue, taken: false } : undefined;
+        });
+        const inputGrads = node.backward(g!, prior, offers);
+        node.inputs.forEach((input, k) => {
+          if (offers[k]?.taken && inputGrads[k]) mapped.add(input);
+        });
         const handedOn = new Set<Tensor>();
         node.inputs.forEach((input, k) => {
           let gi = inputGrads[k];
@@ -122,7 +170,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
           } else grads.set(input, accumulate(grads.get(input), gi));
         });
       });
-      g.dispose();
+      g!.dispose();
     }
   } finally {
     eng.phase = previousPhase;

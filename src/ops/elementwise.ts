@@ -28,16 +28,20 @@ export const clamp = (x: Tensor, lo: number, hi: number) => unary('clamp', x, lo
 
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = binaryForward('add', a, b);
-  return record(out, 'add', [a, b], (g) => [unbroadcast(g, a.shape), unbroadcast(g, b.shape)]);
+  // a broadcast input's gradient is a reduction (a dispatch): only for an input that needs one
+  return record(out, 'add', [a, b], (g) => [a.requiresGrad ? unbroadcast(g, a.shape) : null, b.requiresGrad ? unbroadcast(g, b.shape) : null]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   const out = binaryForward('sub', a, b);
   return record(out, 'sub', [a, b], (g) => {
-    const ng = unaryForward('neg', g);
-    const gb = unbroadcast(ng, b.shape);
-    if (gb !== ng) ng.dispose();
-    return [unbroadcast(g, a.shape), gb];
+    let gb: Tensor | null = null;
+    if (b.requiresGrad) {
+      const ng = unaryForward('neg', g);
+      gb = unbroadcast(ng, b.shape);
+      if (gb !== ng) ng.dispose();
+    }
+    return [a.requiresGrad ? unbroadcast(g, a.shape) : null, gb];
   });
 }
 

@@ -4,9 +4,9 @@ import { dropoutKernel } from '../kernels/dropout.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, type GradientOffer } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { noGradient, record, recordsGradient } from './autograd.js';
+import { noGradient, record, recordMapped, recordsGradient, takeGradientMap } from './autograd.js';
 import { checkDropoutRate, newDropoutMask } from './dropout.js';
 
 interface Operand {
@@ -106,13 +106,12 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   const x2 = x.view([rows, inFeatures]);
   const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, residual });
   const out = flat.intoShape(outShape);
-  return record(out, 'linear', inputs, (g) => {
-    // through the dropout and the GELU first (in one dispatch where both are there; the GELU's input kept by the
-    // forward dispatch); the residual's gradient is g itself
-    const g2 = g.view([rows, outFeatures]);
-    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2, 0, 0, drop) : drop ? dropoutKernel(g2, drop, 'dropout-grad') : g2;
+  // dz, the gradient of the product (before the epilogue's GELU and dropout) from g, that of the output
+  const backward = (dz: Tensor, g: Tensor, offers: readonly (GradientOffer | undefined)[]): (Tensor | null)[] => {
     const grads: (Tensor | null)[] = [];
-    grads.push(x.requiresGrad ? matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad' }).intoShape(x.shape) : null);
+    // x's gradient leaves its product already through x's own activation where x's op offers it (GELU layers in a row)
+    const xGrad = () => matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad', activationGrad: takeGradientMap(offers, 0) });
+    grads.push(x.requiresGrad ? xGrad().intoShape(x.shape) : null);
     const weightGrad = (columnSums: boolean) =>
       matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad', columnSums });
     // The bias's gradient, dz's column sums, comes with the weight's from the same dispatch where it can be bound
@@ -127,6 +126,26 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
       if (bias) grads.push(bias.requiresGrad ? reduceAxis('sum', dz, 0).intoShape(bias.shape) : null);
     }
     if (residual) grads.push(g);
+    return grads;
+  };
+  if (preActivation && !residual) {
+    // through the dropout and the GELU first: in the kernel that made g where it could, else one dispatch here
+    const epilogue = { activation: 'gelu' as const, preActivation, ...(drop ? { dropout: drop } : {}) };
+    const apply = (g: Tensor) => unaryBackward('gelu', preActivation, preActivation, g, 0, 0, drop);
+    return recordMapped(out, 'linear', inputs, { apply, epilogue }, (dz, _prior, offers) => {
+      const dz2 = dz.view([rows, outFeatures]);
+      const grads = backward(dz2, dz, offers);
+      dz2.dispose();
+      x2.dispose();
+      return grads;
+    });
+  }
+  return record(out, 'linear', inputs, (g, _prior, offers) => {
+    // through the dropout and the GELU first (in one dispatch where both are there; the GELU's input kept by the
+    // forward dispatch); the residual's gradient is g itself
+    const g2 = g.view([rows, outFeatures]);
+    const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2, 0, 0, drop) : drop ? dropoutKernel(g2, drop, 'dropout-grad') : g2;
+    const grads = backward(dz, g, offers);
     if (dz !== g2) g2.dispose();
     dz.dispose();
     x2.dispose();

@@ -1,5 +1,5 @@
 // Differentiable reductions over one or more axes.
-import { broadcastStrides, unaryForward } from '../kernels/elementwise.js';
+import { broadcastStrides } from '../kernels/elementwise.js';
 import { broadcastKernel } from '../kernels/layout.js';
 import { maxAxisGrad, reduceAxis, type ReduceOp } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -40,13 +40,11 @@ function reduce(op: ReduceOp, x: Tensor, axes: number | readonly number[] | unde
       gKept.dispose();
       return [dx];
     }
-    const spread = broadcastKernel(gKept, x.shape, broadcastStrides(gKept.shape, x.shape));
-    gKept.dispose();
-    if (op === 'sum') return [spread];
+    // a mean's gradient is the sum's scaled by 1/n, in the same dispatch
     const n = list.reduce((p, a) => p * x.shape[a]!, 1);
-    const dx = unaryForward('mulScalar', spread, 1 / n);
-    spread.dispose();
-    return [dx];
+    const spread = broadcastKernel(gKept, x.shape, broadcastStrides(gKept.shape, x.shape), op === 'mean' ? 1 / n : undefined);
+    gKept.dispose();
+    return [spread];
   });
 }
 

@@ -1,9 +1,8 @@
 // Differentiable softmax, cross-entropy with integer labels, and (non-differentiable) top-k accuracy.
-import { checkLabels, crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward, topKHits } from '../kernels/softmax.js';
+import { checkLabels, crossEntropyBackward, crossEntropyForward, meanCrossEntropyForward, softmaxBackward, softmaxForward, topKHits } from '../kernels/softmax.js';
 import { reduceAxis } from '../kernels/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record } from './autograd.js';
-import { mean } from './reduce.js';
 
 /** Softmax over the last axis. */
 export function softmax(x: Tensor): Tensor {
@@ -17,9 +16,11 @@ export function crossEntropyPerRow(logits: Tensor, labels: Tensor): Tensor {
   return record(loss, 'cross-entropy', [logits], (dloss) => [crossEntropyBackward(logits, labels, lse, dloss)]);
 }
 
-/** Mean cross-entropy over the batch: fused log-softmax + negative log-likelihood. */
+/** Mean cross-entropy over the batch (a scalar): fused log-softmax + negative log-likelihood + mean, one dispatch
+ * forward and one backward. */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
-  return mean(crossEntropyPerRow(logits, labels));
+  const { loss, lse } = meanCrossEntropyForward(logits, labels);
+  return record(loss, 'cross-entropy', [logits], (dloss) => [crossEntropyBackward(logits, labels, lse, dloss, true)]);
 }
 
 /** Fraction of rows whose label is among the k highest logits, as a scalar tensor. */

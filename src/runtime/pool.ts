@@ -63,11 +63,12 @@ export class BufferPool {
     private readonly options: PoolOptions = {},
   ) {}
 
-  acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'tokenwave'): GPUBuffer {
+  /** A buffer of at least `bytes`; `fresh`: a new one, which no work encoded so far can write (a constant's). */
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label = 'tokenwave', fresh = false): GPUBuffer {
     const size = sizeClass(bytes);
     const key = `${usage}:${size}`;
     this.stats.acquires++;
-    let buffer = this.free.get(key)?.pop();
+    let buffer = fresh ? undefined : this.free.get(key)?.pop();
     if (buffer) {
       this.stats.reuses++;
     } else {

@@ -34,7 +34,8 @@ export class Engine {
   constant(key: string, shape: readonly number[], values: () => ArrayLike<number>): Tensor {
     let t = this.constants.get(key);
     if (!t) {
-      t = Tensor.empty([...shape]).keep();
+      // a pooled buffer could still be written by work encoded before it was freed, after this upload
+      t = Tensor.empty([...shape], 'f32', true).keep();
       this.runtime.writeFresh(t.buffer, Float32Array.from(values()));
       this.constants.set(key, t);
     }

@@ -18,8 +18,18 @@ export interface GradNode {
    * `addsPrior[k]`: the gradient input k already holds from the branches processed so far, to be added into the
    * returned one (in the same kernel) instead of by a separate addition.
    */
-  backward: (grad: Tensor, prior: readonly (Tensor | undefined)[]) => (Tensor | null)[];
+  backward: (grad: Tensor, prior: readonly (Tensor | undefined)[], offers: readonly (GradientOffer | undefined)[]) => (Tensor | null)[];
   addsPrior?: readonly boolean[];
+}
+
+/**
+ * `offers[k]` of a backward: input k's own op starts its backward by mapping its gradient elementwise (an
+ * activation's derivative); the kernel that makes input k's gradient may apply that map in its epilogue instead,
+ * and says so by setting `taken` (ops/autograd.ts describes the map).
+ */
+export interface GradientOffer {
+  readonly epilogue: unknown;
+  taken: boolean;
 }
 
 class Storage {
@@ -69,11 +79,12 @@ export class Tensor {
     engine.track(this);
   }
 
-  /** A new tensor with uninitialised contents. */
-  static empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+  /** A new tensor with uninitialised contents; `fresh`: in a new buffer, which no work encoded so far writes (for
+   * a constant uploaded in the middle of a pass). */
+  static empty(shape: Shape, dtype: DType = 'f32', fresh = false): Tensor {
     const eng = engine();
     const bytes = Math.max(4, sizeOf(shape) * 4);
-    const buffer = eng.runtime.pool.acquire(bytes, STORAGE_USAGE, 'tensor');
+    const buffer = eng.runtime.pool.acquire(bytes, STORAGE_USAGE, 'tensor', fresh);
     return new Tensor([...shape], dtype, new Storage(buffer, bytes), eng);
   }
 

@@ -7,9 +7,9 @@
 // written last, and swapped in by two renames. A crash at any point leaves a complete folder under one of three
 // names (last, last.tmp-PID, last.old-PID); opening the run keeps the newest complete one and removes the rest.
 // Loading verifies the checksums and the state's fields, so a corrupt file is named instead of trusted.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
@@ -213,34 +213,71 @@ export class RunFolder {
   }
 
   private async lock(notice: (message: string) => void): Promise<void> {
-    const owner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(this.lockFile, 'wx');
-        await handle.writeFile(JSON.stringify(owner));
-        await handle.close();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const owner = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+    // The lock appears whole or not at all: written beside it, then hard-linked into place (a link fails where the
+    // lock exists). A lock opened and then written would be empty for a moment, and a second trainer starting just
+    // then would take it for a crashed one's and run too.
+    const mine = `${this.lockFile}.${process.pid}-${randomUUID()}`;
+    await writeFile(mine, owner);
+    try {
+      // a few rounds: a lock may vanish between a failed link and its read (an owner closing, a takeover checking)
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          await link(mine, this.lockFile);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        const text = await readFile(this.lockFile, 'utf8').catch(() => undefined);
+        if (text === undefined) continue;
+        let held: { pid?: number; host?: string; started?: string } = {};
+        try {
+          held = JSON.parse(text);
+        } catch {
+          // a lock file damaged by hand or by the disk: no owner can be named
+        }
+        const alive = held.host === hostname() && typeof held.pid === 'number' && processAlive(held.pid);
+        const inUse = (live: boolean) =>
+          new TrainingError(
+            `${this.dir} is in use by another training run (process ${held.pid} on ${held.host}, since ${held.started}): ` +
+              `wait for it, or use another --out${live ? '' : ` (if that run is gone, delete ${this.lockFile})`}`,
+            { retryable: true },
+          );
+        if (alive || (held.host !== undefined && held.host !== hostname())) throw inUse(alive);
+        // The owner is dead. One opener at a time may remove its lock (holding the takeover file, made as the lock
+        // is), and only while it is still the dead owner's: another may have taken over and locked anew meanwhile.
+        const outcome = await this.takeOver(mine, text);
+        if (outcome === 'busy') await new Promise((resolve) => setTimeout(resolve, 10));
+        if (outcome === 'removed') notice(`taking over the lock of ${this.dir} from process ${held.pid ?? '?'}, which is no longer running`);
       }
-      let held: { pid?: number; host?: string; started?: string } = {};
-      try {
-        held = JSON.parse(await readFile(this.lockFile, 'utf8'));
-      } catch {
-        // a lock file cut short by a crash: its owner is gone
-      }
-      const alive = held.host === hostname() && typeof held.pid === 'number' && processAlive(held.pid);
-      if (alive || (held.host !== undefined && held.host !== hostname())) {
-        throw new TrainingError(
-          `${this.dir} is in use by another training run (process ${held.pid} on ${held.host}, since ${held.started}): ` +
-            `wait for it, or use another --out${alive ? '' : ` (if that run is gone, delete ${this.lockFile})`}`,
-          { retryable: true },
-        );
-      }
-      notice(`taking over the lock of ${this.dir} from process ${held.pid ?? '?'}, which is no longer running`);
-      await rm(this.lockFile, { force: true });
+      throw new TrainingError(`could not lock ${this.dir}: another process keeps taking it`);
+    } finally {
+      await rm(mine, { force: true });
     }
-    throw new TrainingError(`could not lock ${this.dir}: another process keeps taking it`);
+  }
+
+  /**
+   * Removes the lock when it still reads `deadOwner`, holding the takeover file meanwhile: 'removed', 'changed' (it
+   * no longer does), or 'busy' (another opener holds the takeover file; one whose holder died is cleared for the
+   * next try).
+   */
+  private async takeOver(mine: string, deadOwner: string): Promise<'removed' | 'changed' | 'busy'> {
+    const takeover = `${this.lockFile}.takeover`;
+    try {
+      await link(mine, takeover);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = await readFile(takeover, 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }, () => undefined);
+      if (holder && holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid)) await rm(takeover, { force: true });
+      return 'busy';
+    }
+    try {
+      if ((await readFile(this.lockFile, 'utf8').catch(() => undefined)) !== deadOwner) return 'changed';
+      await rm(this.lockFile, { force: true });
+      return 'removed';
+    } finally {
+      await rm(takeover, { force: true });
+    }
   }
 
   /** Releases the lock. */
