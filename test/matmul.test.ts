@@ -11,7 +11,7 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { matmulRef } from './reference/float64.js';
+import { geluGradRef, matmulRef } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
@@ -373,6 +373,27 @@ describe('every matmul variant the tuner may choose, forced, against the float64
       const z = matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v + bias[i % N]!);
       expectClose(await pre.read(), z, 1e-5, 1e-5);
       expectClose(fused, z.map((v, i) => sigmoid(v) + res[i]!), 1e-5, 1e-5);
+      // products summed into one output (tile kernels; the others leave it to them), vec4 and single loads
+      for (const [M, N, K, transB] of [[33, 17, 13, false], [20, 8, 16, true], [20, 8, 16, false]] as const) {
+        const count = 3;
+        const [a, b] = [randomArray(count * M * K, 7 + K), randomArray(count * K * N, 8 + K)];
+        const got = await run(() =>
+          matmulKernel(Tensor.from(Float32Array.from(a), [count, M, K]), Tensor.from(Float32Array.from(b), [count, transB ? N : K, transB ? K : N]),
+            { batch: 1, M, N, K, aBatched: false, bBatched: false, summed: { count, a: M * K, b: K * N } }, { transB }),
+        );
+        const each = matmulRef(a, b, { batchA: count, batchB: count, M, N, K, transB });
+        expectClose(got, Float64Array.from({ length: M * N }, (_, i) => each[i]! + each[M * N + i]! + each[2 * M * N + i]!), 2e-5, 1e-5);
+      }
+      // an activation's gradient in the epilogue: the product times GELU's derivative at the pre-activation
+      {
+        const [M, N, K] = [37, 12, 20];
+        const [a, b, p] = [randomArray(M * K, 9), randomArray(K * N, 10), randomArray(M * N, 11, -3, 3)];
+        const got = await run(() =>
+          matmulKernel(Tensor.from(Float32Array.from(a), [M, K]), Tensor.from(Float32Array.from(b), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false },
+            { activationGrad: { activation: 'gelu', preActivation: Tensor.from(Float32Array.from(p), [M, N]) } }),
+        );
+        expectClose(got, matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v * geluGradRef(p[i]!)), 1e-5, 1e-5);
+      }
       // the variant ran (the wide tile only where it fits, which several of these shapes do)
       const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', tiled64: 'matmul-tiled' }[variant];
       expect(kernels).toContain(name);

@@ -53,6 +53,8 @@ interface MatmulProblem {
   K: number;
   transA: boolean;
   transB: boolean;
+  /** Products summed into each output (MatmulDims.summed). */
+  summed: number;
   /** The tall tile can compute it (vec4 operands, at least 16 rows); the block tile can (no column sums). */
   wideFits: boolean;
   tiledFits: boolean;
@@ -63,7 +65,8 @@ const MATMUL_FAMILY: Family<MatmulProblem> = {
   name: 'matmul',
   // the exact shape: products within a factor of two of each other measured up to 2.4x apart in the variants'
   // ratio on llvmpipe, so a class wider than one shape chose wrongly for some of its members
-  key: (p) => `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch ${p.batch} ${p.M}x${p.N}x${p.K}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
+  key: (p) =>
+    `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch ${p.batch}${p.summed > 1 ? ` sum ${p.summed}` : ''} ${p.M}x${p.N}x${p.K}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
   candidates: (p) => ['tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : [])],
   // the rule written from llvmpipe: the tall tile on software adapters wherever it fits, the 4x4 tile elsewhere
   rule: (p) => (p.classRule === 'cpu' && p.wideFits ? 'wide16x8' : 'tile4x4'),
@@ -74,6 +77,7 @@ const MATMUL_UNIFORMS = {
   lda: 'u32', a_outer: 'u32', a_inner: 'u32', ldb: 'u32', b_outer: 'u32', b_inner: 'u32',
   ldc: 'u32', c_outer: 'u32', c_inner: 'u32', c_split: 'u32',
   tiles_m: 'u32', tiles_n: 'u32', alpha: 'f32', k_chunk: 'u32', splits: 'u32', bias_stride: 'u32',
+  sum_batches: 'u32', a_sum: 'u32', b_sum: 'u32',
 } as const;
 
 /**
@@ -98,6 +102,12 @@ export interface MatmulDims {
   innerBatches?: number;
   a?: Strided;
   b?: Strided;
+  /**
+   * Each output matrix is the sum of `count` products, the i-th reading A and B `a` and `b` elements further on
+   * than the first (the 4x4 tile kernels only): a gradient summed over the products an operand fed, in their
+   * own dispatch.
+   */
+  summed?: { count: number; a: number; b: number };
   /**
    * The output's layout and shape (a strided output: e.g. every head writing its columns of [B, T, H * D]), and
    * the tensor to write it into when it exists already (a part of a packed gradient).
@@ -162,11 +172,12 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const la: Strided = dims.a ?? packed(transA ? M : K, M * K, dims.aBatched);
   const lb: Strided = dims.b ?? packed(transB ? K : N, K * N, dims.bBatched);
   const classRule = engine().runtime.kernelVariants;
+  const summed = dims.summed ?? { count: 1, a: 0, b: 0 };
   const problem: MatmulProblem = {
-    batch, M, N, K, transA, transB, classRule,
+    batch, M, N, K, transA, transB, classRule, summed: summed.count,
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
-    wideFits: M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
-    tiledFits: !options.columnSums,
+    wideFits: summed.count === 1 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
+    tiledFits: summed.count === 1 && !options.columnSums,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
   const wide = variant === MATMUL_VARIANTS.wide16x8;
@@ -199,8 +210,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const kChunk = Math.ceil(K / splits / 4) * 4;
   const out = dims.out?.into ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
   // the block tile reads single values into workgroup memory
-  const vecA = wide || (!variant.perWorkgroup && !transA && K % 4 === 0 && aligned(la));
-  const vecB = wide || (!variant.perWorkgroup && !transB && N % 4 === 0 && aligned(lb));
+  const vecA = wide || (!variant.perWorkgroup && !transA && K % 4 === 0 && aligned(la) && summed.a % 4 === 0);
+  const vecB = wide || (!variant.perWorkgroup && !transB && N % 4 === 0 && aligned(lb) && summed.b % 4 === 0);
   const vecC = N % 4 === 0 && aligned(lc);
   const cType = vecC ? 'vec4f' : 'f32';
   const alpha = options.alpha ?? 1;
@@ -246,6 +257,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       k_chunk: kChunk,
       splits,
       bias_stride: options.biasStride ?? 0,
+      sum_batches: summed.count, a_sum: summed.a, b_sum: summed.b,
       ...drop?.fixed,
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),
@@ -256,17 +268,17 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     ...(variant.perWorkgroup ? { workgroups: splits * batch * tilesM * tilesN } : { invocations: splits * batch * tilesM * tilesN }),
     counts: plusCounts(
       {
-        fma: outputs * K,
+        fma: outputs * K * summed.count,
         mul: alpha !== 1 ? splits * batch * rows * N : 0,
         // the column sums: each of a matrix's N columns adds its K values to a zero
-        add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K : 0),
+        add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K * summed.count : 0),
       },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
       activationGrad ? scaled(UNARY[activationGrad.activation].gradCounts, outputs) : {},
       // dropout (or its gradient): a compare and a multiply per output, as the dropout kernel declares
       mask ? dropoutCounts(outputs) : {},
     ),
-    macs: outputs * K,
+    macs: outputs * K * summed.count,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),
   });
   if (dims.out) return out;

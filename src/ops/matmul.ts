@@ -20,8 +20,12 @@ function operand(t: Tensor, name: string): Operand {
   return { batch: t.shape.slice(0, -2).reduce((p, d) => p * d, 1), rows: t.shape[t.rank - 2]!, cols: t.shape[t.rank - 1]! };
 }
 
-/** Raw batched product (no autograd): the shapes of a and b are read as [batch, rows, cols]. */
-function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly number[]): Tensor {
+/**
+ * Raw batched product (no autograd): the shapes of a and b are read as [batch, rows, cols]. `summedTo`: an
+ * operand with one matrix (a broadcast one's gradient): the batch's products are summed into its shape, in the
+ * product's own dispatch.
+ */
+function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly number[], summedTo?: Tensor): Tensor {
   const A = operand(a, 'a');
   const B = operand(b, 'b');
   const [M, Ka] = opts.transA ? [A.cols, A.rows] : [A.rows, A.cols];
@@ -35,8 +39,13 @@ function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly
   if ((A.batch !== 1 && A.batch !== batch) || (B.batch !== 1 && B.batch !== batch)) {
     throw new Error(`matmul: batch shapes of [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   }
+  if (summedTo && batch > 1 && summedTo.size === M * N) {
+    const summed = { count: batch, a: A.batch > 1 ? A.rows * A.cols : 0, b: B.batch > 1 ? B.rows * B.cols : 0 };
+    return matmulKernel(a, b, { batch: 1, M, N, K: Ka, aBatched: false, bBatched: false, summed }, opts).intoShape(summedTo.shape);
+  }
   const flat = matmulKernel(a, b, { batch, M, N, K: Ka, aBatched: A.batch > 1, bBatched: B.batch > 1 }, opts);
-  return flat.intoShape([...batchShape, M, N]);
+  const out = flat.intoShape([...batchShape, M, N]);
+  return summedTo ? sumBatch(out, summedTo) : out;
 }
 
 /** Sums a batched gradient [batch, r, c] down to an unbatched operand's shape. */
@@ -56,15 +65,13 @@ export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'
     let db: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA
-        ? product(b, g, { transA: transB, transB: true, alpha, op: `${op}-grad` }, gShape)
-        : product(g, b, { transB: !transB, alpha, op: `${op}-grad` }, gShape);
-      da = sumBatch(da, a);
+        ? product(b, g, { transA: transB, transB: true, alpha, op: `${op}-grad` }, gShape, a)
+        : product(g, b, { transB: !transB, alpha, op: `${op}-grad` }, gShape, a);
     }
     if (b.requiresGrad) {
       db = transB
-        ? product(g, a, { transA: true, transB: transA, alpha, op: `${op}-grad` }, gShape)
-        : product(a, g, { transA: !transA, alpha, op: `${op}-grad` }, gShape);
-      db = sumBatch(db, b);
+        ? product(g, a, { transA: true, transB: transA, alpha, op: `${op}-grad` }, gShape, b)
+        : product(a, g, { transA: !transA, alpha, op: `${op}-grad` }, gShape, b);
     }
     return [da, db];
   });
@@ -184,7 +191,7 @@ export function stackable(weights: readonly Tensor[], biases: readonly Tensor[])
 /**
  * x @ w_i + b_i for n weights of one shape (Q, K and V over the same input) as one batched product: the output is
  * [n, ...x's leading axes, out], part i a view at i x its size. Backward: the weights' and biases' gradients from
- * one dispatch (a column-summing batched product), x's from a batched product and a sum. The weights and biases
+ * one dispatch (a column-summing batched product), x's from one product summing over the n. The weights and biases
  * must be stackable().
  */
 export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[]): Tensor {
@@ -204,8 +211,10 @@ export function linearStack(x: Tensor, weights: readonly Tensor[], biases: reado
   const recorded = record(out, 'linear', [x, ...weights, ...biases], (g) => {
     const g3 = g.view([n, rows, outFeatures]);
     const grads: (Tensor | null)[] = [];
-    // dx = sum_i g_i w_i^T
-    grads.push(x.requiresGrad ? sumSlabs(matmulKernel(g3, w, { batch: n, M: rows, N: inFeatures, K: outFeatures, aBatched: true, bBatched: true, b: wLayout }, { transB: true, op: 'linear-grad' }), x.shape) : null);
+    // dx = sum_i g_i w_i^T, summed in the product's own dispatch
+    const summed = { count: n, a: rows * outFeatures, b: wStep };
+    const dx = () => matmulKernel(g3, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false, summed }, { transB: true, op: 'linear-grad' });
+    grads.push(x.requiresGrad ? dx().intoShape(x.shape) : null);
     // dw_i = x^T g_i with db_i, g_i's column sums, as the row after it
     const both = matmulKernel(x2, g3, { batch: n, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: true }, { transA: true, op: 'linear-grad', columnSums: true });
     const part = (inFeatures + 1) * outFeatures;

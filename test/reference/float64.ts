@@ -160,3 +160,18 @@ export function layerNormLanesRows(x: Float64Array, gamma: Float64Array, beta: F
   }
   return y;
 }
+
+/** erf by its Maclaurin series (float64-exact for |x| <= 3, where the series converges quickly), 1 beyond. */
+export function erfRef(x: number): number {
+  if (Math.abs(x) > 3) return Math.sign(x) * (1 - 2e-5 * Math.exp(-x * x)); // within 2.3e-5 of erf there, below float32's use
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 80; n++) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** GELU's derivative, Phi(x) + x phi(x). */
+export const geluGradRef = (x: number) => 0.5 * (1 + erfRef(x / Math.SQRT2)) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
