@@ -1,4 +1,4 @@
-// One fused AdamW step over up to 16 packed parameter tensors at once, in place, four values per invocation:
+// One fused AdamW step over packed parameter tensors, in place, four values per invocation:
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p = p - lr * (m c1) / (sqrt(v c2) + eps) - decay * p      (c1, c2: bias corrections; decay decoupled)
 // param, m and v bind the same range of three packed storages; tensor s starts at element starts[s] of it and
@@ -7,8 +7,33 @@
 // tensor's end (its alignment padding, a parameter left out) are left alone; the padding lanes of a tensor's last
 // group compute with g = 0 on zeros and stay zero.
 
+// ARENA: every gradient lies in one gradient arena packed as the parameters are (bound as `grads`), and the
+// tensors' starts and sizes come from `table` (starts, then sizes), searched by halves: one dispatch for a model.
+
+#if ${ARENA}
+// The last tensor starting at or before element i.
+fn find_tensor(i: u32) -> u32 {
+  var lo = 0u;
+  var hi = u.tensors;
+  while (hi - lo > 1u) {
+    let mid = (lo + hi) / 2u;
+    if (u32(table[mid]) <= i) { lo = mid; } else { hi = mid; }
+  }
+  return lo;
+}
+#endif
+
 fn run(q: u32) {
   let i = q * 4u;
+#if ${ARENA}
+  let found = find_tensor(i);
+  let start = u32(table[found]);
+  let size = u32(table[u.tensors + found]);
+  let j = i - start;
+  if (j >= size) { return; }
+  let lanes = min(size - j, 4u);
+  let g = select(vec4f(0.0), grads[q], vec4u(0u, 1u, 2u, 3u) < vec4u(lanes));
+#else
   var s = 0u;
   var start = u.starts_lo[0][0];
   var size = u.sizes_lo[0][0];
@@ -21,6 +46,7 @@ fn run(q: u32) {
     ${READ_GRADIENT}
     default: {}
   }
+#endif
   let p = param[q];
   let m1 = fma(vec4f(u.beta1), m[q], u.one_minus_beta1 * g);
   let v1 = fma(vec4f(u.beta2), v[q], u.one_minus_beta2 * (g * g));

@@ -715,6 +715,42 @@ describe('AdamW', () => {
     for (const p of params) p.dispose();
   });
 
+  it('with every gradient in its place in the gradient arena: one dispatch for all, each as the float64 reference does, the padding left alone', async () => {
+    const sizes = [1, 63, 64, 65, 200, 3, 128, 7, 129, 1, 5, 64, 70, 2, 300, 9, 11, 64, 1, 40, 33, 17, 6];
+    const initial = sizes.map((n, k) => Float64Array.from(Float32Array.from(randomArray(n, 300 + k))));
+    const grads = sizes.map((n, k) => Float64Array.from(Float32Array.from(randomArray(n, 400 + k, -0.5, 0.5))));
+    const params = initial.map((values) => Tensor.from(values, [values.length]).keep());
+    const opt = new AdamW(params, { lr: 0.01, weightDecay: 1e-2, form: 'pytorch' });
+    // as the kernels that make the gradients do: write each into its place, hand on that place as the gradient
+    params.forEach((p, k) => {
+      const place = env.engine.gradientSlots.get(p)!;
+      expect(place.byteOffset - env.engine.gradientSlots.get(params[0]!)!.byteOffset).toBe(p.byteOffset - params[0]!.byteOffset);
+      place.write(grads[k]!);
+      p.grad = place.view(place.shape).keep();
+    });
+    const { records } = await env.engine.ledger.capture(() => opt.update());
+    expect(records.length).toBe(1);
+    expect(records[0]!.counts.sqrt).toBe(sizes.reduce((s, n) => s + Math.ceil(n / 4) * 4, 0));
+    for (let k = 0; k < sizes.length; k++) {
+      const g = grads[k]!;
+      const expected = initial[k]!.map((p, i) => p - 0.01 * ((0.1 * g[i]! / 0.1) / (Math.sqrt((0.001 * g[i]! * g[i]!) / 0.001) + 1e-7)) - 1e-2 * p);
+      expectClose(await params[k]!.data(), expected, 1e-6, 1e-5);
+      expect(params[k]!.grad).toBeUndefined();
+    }
+    const whole = Tensor.span(params);
+    const values = await whole.data();
+    const base = params[0]!.byteOffset / 4;
+    const inside = new Set<number>();
+    params.forEach((p) => {
+      for (let i = 0; i < p.size; i++) inside.add(p.byteOffset / 4 - base + i);
+    });
+    expect(values.every((x, i) => inside.has(i) || x === 0)).toBe(true);
+    whole.dispose();
+    opt.dispose();
+    expect(params.some((p) => env.engine.gradientSlots.has(p))).toBe(false);
+    for (const p of params) p.dispose();
+  });
+
   it('the two forms differ where gradients are small against epsilon, and Keras\' is the default', () => {
     const [m, v] = [1e-6, 1e-14];
     const [keras, pytorch] = [references.keras(m, v, 1, 1, 1e-7), references.pytorch(m, v, 1, 1, 1e-7)];

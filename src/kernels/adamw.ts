@@ -40,6 +40,10 @@ export function adamwTensorsPerDispatch(): number {
   return Math.min(ADAMW_TENSORS, engine().runtime.device.limits.maxStorageBuffersPerShaderStage - 3);
 }
 
+const SCHEDULE_UNIFORMS = {
+  lr: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32', eps: 'f32', decay: 'f32', c1: 'f32', c2: 'f32',
+} as const;
+
 const specs = new Map<number, KernelSpec>();
 
 function adamwSpec(tensors: number): KernelSpec {
@@ -50,6 +54,7 @@ function adamwSpec(tensors: number): KernelSpec {
       name: 'adamw',
       file: 'adamw.wgsl',
       constants: {
+        ARENA: false,
         // constant indices into the uniforms: a dynamic index into a uniform array is slow on llvmpipe
         FIND_TENSOR: Array.from({ length: tensors - 1 }, (_, k) => {
           const t = k + 1;
@@ -59,10 +64,7 @@ function adamwSpec(tensors: number): KernelSpec {
         READ_GRADIENT: grads.map((g, s) => `case ${s}u: { for (var c = 0u; c < lanes; c++) { g[c] = ${g}[j + c]; } }`).join(' '),
       },
       bindings: [write('param', 'vec4f'), write('m', 'vec4f'), write('v', 'vec4f'), ...grads.map((g) => read(g))],
-      uniforms: {
-        lr: 'f32', beta1: 'f32', beta2: 'f32', one_minus_beta1: 'f32', one_minus_beta2: 'f32', eps: 'f32', decay: 'f32', c1: 'f32', c2: 'f32',
-        starts_lo: 'vec8u', starts_hi: 'vec8u', sizes_lo: 'vec8u', sizes_hi: 'vec8u',
-      },
+      uniforms: { ...SCHEDULE_UNIFORMS, starts_lo: 'vec8u', starts_hi: 'vec8u', sizes_lo: 'vec8u', sizes_hi: 'vec8u' },
     };
     specs.set(tensors, spec);
   }
@@ -88,30 +90,76 @@ export function adamwKernel(tensors: readonly AdamWTensor[], k: AdamWConstants, 
     if (t.grad.size !== t.param.size) throw new Error(`adamw: gradient [${t.grad.shape.join(', ')}] for parameter [${t.param.shape.join(', ')}]`);
     grads[`g${s}`] = t.grad;
   });
-  const n = sizes.reduce((a, b) => a + b, 0);
-  // the lanes computed: each tensor in whole groups of four (its last group's padding lanes compute on zeros)
-  const lanes = sizes.reduce((a, b) => a + Math.ceil(b / 4) * 4, 0);
   try {
     launch({
       kernel: adamwSpec(tensors.length),
       op: 'adamw',
       uniforms: {
-        beta1: k.beta1, beta2: k.beta2, one_minus_beta1: 1 - k.beta1, one_minus_beta2: 1 - k.beta2, eps: k.eps,
+        ...constantUniforms(k),
         starts_lo: eight(starts, 0), starts_hi: eight(starts, 8), sizes_lo: eight(sizes, 0), sizes_hi: eight(sizes, 8),
       },
-      replayUniforms: () => {
-        const s = schedule();
-        return { lr: s.lr, decay: s.decay, c1: s.c1, c2: s.c2 };
-      },
+      replayUniforms: scheduleUniforms(schedule),
       tensors: { param, m, v, ...grads },
       invocations: param.size / 4,
-      // per lane: (1-b1) g, g g, (1-b2) g^2, m c1, v c2, lr u, decay p: 7 mul; 2 fma; 3 add/sub; 1 sqrt; 1 div
-      // (groups of four wholly in the alignment padding are skipped: no arithmetic, no traffic)
-      counts: { mul: 7 * lanes, fma: 2 * lanes, add: 3 * lanes, sqrt: lanes, div: lanes },
-      bytesRead: 4 * (n + 3 * lanes),
-      bytesWritten: 3 * lanes * 4,
+      ...updateCost(sizes),
     });
   } finally {
     for (const t of [param, m, v]) t.dispose();
   }
+}
+
+const constantUniforms = (k: AdamWConstants) => ({ beta1: k.beta1, beta2: k.beta2, one_minus_beta1: 1 - k.beta1, one_minus_beta2: 1 - k.beta2, eps: k.eps });
+
+const scheduleUniforms = (schedule: () => AdamWSchedule) => () => {
+  const s = schedule();
+  return { lr: s.lr, decay: s.decay, c1: s.c1, c2: s.c2 };
+};
+
+/** What updating tensors of `sizes` costs, either kernel. */
+function updateCost(sizes: readonly number[]) {
+  const n = sizes.reduce((a, b) => a + b, 0);
+  // the lanes computed: each tensor in whole groups of four (its last group's padding lanes compute on zeros)
+  const lanes = sizes.reduce((a, b) => a + Math.ceil(b / 4) * 4, 0);
+  return {
+    // per lane: (1-b1) g, g g, (1-b2) g^2, m c1, v c2, lr u, decay p: 7 mul; 2 fma; 3 add/sub; 1 sqrt; 1 div
+    // (groups of four wholly in the alignment padding are skipped: no arithmetic, no traffic)
+    counts: { mul: 7 * lanes, fma: 2 * lanes, add: 3 * lanes, sqrt: lanes, div: lanes },
+    bytesRead: 4 * (n + 3 * lanes),
+    bytesWritten: 3 * lanes * 4,
+  };
+}
+
+/**
+ * An optimizer's state packed alike in four storages: the parameters, their gradients (the gradient arena: each
+ * parameter's gradient at its parameter's offset), m and v; `table` holds the tensors' starts then sizes (int32),
+ * `sizes` the same sizes.
+ */
+export interface AdamWArena {
+  param: Tensor;
+  grads: Tensor;
+  m: Tensor;
+  v: Tensor;
+  table: Tensor;
+  sizes: readonly number[];
+}
+
+const ARENA_SPEC: KernelSpec = {
+  name: 'adamw',
+  file: 'adamw.wgsl',
+  constants: { ARENA: true, FIND_TENSOR: '', READ_GRADIENT: '' },
+  bindings: [write('param', 'vec4f'), write('m', 'vec4f'), write('v', 'vec4f'), read('grads', 'vec4f'), read('table', 'i32')],
+  uniforms: { ...SCHEDULE_UNIFORMS, tensors: 'u32' },
+};
+
+/** Updates every tensor of the arena in one dispatch (each gradient read from its place in the gradient arena). */
+export function adamwArenaKernel(arena: AdamWArena, k: AdamWConstants, schedule: () => AdamWSchedule): void {
+  launch({
+    kernel: ARENA_SPEC,
+    op: 'adamw',
+    uniforms: { ...constantUniforms(k), tensors: arena.sizes.length },
+    replayUniforms: scheduleUniforms(schedule),
+    tensors: { param: arena.param, m: arena.m, v: arena.v, grads: arena.grads, table: arena.table },
+    invocations: arena.param.size / 4,
+    ...updateCost(arena.sizes),
+  });
 }

@@ -121,7 +121,8 @@ export function batchNormApply(x: Tensor, stats: Tensor, gamma: Tensor, beta: Te
 /**
  * Gradients of batchNormApply from its input x and the output's gradient: through the batch statistics
  * (`batchStats`: training) or with the statistics held fixed (running averages). A ReLU6's mask is recomputed
- * from x (one multiply-add per value), which costs less than reading the output again.
+ * from x (one multiply-add per value), which costs less than reading the output again. `into`: where to write the
+ * parameters' gradients (their places in a gradient arena), returned as they are.
  */
 export function batchNormBackward(
   x: Tensor,
@@ -131,6 +132,7 @@ export function batchNormBackward(
   beta: Tensor,
   activation: NormActivation,
   batchStatistics: boolean,
+  into: { dgamma?: Tensor; dbeta?: Tensor } = {},
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const g = geometry(x.shape[x.rank - 1]!, x.size);
   const groups = g.C / g.width;
@@ -148,7 +150,7 @@ export function batchNormBackward(
   });
   const sums = sumSlabs(partial, [2, g.C]);
   const dx = Tensor.empty(x.shape);
-  const [dbeta, dgamma] = [Tensor.empty([g.C]), Tensor.empty([g.C])];
+  const [dbeta, dgamma] = [into.dbeta ?? Tensor.empty([g.C]), into.dgamma ?? Tensor.empty([g.C])];
   launch({
     kernel: spec('GRAD_INPUT', g, activation, [['x', 'read'], ['dy', 'read'], ['stats', 'read'], ['gamma', 'read'], ...(relu6 ? [['beta', 'read'] as [string, 'read']] : []), ['sums', 'read'], ['dx', 'write'], ['dbeta', 'write'], ['dgamma', 'write']], batchStatistics),
     op: 'batchnorm-grad-input',

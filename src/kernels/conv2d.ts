@@ -4,7 +4,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { UNARY } from './elementwise.js';
 import type { EpilogueActivation } from './matmul.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
-import { sumSlabs } from './reduce.js';
+import { slabs, sumSlabs } from './reduce.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -211,7 +211,8 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
   return dx;
 }
 
-export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor {
+/** The weights' gradient [KH, KW, Cin/groups, Cout]; `into`: the tensor to write it into (returned as it is). */
+export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry, into?: Tensor): Tensor {
   const rows = g.N * g.OH;
   if (vectorDepthwise(g) && g.stride === 1 && g.KH * g.KW <= 25) {
     // Every tap of four channels per invocation, over a split of the output rows: one vec4 sum per tap held in
@@ -219,7 +220,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
     const taps = g.KH * g.KW;
     const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW * (taps + 1)))));
     const splits = Math.ceil(rows / rowsPerSplit);
-    const partial = Tensor.empty([splits, g.KH, g.KW, 1, g.Cout]);
+    const partial = slabs(splits, [g.KH, g.KW, 1, g.Cout], into);
     launch({
       kernel: depthwiseSpec('depthwise-conv2d-grad-weight', 'GRAD_WEIGHT', [read('x', 'vec4f'), read('dy', 'vec4f'), write('dw', 'vec4f')], g),
       op: 'conv2d-grad-weight',
@@ -229,12 +230,12 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
       counts: { fma: convMacs(g) },
       macs: convFullMacs(g),
     });
-    return sumSlabs(partial, [g.KH, g.KW, 1, g.Cout]);
+    return sumSlabs(partial, [g.KH, g.KW, 1, g.Cout], into);
   }
   const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW + 1))));
   const splits = Math.ceil(rows / rowsPerSplit);
   const weights = g.KH * g.KW * g.cinG * g.Cout;
-  const partial = Tensor.empty([splits, g.KH, g.KW, g.cinG, g.Cout]);
+  const partial = slabs(splits, [g.KH, g.KW, g.cinG, g.Cout], into);
   launch({
     kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', ['x', 'dy'], 'dw', g),
     op: 'conv2d-grad-weight',
@@ -244,5 +245,5 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry): Tensor
     counts: { fma: convMacs(g) },
     macs: convFullMacs(g),
   });
-  return sumSlabs(partial, [g.KH, g.KW, g.cinG, g.Cout]);
+  return sumSlabs(partial, [g.KH, g.KW, g.cinG, g.Cout], into);
 }

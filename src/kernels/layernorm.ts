@@ -3,6 +3,7 @@
 import { plusCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
+import { slabs } from './reduce.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
 import { choose, scratchLike, type Bench, type Family } from './tuner.js';
 
@@ -98,14 +99,22 @@ function scratchBench(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Benc
 }
 
 /** `prior`: a gradient x already has from another branch (a residual), added to dx in the same dispatch. */
-export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: Tensor, prior?: Tensor): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+/** `into`: where to write the parameters' gradients (their places in a gradient arena), returned as they are. */
+export function layerNormBackward(
+  x: Tensor,
+  gamma: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  prior?: Tensor,
+  into: { dgamma?: Tensor; dbeta?: Tensor } = {},
+): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const n = x.shape[x.rank - 1]!;
   const rows = x.size / n;
   const dx = Tensor.empty(x.shape);
   // One dispatch for dx and the parameters' gradients up to ROWS_PER_SPLIT rows (every transformer block's
   // LayerNorm at batch 64 and 8 tokens), their split sums combined by a second above.
   const splits = Math.ceil(rows / ROWS_PER_SPLIT);
-  const [dgammaParts, dbetaParts] = [Tensor.empty([splits, n]), Tensor.empty([splits, n])];
+  const [dgammaParts, dbetaParts] = [slabs(splits, [n], into.dgamma), slabs(splits, [n], into.dbeta)];
   launch({
     kernel: spec('GRAD', [read('x'), read('gamma'), read('stats', 'vec2f'), read('dy'), ...(prior ? [read('prior')] : []), write('dx'), write('dgamma'), write('dbeta')], !!prior),
     op: 'layernorm-grad',
@@ -119,8 +128,11 @@ export function layerNormBackward(x: Tensor, gamma: Tensor, stats: Tensor, dy: T
       { add: n * rows * 2, mul: n * rows, fma: n * rows },
     ),
   });
-  if (splits === 1) return { dx, dgamma: dgammaParts.intoShape([n]), dbeta: dbetaParts.intoShape([n]) };
-  const [dgamma, dbeta] = [Tensor.empty([n]), Tensor.empty([n])];
+  if (splits === 1) {
+    const whole = (part: Tensor, place?: Tensor) => (part === place ? part : part.intoShape([n]));
+    return { dx, dgamma: whole(dgammaParts, into.dgamma), dbeta: whole(dbetaParts, into.dbeta) };
+  }
+  const [dgamma, dbeta] = [into.dgamma ?? Tensor.empty([n]), into.dbeta ?? Tensor.empty([n])];
   launch({
     kernel: spec('COMBINE_PARAMS', [read('dgamma_parts'), read('dbeta_parts'), write('dgamma'), write('dbeta')]),
     op: 'layernorm-grad-params',

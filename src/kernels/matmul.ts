@@ -141,6 +141,9 @@ export interface MatmulOptions {
    * layer's output gradient and A its input, the bias's gradient from the weight gradient's own dispatch.
    */
   columnSums?: boolean;
+  /** The tensor to write the packed result into (of its size: a parameter's place in a gradient arena), returned
+   * as it is. */
+  into?: Tensor;
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
 }
@@ -208,7 +211,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   }
   const lc: Strided = dims.out?.layout ?? packed(N, rows * N, true);
   const kChunk = Math.ceil(K / splits / 4) * 4;
-  const out = dims.out?.into ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
+  if (options.into && (dims.out || options.bias || options.into.size !== batch * rows * N)) throw new Error(`matmul: 'into' [${options.into.shape.join(', ')}] must hold the packed ${batch * rows * N} outputs, with no bias`);
+  const out = dims.out?.into ?? (splits === 1 ? options.into : undefined) ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
   // the block tile reads single values into workgroup memory
   const vecA = wide || (!variant.perWorkgroup && !transA && K % 4 === 0 && aligned(la) && summed.a % 4 === 0);
   const vecB = wide || (!variant.perWorkgroup && !transB && N % 4 === 0 && aligned(lb) && summed.b % 4 === 0);
@@ -281,9 +285,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     macs: outputs * K * summed.count,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),
   });
-  if (dims.out) return out;
+  if (dims.out || out === options.into) return out;
   if (splits === 1) return out.intoShape([batch, rows, N]);
-  let result = sumSlabs(out, [batch, rows, N]);
+  let result = sumSlabs(out, [batch, rows, N], options.into);
   if (options.bias) {
     const biased = binaryForward('add', result, options.bias);
     result.dispose();
@@ -306,6 +310,7 @@ function scratchBench(a: Tensor, b: Tensor, dims: MatmulDims, options: MatmulOpt
     ...(options.bias ? { bias: like(options.bias) } : {}),
     ...(options.residual ? { residual: like(options.residual) } : {}),
     ...(options.preActivation ? { preActivation: like(options.preActivation) } : {}),
+    ...(options.into ? { into: like(options.into) } : {}),
     ...(options.activationGrad ? { activationGrad: { ...options.activationGrad, preActivation: like(options.activationGrad.preActivation) } } : {}),
   };
   const [sa, sb] = [like(a), like(b)];

@@ -16,10 +16,10 @@ function aroundAxis(shape: readonly number[], axis: number): { outer: number; n:
  * that long rows are split across many invocations. */
 const REDUCE_CHUNK = 2048;
 
-function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, scale?: number): Tensor {
+function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, scale?: number, into?: Tensor): Tensor {
   const chunk = Math.min(n, REDUCE_CHUNK);
   const parts = Math.ceil(n / chunk);
-  const out = Tensor.empty([outer, parts, inner]);
+  const out = into ?? Tensor.empty([outer, parts, inner]);
   const outputs = outer * parts * inner;
   launch({
     kernel: {
@@ -39,8 +39,11 @@ function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: nu
   return out;
 }
 
-/** Reduces `axis` of x; the output keeps the axis with size 1. Long axes take several passes. */
-export function reduceAxis(op: ReduceOp, x: Tensor, axis: number): Tensor {
+/**
+ * Reduces `axis` of x; the output keeps the axis with size 1. Long axes take several passes. `into`: the tensor
+ * the last pass writes (of the output's size, e.g. a parameter's place in a gradient arena), returned as it is.
+ */
+export function reduceAxis(op: ReduceOp, x: Tensor, axis: number, into?: Tensor): Tensor {
   const { outer, n, inner } = aroundAxis(x.shape, axis);
   if (n === 0) throw new Error(`cannot ${op} over an empty axis ${axis} of [${x.shape.join(', ')}]`);
   let current = x;
@@ -51,17 +54,28 @@ export function reduceAxis(op: ReduceOp, x: Tensor, axis: number): Tensor {
     current = partial;
     length = partial.shape[1]!;
   }
-  const last = reducePass(op, current, outer, length, inner, op === 'mean' ? 1 / n : undefined);
+  if (into && into.size !== outer * inner) throw new Error(`reduce: the output [${into.shape.join(', ')}] does not hold ${outer * inner} values`);
+  const last = reducePass(op, current, outer, length, inner, op === 'mean' ? 1 / n : undefined, into);
   if (current !== x) current.dispose();
-  return last.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
+  return into ?? last.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
 }
 
-/** Sums the slabs that a split kernel wrote along the first axis of `partial` into one tensor of `shape`
- * (`partial` is consumed). */
-export function sumSlabs(partial: Tensor, shape: Shape): Tensor {
-  const summed = reduceAxis('sum', partial, 0);
+/**
+ * Where a kernel that splits its work writes its `splits` slabs of `shape` for sumSlabs: a tensor of its own, or
+ * with a single slab `into` itself (then no sum is needed).
+ */
+export function slabs(splits: number, shape: Shape, into?: Tensor): Tensor {
+  return splits === 1 && into ? into : Tensor.empty([splits, ...shape]);
+}
+
+/** Sums the slabs that a split kernel wrote along the first axis of `partial` into one tensor of `shape`, or into
+ * `into` (`partial` is consumed; a single slab already in `into` is `into`). */
+export function sumSlabs(partial: Tensor, shape: Shape, into?: Tensor): Tensor {
+  if (into && partial === into) return into;
+  if (!into && partial.shape[0] === 1) return partial.intoShape(shape);
+  const summed = reduceAxis('sum', partial, 0, into);
   partial.dispose();
-  return summed.intoShape(shape);
+  return into ?? summed.intoShape(shape);
 }
 
 export function maxAxisGrad(x: Tensor, y: Tensor, dy: Tensor, axis: number): Tensor {

@@ -49,9 +49,23 @@ export function recordMapped(out: Tensor, op: string, inputs: readonly Tensor[],
 /** The epilogue offered for input k's gradient, taken (the caller's kernel applies it), or undefined. */
 export function takeGradientMap(offers: readonly (GradientOffer | undefined)[], k: number): ActivationGrad | undefined {
   const offer = offers[k];
-  if (!offer) return undefined;
+  if (!offer?.epilogue) return undefined;
   offer.taken = true;
   return offer.epilogue as ActivationGrad;
+}
+
+/** Where input k's gradient is wanted, if anywhere (not yet taken: see takeGradientPlace). */
+export function gradientPlace(offers: readonly (GradientOffer | undefined)[], k: number): Tensor | undefined {
+  return offers[k]?.into;
+}
+
+/** The place offered for input k's gradient, taken: the caller writes the gradient there and returns this tensor
+ * as input k's gradient. */
+export function takeGradientPlace(offers: readonly (GradientOffer | undefined)[], k: number): Tensor | undefined {
+  const offer = offers[k];
+  if (!offer?.into) return undefined;
+  offer.taken = true;
+  return offer.into;
 }
 
 /** Refuses an op that has no gradient where one would be recorded (gradients on and an input needs one). */
@@ -61,10 +75,15 @@ export function noGradient(what: string, inputs: readonly Tensor[]): void {
   }
 }
 
-/** Sums a gradient over the axes along which `shape` was broadcast, so it matches `shape` again. */
-export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
+/**
+ * Sums a gradient over the axes along which `shape` was broadcast, so it matches `shape` again; with `offers`, into
+ * input k's offered place where one sum does it.
+ */
+export function unbroadcast(grad: Tensor, shape: Shape, offers?: readonly (GradientOffer | undefined)[], k = 0): Tensor {
   if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad;
   const offset = grad.shape.length - shape.length;
+  const summed = grad.shape.map((_, axis) => axis).filter((axis) => grad.shape[axis] !== (axis < offset ? 1 : shape[axis - offset]));
+  if (offers && summed.length === 1 && gradientPlace(offers, k)) return reduceAxis('sum', grad, summed[0]!, takeGradientPlace(offers, k));
   let g = grad;
   for (let axis = 0; axis < grad.shape.length; axis++) {
     const target = axis < offset ? 1 : shape[axis - offset]!;
@@ -118,6 +137,13 @@ export function backward(root: Tensor, seed?: Tensor): void {
   const consumers = new Map<Tensor, number>();
   for (const t of order) for (const input of t.node?.inputs ?? []) consumers.set(input, (consumers.get(input) ?? 0) + 1);
   const mapped = new Set<Tensor>();
+  // A parameter's gradient goes straight to its place in the gradient arena where its one consumer's kernel can
+  // write it there (through reshapes, which are views); a gradient summed over consumers or calls cannot.
+  const placeOf = (input: Tensor): Tensor | undefined => {
+    if (consumers.get(input) !== 1) return undefined;
+    if (!input.node) return input.grad ? undefined : eng.gradientSlots.get(input);
+    return input.node.op === 'reshape' ? placeOf(input.node.inputs[0]!) : undefined;
+  };
   const grads = new Map<Tensor, Tensor>();
   // a scalar's seed, 1, is a constant of the engine's: no fill dispatch in every step
   grads.set(root, seed ? seed.view(seed.shape) : eng.constant('gradient seed', [1], () => [1]).view(root.shape));
@@ -146,11 +172,16 @@ export function backward(root: Tensor, seed?: Tensor): void {
         const prior = node.inputs.map((input, k) => (node.addsPrior?.[k] ? grads.get(input) : undefined));
         const offers = node.inputs.map((input): GradientOffer | undefined => {
           const inputMap = input.node && gradientMaps.get(input.node);
-          return inputMap && consumers.get(input) === 1 ? { epilogue: inputMap.epilogue, taken: false } : undefined;
+          if (inputMap && consumers.get(input) === 1) return { epilogue: inputMap.epilogue, taken: false };
+          const place = input.requiresGrad ? placeOf(input) : undefined;
+          return place ? { into: place.view(input.shape), taken: false } : undefined;
         });
         const inputGrads = node.backward(g!, prior, offers);
-        node.inputs.forEach((input, k) => {
-          if (offers[k]?.taken && inputGrads[k]) mapped.add(input);
+        offers.forEach((offer, k) => {
+          if (!offer) return;
+          if (offer.epilogue && offer.taken && inputGrads[k]) mapped.add(node.inputs[k]!);
+          if (offer.into && !offer.taken) offer.into.dispose();
+          if (offer.into && offer.taken && inputGrads[k] !== offer.into) throw new Error(`${node.op}: took the place of input ${k}'s gradient but returned another tensor`);
         });
         const handedOn = new Set<Tensor>();
         node.inputs.forEach((input, k) => {

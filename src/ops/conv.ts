@@ -3,12 +3,11 @@
 // convolution kernels.
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, type ConvActivation, type Padding } from '../kernels/conv2d.js';
 import { unaryBackward } from '../kernels/elementwise.js';
-import { reduceAxis } from '../kernels/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
-import { noGradient, record, recordsGradient } from './autograd.js';
+import { noGradient, record, recordsGradient, takeGradientPlace } from './autograd.js';
 import { permute, reshape, slice } from './layout.js';
 import { sigmoid } from './elementwise.js';
-import { linear } from './matmul.js';
+import { linear, sumRows } from './matmul.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -38,18 +37,15 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 
   const preActivation = grad && activation === 'gelu' ? Tensor.empty([g.N, g.OH, g.OW, g.Cout]) : undefined;
   const y = conv2dForward(x, w, g, bias, activation, preActivation);
-  return record(y, 'conv2d', inputs, (dy) => {
+  return record(y, 'conv2d', inputs, (dy, _prior, offers) => {
     // through the activation first: GELU from its kept input, sigmoid from its output
     const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, dy) : activation === 'sigmoid' ? unaryBackward('sigmoid', y, y, dy) : dy;
+    // the parameters' gradients straight into their places in the gradient arena where offered
     const grads: (Tensor | null)[] = [
       x.requiresGrad ? conv2dGradInput(dz, w, g) : null,
-      w.requiresGrad ? conv2dGradWeight(x, dz, g) : null,
+      w.requiresGrad ? conv2dGradWeight(x, dz, g, takeGradientPlace(offers, 1)) : null,
     ];
-    if (bias?.requiresGrad) {
-      const flat = dz.view([g.N * g.OH * g.OW, g.Cout]);
-      grads.push(reduceAxis('sum', flat, 0).intoShape(bias.shape));
-      flat.dispose();
-    }
+    if (bias?.requiresGrad) grads.push(sumRows(dz, bias, takeGradientPlace(offers, 2)));
     if (dz !== dy) dz.dispose();
     return grads;
   });

@@ -29,7 +29,10 @@ export const clamp = (x: Tensor, lo: number, hi: number) => unary('clamp', x, lo
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = binaryForward('add', a, b);
   // a broadcast input's gradient is a reduction (a dispatch): only for an input that needs one
-  return record(out, 'add', [a, b], (g) => [a.requiresGrad ? unbroadcast(g, a.shape) : null, b.requiresGrad ? unbroadcast(g, b.shape) : null]);
+  return record(out, 'add', [a, b], (g, _prior, offers) => [
+    a.requiresGrad ? unbroadcast(g, a.shape, offers, 0) : null,
+    b.requiresGrad ? unbroadcast(g, b.shape, offers, 1) : null,
+  ]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {

@@ -6,7 +6,7 @@ import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor, type GradientOffer } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { noGradient, record, recordMapped, recordsGradient, takeGradientMap } from './autograd.js';
+import { gradientPlace, noGradient, record, recordMapped, recordsGradient, takeGradientMap, takeGradientPlace } from './autograd.js';
 import { checkDropoutRate, newDropoutMask } from './dropout.js';
 
 interface Operand {
@@ -119,18 +119,26 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
     // x's gradient leaves its product already through x's own activation where x's op offers it (GELU layers in a row)
     const xGrad = () => matmulKernel(dz, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false }, { transB: true, op: 'linear-grad', activationGrad: takeGradientMap(offers, 0) });
     grads.push(x.requiresGrad ? xGrad().intoShape(x.shape) : null);
-    const weightGrad = (columnSums: boolean) =>
-      matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad', columnSums });
+    const weightGrad = (columnSums: boolean, into?: Tensor) =>
+      matmulKernel(x2, dz, { batch: 1, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: false }, { transA: true, op: 'linear-grad', columnSums, ...(into ? { into } : {}) });
     // The bias's gradient, dz's column sums, comes with the weight's from the same dispatch where it can be bound
-    // where it lies: right after the weight's gradient, at an offset the device can bind.
+    // where it lies: right after the weight's gradient, at an offset the device can bind; written straight into
+    // their places in the gradient arena where those lie so too.
     const together = w.requiresGrad && bias?.requiresGrad && (w.size * 4) % engine().runtime.storageOffsetAlign === 0;
-    if (together) {
+    const [wPlace, bPlace] = [gradientPlace(offers, 1), gradientPlace(offers, 2)];
+    if (together && wPlace && bPlace && adjacent(wPlace, bPlace)) {
+      const span = Tensor.span([wPlace, bPlace]);
+      weightGrad(true, span);
+      span.dispose();
+      grads.push(takeGradientPlace(offers, 1)!, takeGradientPlace(offers, 2)!);
+    } else if (together) {
       const both = weightGrad(true);
       grads.push(both.viewAt(0, w.shape), both.viewAt(w.size, bias!.shape));
       both.dispose();
     } else {
-      grads.push(w.requiresGrad ? weightGrad(false).intoShape(w.shape) : null);
-      if (bias) grads.push(bias.requiresGrad ? reduceAxis('sum', dz, 0).intoShape(bias.shape) : null);
+      const wInto = takeGradientPlace(offers, 1);
+      grads.push(!w.requiresGrad ? null : wInto ? weightGrad(false, wInto) : weightGrad(false).intoShape(w.shape));
+      if (bias) grads.push(!bias.requiresGrad ? null : sumRows(dz, bias, takeGradientPlace(offers, 2)));
     }
     if (residual) grads.push(g);
     return grads;
@@ -158,6 +166,19 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
     x2.dispose();
     return grads;
   });
+}
+
+/** Whether `b` starts where `a` ends, in the same storage. */
+function adjacent(a: Tensor, b: Tensor): boolean {
+  return a.sharesStorage(b) && b.byteOffset === a.byteOffset + a.size * 4;
+}
+
+/** The sum of x's rows (a bias's gradient), shaped as `like`, or written into `into` and returned as it. */
+export function sumRows(x: Tensor, like: Tensor, into?: Tensor): Tensor {
+  const flat = x.view([x.size / like.size, like.size]);
+  const summed = into ? reduceAxis('sum', flat, 0, into) : reduceAxis('sum', flat, 0).intoShape(like.shape);
+  flat.dispose();
+  return summed;
 }
 
 /** Elements from the first of `tensors` to each next one, when all are equally far apart in one storage. */
@@ -208,18 +229,29 @@ export function linearStack(x: Tensor, weights: readonly Tensor[], biases: reado
   const flat = matmulKernel(x2, w, { batch: n, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: true, b: wLayout }, { bias: b, biasStride: bStep, op: 'linear' });
   const out = flat.intoShape([n, ...x.shape.slice(0, -1), outFeatures]);
   const views = [w, b, x2];
-  const recorded = record(out, 'linear', [x, ...weights, ...biases], (g) => {
+  const recorded = record(out, 'linear', [x, ...weights, ...biases], (g, _prior, offers) => {
     const g3 = g.view([n, rows, outFeatures]);
     const grads: (Tensor | null)[] = [];
     // dx = sum_i g_i w_i^T, summed in the product's own dispatch
     const summed = { count: n, a: rows * outFeatures, b: wStep };
     const dx = () => matmulKernel(g3, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false, summed }, { transB: true, op: 'linear-grad' });
     grads.push(x.requiresGrad ? dx().intoShape(x.shape) : null);
-    // dw_i = x^T g_i with db_i, g_i's column sums, as the row after it
-    const both = matmulKernel(x2, g3, { batch: n, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: true }, { transA: true, op: 'linear-grad', columnSums: true });
+    // dw_i = x^T g_i with db_i, g_i's column sums, as the row after it: straight into the gradient arena where
+    // the weights' and biases' places there lie as this output does
     const part = (inFeatures + 1) * outFeatures;
-    weights.forEach((wi, i) => grads.push(wi.requiresGrad ? both.viewAt(i * part, wi.shape) : null));
-    biases.forEach((bi, i) => grads.push(bi.requiresGrad ? both.viewAt(i * part + inFeatures * outFeatures, bi.shape) : null));
+    const places = [...weights, ...biases].map((_, k) => gradientPlace(offers, 1 + k));
+    const first = places[0];
+    const inPlace =
+      first !== undefined &&
+      places.every((p, k) => p?.sharesStorage(first) && p.byteOffset - first.byteOffset === 4 * (k < n ? k * part : (k - n) * part + inFeatures * outFeatures));
+    const span = inPlace ? Tensor.span(places as Tensor[]) : undefined;
+    const both = matmulKernel(x2, g3, { batch: n, M: inFeatures, N: outFeatures, K: rows, aBatched: false, bBatched: true }, { transA: true, op: 'linear-grad', columnSums: true, ...(span ? { into: span } : {}) });
+    if (span) {
+      places.forEach((_, k) => grads.push(takeGradientPlace(offers, 1 + k)!));
+    } else {
+      weights.forEach((wi, i) => grads.push(wi.requiresGrad ? both.viewAt(i * part, wi.shape) : null));
+      biases.forEach((bi, i) => grads.push(bi.requiresGrad ? both.viewAt(i * part + inFeatures * outFeatures, bi.shape) : null));
+    }
     for (const t of [both, g3, ...views]) t.dispose();
     return grads;
   });

@@ -3,7 +3,7 @@
 import { layerNormBackward, layerNormForward } from '../kernels/layernorm.js';
 import { batchNormApply, batchNormBackward, batchStats, runningStats, type NormActivation } from '../kernels/batchnorm.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { record } from './autograd.js';
+import { record, takeGradientPlace } from './autograd.js';
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
   const { y, stats } = layerNormForward(x, gamma, beta, eps);
@@ -12,8 +12,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): T
     y,
     'layernorm',
     [x, gamma, beta],
-    (dy, [prior]) => {
-      const { dx, dgamma, dbeta } = layerNormBackward(x, gamma, stats, dy, prior);
+    (dy, [prior], offers) => {
+      const into = { dgamma: takeGradientPlace(offers, 1), dbeta: takeGradientPlace(offers, 2) };
+      const { dx, dgamma, dbeta } = layerNormBackward(x, gamma, stats, dy, prior, into);
       return [dx, dgamma, dbeta];
     },
     [true, false, false],
@@ -38,8 +39,9 @@ export interface BatchNormState {
 export function batchNorm(x: Tensor, s: BatchNormState, training: boolean, activation: NormActivation = 'none'): Tensor {
   const stats = training ? batchStats(x, s.runningMean, s.runningVar, s.eps, s.momentum) : runningStats(s.runningMean, s.runningVar, s.eps);
   const y = batchNormApply(x, stats, s.gamma, s.beta, activation);
-  const out = record(y, activation === 'relu6' ? 'batchnorm+relu6' : 'batchnorm', [x, s.gamma, s.beta], (dy) => {
-    const { dx, dgamma, dbeta } = batchNormBackward(x, dy, stats, s.gamma, s.beta, activation, training);
+  const out = record(y, activation === 'relu6' ? 'batchnorm+relu6' : 'batchnorm', [x, s.gamma, s.beta], (dy, _prior, offers) => {
+    const into = { dgamma: takeGradientPlace(offers, 1), dbeta: takeGradientPlace(offers, 2) };
+    const { dx, dgamma, dbeta } = batchNormBackward(x, dy, stats, s.gamma, s.beta, activation, training, into);
     return [dx, dgamma, dbeta];
   });
   if (!out.node) stats.dispose();

@@ -1,9 +1,10 @@
 // AdamW with decoupled weight decay: the parameters packed in one storage (models pack theirs when built), the
-// moments packed the same way, and one fused kernel per group of up to 16 parameters.
-import { adamwKernel, adamwTensorsPerDispatch, type AdamWSchedule, type AdamWTensor } from '../kernels/adamw.js';
+// moments and a gradient arena packed the same way, and one fused dispatch for all the parameters where every
+// gradient was written into its place in the arena (else one per group of up to 16).
+import { adamwArenaKernel, adamwKernel, adamwTensorsPerDispatch, type AdamWArena, type AdamWSchedule, type AdamWTensor } from '../kernels/adamw.js';
 import { engine, noGrad } from '../tensor/engine.js';
-import { packedZeros, packTensors } from '../tensor/pack.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { PACK_ALIGN, packedZeros, packTensors } from '../tensor/pack.js';
+import { Tensor } from '../tensor/tensor.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -40,6 +41,9 @@ export class AdamW {
   readonly form: AdamForm;
   step = 0;
   readonly moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
+  /** Each parameter's place for its gradient, packed as the parameters are. */
+  private readonly gradients: Tensor[];
+  private readonly arena: AdamWArena | undefined;
   /** What this step applies (set by advance()). */
   private current: AdamWSchedule = { lr: 0, c1: 1, c2: 1, decay: 0 };
 
@@ -57,6 +61,28 @@ export class AdamW {
     const shapes = params.map((p) => p.shape);
     const [ms, vs] = [packedZeros(shapes, layout), packedZeros(shapes, layout)];
     params.forEach((p, i) => this.moments.set(p, { m: ms[i]!, v: vs[i]! }));
+    // The gradient arena: each parameter's gradient has a place laid out as the parameter is, where the kernels
+    // that make it write it (see ops/autograd.ts), so that one dispatch updates the whole model.
+    this.gradients = packedZeros(shapes, layout);
+    const eng = engine();
+    params.forEach((p, i) => eng.gradientSlots.set(p, this.gradients[i]!));
+    const span = (tensors: readonly Tensor[]) => Tensor.span(tensors, PACK_ALIGN);
+    this.arena =
+      params.length === 0
+        ? undefined
+        : {
+            param: span(params).keep(),
+            grads: span(this.gradients).keep(),
+            m: span(ms).keep(),
+            v: span(vs).keep(),
+            table: Tensor.from([...layout.offsets, ...params.map((p) => p.size)], [2 * params.length], 'i32').keep(),
+            sizes: params.map((p) => p.size),
+          };
+  }
+
+  /** Whether every parameter's gradient is in its place in the gradient arena (then one dispatch updates all). */
+  private gradientsInArena(): boolean {
+    return this.params.every((p, i) => p.grad !== undefined && p.grad.sharesStorage(this.gradients[i]!) && p.grad.byteOffset === this.gradients[i]!.byteOffset);
   }
 
   /** Applies one update to every parameter that has a gradient, then frees the gradients. */
@@ -69,10 +95,16 @@ export class AdamW {
     eng.runtime.onReplay(() => this.advance());
     try {
       noGrad(() => {
+        const constants = { beta1: this.beta1, beta2: this.beta2, eps: this.eps };
+        if (this.arena && this.gradientsInArena()) {
+          adamwArenaKernel(this.arena, constants, () => this.current);
+          return;
+        }
+        // some gradient elsewhere (summed over several backward passes, or a parameter without one): in groups
         const perDispatch = adamwTensorsPerDispatch();
         let group: AdamWTensor[] = [];
         const flush = () => {
-          adamwKernel(group, { beta1: this.beta1, beta2: this.beta2, eps: this.eps }, () => this.current);
+          adamwKernel(group, constants, () => this.current);
           group = [];
         };
         for (const param of this.params) {
@@ -81,11 +113,11 @@ export class AdamW {
           if (group.length === perDispatch) flush();
         }
         flush();
-        for (const p of this.params) {
-          p.grad?.dispose();
-          p.grad = undefined;
-        }
       });
+      for (const p of this.params) {
+        p.grad?.dispose();
+        p.grad = undefined;
+      }
     } finally {
       eng.phase = previous;
     }
@@ -106,5 +138,11 @@ export class AdamW {
       v.dispose();
     }
     this.moments.clear();
+    const eng = engine();
+    this.params.forEach((p, i) => {
+      if (eng.gradientSlots.get(p) === this.gradients[i]) eng.gradientSlots.delete(p);
+    });
+    for (const t of this.gradients) t.dispose();
+    if (this.arena) for (const t of [this.arena.param, this.arena.grads, this.arena.m, this.arena.v, this.arena.table]) t.dispose();
   }
 }

@@ -24,6 +24,8 @@ export class Engine {
   private seedCounter = 0;
   private baseSeed = 0;
   private readonly constants = new Map<string, Tensor>();
+  /** Where a parameter's gradient goes: its place in its optimizer's gradient arena (set by the optimizer). */
+  readonly gradientSlots = new WeakMap<Tensor, Tensor>();
 
   constructor(readonly runtime: Runtime) {}
 

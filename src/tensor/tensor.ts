@@ -23,12 +23,14 @@ export interface GradNode {
 }
 
 /**
- * `offers[k]` of a backward: input k's own op starts its backward by mapping its gradient elementwise (an
- * activation's derivative); the kernel that makes input k's gradient may apply that map in its epilogue instead,
- * and says so by setting `taken` (ops/autograd.ts describes the map).
+ * `offers[k]` of a backward, for input k's gradient (see ops/autograd.ts): `epilogue`, an elementwise map that input
+ * k's own op would start its backward with (an activation's derivative), for the kernel making the gradient to
+ * apply instead; or `into`, where the gradient is wanted (a parameter's place in its optimizer's gradient arena),
+ * for that kernel to write and the backward to return as input k's gradient. The backward sets `taken` when it does.
  */
 export interface GradientOffer {
-  readonly epilogue: unknown;
+  readonly epilogue?: unknown;
+  readonly into?: Tensor;
   taken: boolean;
 }
 
