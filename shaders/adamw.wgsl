@@ -7,28 +7,16 @@
 // tensor's end (its alignment padding, a parameter left out) are left alone; the padding lanes of a tensor's last
 // group compute with g = 0 on zeros and stay zero.
 
-// ARENA: every gradient lies in one gradient arena packed as the parameters are (bound as `grads`), and the
-// tensors' starts and sizes come from `table` (starts, then sizes), searched by halves: one dispatch for a model.
-
-#if ${ARENA}
-// The last tensor starting at or before element i.
-fn find_tensor(i: u32) -> u32 {
-  var lo = 0u;
-  var hi = u.tensors;
-  while (hi - lo > 1u) {
-    let mid = (lo + hi) / 2u;
-    if (u32(table[mid]) <= i) { lo = mid; } else { hi = mid; }
-  }
-  return lo;
-}
-#endif
+// ARENA: every gradient lies in one gradient arena packed as the parameters are (bound as `grads`); `table` holds,
+// for each block of 64 elements, the tensor it belongs to (tensors start on such blocks), then the tensors' starts,
+// then their sizes: one dispatch for a model, two lookups an invocation.
 
 fn run(q: u32) {
   let i = q * 4u;
 #if ${ARENA}
-  let found = find_tensor(i);
-  let start = u32(table[found]);
-  let size = u32(table[u.tensors + found]);
+  let found = u32(table[i / ${ARENA_BLOCK}u]);
+  let start = u32(table[u.blocks + found]);
+  let size = u32(table[u.blocks + u.tensors + found]);
   let j = i - start;
   if (j >= size) { return; }
   let lanes = min(size - j, 4u);

@@ -58,9 +58,14 @@ fn run(t: u32) {
   var c3 = vec4f(0.0);
   var col = vec4f(0.0);
   let k_end = min(u.K, (split + 1u) * u.k_chunk);
+#if ${SUMMED}
   for (var summed = 0u; summed < u.sum_batches; summed++) {
     let a_base = a_first + summed * u.a_sum;
     let b_base = b_first + summed * u.b_sum;
+#else
+    let a_base = a_first;
+    let b_base = b_first;
+#endif
 #if ${VEC_A}
     // K is a multiple of 4 (and so is every split): read A four k at a time, four rows at once.
     let r0 = (a_base + m0 * u.lda) / 4u;
@@ -97,7 +102,9 @@ fn run(t: u32) {
 #endif
     }
 #endif
+#if ${SUMMED}
   }
+#endif
 
   let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
   store_tile(c_base, m0, n0, array<vec4f, 4>(c0, c1, c2, c3));

@@ -393,7 +393,7 @@ describe('dispatch counts (deterministic: a step is its dispatches on a GPU)', (
     const fused = env.engine.runtime.kernelVariants === 'gpu';
     const ceilings = fused
       ? { 'TASR_4L_8T-8H': { infer: 48, train: 149 }, 'TASR_4L_NT-8H': { infer: 42, train: 128 } }
-      : { 'TASR_4L_8T-8H': { infer: 56, train: 173 }, 'TASR_4L_NT-8H': { infer: 50, train: 152 } };
+      : { 'TASR_4L_8T-8H': { infer: 56, train: 177 }, 'TASR_4L_NT-8H': { infer: 50, train: 156 } };
     for (const [name, ceiling] of Object.entries(ceilings)) {
       const model = buildModel(modelConfig(name));
       const optimizer = new AdamW(model.parameters());

@@ -55,6 +55,7 @@ function adamwSpec(tensors: number): KernelSpec {
       file: 'adamw.wgsl',
       constants: {
         ARENA: false,
+        ARENA_BLOCK: PACK_ALIGN,
         // constant indices into the uniforms: a dynamic index into a uniform array is slow on llvmpipe
         FIND_TENSOR: Array.from({ length: tensors - 1 }, (_, k) => {
           const t = k + 1;
@@ -131,24 +132,35 @@ function updateCost(sizes: readonly number[]) {
 
 /**
  * An optimizer's state packed alike in four storages: the parameters, their gradients (the gradient arena: each
- * parameter's gradient at its parameter's offset), m and v; `table` holds the tensors' starts then sizes (int32),
- * `sizes` the same sizes.
+ * parameter's gradient at its parameter's offset), m and v, and where the tensors lie in them.
  */
 export interface AdamWArena {
   param: Tensor;
   grads: Tensor;
   m: Tensor;
   v: Tensor;
+  /** adamwArenaTable()'s. */
   table: Tensor;
   sizes: readonly number[];
+}
+
+/**
+ * The arena kernel's table for tensors at `starts` (multiples of PACK_ALIGN) with `sizes`, in an arena of `total`
+ * elements: for each block of PACK_ALIGN elements the tensor it belongs to, then the starts, then the sizes.
+ */
+export function adamwArenaTable(starts: readonly number[], sizes: readonly number[], total: number): Tensor {
+  const blocks = Math.ceil(total / PACK_ALIGN);
+  const owner = new Int32Array(blocks);
+  starts.forEach((start, t) => owner.fill(t, start / PACK_ALIGN, blocks));
+  return Tensor.from([...owner, ...starts, ...sizes], [blocks + 2 * starts.length], 'i32');
 }
 
 const ARENA_SPEC: KernelSpec = {
   name: 'adamw',
   file: 'adamw.wgsl',
-  constants: { ARENA: true, FIND_TENSOR: '', READ_GRADIENT: '' },
+  constants: { ARENA: true, ARENA_BLOCK: PACK_ALIGN, FIND_TENSOR: '', READ_GRADIENT: '' },
   bindings: [write('param', 'vec4f'), write('m', 'vec4f'), write('v', 'vec4f'), read('grads', 'vec4f'), read('table', 'i32')],
-  uniforms: { ...SCHEDULE_UNIFORMS, tensors: 'u32' },
+  uniforms: { ...SCHEDULE_UNIFORMS, tensors: 'u32', blocks: 'u32' },
 };
 
 /** Updates every tensor of the arena in one dispatch (each gradient read from its place in the gradient arena). */
@@ -156,7 +168,7 @@ export function adamwArenaKernel(arena: AdamWArena, k: AdamWConstants, schedule:
   launch({
     kernel: ARENA_SPEC,
     op: 'adamw',
-    uniforms: { ...constantUniforms(k), tensors: arena.sizes.length },
+    uniforms: { ...constantUniforms(k), tensors: arena.sizes.length, blocks: arena.table.size - 2 * arena.sizes.length },
     replayUniforms: scheduleUniforms(schedule),
     tensors: { param: arena.param, m: arena.m, v: arena.v, grads: arena.grads, table: arena.table },
     invocations: arena.param.size / 4,

@@ -55,7 +55,8 @@ interface MatmulProblem {
   transB: boolean;
   /** Products summed into each output (MatmulDims.summed). */
   summed: number;
-  /** The tall tile can compute it (vec4 operands, at least 16 rows); the block tile can (no column sums). */
+  /** The tall tile can compute it (vec4 operands, at least 16 rows); the block tile can (no column sums, no sums of
+   * products). */
   wideFits: boolean;
   tiledFits: boolean;
   classRule: 'cpu' | 'gpu';
@@ -104,8 +105,8 @@ export interface MatmulDims {
   b?: Strided;
   /**
    * Each output matrix is the sum of `count` products, the i-th reading A and B `a` and `b` elements further on
-   * than the first (the 4x4 tile kernels only): a gradient summed over the products an operand fed, in their
-   * own dispatch.
+   * than the first (the register-tile kernels; not the workgroup block): a gradient summed over the products an
+   * operand fed, in their own dispatch.
    */
   summed?: { count: number; a: number; b: number };
   /**
@@ -179,7 +180,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const problem: MatmulProblem = {
     batch, M, N, K, transA, transB, classRule, summed: summed.count,
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
-    wideFits: summed.count === 1 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
+    wideFits: summed.a % 4 === 0 && summed.b % 4 === 0 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
     tiledFits: summed.count === 1 && !options.columnSums,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
@@ -231,6 +232,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
       COLUMN_SUMS: columnSums, DROPOUT: dropout !== undefined,
       ACT_GRAD: activationGrad !== undefined, ACT_GRAD_EXPR: activationGrad ? UNARY[activationGrad.activation].grad : '', GRAD_DROPOUT: activationGrad?.dropout !== undefined,
+      // the loop over summed products only where there is one (around the K loop it slowed llvmpipe's tall tile)
+      SUMMED: summed.count > 1,
       ACTIVATION_HELPERS: activation !== undefined || activationGrad !== undefined, DROPOUT_MASK: (dropout ?? activationGrad?.dropout) !== undefined,
     },
     bindings: [

@@ -1,7 +1,7 @@
 // AdamW with decoupled weight decay: the parameters packed in one storage (models pack theirs when built), the
 // moments and a gradient arena packed the same way, and one fused dispatch for all the parameters where every
 // gradient was written into its place in the arena (else one per group of up to 16).
-import { adamwArenaKernel, adamwKernel, adamwTensorsPerDispatch, type AdamWArena, type AdamWSchedule, type AdamWTensor } from '../kernels/adamw.js';
+import { adamwArenaKernel, adamwArenaTable, adamwKernel, adamwTensorsPerDispatch, type AdamWArena, type AdamWSchedule, type AdamWTensor } from '../kernels/adamw.js';
 import { engine, noGrad } from '../tensor/engine.js';
 import { PACK_ALIGN, packedZeros, packTensors } from '../tensor/pack.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -75,7 +75,7 @@ export class AdamW {
             grads: span(this.gradients).keep(),
             m: span(ms).keep(),
             v: span(vs).keep(),
-            table: Tensor.from([...layout.offsets, ...params.map((p) => p.size)], [2 * params.length], 'i32').keep(),
+            table: adamwArenaTable(layout.offsets, params.map((p) => p.size), layout.total).keep(),
             sizes: params.map((p) => p.size),
           };
   }
