@@ -40,6 +40,19 @@ function crossEntropyRows(x: Float64Array, labels: number[], n: number, k = new 
 }
 
 
+/** The padding between packed tensors (their storage outside every tensor) holds zeros. */
+async function expectPaddingZero(params: readonly Tensor[]): Promise<void> {
+  const whole = Tensor.span(params);
+  const values = await whole.data();
+  const base = params[0]!.byteOffset / 4;
+  const inside = new Set<number>();
+  params.forEach((p) => {
+    for (let i = 0; i < p.size; i++) inside.add(p.byteOffset / 4 - base + i);
+  });
+  expect(values.every((x, i) => inside.has(i) || x === 0)).toBe(true);
+  whole.dispose();
+}
+
 describe('softmax and cross-entropy', () => {
   for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]] as [number, number][]) {
     it(`softmax over rows of ${n} (${rows} rows): values and gradient`, async () => {
@@ -702,15 +715,7 @@ describe('AdamW', () => {
       expectClose(await params[k]!.data(), expected, 1e-6, 1e-5);
     }
     // the padding between the tensors stays zero
-    const whole = Tensor.span(params);
-    const values = await whole.data();
-    const base = params[0]!.byteOffset / 4;
-    const inside = new Set<number>();
-    params.forEach((p) => {
-      for (let i = 0; i < p.size; i++) inside.add(p.byteOffset / 4 - base + i);
-    });
-    expect(values.every((x, i) => inside.has(i) || x === 0)).toBe(true);
-    whole.dispose();
+    await expectPaddingZero(params);
     opt.dispose();
     for (const p of params) p.dispose();
   });
@@ -737,15 +742,7 @@ describe('AdamW', () => {
       expectClose(await params[k]!.data(), expected, 1e-6, 1e-5);
       expect(params[k]!.grad).toBeUndefined();
     }
-    const whole = Tensor.span(params);
-    const values = await whole.data();
-    const base = params[0]!.byteOffset / 4;
-    const inside = new Set<number>();
-    params.forEach((p) => {
-      for (let i = 0; i < p.size; i++) inside.add(p.byteOffset / 4 - base + i);
-    });
-    expect(values.every((x, i) => inside.has(i) || x === 0)).toBe(true);
-    whole.dispose();
+    await expectPaddingZero(params);
     opt.dispose();
     expect(params.some((p) => env.engine.gradientSlots.has(p))).toBe(false);
     for (const p of params) p.dispose();
