@@ -212,7 +212,7 @@ export function stackable(weights: readonly Tensor[], biases: readonly Tensor[])
 /**
  * x @ w_i + b_i for n weights of one shape (Q, K and V over the same input) as one batched product: the output is
  * [n, ...x's leading axes, out], part i a view at i x its size. Backward: the weights' and biases' gradients from
- * one dispatch (a column-summing batched product), x's from one product summing over the n. The weights and biases
+ * one dispatch (a column-summing batched product), x's from a product summing over the n (matmulKernel's `summed`). The weights and biases
  * must be stackable().
  */
 export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[]): Tensor {
@@ -232,13 +232,9 @@ export function linearStack(x: Tensor, weights: readonly Tensor[], biases: reado
   const recorded = record(out, 'linear', [x, ...weights, ...biases], (g, _prior, offers) => {
     const g3 = g.view([n, rows, outFeatures]);
     const grads: (Tensor | null)[] = [];
-    // dx = sum_i g_i w_i^T: with the GPU kernel variants summed in the product's own dispatch; on CPU adapters n
-    // products and a sum (the summed product has a third of the tiles, and on llvmpipe ran 12 ms a step slower
-    // than the products and the sum at batch 16)
-    const dx = () =>
-      engine().runtime.kernelVariants === 'gpu'
-        ? matmulKernel(g3, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false, summed: { count: n, a: rows * outFeatures, b: wStep } }, { transB: true, op: 'linear-grad' })
-        : sumSlabs(matmulKernel(g3, w, { batch: n, M: rows, N: inFeatures, K: outFeatures, aBatched: true, bBatched: true, b: wLayout }, { transB: true, op: 'linear-grad' }), x.shape);
+    // dx = sum_i g_i w_i^T
+    const summed = { count: n, a: rows * outFeatures, b: wStep };
+    const dx = () => matmulKernel(g3, w, { batch: 1, M: rows, N: inFeatures, K: outFeatures, aBatched: false, bBatched: false, summed }, { transB: true, op: 'linear-grad' });
     grads.push(x.requiresGrad ? dx().intoShape(x.shape) : null);
     // dw_i = x^T g_i with db_i, g_i's column sums, as the row after it: straight into the gradient arena where
     // the weights' and biases' places there lie as this output does
