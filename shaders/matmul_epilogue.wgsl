@@ -1,7 +1,7 @@
 // The epilogue every matmul kernel ends in (matmul, matmul_wide, matmul_tiled), on four columns n.. n+3 of one row of C, `at` being C's index of
 // column n: scale by alpha, add the bias, keep the pre-activation in Z (for the activation's gradient), apply the
 // activation, dropout (element `at` + j of the output, as the dropout kernel draws it), add the residual R (laid
-// out as C), store. ACT_GRAD (a gradient product): the sums are the gradient of a layer's output that went
+// out as C, or broadcast over C's rows or columns), store. ACT_GRAD (a gradient product): the sums are the gradient of a layer's output that went
 // through an activation and then a dropout; mask them as that dropout did and multiply by the activation's
 // derivative at the pre-activation P (laid out as C): the gradient of the layer's pre-activation. Columns past N
 // are clamped on load and not stored.
@@ -26,7 +26,13 @@ fn bias4(at: u32, n: u32) -> vec4f {
 
 #if ${HAS_RESIDUAL}
 fn residual4(at: u32, n: u32) -> vec4f {
-#if ${VEC_C}
+#if ${RESIDUAL_BROADCAST}
+  // R broadcast: C's row g (counted over the whole packed output) reads R's row g % r_period, at r_row elements a
+  // row and r_col a column (0: one value for the whole row)
+  let last = u.N - 1u;
+  let row = ((at / u.N) % u.r_period) * u.r_row;
+  return vec4f(R[row + n * u.r_col], R[row + min(n + 1u, last) * u.r_col], R[row + min(n + 2u, last) * u.r_col], R[row + min(n + 3u, last) * u.r_col]);
+#elif ${VEC_C}
   return R[at / 4u];
 #else
   let row = at - n;

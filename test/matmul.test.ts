@@ -4,7 +4,7 @@ import { withVariant } from '../src/kernels/tuner.js';
 import { dropout } from '../src/ops/dropout.js';
 import { add, gelu, mul } from '../src/ops/elementwise.js';
 import { backward } from '../src/ops/autograd.js';
-import { linear, linearStack, matmul, stackable } from '../src/ops/matmul.js';
+import { linear, linearStack, matmul, meanLinear, stackable } from '../src/ops/matmul.js';
 import { packTensors } from '../src/tensor/pack.js';
 import { sum } from '../src/ops/reduce.js';
 import { noGrad } from '../src/tensor/engine.js';
@@ -325,8 +325,65 @@ describe('linear', () => {
     expect(arithmetic(fused.records)).toEqual(arithmetic(apart.records));
     expect(fused.records[0]!.counts.bytesWritten).toBe(4 * rows * fout);
     expect(Array.from(await fused.result.data())).toEqual(Array.from(await apart.result.data()));
-    expect(() => linear(x, w, b, { residual: Tensor.zeros([rows, fout + 1]) })).toThrow(/residual \[20, 13\] is not shaped as the output \[20, 12\]/);
+    expect(() => linear(x, w, b, { residual: Tensor.zeros([rows, fout + 1]) })).toThrow(/residual \[20, 13\] does not broadcast to the output \[20, 12\]/);
+    expect(() => linear(x, w, b, { residual: Tensor.zeros([2, fout]) })).toThrow(/residual \[2, 12\] does not broadcast to the output \[20, 12\]/);
   });
+
+  // [batch, rows, in, out]: the tall tile (rows x batch >= 16, in and out multiples of 4) and the general one
+  for (const [batch, rows, fin, fout] of [[2, 3, 5, 7], [2, 12, 8, 12]] as [number, number, number, number][]) {
+    it(`a residual broadcast over the columns (one value a row: [${batch}, ${rows}, 1]) in the epilogue: values and gradients`, async () => {
+      await checkOp({
+        shapes: [[batch, rows, fin], [fin, fout], [fout], [batch, rows, 1]],
+        gpu: ([x, w, b, r]) => linear(x!, w!, b!, { residual: r! }),
+        reference: ([x, w, b, r]) => matmulRef(x!, w!, { batchA: 1, batchB: 1, M: batch * rows, N: fout, K: fin }).map((v, i) => v + b![i % fout]! + r![Math.floor(i / fout)]!),
+        h: 1e-3,
+      });
+    });
+
+    it(`a residual broadcast over the batch (a table [${rows}, ${fout}] for every batch): values and gradients`, async () => {
+      await checkOp({
+        shapes: [[batch, rows, fin], [fin, fout], [fout], [rows, fout]],
+        gpu: ([x, w, b, r]) => linear(x!, w!, b!, { residual: r! }),
+        reference: ([x, w, b, r]) => matmulRef(x!, w!, { batchA: 1, batchB: 1, M: batch * rows, N: fout, K: fin }).map((v, i) => v + b![i % fout]! + r![i % (rows * fout)]!),
+        h: 1e-3,
+      });
+    });
+
+    it(`a batched product (TokenLearner's pool) with a scale and a residual [${rows}, ${fout}] broadcast over its ${batch} batches: values and gradients`, async () => {
+      await checkOp({
+        shapes: [[batch, fin, rows], [batch, fin, fout], [rows, fout]],
+        gpu: ([a, b, r]) => matmul(a!, b!, { transA: true, alpha: 0.25, residual: r! }),
+        reference: ([a, b, r]) => matmulRef(a!, b!, { batchA: batch, batchB: batch, M: rows, N: fout, K: fin, transA: true }).map((v, i) => 0.25 * v + r![i % (rows * fout)]!),
+        h: 1e-3,
+      });
+    });
+  }
+});
+
+describe('meanLinear (a classifier head: the mean over tokens, then a dense layer)', () => {
+  // [B, T, in, out]: the tall tile (B >= 16, in and out multiples of 4) and the 4x4 tile
+  for (const [B, T, C, N] of [[3, 5, 6, 7], [17, 8, 12, 8]] as [number, number, number, number][]) {
+    const reference = ([x, w, b]: Float64Array[]) => {
+      const pooled = Float64Array.from({ length: B * C }, (_, i) => {
+        let s = 0;
+        for (let t = 0; t < T; t++) s += x![(Math.floor(i / C) * T + t) * C + (i % C)]!;
+        return s / T;
+      });
+      return matmulRef(pooled, w!, { batchA: 1, batchB: 1, M: B, N, K: C }).map((v, i) => v + b![i % N]!);
+    };
+    it(`[${B}, ${T}, ${C}] -> [${B}, ${N}] without gradients: one dispatch summing the tokens' products, against float64`, async () => {
+      const [x, w, b] = [randomArray(B * T * C, 1), randomArray(C * N, 2), randomArray(N, 3)];
+      const { result, records } = await env.engine.ledger.capture(() =>
+        noGrad(() => meanLinear(Tensor.from(Float32Array.from(x), [B, T, C]), Tensor.from(Float32Array.from(w), [C, N]), Tensor.from(Float32Array.from(b), [N]))),
+      );
+      expect(records).toHaveLength(1);
+      expect(result.shape).toEqual([B, N]);
+      expectClose(await result.data(), reference([x, w, b]), 1e-5, 1e-5);
+    });
+    it(`[${B}, ${T}, ${C}] -> [${B}, ${N}] with gradients: values and gradients against finite differences`, async () => {
+      await checkOp({ shapes: [[B, T, C], [C, N], [N]], gpu: ([x, w, b]) => meanLinear(x!, w!, b!), reference, h: 1e-3 });
+    });
+  }
 });
 
 describe('every matmul variant the tuner may choose, forced, against the float64 reference', () => {
@@ -373,6 +430,15 @@ describe('every matmul variant the tuner may choose, forced, against the float64
       const z = matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v + bias[i % N]!);
       expectClose(await pre.read(), z, 1e-5, 1e-5);
       expectClose(fused, z.map((v, i) => sigmoid(v) + res[i]!), 1e-5, 1e-5);
+      // residuals broadcast: one value a row (over the columns), a table for every batch (over the rows)
+      for (const [shape, period, row, col] of [[[M, 1], M, 1, 0], [[M / 37, N], 1, N, 1]] as const) {
+        const r = randomArray(period * (col ? N : 1), 9);
+        const got = await run(() =>
+          matmulKernel(Tensor.from(Float32Array.from(a), [M, K]), Tensor.from(Float32Array.from(b), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false },
+            { residual: Tensor.from(Float32Array.from(r), [...shape]), residualBroadcast: { period, row, col } }),
+        );
+        expectClose(got, matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v + r[(Math.floor(i / N) % period) * row + (i % N) * col]!), 1e-5, 1e-5);
+      }
       // products summed into one output (tile kernels; the others leave it to them), vec4 and single loads
       for (const [M, N, K, transB] of [[33, 17, 13, false], [20, 8, 16, true], [20, 8, 16, false]] as const) {
         const count = 3;

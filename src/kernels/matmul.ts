@@ -81,6 +81,8 @@ const MATMUL_UNIFORMS = {
   sum_batches: 'u32', a_sum: 'u32', b_sum: 'u32',
 } as const;
 
+const RESIDUAL_BROADCAST_UNIFORMS = { r_period: 'u32', r_row: 'u32', r_col: 'u32' } as const;
+
 /**
  * Where an operand's matrices lie in its buffer: row r at r * ld, and batch b (of `innerBatches` per outer batch)
  * at floor(b / innerBatches) * outer + (b % innerBatches) * inner, all in elements.
@@ -129,8 +131,12 @@ export interface MatmulOptions {
   preActivation?: Tensor;
   /** Dropout after the activation (before the residual), element i of the output as the dropout kernel draws it. */
   dropout?: DropoutMask;
-  /** Added last, after the activation: a tensor laid out as the output (a residual connection). */
+  /** Added last, after the activation: a tensor laid out as the output (a residual connection), or as
+   * `residualBroadcast` says. */
   residual?: Tensor;
+  /** The residual broadcast over the output's rows or columns (a 1-channel input over every channel, a table over
+   * the batch). */
+  residualBroadcast?: ResidualBroadcast;
   /**
    * The product is the gradient of a layer's output that went through `activation` (at `preActivation`, laid out
    * as this output) and then `dropout`: the epilogue masks it and multiplies by the activation's derivative, giving
@@ -147,6 +153,16 @@ export interface MatmulOptions {
   into?: Tensor;
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
+}
+
+/**
+ * Where the residual of the output's row g (counted over the whole packed output) and column n lies:
+ * (g % period) * row + n * col elements into it.
+ */
+export interface ResidualBroadcast {
+  period: number;
+  row: number;
+  col: number;
 }
 
 /** Activations an epilogue applies (the expressions of elementwise.ts's table); only GELU keeps its input for a gradient. */
@@ -208,8 +224,12 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (columnSums && (fused || dims.out || options.bias)) throw new Error('matmul: column sums go with a packed output and no other epilogue');
   // rows of each output matrix: M, and the column sums' row
   const rows = M + (columnSums ? 1 : 0);
-  for (const [name, t] of [['preActivation', preActivation], ['residual', residual], ['activationGrad.preActivation', activationGrad?.preActivation]] as const) {
+  const broadcast = options.residualBroadcast;
+  for (const [name, t] of [['preActivation', preActivation], ['residual', broadcast ? undefined : residual], ['activationGrad.preActivation', activationGrad?.preActivation]] as const) {
     if (t && t.size !== batch * M * N) throw new Error(`matmul: ${name} [${t.shape.join(', ')}] does not hold the ${batch * M * N} outputs`);
+  }
+  if (broadcast && (!residual || (Math.min(broadcast.period, batch * M) - 1) * broadcast.row + (N - 1) * broadcast.col >= residual.size)) {
+    throw new Error(`matmul: the broadcast residual ${residual ? `[${residual.shape.join(', ')}]` : '(none)'} is smaller than its layout reaches`);
   }
   if (preActivation && !activation) throw new Error('matmul: preActivation is kept only for an activation');
   if (!dims.out && !fused) {
@@ -238,7 +258,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     constants: {
       TRANS_A: transA, TRANS_B: transB, VEC_A: vecA, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: hasBias, HAS_ALPHA: alpha !== 1,
       ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', KEEP_PRE: preActivation !== undefined, HAS_RESIDUAL: residual !== undefined,
-      COLUMN_SUMS: columnSums, DROPOUT: dropout !== undefined,
+      COLUMN_SUMS: columnSums, DROPOUT: dropout !== undefined, RESIDUAL_BROADCAST: broadcast !== undefined,
       ACT_GRAD: activationGrad !== undefined, ACT_GRAD_EXPR: activationGrad ? UNARY[activationGrad.activation].grad : '', GRAD_DROPOUT: activationGrad?.dropout !== undefined,
       // the loop over summed products only where there is one (around the K loop it slowed llvmpipe's tall tile)
       SUMMED: summed.count > 1,
@@ -248,12 +268,12 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       read('A', vecA ? 'vec4f' : 'f32'),
       read('B', vecB ? 'vec4f' : 'f32'),
       ...(hasBias ? [read('bias')] : []),
-      ...(residual ? [read('R', cType)] : []),
+      ...(residual ? [read('R', broadcast ? 'f32' : cType)] : []),
       ...(preActivation ? [write('Z', cType)] : []),
       ...(activationGrad ? [read('P', cType)] : []),
       write('C', cType),
     ],
-    uniforms: drop ? { ...MATMUL_UNIFORMS, ...DROPOUT_UNIFORMS } : MATMUL_UNIFORMS,
+    uniforms: { ...MATMUL_UNIFORMS, ...(drop ? DROPOUT_UNIFORMS : {}), ...(broadcast ? RESIDUAL_BROADCAST_UNIFORMS : {}) },
     workgroupSize: variant.workgroupSize,
     ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}),
   };
@@ -274,6 +294,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       bias_stride: options.biasStride ?? 0,
       sum_batches: summed.count, a_sum: summed.a, b_sum: summed.b,
       ...drop?.fixed,
+      ...(broadcast ? { r_period: broadcast.period, r_row: broadcast.row, r_col: broadcast.col } : {}),
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors: {

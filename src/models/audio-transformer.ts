@@ -60,7 +60,7 @@ export class AudioTransformer extends AudioModel {
   }
 
   /** Runs TokenLearner i on tokens [B, T, C] or a grid [B, G, G, C], in the layout its version takes. */
-  private learn(i: number, x: Tensor, ctx: ForwardContext): Tensor {
+  private learn(i: number, x: Tensor, ctx: ForwardContext, addend?: Tensor): Tensor {
     const tl = this.tokenLearners[i]!;
     if (tl instanceof TokenLearnerV1 && x.rank === 3) {
       const [B, T, C] = x.shape as [number, number, number];
@@ -74,7 +74,7 @@ export class AudioTransformer extends AudioModel {
     }
     const beforeBlock = this.plan.onGrid ? 0 : this.plan.blocks.findIndex((b) => b.learner === i);
     const layout = { kind: 'grid', rows: this.grid, columns: this.grid, patch: this.config.patch, imageSize: this.config.imageSize } as const;
-    return this.learnTokens(tl, x, ctx, layout, beforeBlock);
+    return this.learnTokens(tl, x, ctx, layout, beforeBlock, addend);
   }
 
   /** Spectrograms [B, frames, bins] -> logits [B, classes]. */
@@ -82,10 +82,18 @@ export class AudioTransformer extends AudioModel {
     const c = this.config;
     let x = this.preprocess(spectrograms);
     this.stem.forEach((block) => (x = block.call(x, ctx)));
-    x = this.patchEmbed.call(x); // [B, G, G, C]
     const [B] = x.shape as [number];
-    x = this.plan.onGrid ? this.learn(0, x, ctx) : reshape(x, [B, this.grid * this.grid, c.width]);
-    x = dropoutLayer(this.position.call(x), c.dropout, ctx);
+    // Where no dropout follows the positional embedding, the kernel that makes the tokens adds it in its epilogue:
+    // the TokenLearner's pool, or the patch embedding's product
+    const fused = !ctx.training || c.dropout === 0 ? this.position.addedTo(B * this.plan.positions * c.width) : undefined;
+    if (this.plan.onGrid) {
+      x = this.patchEmbed.call(x); // [B, G, G, C]
+      x = fused ? this.learn(0, x, ctx, fused) : this.learn(0, x, ctx);
+    } else {
+      x = this.patchEmbed.call(x, fused && reshape(fused, [this.grid, this.grid, c.width]));
+      x = reshape(x, [B, this.grid * this.grid, c.width]);
+    }
+    if (!fused) x = dropoutLayer(this.position.call(x), c.dropout, ctx);
     this.blocks.forEach((block, i) => {
       const { learner, fuser } = this.plan.blocks[i]!;
       const input = learner === undefined ? x : this.learn(learner, x, ctx);

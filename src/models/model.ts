@@ -73,13 +73,14 @@ export abstract class AudioModel extends Module {
   /**
    * Runs a TokenLearner on x (in the layout its version takes); under forwardWithTokenMaps, also keeps its weights
    * [B, tokens, positions] as it applies them, with where its positions lie and the block it runs before.
+   * `addend` is added to the tokens in the pool's epilogue.
    */
-  protected learnTokens(tl: TokenLearnerV1 | TokenLearnerV11, x: Tensor, ctx: ForwardContext, layout: TokenMaps['layout'], beforeBlock: number): Tensor {
-    if (!this.collected) return tl.call(x, ctx);
+  protected learnTokens(tl: TokenLearnerV1 | TokenLearnerV11, x: Tensor, ctx: ForwardContext, layout: TokenMaps['layout'], beforeBlock: number, addend?: Tensor): Tensor {
+    if (!this.collected) return tl.call(x, ctx, undefined, addend);
     const maps = tl.within(() => tl.weightMaps(x, ctx));
     const perToken = permute(maps, [0, 2, 1]);
     const weights = tl instanceof TokenLearnerV11 ? softmax(perToken) : perToken;
     this.collected.push({ weights: weights.keep(), layout, beforeBlock });
-    return tl.call(x, ctx, maps);
+    return tl.call(x, ctx, maps, addend);
   }
 }

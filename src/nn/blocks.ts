@@ -5,7 +5,6 @@ import { multiHeadAttention, packedMultiHeadAttention, tokenPool } from '../ops/
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
 import { linearStack, matmul, stackable } from '../ops/matmul.js';
-import { mean } from '../ops/reduce.js';
 import { uniformParameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
@@ -39,8 +38,10 @@ export class MBConv extends Module {
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     let h = this.expandNorm.afterConv(this.expand, x, ctx);
     h = this.depthwiseNorm.afterConv(this.depthwise, h, ctx);
-    h = this.projectNorm.afterConv(this.project, h, ctx);
-    return residual(h, x); // a 1-channel input broadcasts over the projected channels
+    // a 1-channel input broadcasts over the projected channels (added in the projection's epilogue in inference)
+    h = this.projectNorm.afterConv(this.project, h, ctx, x);
+    recordTf('AddV2', 'residual', h.size);
+    return h;
   }
 }
 
@@ -57,6 +58,15 @@ export class PositionalEmbedding extends Module {
   forward(x: Tensor): Tensor {
     recordTf('AddV2', 'positional embedding', x.size);
     return add(x, this.table);
+  }
+
+  /**
+   * The table, for the kernel that makes the `tokens` (an element count) to add in its epilogue in place of
+   * forward's add; counted here, as forward counts it.
+   */
+  addedTo(tokens: number): Tensor {
+    this.within(() => recordTf('AddV2', 'positional embedding', tokens));
+    return this.table;
   }
 }
 
@@ -215,14 +225,15 @@ export class TokenLearnerV1 extends Module {
     return reshape(maps, [B, P, this.tokens]);
   }
 
-  forward(x: Tensor, ctx: ForwardContext, maps?: Tensor): Tensor {
+  /** `addend`: added to the tokens in the pool's epilogue (a positional embedding [k, C]). */
+  forward(x: Tensor, ctx: ForwardContext, maps?: Tensor, addend?: Tensor): Tensor {
     const [B, H, W, C] = x.shape as [number, number, number, number];
     const positions = H * W;
     const features = reshape(x, [B, positions, C]);
     // Keras: (B, k, S, 1) * (B, 1, S, C) then a mean over S.
     recordTf('Mul', 'attend', this.tokens * positions * C);
     recordTf('Mean', 'pool', this.tokens * positions * C);
-    return tokenPool(maps ?? this.mapsOf(features, H, W), features, 'mean');
+    return tokenPool(maps ?? this.mapsOf(features, H, W), features, 'mean', addend);
   }
 }
 
@@ -260,11 +271,12 @@ export class TokenLearnerV11 extends Module {
     return reshape(this.weights.call(x, ctx), [B, S, this.tokens]);
   }
 
-  forward(x: Tensor, ctx: ForwardContext, maps = this.weightMaps(x, ctx)): Tensor {
+  /** `addend`: added to the tokens in the pool's epilogue (a positional embedding [k, C]). */
+  forward(x: Tensor, ctx: ForwardContext, maps = this.weightMaps(x, ctx), addend?: Tensor): Tensor {
     const [, S, C] = x.shape as [number, number, number];
     recordTf('Softmax', 'softmax over positions', S * this.tokens);
     recordTf('Einsum', 'pool', this.tokens * C, { reduce: S });
-    return tokenPool(maps, x, 'softmax');
+    return tokenPool(maps, x, 'softmax', addend);
   }
 }
 
@@ -309,8 +321,9 @@ export class ClassifierHead extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     recordTf('Mean', 'mean over tokens', x.size);
-    const pooled = mean(this.norm.call(x), 1);
-    const logits = this.dense.call(pooled);
+    // the mean over tokens runs in the dense layer's product where no gradient is recorded
+    const normed = this.norm.call(x);
+    const logits = this.dense.within(() => this.dense.forwardMean(normed));
     recordTf('Softmax', 'class softmax', logits.size);
     return logits;
   }

@@ -4,7 +4,7 @@ import type { ConvActivation } from '../kernels/conv2d.js';
 import { conv2d } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
-import { linear } from '../ops/matmul.js';
+import { linear, meanLinear } from '../ops/matmul.js';
 import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
 import { foldBatchNorm } from '../kernels/bn-fold.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -75,6 +75,13 @@ export class Dense extends Module {
     const y = dropout(applyActivation(linear(x, this.kernel, this.bias), this.activation), dropoutRate, true);
     return residual ? add(y, residual) : y;
   }
+
+  /** This layer (with no activation) over the mean of x [B, T, in] across its T tokens: ops.meanLinear. */
+  forwardMean(x: Tensor): Tensor {
+    if (this.activation !== 'none') throw new Error(`Dense.forwardMean: the layer has a ${this.activation} activation`);
+    this.recordOps(x.shape[0]!);
+    return meanLinear(x, this.kernel, this.bias);
+  }
 }
 
 export interface Conv2dOptions {
@@ -105,20 +112,25 @@ export class Conv2d extends Module {
     this.bias = options.bias === false ? undefined : this.param('bias', zerosParameter([outChannels]));
   }
 
-  forward(x: Tensor): Tensor {
+  /** `residual`: added last, in the kernel's epilogue where it can be (with no activation after the kernel). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const activation = this.options.activation ?? 'none';
     // a GELU or a sigmoid runs in the convolution's epilogue
     if ((activation === 'gelu' || activation === 'sigmoid') && !this.options.depthwise) {
-      const y = this.forwardWith(x, this.kernel, this.bias, activation, 'none');
+      const y = this.forwardWith(x, this.kernel, this.bias, activation, 'none', residual);
       recordActivation(activation, y.size);
       return y;
     }
-    return this.forwardWith(x, this.kernel, this.bias, 'none');
+    return this.forwardWith(x, this.kernel, this.bias, 'none', undefined, residual);
   }
 
-  /** The convolution with other weights and bias (a BatchNorm folded in), `epilogue` fused into its kernel and `activation` applied after it. */
-  forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: ConvActivation, activation = this.options.activation ?? 'none'): Tensor {
-    const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue });
+  /**
+   * The convolution with other weights and bias (a BatchNorm folded in), `epilogue` fused into its kernel and
+   * `activation` applied after it; `residual` added last (with no activation after the kernel).
+   */
+  forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: ConvActivation, activation = this.options.activation ?? 'none', residual?: Tensor): Tensor {
+    if (residual && activation !== 'none') throw new Error('Conv2d: a residual is added in the kernel, so no activation may follow it');
+    const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue, ...(residual ? { residual } : {}) });
     const taps = this.taps;
     if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
     else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
@@ -173,12 +185,16 @@ export class BatchNorm extends Module {
   /**
    * `conv`, then this BatchNorm. In inference without gradients the normalisation (with its running statistics)
    * is folded into the convolution's weights and bias, and the activation runs in the convolution's epilogue: one
-   * kernel instead of a convolution and a normalisation pass over every pixel.
+   * kernel instead of a convolution and a normalisation pass over every pixel. `residual` is added last (in the
+   * convolution's epilogue where it can be).
    */
-  afterConv(conv: Conv2d, x: Tensor, ctx: ForwardContext): Tensor {
-    if (ctx.training || engine().gradEnabled) return this.call(conv.call(x), ctx);
+  afterConv(conv: Conv2d, x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
+    if (ctx.training || engine().gradEnabled) {
+      const y = this.call(conv.call(x), ctx);
+      return residual ? add(y, residual) : y;
+    }
     const folded = this.within(() => foldBatchNorm(conv.kernel, conv.bias, this.s));
-    const y = conv.within(() => conv.forwardWith(x, folded.w, folded.b, this.activation));
+    const y = conv.within(() => conv.forwardWith(x, folded.w, folded.b, this.activation, 'none', residual));
     this.within(() => this.recordTfOps(y.size));
     folded.w.dispose();
     folded.b.dispose();

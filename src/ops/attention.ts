@@ -224,16 +224,17 @@ export type PoolMode = 'mean' | 'sum' | 'softmax';
 /**
  * TokenLearner's spatial attention pooling: maps [B, S, k] and features [B, S, C] -> tokens [B, k, C] with
  * tokens[t, c] = sum over positions s of w[s, t] * x[s, c], where w = maps / S ('mean', the paper), maps ('sum',
- * Google's original) or softmax of the maps over positions ('softmax', TokenLearner v1.1).
+ * Google's original) or softmax of the maps over positions ('softmax', TokenLearner v1.1). `residual` (e.g. a
+ * positional embedding [k, C]) is added to the tokens in the product's epilogue.
  */
-export function tokenPool(maps: Tensor, x: Tensor, mode: PoolMode = 'mean'): Tensor {
+export function tokenPool(maps: Tensor, x: Tensor, mode: PoolMode = 'mean', residual?: Tensor): Tensor {
   if (maps.rank !== 3 || x.rank !== 3 || maps.shape[0] !== x.shape[0] || maps.shape[1] !== x.shape[1]) {
     throw new Error(`tokenPool takes maps [B, S, k] and features [B, S, C]; got [${maps.shape.join(', ')}] and [${x.shape.join(', ')}]`);
   }
   const positions = x.shape[1]!;
   if (mode === 'softmax') {
     const weights = softmax(permute(maps, [0, 2, 1]));
-    return matmul(weights, x, { op: 'token-pool' });
+    return matmul(weights, x, { op: 'token-pool', ...(residual ? { residual } : {}) });
   }
-  return matmul(maps, x, { transA: true, alpha: mode === 'mean' ? 1 / positions : 1, op: 'token-pool' });
+  return matmul(maps, x, { transA: true, alpha: mode === 'mean' ? 1 / positions : 1, op: 'token-pool', ...(residual ? { residual } : {}) });
 }

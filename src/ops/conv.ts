@@ -6,7 +6,7 @@ import { unaryBackward } from '../kernels/elementwise.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGradient, record, recordsGradient, takeGradientPlace } from './autograd.js';
 import { permute, reshape, slice } from './layout.js';
-import { sigmoid } from './elementwise.js';
+import { add, sigmoid } from './elementwise.js';
 import { linear, sumRows } from './matmul.js';
 
 export interface Conv2dOptions {
@@ -20,20 +20,22 @@ export interface Conv2dOptions {
    * is one); ReLU6 only without one.
    */
   activation?: ConvActivation;
+  /** Added last (numpy broadcasting): in the product's epilogue where the convolution is one, else by an add. */
+  residual?: Tensor;
 }
 
 /** x [N, H, W, Cin], w [KH, KW, Cin/groups, Cout] -> [N, OH, OW, Cout]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
-  const { stride = 1, padding = 'valid', groups = 1, bias, activation = 'none' } = options;
+  const { stride = 1, padding = 'valid', groups = 1, bias, activation = 'none', residual } = options;
   const g = convGeometry(x.shape, w.shape, stride, padding, groups);
   const inputs = bias ? [x, w, bias] : [x, w];
   const grad = recordsGradient(inputs);
   const matmulPath = groups === 1 && g.padTop === 0 && g.padLeft === 0 && g.KH === g.KW && g.KH === stride;
   if (activation === 'relu6') noGradient(`conv2d with a fused ${activation}`, inputs);
-  if (matmulPath) {
-    if (activation !== 'sigmoid' || !grad) return patchConv(x, w, g.OH, g.OW, bias, activation);
-    return sigmoid(patchConv(x, w, g.OH, g.OW, bias, 'none'));
-  }
+  const productEpilogue = matmulPath && (activation !== 'sigmoid' || !grad);
+  if (residual && !productEpilogue) return add(conv2d(x, w, { ...options, residual: undefined }), residual);
+  if (productEpilogue) return patchConv(x, w, g.OH, g.OW, bias, activation, residual);
+  if (matmulPath) return sigmoid(patchConv(x, w, g.OH, g.OW, bias, 'none'));
 
   const preActivation = grad && activation === 'gelu' ? Tensor.empty([g.N, g.OH, g.OW, g.Cout]) : undefined;
   const y = conv2dForward(x, w, g, bias, activation, preActivation);
@@ -52,13 +54,14 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 }
 
 /** A convolution whose kernel tiles the input without overlap: regroup patches, then one matrix product. */
-function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias: Tensor | undefined, activation: ConvActivation): Tensor {
+function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias: Tensor | undefined, activation: ConvActivation, residual?: Tensor): Tensor {
   const [N, H, W, C] = x.shape as [number, number, number, number];
   const [P, , , Cout] = w.shape as [number, number, number, number];
   const weights = reshape(w, [P * P * C, Cout]);
-  if (P === 1) return reshape(linear(x, weights, bias, { activation }), [N, OH, OW, Cout]);
+  const epilogue = { activation, ...(residual ? { residual } : {}) };
+  if (P === 1) return reshape(linear(x, weights, bias, epilogue), [N, OH, OW, Cout]);
   const cropped = OH * P === H && OW * P === W ? x : slice(x, [0, 0, 0, 0], [N, OH * P, OW * P, C]);
   const grid = reshape(cropped, [N, OH, P, OW, P, C]);
   const patches = reshape(permute(grid, [0, 1, 3, 2, 4, 5]), [N, OH, OW, P * P * C]);
-  return linear(patches, weights, bias, { activation });
+  return linear(patches, weights, bias, epilogue);
 }

@@ -4,10 +4,11 @@ import { dropoutKernel } from '../kernels/dropout.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import { engine } from '../tensor/engine.js';
-import { Tensor, type GradientOffer } from '../tensor/tensor.js';
+import { sizeOf, Tensor, type GradientOffer } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
-import { gradientPlace, noGradient, record, recordMapped, recordsGradient, takeGradientMap, takeGradientPlace } from './autograd.js';
+import { gradientPlace, noGradient, record, recordMapped, recordsGradient, takeGradientMap, takeGradientPlace, unbroadcast } from './autograd.js';
 import { checkDropoutRate, newDropoutMask } from './dropout.js';
+import { mean } from './reduce.js';
 
 interface Operand {
   batch: number;
@@ -36,6 +37,7 @@ function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly
     );
   }
   const batch = Math.max(A.batch, B.batch);
+  if (opts.residual) opts = { ...opts, ...residualEpilogue([...batchShape, M, N], opts.residual) };
   if ((A.batch !== 1 && A.batch !== batch) || (B.batch !== 1 && B.batch !== batch)) {
     throw new Error(`matmul: batch shapes of [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   }
@@ -48,18 +50,41 @@ function product(a: Tensor, b: Tensor, opts: MatmulOptions, batchShape: readonly
   return summedTo ? sumBatch(out, summedTo) : out;
 }
 
+/**
+ * The epilogue's residual for an output of `outShape`: laid out as the output, or broadcast to it (numpy's rules) over
+ * its rows (a table repeated over the leading axes: a positional embedding over the batch) or its columns (one value
+ * a row: a 1-channel input over every channel).
+ */
+function residualEpilogue(outShape: readonly number[], residual: Tensor): Pick<MatmulOptions, 'residual' | 'residualBroadcast'> {
+  let first = 0;
+  while (first < residual.rank - 1 && residual.shape[first] === 1) first++;
+  const shape = residual.shape.slice(first);
+  const N = outShape[outShape.length - 1]!;
+  const rows = outShape.slice(0, -1);
+  const rowShape = shape.slice(0, -1);
+  const col = shape[shape.length - 1] === N ? 1 : shape[shape.length - 1] === 1 ? 0 : -1;
+  const suffix = rowShape.length <= rows.length && rowShape.every((d, i) => d === rows[rows.length - rowShape.length + i]);
+  if (col < 0 || !suffix) {
+    throw new ArgumentError(`matmul: the residual [${residual.shape.join(', ')}] does not broadcast to the output [${outShape.join(', ')}] over its rows or its columns`);
+  }
+  const period = sizeOf(rowShape);
+  if (col === 1 && period === sizeOf(rows)) return { residual };
+  return { residual, residualBroadcast: { period, row: col ? N : 1, col } };
+}
+
 /** Sums a batched gradient [batch, r, c] down to an unbatched operand's shape. */
 function sumBatch(grad: Tensor, like: Tensor): Tensor {
   if (grad.size === like.size) return grad.intoShape(like.shape);
   return sumSlabs(grad.intoShape([grad.size / like.size, like.size]), like.shape);
 }
 
-/** a @ b over the last two axes (`op` names it in the FLOP ledger), batch axes broadcast when one side has none (or size 1). */
-export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'> = {}): Tensor {
+/** a @ b over the last two axes (`op` names it in the FLOP ledger), batch axes broadcast when one side has none (or
+ * size 1); a residual (added in the product's epilogue) as linear() takes it. */
+export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias' | 'residualBroadcast'> = {}): Tensor {
   const batchShape = (a.rank >= b.rank ? a : b).shape.slice(0, -2);
   const out = product(a, b, options, batchShape);
-  const { transA = false, transB = false, alpha = 1, op = 'matmul' } = options;
-  return record(out, op, [a, b], (g) => {
+  const { transA = false, transB = false, alpha = 1, op = 'matmul', residual } = options;
+  return record(out, op, residual ? [a, b, residual] : [a, b], (g, _prior, offers) => {
     const gShape = g.shape.slice(0, -2);
     let da: Tensor | null = null;
     let db: Tensor | null = null;
@@ -73,7 +98,8 @@ export function matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'bias'
         ? product(g, a, { transA: true, transB: transA, alpha, op: `${op}-grad` }, gShape, b)
         : product(a, g, { transA: !transA, alpha, op: `${op}-grad` }, gShape, b);
     }
-    return [da, db];
+    // the residual's gradient: g, summed over the axes it was broadcast along
+    return residual ? [da, db, residual.requiresGrad ? unbroadcast(g, residual.shape, offers, 2) : null] : [da, db];
   });
 }
 
@@ -82,7 +108,8 @@ export interface LinearEpilogue {
   activation?: 'none' | EpilogueActivation;
   /** Dropout at this rate after the activation, before the residual (training; drawn as ops/dropout.ts draws it). */
   dropout?: number;
-  /** A tensor of the output's shape added last, after the activation (a residual connection). */
+  /** A tensor added last, after the activation (a residual connection): of the output's shape, or broadcast to it
+   * over its rows or its columns. */
   residual?: Tensor;
 }
 
@@ -101,9 +128,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   const activation = epilogue.activation === 'none' ? undefined : epilogue.activation;
   const { residual } = epilogue;
   const outShape = [...x.shape.slice(0, -1), outFeatures];
-  if (residual && (residual.rank !== outShape.length || residual.shape.some((d, i) => d !== outShape[i]))) {
-    throw new Error(`linear: the residual [${residual.shape.join(', ')}] is not shaped as the output [${outShape.join(', ')}]`);
-  }
+  const residualOptions = residual ? residualEpilogue(outShape, residual) : {};
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (activation && activation !== 'gelu') noGradient(`linear with a fused ${activation}`, inputs);
   const preActivation = activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
@@ -111,7 +136,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   checkDropoutRate(rate);
   const drop = rate > 0 ? newDropoutMask(rate) : undefined;
   const x2 = x.view([rows, inFeatures]);
-  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, residual });
+  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, ...residualOptions });
   const out = flat.intoShape(outShape);
   // dz, the gradient of the product (before the epilogue's GELU and dropout) from g, that of the output
   const backward = (dz: Tensor, g: Tensor, offers: readonly (GradientOffer | undefined)[]): (Tensor | null)[] => {
@@ -140,7 +165,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
       grads.push(!w.requiresGrad ? null : wInto ? weightGrad(false, wInto) : weightGrad(false).intoShape(w.shape));
       if (bias) grads.push(!bias.requiresGrad ? null : sumRows(dz, bias, takeGradientPlace(offers, 2)));
     }
-    if (residual) grads.push(g);
+    if (residual) grads.push(residual.requiresGrad ? unbroadcast(g, residual.shape, offers, grads.length) : null);
     return grads;
   };
   if (preActivation && !residual) {
@@ -157,7 +182,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   }
   return record(out, 'linear', inputs, (g, _prior, offers) => {
     // through the dropout and the GELU first (in one dispatch where both are there; the GELU's input kept by the
-    // forward dispatch); the residual's gradient is g itself
+    // forward dispatch); the residual's gradient is g itself (summed over the axes it was broadcast along)
     const g2 = g.view([rows, outFeatures]);
     const dz = preActivation ? unaryBackward('gelu', preActivation, preActivation, g2, 0, 0, drop) : drop ? dropoutKernel(g2, drop, 'dropout-grad') : g2;
     const grads = backward(dz, g, offers);
@@ -166,6 +191,23 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
     x2.dispose();
     return grads;
   });
+}
+
+/**
+ * linear(mean of x over its axis 1, w, bias) for x [B, T, in] -> [B, out]. Where no gradient is recorded, one
+ * product summing the T tokens' products, scaled by 1/T, the bias in its epilogue (a classifier head's pooling in
+ * its dense layer's dispatch); else the mean, then linear.
+ */
+export function meanLinear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  const [B, T, C] = x.shape as [number, number, number];
+  if (x.rank !== 3 || w.rank !== 2 || w.shape[0] !== C) throw new Error(`meanLinear: takes x [B, T, in] and w [in, out], got [${x.shape.join(', ')}] and [${w.shape.join(', ')}]`);
+  if (recordsGradient(bias ? [x, w, bias] : [x, w])) {
+    const pooled = mean(x, 1);
+    return linear(pooled, w, bias);
+  }
+  // product t reads token t of every row: rows T * C apart, token t at t * C
+  const dims = { batch: 1, M: B, N: w.shape[1]!, K: C, aBatched: false, bBatched: false, a: { ld: T * C, outer: 0, inner: 0 }, summed: { count: T, a: C, b: 0 } };
+  return matmulKernel(x, w, dims, { alpha: 1 / T, ...(bias ? { bias } : {}), op: 'mean-linear' }).intoShape([B, w.shape[1]!]);
 }
 
 /** Whether `b` starts where `a` ends, in the same storage. */
