@@ -377,6 +377,9 @@ describe('meanLinear (a classifier head: the mean over tokens, then a dense laye
         noGrad(() => meanLinear(Tensor.from(Float32Array.from(x), [B, T, C]), Tensor.from(Float32Array.from(w), [C, N]), Tensor.from(Float32Array.from(b), [N]))),
       );
       expect(records).toHaveLength(1);
+      // it multiplies T times as often as the dense layer, but the MAC convention counts the dense layer's
+      expect(records[0]!.counts.fma).toBe(B * T * C * N);
+      expect(records[0]!.macs).toBe(B * C * N);
       expect(result.shape).toEqual([B, N]);
       expectClose(await result.data(), reference([x, w, b]), 1e-5, 1e-5);
     });

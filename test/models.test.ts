@@ -18,6 +18,7 @@ import { crossEntropy } from '../src/ops/softmax.js';
 import { mul, sum } from '../src/ops/index.js';
 import { exactFlops, Ledger } from '../src/index.js';
 import { engine, noGrad, tidy } from '../src/tensor/engine.js';
+import { packTensors } from '../src/tensor/pack.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { seededRandom } from '../src/util/random.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -87,17 +88,26 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
     block.dispose();
   });
 
-  it('MBConv in inference gives what its layers give one by one (BatchNorm folded into the convolutions)', async () => {
-    const block = new MBConv(1, 8, 4, seededRandom(7));
-    const x = Tensor.from(randomArray(2 * 9 * 9, 8), [2, 9, 9, 1]);
-    // Move the running averages away from (0, 1) first, so the fold has something to fold.
-    tidy(() => void block.call(Tensor.from(randomArray(2 * 9 * 9, 9, 0, 3), [2, 9, 9, 1]), { training: true }));
-    const folded = await noGrad(() => tidy(() => block.call(x, { training: false }))).data();
-    // With gradients on, inference runs convolution and BatchNorm as separate kernels.
-    const separate = await tidy(() => block.call(x, { training: false })).data();
-    expectClose(folded, separate, 1e-5, 1e-4);
-    block.dispose();
-  });
+  for (const packed of [false, true]) {
+    it(`MBConv in inference gives what its layers give one by one (BatchNorm folded into the convolutions${packed ? ', all three by one dispatch where a model packs them' : ''})`, async () => {
+      const block = new MBConv(1, 8, 4, seededRandom(7));
+      if (packed) {
+        packTensors(block.parameters());
+        packTensors(block.namedState().map(([, t]) => t));
+      }
+      const x = Tensor.from(randomArray(2 * 9 * 9, 8), [2, 9, 9, 1]);
+      // Move the running averages away from (0, 1) first, so the fold has something to fold.
+      tidy(() => void block.call(Tensor.from(randomArray(2 * 9 * 9, 9, 0, 3), [2, 9, 9, 1]), { training: true }));
+      const { result, records } = await env.engine.ledger.capture(() => noGrad(() => block.call(x, { training: false })));
+      // three convolutions (the residual in the projection's epilogue) and the folds
+      expect(records.map((r) => r.op).filter((op) => op === 'batchnorm-fold')).toHaveLength(packed ? 1 : 3);
+      expect(records).toHaveLength(packed ? 4 : 6);
+      // With gradients on, inference runs convolution and BatchNorm as separate kernels.
+      const separate = await tidy(() => block.call(x, { training: false })).data();
+      expectClose(await result.data(), separate, 1e-5, 1e-4);
+      block.dispose();
+    });
+  }
 
   it('the MAC convention counts every kernel tap of a convolution, padding included, as fvcore and thop do', async () => {
     const model = buildModel(modelConfig('TASR_4L_8T-8H'));

@@ -151,6 +151,11 @@ export interface MatmulOptions {
   /** The tensor to write the packed result into (of its size: a parameter's place in a gradient arena), returned
    * as it is. */
   into?: Tensor;
+  /**
+   * Multiply-adds under the MAC convention, where the product stands for other model ops than one product (a mean
+   * over tokens and a dense layer: the dense layer's); default: the product's.
+   */
+  macs?: number;
   /** Ledger name (e.g. 'token-pool' when TokenLearner pooling runs on this kernel). */
   op?: string;
 }
@@ -314,7 +319,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       // dropout (or its gradient): a compare and a multiply per output, as the dropout kernel declares
       mask ? dropoutCounts(outputs) : {},
     ),
-    macs: outputs * K * summed.count,
+    macs: options.macs ?? outputs * K * summed.count,
     bytesWritten: 4 * splits * batch * rows * N * (preActivation ? 2 : 1),
   });
   if (dims.out || out === options.into) return out;

@@ -7,7 +7,7 @@ import { permute, reshape } from '../ops/layout.js';
 import { linearStack, matmul, stackable } from '../ops/matmul.js';
 import { uniformParameter } from './init.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { BatchNorm, Conv2d, Dense, LayerNorm } from './layers.js';
+import { BatchNorm, Conv2d, convolutionsWithBatchNorm, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
 import { recordTf } from '../tensor/engine.js';
 
@@ -36,10 +36,9 @@ export class MBConv extends Module {
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    let h = this.expandNorm.afterConv(this.expand, x, ctx);
-    h = this.depthwiseNorm.afterConv(this.depthwise, h, ctx);
+    const layers = [[this.expand, this.expandNorm], [this.depthwise, this.depthwiseNorm], [this.project, this.projectNorm]] as const;
     // a 1-channel input broadcasts over the projected channels (added in the projection's epilogue in inference)
-    h = this.projectNorm.afterConv(this.project, h, ctx, x);
+    const h = convolutionsWithBatchNorm(layers, x, ctx, x);
     recordTf('AddV2', 'residual', h.size);
     return h;
   }

@@ -6,7 +6,7 @@ import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
 import { linear, meanLinear } from '../ops/matmul.js';
 import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
-import { foldBatchNorm } from '../kernels/bn-fold.js';
+import { foldBatchNorms } from '../kernels/bn-fold.js';
 import { Tensor } from '../tensor/tensor.js';
 import { glorotUniform, onesParameter, zerosParameter } from './init.js';
 import { Module, type ForwardContext } from './module.js';
@@ -177,28 +177,10 @@ export class BatchNorm extends Module {
     return batchNorm(x, this.s, ctx.training, this.activation);
   }
 
-  private recordTfOps(elements: number): void {
+  /** Records the TensorFlow ops Keras runs for this layer over `elements` values (the paper's FLOP convention). */
+  recordTfOps(elements: number): void {
     recordTf('FusedBatchNormV3', 'batch norm', elements, { groups: this.channels });
     if (this.activation === 'relu6') recordTf('ZeroCost', 'relu6', elements);
-  }
-
-  /**
-   * `conv`, then this BatchNorm. In inference without gradients the normalisation (with its running statistics)
-   * is folded into the convolution's weights and bias, and the activation runs in the convolution's epilogue: one
-   * kernel instead of a convolution and a normalisation pass over every pixel. `residual` is added last (in the
-   * convolution's epilogue where it can be).
-   */
-  afterConv(conv: Conv2d, x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
-    if (ctx.training || engine().gradEnabled) {
-      const y = this.call(conv.call(x), ctx);
-      return residual ? add(y, residual) : y;
-    }
-    const folded = this.within(() => foldBatchNorm(conv.kernel, conv.bias, this.s));
-    const y = conv.within(() => conv.forwardWith(x, folded.w, folded.b, this.activation, 'none', residual));
-    this.within(() => this.recordTfOps(y.size));
-    folded.w.dispose();
-    folded.b.dispose();
-    return y;
   }
 
   override dispose(): void {
@@ -206,6 +188,28 @@ export class BatchNorm extends Module {
     this.s.runningMean.dispose();
     this.s.runningVar.dispose();
   }
+}
+
+/**
+ * x through each convolution and the BatchNorm after it in turn, then `residual` added. In inference without
+ * gradients each BatchNorm (with its running statistics) is folded into its convolution's weights and bias (all of
+ * them by one dispatch where they lie packed), and its activation and the residual run in the convolution's
+ * epilogue: a kernel per convolution instead of a convolution and a normalisation pass over every pixel.
+ */
+export function convolutionsWithBatchNorm(layers: readonly (readonly [Conv2d, BatchNorm])[], x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
+  if (ctx.training || engine().gradEnabled) {
+    const y = layers.reduce((h, [conv, norm]) => norm.call(conv.call(h), ctx), x);
+    return residual ? add(y, residual) : y;
+  }
+  const folded = foldBatchNorms(layers.map(([conv, norm]) => ({ w: conv.kernel, b: conv.bias, norm: norm.s })));
+  const y = layers.reduce((h, [conv, norm], i) => {
+    const { w, b } = folded[i]!;
+    const out = conv.within(() => conv.forwardWith(h, w, b, norm.activation, 'none', i === layers.length - 1 ? residual : undefined));
+    norm.within(() => norm.recordTfOps(out.size));
+    return out;
+  }, x);
+  for (const { w, b } of folded) [w, b].forEach((t) => t.dispose());
+  return y;
 }
 
 /** Dropout (nothing in inference, so nothing in the paper's forward count). */

@@ -51,11 +51,14 @@ export abstract class Module {
   }
 
   /**
-   * Moves every parameter into one storage (tensor/pack.ts), so AdamW updates them in a few dispatches: a model
-   * calls it at the end of its constructor, before anything records a plan over its parameters.
+   * Moves every parameter into one storage (tensor/pack.ts), so AdamW updates them in a few dispatches, and the
+   * non-trainable state into another (so one kernel can fold several BatchNorms): a model calls it at the end of its
+   * constructor, before anything records a plan over its parameters.
    */
   protected packParameters(): void {
     packTensors(this.parameters());
+    const state = this.namedState().map(([, t]) => t);
+    if (state.length > 0) packTensors(state);
   }
 
   parameterCount(): number {

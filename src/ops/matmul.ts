@@ -207,7 +207,8 @@ export function meanLinear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   }
   // product t reads token t of every row: rows T * C apart, token t at t * C
   const dims = { batch: 1, M: B, N: w.shape[1]!, K: C, aBatched: false, bBatched: false, a: { ld: T * C, outer: 0, inner: 0 }, summed: { count: T, a: C, b: 0 } };
-  return matmulKernel(x, w, dims, { alpha: 1 / T, ...(bias ? { bias } : {}), op: 'mean-linear' }).intoShape([B, w.shape[1]!]);
+  // the MAC convention counts the dense layer's (a mean has none), though the product multiplies T times as often
+  return matmulKernel(x, w, dims, { alpha: 1 / T, ...(bias ? { bias } : {}), macs: B * C * w.shape[1]!, op: 'mean-linear' }).intoShape([B, w.shape[1]!]);
 }
 
 /** Whether `b` starts where `a` ends, in the same storage. */
