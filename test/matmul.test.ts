@@ -4,17 +4,19 @@ import { withVariant } from '../src/kernels/tuner.js';
 import { dropout } from '../src/ops/dropout.js';
 import { add, gelu, mul } from '../src/ops/elementwise.js';
 import { backward } from '../src/ops/autograd.js';
-import { linear, linearStack, matmul, meanLinear, stackable } from '../src/ops/matmul.js';
+import { layerNormThen, linear, linearStack, matmul, meanLinear, stackable } from '../src/ops/matmul.js';
+import type { PendingLayerNorm } from '../src/ops/norm.js';
 import { packTensors } from '../src/tensor/pack.js';
 import { sum } from '../src/ops/reduce.js';
 import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { geluGradRef, matmulRef } from './reference/float64.js';
+import { erfRef, geluGradRef, layerNormLanesRows, layerNormRows, matmulRef } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
+const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
 
 
 describe('matmul', () => {
@@ -387,6 +389,88 @@ describe('meanLinear (a classifier head: the mean over tokens, then a dense laye
       await checkOp({ shapes: [[B, T, C], [C, N], [N]], gpu: ([x, w, b]) => meanLinear(x!, w!, b!), reference, h: 1e-3 });
     });
   }
+});
+
+describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel (inference)', () => {
+  const eps = 1e-6;
+  const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float64Array.from(Float32Array.from(randomArray(n, seed, lo, hi)));
+  const tensor = (v: Float64Array, shape: number[]) => Tensor.from(v, shape);
+  const pending = (x: Tensor, K: number, g: Float64Array, b: Float64Array): PendingLayerNorm => ({ x, gamma: tensor(g, [K]), beta: tensor(b, [K]), eps, path: '' });
+  const gelu64 = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
+  const both = async (run: () => Tensor) => {
+    const fused = await env.engine.ledger.capture(() => noGrad(() => withVariant('layernorm-linear', 'fused', run)));
+    const apart = await env.engine.ledger.capture(() => noGrad(() => withVariant('layernorm-linear', 'apart', run)));
+    expect(fused.records.map((r) => r.kernel)).toEqual([fused.records[0]!.kernel]);
+    expect(apart.records.length).toBeGreaterThan(1);
+    return { fused: fused.result, apart: apart.result, record: fused.records[0]! };
+  };
+
+  // [rows, K, N]: a partial row group and N not a multiple of 4; two column groups (80 quads of columns)
+  for (const [rows, K, N, activation] of [[13, 33, 10, 'gelu'], [8, 128, 320, undefined]] as const) {
+    it(`${rows} rows of ${K} -> ${N}${activation ? ' with a GELU' : ''}: values against float64, and its counts against the counted reference`, async () => {
+      const [x, g, b, w, bias] = [f32(rows * K, 1, -2, 2), f32(K, 2, 0.5, 1.5), f32(K, 3, -0.5, 0.5), f32(K * N, 4), f32(N, 5)];
+      const withBias = activation !== undefined;
+      const { fused, apart, record } = await both(() =>
+        layerNormThen(pending(tensor(x, [rows, K]), K, g, b), { kind: 'linear', w: tensor(w, [K, N]), ...(withBias ? { bias: tensor(bias, [N]) } : {}), ...(activation ? { activation } : {}) }),
+      );
+      expect(record.kernel).toBe('layernorm-linear');
+      const k = new Counter();
+      const columnGroups = Math.ceil(Math.ceil(N / 4) / 64);
+      // each column group normalises the rows again
+      const y = layerNormLanesRows(x, g, b, K, eps, 8, k);
+      for (let c = 1; c < columnGroups; c++) layerNormLanesRows(x, g, b, K, eps, 8, k);
+      let expected = matmulRef(y, w, { batchA: 1, batchB: 1, M: rows, N, K }, k);
+      if (withBias) expected = expected.map((v, i) => gelu64(k.add(v, bias[i % N]!)));
+      expect(fused.shape).toEqual([rows, N]);
+      expectClose(await fused.data(), expected, 2e-5, 2e-5);
+      expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
+      if (!activation) expect(strip(record.counts)).toEqual(k.c);
+    });
+  }
+
+  it('Q, K and V over packed weights and biases: [3, B, T, out], as linearStack after the LayerNorm', async () => {
+    const [B, T, K, N] = [2, 5, 32, 64];
+    const [x, g, b] = [f32(B * T * K, 6, -2, 2), f32(K, 7, 0.5, 1.5), f32(K, 8, -0.5, 0.5)];
+    const params = [0, 1, 2].flatMap((i) => [f32(K * N, 10 + i), f32(N, 20 + i)]);
+    const tensors = params.map((p, i) => tensor(p, i % 2 ? [N] : [K, N]));
+    packTensors(tensors);
+    const [ws, bs] = [[tensors[0]!, tensors[2]!, tensors[4]!], [tensors[1]!, tensors[3]!, tensors[5]!]];
+    const { fused, apart } = await both(() => layerNormThen(pending(tensor(x, [B, T, K]), K, g, b), { kind: 'stack', weights: ws, biases: bs }));
+    const y = layerNormRows(x, g, b, K, eps);
+    const expected = new Float64Array(3 * B * T * N);
+    for (let i = 0; i < 3; i++) matmulRef(y, params[2 * i]!, { batchA: 1, batchB: 1, M: B * T, N, K }).forEach((v, j) => (expected[i * B * T * N + j] = v + params[2 * i + 1]![j % N]!));
+    expect(fused.shape).toEqual([3, B, T, N]);
+    expectClose(await fused.data(), expected, 2e-5, 2e-5);
+    expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
+  });
+
+  // T = 11: a full run of 8 tokens and a partial one; T = 1: no scaling
+  for (const [B, T, K, N] of [[3, 11, 24, 8], [2, 1, 16, 5]] as const) {
+    it(`a classifier head: LayerNorm, the mean over ${T} tokens and the dense layer, [${B}, ${T}, ${K}] -> [${B}, ${N}]: values and counts against the counted reference`, async () => {
+      const [x, g, b, w, bias] = [f32(B * T * K, 30, -2, 2), f32(K, 31, 0.5, 1.5), f32(K, 32, -0.5, 0.5), f32(K * N, 33), f32(N, 34)];
+      const { fused, apart, record } = await both(() => layerNormThen(pending(tensor(x, [B, T, K]), K, g, b), { kind: 'mean', w: tensor(w, [K, N]), bias: tensor(bias, [N]) }));
+      expect(record.kernel).toBe('layernorm-linear-mean');
+      const k = new Counter();
+      const y = layerNormLanesRows(x, g, b, K, eps, 8, k);
+      const pooled = new Float64Array(B * K);
+      for (let i = 0; i < B * K; i++) for (let t = 0; t < T; t++) pooled[i] = k.add(pooled[i]!, y[(Math.floor(i / K) * T + t) * K + (i % K)]!);
+      const expected = matmulRef(pooled, w, { batchA: 1, batchB: 1, M: B, N, K, ...(T > 1 ? { alpha: 1 / T } : {}) }, k).map((v, i) => k.add(v, bias[i % N]!));
+      expect(fused.shape).toEqual([B, N]);
+      expectClose(await fused.data(), expected, 2e-5, 2e-5);
+      expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
+      expect(strip(record.counts)).toEqual(k.c);
+      // the MAC convention counts the dense layer's
+      expect(record.macs).toBe(B * K * N);
+    });
+  }
+
+  it('with a gradient recorded, the LayerNorm and the product apart (the normalised rows are kept for the backward pass)', async () => {
+    const [rows, K, N] = [4, 8, 4];
+    const x = tensor(f32(rows * K, 40), [rows, K]);
+    x.requiresGrad = true;
+    const { records } = await env.engine.ledger.capture(() => withVariant('layernorm-linear', 'fused', () => layerNormThen(pending(x, K, f32(K, 41), f32(K, 42)), { kind: 'linear', w: tensor(f32(K * N, 43), [K, N]) })));
+    expect(records.map((r) => r.op)).toEqual(['layernorm', 'linear']);
+  });
 });
 
 describe('every matmul variant the tuner may choose, forced, against the float64 reference', () => {

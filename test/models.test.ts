@@ -55,7 +55,10 @@ describe('exact FLOPs against hand-derived formulas (inference, batch 1)', () =>
       2 * H * T * T * D + // weighted values
       linear(T, H * D, C);
     const mlp = linear(T, C, M) + gelu(T * M) + linear(T, M, C) + gelu(T * C);
-    expect(got).toBe(2 * layerNorm(T, C) + attention + 2 * T * C + mlp);
+    // the second LayerNorm runs in the MLP's first product (layerNormThen), 8 lanes summing each row; the first,
+    // before Q, K and V unpacked (three products), on its own
+    const inProduct = 8 * T * C + 3 * T + T * (2 * 8 - 1);
+    expect(got).toBe(layerNorm(T, C) + inProduct + attention + 2 * T * C + mlp);
     block.dispose();
   });
 

@@ -1,6 +1,6 @@
 // LayerNorm over the last axis: forward (keeping per-row mean and rstd), input gradient, and gamma/beta gradients.
 // The forward pass is a tuner family: a row per invocation, per workgroup, or per subgroup.
-import { plusCounts } from '../tensor/counts.js';
+import { plusCounts, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { slabs } from './reduce.js';
@@ -61,6 +61,15 @@ function spec(entry: Entry, bindings: Binding[], addPrior = false, variant: Laye
 
 const uniforms = (rows: number, n: number, eps: number) => ({ rows, n, eps, inv_n: 1 / n, rows_per_split: ROWS_PER_SPLIT, splits: Math.ceil(rows / ROWS_PER_SPLIT) });
 
+/**
+ * A forward pass's arithmetic over `rows` rows of n, each summed by `lanes` lanes (0: by one invocation). A row:
+ * mean, n-1 adds (n + L - 1 with lanes) and 1 mul; variance, n subtracts, n fma (+ L - 1 adds), 1 mul, 1 add;
+ * rsqrt; output, n sub, n mul, n fma.
+ */
+export function layerNormCounts(rows: number, n: number, lanes: number): Partial<OpCounts> {
+  return { add: rows * (lanes === 0 ? 3 * n : 3 * n + 2 * lanes - 1), mul: rows * (2 + n), fma: rows * 2 * n, rsqrt: rows };
+}
+
 export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): { y: Tensor; stats: Tensor } {
   const n = x.shape[x.rank - 1]!;
   if (gamma.size !== n || beta.size !== n) throw new Error(`layerNorm: gamma and beta need ${n} values for input [${x.shape.join(', ')}]`);
@@ -79,9 +88,7 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
     uniforms: uniforms(rows, n, eps),
     tensors: { x, gamma, beta, y, stats },
     ...(variant === 'row' ? { invocations: rows } : { workgroups: variant === 'workgroup' ? rows : Math.ceil(rows / (SUBGROUP_WORKGROUP / lanes)) }),
-    // a row: mean, n-1 adds (n + L - 1 with lanes) and 1 mul; variance, n subtracts, n fma (+ L - 1 adds), 1 mul,
-    // 1 add; rsqrt; output, n sub, n mul, n fma
-    counts: { add: rows * (lanes === 0 ? 3 * n : 3 * n + 2 * lanes - 1), mul: rows * (2 + n), fma: rows * 2 * n, rsqrt: rows },
+    counts: layerNormCounts(rows, n, lanes),
   });
   return { y, stats };
 }

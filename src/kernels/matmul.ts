@@ -81,6 +81,12 @@ const MATMUL_UNIFORMS = {
   sum_batches: 'u32', a_sum: 'u32', b_sum: 'u32',
 } as const;
 
+/** matmul_epilogue.wgsl's switches, all off: another kernel that ends in the epilogue turns on what it uses. */
+export const EPILOGUE_OFF = {
+  VEC_C: false, HAS_BIAS: false, HAS_ALPHA: false, ACTIVATION: false, ACT_EXPR: '', KEEP_PRE: false, HAS_RESIDUAL: false, DROPOUT: false,
+  RESIDUAL_BROADCAST: false, ACT_GRAD: false, ACT_GRAD_EXPR: '', GRAD_DROPOUT: false, ACTIVATION_HELPERS: false, DROPOUT_MASK: false,
+} as const;
+
 const RESIDUAL_BROADCAST_UNIFORMS = { r_period: 'u32', r_row: 'u32', r_col: 'u32' } as const;
 
 /**

@@ -4,9 +4,10 @@
 import { multiHeadAttention, packedMultiHeadAttention, tokenPool } from '../ops/attention.js';
 import { add } from '../ops/elementwise.js';
 import { permute, reshape } from '../ops/layout.js';
-import { linearStack, matmul, stackable } from '../ops/matmul.js';
+import { layerNormThen, linearStack, matmul, stackable } from '../ops/matmul.js';
+import { normalizedTensor, type PendingLayerNorm } from '../ops/norm.js';
 import { uniformParameter } from './init.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { BatchNorm, Conv2d, convolutionsWithBatchNorm, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
 import { recordTf } from '../tensor/engine.js';
@@ -96,7 +97,9 @@ export class MultiHeadAttention extends Module {
    * Q, K and V are one stacked product where their weights lie packed alike (a packed model's), read in place by
    * the attention.
    */
-  forward(x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
+  forward(input: Tensor | PendingLayerNorm, ctx: ForwardContext, residual?: Tensor): Tensor {
+    const pending = input instanceof Tensor ? undefined : input;
+    const x = input instanceof Tensor ? input : input.x;
     const T = x.shape[1]!;
     const inner = this.heads * this.keyDim;
     const projections = [this.query, this.key, this.value];
@@ -105,10 +108,12 @@ export class MultiHeadAttention extends Module {
     let attend: () => Tensor;
     if (stackable(weights, biases)) {
       for (const d of projections) d.within(() => d.recordOps(x.size / this.width));
-      const qkv = linearStack(x, weights, biases);
+      // a LayerNorm before the attention runs in the product's kernel where it can
+      const qkv = pending ? layerNormThen(pending, { kind: 'stack', weights, biases }) : linearStack(x, weights, biases);
       attend = () => packedMultiHeadAttention(qkv, this.heads, options);
     } else {
-      const [q, k, v] = projections.map((d) => d.call(x)) as [Tensor, Tensor, Tensor];
+      const normed = pending ? normalizedTensor(pending) : x;
+      const [q, k, v] = projections.map((d) => d.call(normed)) as [Tensor, Tensor, Tensor];
       attend = () => multiHeadAttention(q, k, v, this.heads, options);
     }
     recordTf('Mul', 'query scaling', T * inner);
@@ -150,14 +155,15 @@ export class TransformerBlock extends Module {
   // The residual adds run in the epilogues of the attention's output projection and of the last MLP layer, and each
   // MLP layer's dropout (training) in its own epilogue.
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const h = this.attention.call(this.norm1.call(x), ctx, x);
+    // each LayerNorm runs in the product after it where it can (Q/K/V's, the first MLP layer's)
+    const h = this.attention.call(this.norm1.pending(x), ctx, x);
     recordTf('AddV2', 'residual', h.size);
-    let m = this.norm2.call(h);
     const rate = ctx.training ? this.o.dropout : 0;
     const last = this.mlp.length - 1;
-    for (const [i, layer] of this.mlp.entries()) m = layer.call(m, i === last ? h : undefined, rate);
-    recordTf('AddV2', 'residual', m.size);
-    return m;
+    let m: Tensor | undefined;
+    for (const [i, layer] of this.mlp.entries()) m = layer.call(m ?? this.norm2.pending(h), i === last ? h : undefined, rate);
+    recordTf('AddV2', 'residual', m!.size);
+    return m!;
   }
 }
 
@@ -320,8 +326,8 @@ export class ClassifierHead extends Module {
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     recordTf('Mean', 'mean over tokens', x.size);
-    // the mean over tokens runs in the dense layer's product where no gradient is recorded
-    const normed = this.norm.call(x);
+    // the LayerNorm and the mean over tokens run in the dense layer's kernel where no gradient is recorded
+    const normed = this.norm.pending(x);
     const logits = this.dense.within(() => this.dense.forwardMean(normed));
     recordTf('Softmax', 'class softmax', logits.size);
     return logits;

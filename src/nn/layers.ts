@@ -4,8 +4,8 @@ import type { ConvActivation } from '../kernels/conv2d.js';
 import { conv2d } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
-import { linear, meanLinear } from '../ops/matmul.js';
-import { batchNorm, layerNorm, type BatchNormState } from '../ops/norm.js';
+import { layerNormThen, linear, meanLinear } from '../ops/matmul.js';
+import { batchNorm, layerNorm, normalizedTensor, type BatchNormState, type PendingLayerNorm } from '../ops/norm.js';
 import { foldBatchNorms } from '../kernels/bn-fold.js';
 import { Tensor } from '../tensor/tensor.js';
 import { glorotUniform, onesParameter, zerosParameter } from './init.js';
@@ -67,20 +67,30 @@ export class Dense extends Module {
    * (shaped as the output) added last. The bias, a GELU, the dropout and the residual run in the product's
    * epilogue, one dispatch; the caller records the residual add.
    */
-  forward(x: Tensor, residual?: Tensor, dropoutRate = 0): Tensor {
-    this.recordOps(x.size / this.inFeatures);
-    if (this.activation === 'none' || this.activation === 'gelu') {
-      return linear(x, this.kernel, this.bias, { activation: this.activation, dropout: dropoutRate, residual });
+  forward(input: Tensor | PendingLayerNorm, residual?: Tensor, dropoutRate = 0): Tensor {
+    const size = input instanceof Tensor ? input.size : input.x.size;
+    this.recordOps(size / this.inFeatures);
+    const activation = this.activation;
+    if (!(input instanceof Tensor) && (activation === 'none' || activation === 'gelu') && !residual && dropoutRate === 0) {
+      // a LayerNorm before this layer runs in its kernel (ops.layerNormThen)
+      return layerNormThen(input, { kind: 'linear', w: this.kernel, ...(this.bias ? { bias: this.bias } : {}), ...(activation === 'gelu' ? { activation } : {}) });
     }
-    const y = dropout(applyActivation(linear(x, this.kernel, this.bias), this.activation), dropoutRate, true);
+    const x = input instanceof Tensor ? input : normalizedTensor(input);
+    if (activation === 'none' || activation === 'gelu') {
+      return linear(x, this.kernel, this.bias, { activation, dropout: dropoutRate, residual });
+    }
+    const y = dropout(applyActivation(linear(x, this.kernel, this.bias), activation), dropoutRate, true);
     return residual ? add(y, residual) : y;
   }
 
-  /** This layer (with no activation) over the mean of x [B, T, in] across its T tokens: ops.meanLinear. */
-  forwardMean(x: Tensor): Tensor {
+  /** This layer (with no activation) over the mean of x [B, T, in] across its T tokens (ops.meanLinear), x
+   * layer-normalised first where it is pending (in one kernel where it can: ops.layerNormThen). */
+  forwardMean(input: Tensor | PendingLayerNorm): Tensor {
     if (this.activation !== 'none') throw new Error(`Dense.forwardMean: the layer has a ${this.activation} activation`);
+    const x = input instanceof Tensor ? input : input.x;
     this.recordOps(x.shape[0]!);
-    return meanLinear(x, this.kernel, this.bias);
+    if (input instanceof Tensor) return meanLinear(x, this.kernel, this.bias);
+    return layerNormThen(input, { kind: 'mean', w: this.kernel, ...(this.bias ? { bias: this.bias } : {}) });
   }
 }
 
@@ -149,8 +159,21 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    recordTf('LayerNormalization', 'layer norm', x.size, { groups: x.size / this.features });
+    this.recordOps(x);
     return layerNorm(x, this.gamma, this.beta, this.eps);
+  }
+
+  /** This LayerNorm over x, left to the layer that reads it (a dense layer runs it in its own kernel); records
+   * the paper's op here, under this layer's path. */
+  pending(x: Tensor): PendingLayerNorm {
+    return this.within(() => {
+      this.recordOps(x);
+      return { x, gamma: this.gamma, beta: this.beta, eps: this.eps, path: engine().path };
+    });
+  }
+
+  private recordOps(x: Tensor): void {
+    recordTf('LayerNormalization', 'layer norm', x.size, { groups: x.size / this.features });
   }
 }
 

@@ -2,6 +2,7 @@
 // few fused kernels.
 import { layerNormBackward, layerNormForward } from '../kernels/layernorm.js';
 import { batchNormApply, batchNormBackward, batchStats, runningStats, type NormActivation } from '../kernels/batchnorm.js';
+import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, takeGradientPlace } from './autograd.js';
 
@@ -46,4 +47,21 @@ export function batchNorm(x: Tensor, s: BatchNormState, training: boolean, activ
   });
   if (!out.node) stats.dispose();
   return out;
+}
+
+/**
+ * x, to be layer-normalised by the op that reads it: a dense product takes the LayerNorm into its own kernel
+ * (ops.layerNormThen); any other op normalises it first (normalizedTensor), under the module path the LayerNorm
+ * layer recorded it at.
+ */
+export interface PendingLayerNorm {
+  x: Tensor;
+  gamma: Tensor;
+  beta: Tensor;
+  eps: number;
+  path: string;
+}
+
+export function normalizedTensor(p: PendingLayerNorm): Tensor {
+  return engine().atPath(p.path, () => layerNorm(p.x, p.gamma, p.beta, p.eps));
 }

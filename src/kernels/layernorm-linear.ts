@@ -1,0 +1,84 @@
+// LayerNorm and the dense layer after it in one dispatch (inference): the normalised rows live only in workgroup
+// memory. A transformer block's two LayerNorms feed products (Q/K/V, the MLP's first layer), and a classifier
+// head's feeds the mean over tokens and its dense layer: each pair is one kernel instead of two.
+import { plusCounts, scaled } from '../tensor/counts.js';
+import { Tensor } from '../tensor/tensor.js';
+import { UNARY } from './elementwise.js';
+import { launch, read, write } from './launch.js';
+import { layerNormCounts } from './layernorm.js';
+import { EPILOGUE_OFF } from './matmul.js';
+
+/** Rows a workgroup normalises together (each weight it reads serves them all), and its invocations. */
+const ROWS = 8;
+const WORKGROUP = 64;
+/** Lanes that sum each row's statistics. */
+const LANES = WORKGROUP / ROWS;
+/** Floats of workgroup memory WebGPU guarantees (16 KiB). */
+const WORKGROUP_FLOATS = 4096;
+
+/** Whether K features fit the kernel's workgroup memory: ROWS rows, a pooled row and the lanes' parts. */
+export function layerNormLinearFits(features: number): boolean {
+  return (ROWS + 1) * features + WORKGROUP <= WORKGROUP_FLOATS;
+}
+
+export interface LayerNormLinearOptions {
+  /** Weight matrices [K, N] in `w`, `step` elements apart (default 1 and K * N): Q, K and V packed. */
+  stack?: { count: number; step: number; biasStep: number };
+  bias?: Tensor;
+  activation?: 'gelu';
+  /** Average each run of `meanOver` normalised rows (a batch element's tokens) before the product. */
+  meanOver?: number;
+}
+
+/**
+ * LayerNorm(x) over the last axis, then times w [K, N] (each of the stack's), plus the bias, then the activation:
+ * [stack, rows, N] (or [rows / meanOver, N]). `eps` as the LayerNorm's.
+ */
+export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, w: Tensor, N: number, options: LayerNormLinearOptions = {}): Tensor {
+  const K = x.shape[x.rank - 1]!;
+  const rows = x.size / K;
+  const { count: stack, step, biasStep } = options.stack ?? { count: 1, step: K * N, biasStep: N };
+  const tokens = options.meanOver ?? 0;
+  if (!layerNormLinearFits(K)) throw new Error(`layerNormLinear: ${K} features do not fit the kernel's workgroup memory`);
+  if (gamma.size !== K || beta.size !== K) throw new Error(`layerNormLinear: gamma and beta need ${K} values for input [${x.shape.join(', ')}]`);
+  if (tokens > 0 && (stack !== 1 || rows % tokens !== 0)) throw new Error(`layerNormLinear: a mean over ${tokens} rows needs one weight matrix and whole runs of rows`);
+  const outRows = tokens > 0 ? rows / tokens : rows;
+  const out = Tensor.empty(tokens > 0 ? [outRows, N] : [stack, rows, N]);
+  const columnGroups = Math.ceil((stack * Math.ceil(N / 4)) / WORKGROUP);
+  const rowGroups = tokens > 0 ? outRows : Math.ceil(rows / ROWS);
+  const vecB = N % 4 === 0 && step % 4 === 0 && w.byteOffset % 16 === 0;
+  const vecC = N % 4 === 0;
+  const bias = options.bias;
+  const outputs = stack * outRows * N;
+  const activation = options.activation;
+  launch({
+    kernel: {
+      name: `layernorm-linear${tokens > 0 ? '-mean' : ''}`,
+      file: 'layernorm_linear.wgsl',
+      constants: {
+        ...EPILOGUE_OFF,
+        ROWS, K, MEAN: tokens > 0, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: bias !== undefined, HAS_ALPHA: tokens > 1,
+        ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', ACTIVATION_HELPERS: activation !== undefined,
+      },
+      bindings: [read('X'), read('gamma'), read('beta'), read('B', vecB ? 'vec4f' : 'f32'), ...(bias ? [read('bias')] : []), write('C', vecC ? 'vec4f' : 'f32')],
+      // M, N, ldc, alpha and bias_stride as the epilogue reads them
+      uniforms: { M: 'u32', N: 'u32', ldc: 'u32', alpha: 'f32', bias_stride: 'u32', stack: 'u32', b_step: 'u32', tokens: 'u32', column_groups: 'u32', eps: 'f32', inv_k: 'f32' },
+      workgroupSize: WORKGROUP,
+      entry: 'workgroup',
+    },
+    op: tokens > 0 ? 'layernorm-mean-linear' : 'layernorm-linear',
+    uniforms: { M: outRows, N, ldc: N, alpha: tokens > 0 ? 1 / tokens : 1, bias_stride: stack > 1 ? biasStep : 0, stack, b_step: step, tokens, column_groups: columnGroups, eps, inv_k: 1 / K },
+    tensors: { X: x, gamma, beta, B: w, ...(bias ? { bias } : {}), C: out },
+    workgroups: rowGroups * columnGroups,
+    counts: plusCounts(
+      // every column group normalises its rows again
+      scaled(layerNormCounts(rows, K, LANES), columnGroups),
+      // the mean: each row's values added to the pooled row (from zero), times 1/tokens in the epilogue
+      tokens > 0 ? { add: columnGroups * rows * K, mul: tokens > 1 ? outputs : 0 } : {},
+      { fma: outputs * K, add: bias ? outputs : 0 },
+      activation ? scaled(UNARY[activation].counts, outputs) : {},
+    ),
+    macs: outputs * K,
+  });
+  return out;
+}
