@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, convMacs } from '../src/kernels/conv2d.js';
-import { conv2d } from '../src/ops/conv.js';
+import { conv2d, convChain } from '../src/ops/conv.js';
+import { withVariant } from '../src/kernels/tuner.js';
+import { packTensors } from '../src/tensor/pack.js';
 import { backward } from '../src/ops/autograd.js';
 import { sum } from '../src/ops/reduce.js';
 import { gelu, mul, sigmoid } from '../src/ops/elementwise.js';
@@ -8,10 +10,11 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { convRef, type ConvCase } from './reference/float64.js';
+import { convRef, erfRef, type ConvCase } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
+const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
 
 
 const cases: [string, ConvCase][] = [
@@ -178,3 +181,49 @@ describe('conv2d', () => {
   });
 });
 
+
+describe('convChain: small convolutions one after another in one dispatch (inference)', () => {
+  const gelu64 = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
+  const sigmoid64 = (v: number) => 1 / (1 + Math.exp(-v));
+  const act64 = { none: (v: number) => v, gelu: gelu64, sigmoid: sigmoid64 } as const;
+  // TokenLearner v1's three map convolutions on its 8 x 8 grid of 8 tokens; two layers on an odd grid; the 1-D form
+  for (const [x, k, activations] of [
+    [[2, 8, 8, 8], [3, 3], ['gelu', 'gelu', 'sigmoid']],
+    [[1, 5, 7, 4], [3, 3], ['none', 'gelu']],
+    [[3, 9, 1, 8], [3, 1], ['gelu', 'sigmoid']],
+  ] as [number[], [number, number], ('none' | 'gelu' | 'sigmoid')[]][]) {
+    it(`[${x.join(', ')}] through ${activations.length} ${k.join('x')} convolutions (${activations.join(', ')}): one dispatch, values against float64, the same arithmetic as apart`, async () => {
+      const C = x[3]!;
+      const wShape = [k[0], k[1], C, C];
+      const c: ConvCase = { x, w: wShape, stride: 1, padding: 'same', groups: 1, bias: false };
+      const xs = Float64Array.from(Float32Array.from(randomArray(x.reduce((a, b) => a * b), 1, -1, 1)));
+      const ws = activations.map((_, i) => Float64Array.from(Float32Array.from(randomArray(k[0] * k[1] * C * C, 10 + i, -0.5, 0.5))));
+      const weights = ws.map((w) => Tensor.from(w, wShape));
+      packTensors(weights); // evenly spaced in one storage, as a model packs them
+      const layers = weights.map((w, i) => ({ w, activation: activations[i]! }));
+      const run = (variant: string) => env.engine.ledger.capture(() => noGrad(() => withVariant('conv-chain', variant, () => convChain(Tensor.from(xs, x), layers))));
+      const [chained, apart] = [await run('chained'), await run('apart')];
+      expect(chained.records.map((r) => r.kernel)).toEqual(['conv2d-chain']);
+      expect(apart.records).toHaveLength(activations.length);
+      const k64 = new Counter();
+      const expected = ws.reduce((y, w, i) => convRef(y, w, undefined, c, k64).map(act64[activations[i]!]), xs);
+      expectClose(await chained.result.data(), expected, 2e-5, 2e-5);
+      expect(chained.records[0]!.counts.fma).toBe(k64.c.fma);
+      const total = (records: typeof apart.records) => strip(records.reduce((s, r) => ({ ...s, ...Object.fromEntries(Object.entries(r.counts).map(([key, v]) => [key, (s[key as keyof typeof s] ?? 0) + v])) }), {} as Record<string, number>));
+      expect(total(chained.records)).toEqual(total(apart.records));
+      expect(chained.records[0]!.macs).toBe(apart.records.reduce((s, r) => s + r.macs!, 0));
+    });
+  }
+
+  it('with a gradient recorded, or weights that are not evenly packed, each convolution its own dispatch', async () => {
+    const c = [2, 4, 4, 4];
+    const loose = [0, 1].map((i) => ({ w: Tensor.from(randomArray(3 * 3 * 4 * 4, i), [3, 3, 4, 4]), activation: 'gelu' as const }));
+    const unpacked = await env.engine.ledger.capture(() => noGrad(() => convChain(Tensor.from(randomArray(32 * 4, 3), c), loose)));
+    expect(unpacked.records.map((r) => r.op)).toEqual(['conv2d', 'conv2d']);
+    packTensors(loose.map((l) => l.w));
+    const x = Tensor.from(randomArray(32 * 4, 3), c);
+    x.requiresGrad = true;
+    const recorded = await env.engine.ledger.capture(() => convChain(x, loose));
+    expect(recorded.records.map((r) => r.op)).toEqual(['conv2d', 'conv2d']);
+  });
+});

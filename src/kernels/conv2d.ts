@@ -247,3 +247,58 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry, into?: 
   });
   return sumSlabs(partial, [g.KH, g.KW, g.cinG, g.Cout], into);
 }
+
+/** A convolution of a chain: its weights [KH, KW, C, C] and the activation after it. */
+export interface ChainLayer {
+  w: Tensor;
+  activation: 'none' | 'gelu' | 'sigmoid';
+}
+
+/** Layers a chain kernel runs at most, and the floats of workgroup memory it may hold (two images). */
+const CHAIN_LAYERS = 3;
+const CHAIN_WORKGROUP_FLOATS = 4096;
+
+/**
+ * Whether one workgroup per image can run these convolutions (stride 1, 'same', no bias) of x [N, H, W, C]: C in
+ * and out a multiple of 4, weights of one shape evenly spaced in one storage (`step` elements apart), two images in
+ * workgroup memory, and each invocation's loop work within llvmpipe's bound.
+ */
+export function convChainFits(x: Tensor, layers: readonly ChainLayer[], step: number | undefined): boolean {
+  const [, H, W, C] = x.shape as [number, number, number, number];
+  const [KH, KW, cin, cout] = layers[0]!.w.shape as [number, number, number, number];
+  const perInvocation = Math.ceil((H * W * C) / 4 / 64) * KH * KW * C * layers.length;
+  return (
+    layers.length >= 2 && layers.length <= CHAIN_LAYERS && x.rank === 4 && C % 4 === 0 && cin === C && cout === C && KH % 2 === 1 && KW % 2 === 1 &&
+    layers.every((l) => l.w.shape.join() === layers[0]!.w.shape.join()) && step !== undefined && step % 4 === 0 &&
+    2 * H * W * C <= CHAIN_WORKGROUP_FLOATS && perInvocation <= 32_768
+  );
+}
+
+/** The chain's convolutions in one dispatch (convChainFits must hold): [N, H, W, C]. */
+export function convChainForward(x: Tensor, layers: readonly ChainLayer[], weights: Tensor, step: number): Tensor {
+  const [N, H, W, C] = x.shape as [number, number, number, number];
+  const [KH, KW] = layers[0]!.w.shape as [number, number];
+  const g = convGeometry(x.shape, layers[0]!.w.shape, 1, 'same', 1);
+  const y = Tensor.empty(x.shape);
+  const act = (l: number) => {
+    const a = layers[l]?.activation ?? 'none';
+    return a === 'none' ? 'x' : UNARY[a].expr;
+  };
+  launch({
+    kernel: {
+      name: 'conv2d-chain',
+      file: 'conv_chain.wgsl',
+      constants: { H, W, C, KH, KW, ACT_0: act(0), ACT_1: act(1), ACT_2: act(2) },
+      bindings: [read('X'), read('Wt', 'vec4f'), write('Y', 'vec4f')],
+      uniforms: { layers: 'u32', w_step: 'u32', pad_top: 'u32', pad_left: 'u32' },
+      entry: 'workgroup',
+    },
+    op: 'conv2d-chain',
+    uniforms: { layers: layers.length, w_step: step, pad_top: g.padTop, pad_left: g.padLeft },
+    tensors: { X: x, Wt: weights, Y: y },
+    workgroups: N,
+    counts: plusCounts(...layers.map((l) => plusCounts({ fma: convMacs(g) }, l.activation === 'none' ? {} : scaled(UNARY[l.activation].counts, y.size)))),
+    macs: layers.length * convFullMacs(g),
+  });
+  return y;
+}

@@ -8,7 +8,7 @@ import { layerNormThen, linearStack, matmul, stackable } from '../ops/matmul.js'
 import { normalizedTensor, type PendingLayerNorm } from '../ops/norm.js';
 import { uniformParameter } from './init.js';
 import { Tensor } from '../tensor/tensor.js';
-import { BatchNorm, Conv2d, convolutionsWithBatchNorm, Dense, LayerNorm } from './layers.js';
+import { BatchNorm, Conv2d, convolutionChain, convolutionsWithBatchNorm, Dense, LayerNorm } from './layers.js';
 import { Module, type ForwardContext } from './module.js';
 import { recordTf } from '../tensor/engine.js';
 
@@ -225,9 +225,10 @@ export class TokenLearnerV1 extends Module {
    * LayerNorm's then meet in the LayerNorm's backward kernel, with no add of their own). */
   private mapsOf(positions: Tensor, H: number, W: number): Tensor {
     const [B, P, C] = positions.shape as [number, number, number];
-    let maps = reshape(this.norm.call(positions), [B, H, W, C]);
-    this.convs.forEach((conv) => (maps = conv.call(maps)));
-    return reshape(maps, [B, P, this.tokens]);
+    const [first, ...rest] = this.convs;
+    const maps = first!.call(reshape(this.norm.call(positions), [B, H, W, C]));
+    // the convolutions after the first (tokens to tokens) in one dispatch where they can
+    return reshape(convolutionChain(rest, maps), [B, P, this.tokens]);
   }
 
   /** `addend`: added to the tokens in the pool's epilogue (a positional embedding [k, C]). */

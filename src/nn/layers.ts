@@ -1,7 +1,7 @@
 // Basic layers, Keras-style: channels-last, Glorot-uniform kernels, zero biases. Each records the TensorFlow ops
 // Keras would run (for the paper's FLOP convention) next to the kernels it dispatches.
 import type { ConvActivation } from '../kernels/conv2d.js';
-import { conv2d } from '../ops/conv.js';
+import { conv2d, convChain } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
 import { layerNormThen, linear, meanLinear } from '../ops/matmul.js';
@@ -141,12 +141,33 @@ export class Conv2d extends Module {
   forwardWith(x: Tensor, kernel: Tensor, bias: Tensor | undefined, epilogue: ConvActivation, activation = this.options.activation ?? 'none', residual?: Tensor): Tensor {
     if (residual && activation !== 'none') throw new Error('Conv2d: a residual is added in the kernel, so no activation may follow it');
     const y = conv2d(x, kernel, { stride: this.options.stride ?? 1, padding: this.options.padding ?? 'valid', groups: this.groups, bias, activation: epilogue, ...(residual ? { residual } : {}) });
-    const taps = this.taps;
-    if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', y.size, { reduce: taps });
-    else recordTf('Conv2D', 'conv', y.size, { reduce: taps * this.inChannels });
-    if (this.bias) recordTf('BiasAdd', 'conv bias', y.size);
+    this.recordOps(y.size);
     return activate(y, activation);
   }
+
+  /** Records the TensorFlow ops Keras runs for this convolution's `outputs` values (its activation aside). */
+  recordOps(outputs: number): void {
+    if (this.options.depthwise) recordTf('DepthwiseConv2dNative', 'depthwise conv', outputs, { reduce: this.taps });
+    else recordTf('Conv2D', 'conv', outputs, { reduce: this.taps * this.inChannels });
+    if (this.bias) recordTf('BiasAdd', 'conv bias', outputs);
+  }
+}
+
+/**
+ * Convolutions of C channels in and out (stride 1, 'same', no bias) applied one after another to x: in one
+ * dispatch where ops.convChain can (no gradient, a small image); each layer's paper ops under its own path.
+ */
+export function convolutionChain(layers: readonly Conv2d[], x: Tensor): Tensor {
+  const chained = layers.map((layer) => {
+    const { activation = 'none', stride = 1, padding, depthwise } = layer.options;
+    if (layer.bias || stride !== 1 || padding !== 'same' || depthwise || activation === 'relu6') throw new Error('convolutionChain: takes stride-1 \'same\' convolutions with no bias and no ReLU6');
+    layer.within(() => {
+      layer.recordOps(x.size);
+      recordActivation(activation, x.size);
+    });
+    return { w: layer.kernel, activation };
+  });
+  return convChain(x, chained);
 }
 
 export class LayerNorm extends Module {

@@ -1,13 +1,15 @@
 // Differentiable 2-D convolution. 1x1 convolutions and non-overlapping patch convolutions (kernel = stride,
 // 'valid') are matrix products over channels, so they run on the matmul kernel; everything else runs the direct
 // convolution kernels.
-import { conv2dForward, conv2dGradInput, conv2dGradWeight, convGeometry, type ConvActivation, type Padding } from '../kernels/conv2d.js';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight, convChainFits, convChainForward, convGeometry, type ChainLayer, type ConvActivation, type Padding } from '../kernels/conv2d.js';
+import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
+import { tidy } from '../tensor/engine.js';
 import { unaryBackward } from '../kernels/elementwise.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGradient, record, recordsGradient, takeGradientPlace } from './autograd.js';
 import { permute, reshape, slice } from './layout.js';
 import { add, sigmoid } from './elementwise.js';
-import { linear, sumRows } from './matmul.js';
+import { linear, spacingOf, sumRows } from './matmul.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -64,4 +66,45 @@ function patchConv(x: Tensor, w: Tensor, OH: number, OW: number, bias: Tensor | 
   const grid = reshape(cropped, [N, OH, P, OW, P, C]);
   const patches = reshape(permute(grid, [0, 1, 3, 2, 4, 5]), [N, OH, OW, P * P * C]);
   return linear(patches, weights, bias, epilogue);
+}
+
+interface ConvChainProblem {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  layers: number;
+  fits: boolean;
+}
+
+/** Small convolutions one after another: one workgroup per image through all of them (chained), or each its own
+ * dispatch (apart). */
+const CONV_CHAIN_FAMILY: Family<ConvChainProblem> = {
+  name: 'conv-chain',
+  key: (p) => `${p.N}x${p.H}x${p.W}x${p.C} ${p.layers} layers`,
+  candidates: (p) => ['apart', ...(p.fits ? ['chained'] : [])],
+  rule: (p) => (p.fits ? 'chained' : 'apart'),
+};
+
+/**
+ * The convolutions (stride 1, 'same', no bias) one after another, each followed by its activation. Where no
+ * gradient is recorded and the image fits one workgroup's memory (ops.convChainFits), one dispatch; else conv2d
+ * after conv2d.
+ */
+export function convChain(x: Tensor, layers: readonly ChainLayer[]): Tensor {
+  const apart = (input: Tensor) => layers.reduce((y, l) => conv2d(y, l.w, { padding: 'same', activation: l.activation }), input);
+  const weights = layers.map((l) => l.w);
+  const step = spacingOf(weights);
+  if (recordsGradient([x, ...weights])) return apart(x);
+  const [N, H, W, C] = x.shape as [number, number, number, number];
+  const problem: ConvChainProblem = { N, H, W, C, layers: layers.length, fits: convChainFits(x, layers, step) };
+  const bench = (): Bench => {
+    const scratch = scratchLike(x);
+    return { run: () => tidy(() => void convChain(scratch, layers)), dispose: () => scratch.dispose() };
+  };
+  if (choose(CONV_CHAIN_FAMILY, problem, bench) !== 'chained') return apart(x);
+  const span = Tensor.span(weights);
+  const y = convChainForward(x, layers, span, step!);
+  span.dispose();
+  return y;
 }

@@ -228,7 +228,7 @@ export function sumRows(x: Tensor, like: Tensor, into?: Tensor): Tensor {
 }
 
 /** Elements from the first of `tensors` to each next one, when all are equally far apart in one storage. */
-function spacingOf(tensors: readonly Tensor[]): number | undefined {
+export function spacingOf(tensors: readonly Tensor[]): number | undefined {
   const first = tensors[0];
   if (!first || tensors.length < 2 || tensors.some((t) => !t.sharesStorage(first))) return undefined;
   const step = (tensors[1]!.byteOffset - first.byteOffset) / 4;
