@@ -1,10 +1,10 @@
 // LayerNorm over the last axis (K features) and then a dense layer, in one dispatch: a workgroup normalises ROWS
 // rows in workgroup memory (LANES invocations a row for the mean and the variance, as layernorm.wgsl's lanes
-// variant computes them), then each invocation multiplies them by four columns of one of `stack` weight matrices
+// variant computes them), then each invocation multiplies them by two runs of four columns (WG quads apart) of one of `stack` weight matrices
 // [K, N] (b_step elements apart; Q, K and V), every weight read once per workgroup, and ends in matmul_epilogue.wgsl
 // (bias, activation) writing [stack, rows, N]. MEAN: each batch element's `tokens` normalised rows are averaged
 // first (in runs of ROWS) and the one pooled row multiplied (alpha = 1/tokens in the epilogue): a classifier head,
-// [rows / tokens, N]. Workgroups: row groups x column groups of WG quads each (a column group normalises its rows
+// [rows / tokens, N]. Workgroups: row groups x column groups of 2 WG quads each (a column group normalises its rows
 // again: at most a few, and it bounds each invocation's loop work).
 #include "matmul_epilogue.wgsl"
 
@@ -66,7 +66,11 @@ fn weights4(j: u32, k: u32, n: u32) -> vec4f {
 
 fn run(lid: u32, group: u32) {
   let quads = (u.N + 3u) / 4u;
-  let q = (group % u.column_groups) * WG + lid;
+  // two quads of columns an invocation, WG apart: each normalised value read once for eight columns
+  let q = (group % u.column_groups) * 2u * WG + lid;
+  let q2 = q + WG;
+  let j2 = min(q2 / quads, u.stack - 1u);
+  let n2 = (q2 % quads) * 4u;
   let j = q / quads;
   let n = (q % quads) * 4u;
   let row_group = group / u.column_groups;
@@ -84,20 +88,33 @@ fn run(lid: u32, group: u32) {
   }
   if (j >= u.stack) { return; }
   var sums = vec4f(0.0);
-  for (var k = 0u; k < K; k++) { sums = fma(vec4f(pooled[k]), weights4(j, k, n), sums); }
+  var sums2 = vec4f(0.0);
+  for (var k = 0u; k < K; k++) {
+    let v = vec4f(pooled[k]);
+    sums = fma(v, weights4(j, k, n), sums);
+    sums2 = fma(v, weights4(j2, k, n2), sums2);
+  }
   epilogue(row_group * u.N + n, n, sums);
+  if (q2 / quads < u.stack) { epilogue(row_group * u.N + n2, n2, sums2); }
 #else
   let r0 = row_group * ROWS;
   normalize_rows(r0, min(ROWS, u.M - r0), lid);
   if (j >= u.stack) { return; }
   var sums: array<vec4f, ROWS>;
+  var sums2: array<vec4f, ROWS>;
   for (var k = 0u; k < K; k++) {
     let w = weights4(j, k, n);
-    for (var r = 0u; r < ROWS; r++) { sums[r] = fma(vec4f(normed[r * K + k]), w, sums[r]); }
+    let w2 = weights4(j2, k, n2);
+    for (var r = 0u; r < ROWS; r++) {
+      let v = vec4f(normed[r * K + k]);
+      sums[r] = fma(v, w, sums[r]);
+      sums2[r] = fma(v, w2, sums2[r]);
+    }
   }
   for (var r = 0u; r < ROWS; r++) {
     if (r0 + r >= u.M) { break; }
     epilogue((j * u.M + r0 + r) * u.N + n, n, sums[r]);
+    if (q2 / quads < u.stack) { epilogue((j2 * u.M + r0 + r) * u.N + n2, n2, sums2[r]); }
   }
 #endif
 }

@@ -12,10 +12,21 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { erfRef, geluGradRef, layerNormLanesRows, layerNormRows, matmulRef } from './reference/float64.js';
+import { geluGradRef, layerNormLanesRows, layerNormRows, matmulRef } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
+
+/** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
+const erf = (x: number) => {
+  // Abramowitz-Stegun 7.1.26 is too coarse here: integrate exp(-t^2) by Simpson's rule instead
+  const n = 200;
+  const h = x / n;
+  let sum = 0;
+  for (let i = 0; i <= n; i++) sum += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+  return ((2 / Math.sqrt(Math.PI)) * sum * h) / 3;
+};
+const geluRef = (z: number) => 0.5 * z * (1 + erf(z / Math.SQRT2));
 const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
 
 
@@ -283,16 +294,6 @@ describe('linear', () => {
     expect(stackable(loose, loose.map(() => Tensor.zeros([fout])))).toBe(false);
   });
 
-  /** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
-  const erf = (x: number) => {
-    // Abramowitz-Stegun 7.1.26 is too coarse here: integrate exp(-t^2) by Simpson's rule instead
-    const n = 200;
-    const h = x / n;
-    let sum = 0;
-    for (let i = 0; i <= n; i++) sum += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
-    return ((2 / Math.sqrt(Math.PI)) * sum * h) / 3;
-  };
-  const geluRef = (z: number) => 0.5 * z * (1 + erf(z / Math.SQRT2));
 
   // [rows, in, out]: the tall-tile kernel (rows >= 16, in and out multiples of 4) and the general one
   for (const [rows, fin, fout] of [[4, 6, 7], [20, 8, 12]] as [number, number, number][]) {
@@ -396,31 +397,33 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel 
   const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float64Array.from(Float32Array.from(randomArray(n, seed, lo, hi)));
   const tensor = (v: Float64Array, shape: number[]) => Tensor.from(v, shape);
   const pending = (x: Tensor, K: number, g: Float64Array, b: Float64Array): PendingLayerNorm => ({ x, gamma: tensor(g, [K]), beta: tensor(b, [K]), eps, path: '' });
-  const gelu64 = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
-  const both = async (run: () => Tensor) => {
-    const fused = await env.engine.ledger.capture(() => noGrad(() => withVariant('layernorm-linear', 'fused', run)));
+  const both = async (run: () => Tensor, variant = 'fused') => {
+    const fused = await env.engine.ledger.capture(() => noGrad(() => withVariant('layernorm-linear', variant, run)));
     const apart = await env.engine.ledger.capture(() => noGrad(() => withVariant('layernorm-linear', 'apart', run)));
     expect(fused.records.map((r) => r.kernel)).toEqual([fused.records[0]!.kernel]);
     expect(apart.records.length).toBeGreaterThan(1);
     return { fused: fused.result, apart: apart.result, record: fused.records[0]! };
   };
 
-  // [rows, K, N]: a partial row group and N not a multiple of 4; two column groups (80 quads of columns)
-  for (const [rows, K, N, activation] of [[13, 33, 10, 'gelu'], [8, 128, 320, undefined]] as const) {
-    it(`${rows} rows of ${K} -> ${N}${activation ? ' with a GELU' : ''}: values against float64, and its counts against the counted reference`, async () => {
+  // [rows, K, N] with 8 rows a workgroup (fused) or 16 (fused16): partial row groups and N not a multiple of 4; two
+  // column groups (160 quads of columns, 128 a group)
+  for (const [variant, rows, K, N, activation] of [['fused', 13, 33, 10, 'gelu'], ['fused', 8, 128, 640, undefined], ['fused16', 37, 64, 72, 'gelu'], ['fused16', 20, 32, 520, undefined]] as const) {
+    it(`${variant}: ${rows} rows of ${K} -> ${N}${activation ? ' with a GELU' : ''}: values against float64, and its counts against the counted reference`, async () => {
       const [x, g, b, w, bias] = [f32(rows * K, 1, -2, 2), f32(K, 2, 0.5, 1.5), f32(K, 3, -0.5, 0.5), f32(K * N, 4), f32(N, 5)];
       const withBias = activation !== undefined;
-      const { fused, apart, record } = await both(() =>
-        layerNormThen(pending(tensor(x, [rows, K]), K, g, b), { kind: 'linear', w: tensor(w, [K, N]), ...(withBias ? { bias: tensor(bias, [N]) } : {}), ...(activation ? { activation } : {}) }),
+      const { fused, apart, record } = await both(
+        () => layerNormThen(pending(tensor(x, [rows, K]), K, g, b), { kind: 'linear', w: tensor(w, [K, N]), ...(withBias ? { bias: tensor(bias, [N]) } : {}), ...(activation ? { activation } : {}) }),
+        variant,
       );
-      expect(record.kernel).toBe('layernorm-linear');
+      expect(record.kernel).toBe(variant === 'fused' ? 'layernorm-linear' : 'layernorm-linear-16rows');
       const k = new Counter();
-      const columnGroups = Math.ceil(Math.ceil(N / 4) / 64);
+      const columnGroups = Math.ceil(Math.ceil(N / 4) / 128);
+      const lanes = variant === 'fused' ? 8 : 4;
       // each column group normalises the rows again
-      const y = layerNormLanesRows(x, g, b, K, eps, 8, k);
-      for (let c = 1; c < columnGroups; c++) layerNormLanesRows(x, g, b, K, eps, 8, k);
+      const y = layerNormLanesRows(x, g, b, K, eps, lanes, k);
+      for (let c = 1; c < columnGroups; c++) layerNormLanesRows(x, g, b, K, eps, lanes, k);
       let expected = matmulRef(y, w, { batchA: 1, batchB: 1, M: rows, N, K }, k);
-      if (withBias) expected = expected.map((v, i) => gelu64(k.add(v, bias[i % N]!)));
+      if (withBias) expected = expected.map((v, i) => geluRef(k.add(v, bias[i % N]!)));
       expect(fused.shape).toEqual([rows, N]);
       expectClose(await fused.data(), expected, 2e-5, 2e-5);
       expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
@@ -435,13 +438,15 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel 
     const tensors = params.map((p, i) => tensor(p, i % 2 ? [N] : [K, N]));
     packTensors(tensors);
     const [ws, bs] = [[tensors[0]!, tensors[2]!, tensors[4]!], [tensors[1]!, tensors[3]!, tensors[5]!]];
-    const { fused, apart } = await both(() => layerNormThen(pending(tensor(x, [B, T, K]), K, g, b), { kind: 'stack', weights: ws, biases: bs }));
     const y = layerNormRows(x, g, b, K, eps);
     const expected = new Float64Array(3 * B * T * N);
     for (let i = 0; i < 3; i++) matmulRef(y, params[2 * i]!, { batchA: 1, batchB: 1, M: B * T, N, K }).forEach((v, j) => (expected[i * B * T * N + j] = v + params[2 * i + 1]![j % N]!));
-    expect(fused.shape).toEqual([3, B, T, N]);
-    expectClose(await fused.data(), expected, 2e-5, 2e-5);
-    expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
+    for (const variant of ['fused', 'fused16']) {
+      const { fused, apart } = await both(() => layerNormThen(pending(tensor(x, [B, T, K]), K, g, b), { kind: 'stack', weights: ws, biases: bs }), variant);
+      expect(fused.shape).toEqual([3, B, T, N]);
+      expectClose(await fused.data(), expected, 2e-5, 2e-5);
+      expectClose(await fused.data(), Float64Array.from(await apart.data()), 2e-5, 2e-5);
+    }
   });
 
   // T = 11: a full run of 8 tokens and a partial one; T = 1: no scaling

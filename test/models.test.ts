@@ -19,6 +19,7 @@ import { mul, sum } from '../src/ops/index.js';
 import { exactFlops, Ledger } from '../src/index.js';
 import { engine, noGrad, tidy } from '../src/tensor/engine.js';
 import { packTensors } from '../src/tensor/pack.js';
+import { withVariant } from '../src/kernels/tuner.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { seededRandom } from '../src/util/random.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
@@ -224,6 +225,23 @@ describe('model names, options and checkpoints', () => {
       logits.dispose();
       model.dispose();
     }
+  });
+
+  it("a packed model's inference with each LayerNorm in the product after it and TokenLearner's convolutions chained gives the logits of the separate kernels", async () => {
+    const model = buildModel(modelConfig('TASR_2L_8T-2H', { seed: 6 }));
+    const x = Tensor.from(Float32Array.from(randomArray(2 * 124 * 129, 7, 0, 2)), [2, 124, 129]).keep();
+    const pass = () => noGrad(() => tidy(() => model.forward(x, { training: false })));
+    const fused = await env.engine.ledger.capture(pass);
+    const apart = await env.engine.ledger.capture(() => withVariant('layernorm-linear', 'apart', () => withVariant('conv-chain', 'apart', pass)));
+    const kernels = fused.records.map((r) => r.op);
+    // two blocks' Q/K/V and first MLP layers, the head; the three map convolutions after the first
+    expect(kernels.filter((k) => k === 'layernorm-linear')).toHaveLength(4);
+    expect(kernels.filter((k) => k === 'layernorm-mean-linear')).toHaveLength(1);
+    expect(kernels.filter((k) => k === 'conv2d-chain')).toHaveLength(1);
+    expect(apart.records.length - fused.records.length).toBe(5 + 2);
+    expectClose(await fused.result.data(), Float64Array.from(await apart.result.data()), 1e-4, 1e-4);
+    for (const t of [fused.result, apart.result, x]) t.dispose();
+    model.dispose();
   });
 
   it('a planned ClipClassifier (samples in, probabilities out) replays the unplanned pass bit for bit, with no upload midway', async () => {

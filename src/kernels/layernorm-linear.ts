@@ -8,17 +8,16 @@ import { launch, read, write } from './launch.js';
 import { layerNormCounts } from './layernorm.js';
 import { EPILOGUE_OFF } from './matmul.js';
 
-/** Rows a workgroup normalises together (each weight it reads serves them all), and its invocations. */
-const ROWS = 8;
+/** Invocations of a workgroup; it normalises 8 or 16 rows together (each weight it reads serves them all), a row's
+ * statistics summed by WORKGROUP / rows lanes. */
 const WORKGROUP = 64;
-/** Lanes that sum each row's statistics. */
-const LANES = WORKGROUP / ROWS;
+export type LayerNormLinearRows = 8 | 16;
 /** Floats of workgroup memory WebGPU guarantees (16 KiB). */
 const WORKGROUP_FLOATS = 4096;
 
-/** Whether K features fit the kernel's workgroup memory: ROWS rows, a pooled row and the lanes' parts. */
-export function layerNormLinearFits(features: number): boolean {
-  return (ROWS + 1) * features + WORKGROUP <= WORKGROUP_FLOATS;
+/** Whether `rows` rows of K features fit the kernel's workgroup memory (with a pooled row and the lanes' parts). */
+export function layerNormLinearFits(features: number, rows: LayerNormLinearRows): boolean {
+  return (rows + 1) * features + WORKGROUP <= WORKGROUP_FLOATS;
 }
 
 export interface LayerNormLinearOptions {
@@ -28,6 +27,8 @@ export interface LayerNormLinearOptions {
   activation?: 'gelu';
   /** Average each run of `meanOver` normalised rows (a batch element's tokens) before the product. */
   meanOver?: number;
+  /** Rows a workgroup normalises together (default 8). */
+  rowsPerGroup?: LayerNormLinearRows;
 }
 
 /**
@@ -39,12 +40,13 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
   const rows = x.size / K;
   const { count: stack, step, biasStep } = options.stack ?? { count: 1, step: K * N, biasStep: N };
   const tokens = options.meanOver ?? 0;
-  if (!layerNormLinearFits(K)) throw new Error(`layerNormLinear: ${K} features do not fit the kernel's workgroup memory`);
+  const ROWS = options.rowsPerGroup ?? 8;
+  if (!layerNormLinearFits(K, ROWS)) throw new Error(`layerNormLinear: ${K} features do not fit the kernel's workgroup memory`);
   if (gamma.size !== K || beta.size !== K) throw new Error(`layerNormLinear: gamma and beta need ${K} values for input [${x.shape.join(', ')}]`);
   if (tokens > 0 && (stack !== 1 || rows % tokens !== 0)) throw new Error(`layerNormLinear: a mean over ${tokens} rows needs one weight matrix and whole runs of rows`);
   const outRows = tokens > 0 ? rows / tokens : rows;
   const out = Tensor.empty(tokens > 0 ? [outRows, N] : [stack, rows, N]);
-  const columnGroups = Math.ceil((stack * Math.ceil(N / 4)) / WORKGROUP);
+  const columnGroups = Math.ceil((stack * Math.ceil(N / 4)) / (2 * WORKGROUP));
   const rowGroups = tokens > 0 ? outRows : Math.ceil(rows / ROWS);
   const vecB = N % 4 === 0 && step % 4 === 0 && w.byteOffset % 16 === 0;
   const vecC = N % 4 === 0;
@@ -53,7 +55,7 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
   const activation = options.activation;
   launch({
     kernel: {
-      name: `layernorm-linear${tokens > 0 ? '-mean' : ''}`,
+      name: `layernorm-linear${tokens > 0 ? '-mean' : ROWS === 16 ? '-16rows' : ''}`,
       file: 'layernorm_linear.wgsl',
       constants: {
         ...EPILOGUE_OFF,
@@ -72,7 +74,7 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
     workgroups: rowGroups * columnGroups,
     counts: plusCounts(
       // every column group normalises its rows again
-      scaled(layerNormCounts(rows, K, LANES), columnGroups),
+      scaled(layerNormCounts(rows, K, WORKGROUP / ROWS), columnGroups),
       // the mean: each row's values added to the pooled row (from zero), times 1/tokens in the epilogue
       tokens > 0 ? { add: columnGroups * rows * K, mul: tokens > 1 ? outputs : 0 } : {},
       { fma: outputs * K, add: bias ? outputs : 0 },

@@ -317,17 +317,24 @@ interface LayerNormLinearProblem {
   features: number;
   columns: number;
   meanOver: number;
-  fits: boolean;
 }
 
-/** LayerNorm and the product after it: one kernel (fused) or the LayerNorm's and the product's (apart). */
+/**
+ * LayerNorm and the product after it: one kernel, its workgroups normalising 8 rows (fused) or 16 (fused16) and
+ * multiplying them by each weight they read; or the LayerNorm's kernel and the product's (apart).
+ */
 const LAYERNORM_LINEAR_FAMILY: Family<LayerNormLinearProblem> = {
   name: 'layernorm-linear',
   key: (p) => `${p.rows}x${p.features} to ${p.columns}${p.meanOver > 0 ? ` mean over ${p.meanOver}` : ''}`,
-  candidates: (p) => ['apart', ...(p.fits ? ['fused'] : [])],
-  // a dispatch fewer and the normalised rows never in memory; on llvmpipe as fast as the LayerNorm and the tuned
-  // tall tile at batch 64 (Q/K/V 26.1 ms against 26.1, the MLP's first layer 2.66 against 2.67), unmeasured on GPUs
-  rule: (p) => (p.fits ? 'fused' : 'apart'),
+  candidates: (p) => ['apart', ...(layerNormLinearFits(p.features, 8) ? ['fused'] : []), ...(p.meanOver === 0 && layerNormLinearFits(p.features, 16) ? ['fused16'] : [])],
+  // a dispatch fewer and the normalised rows never in memory; 16 rows a workgroup where there are rows enough to
+  // keep 32 workgroups busy. On llvmpipe, Q/K/V of a paper block at batch 64 (512 rows to 3 x 1024): 29 ms fused16,
+  // 33 fused, 31-36 apart; at batch 1, 1.2 fused against 1.3 apart. Unmeasured on GPUs.
+  rule: (p) => {
+    const candidates = LAYERNORM_LINEAR_FAMILY.candidates(p);
+    if (candidates.includes('fused16') && p.rows >= 16 * 32) return 'fused16';
+    return candidates.includes('fused') ? 'fused' : 'apart';
+  },
 };
 
 /**
@@ -353,22 +360,25 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const meanOver = product.kind === 'mean' ? x.shape[1]! : 0;
   if (product.kind === 'mean' && x.rank !== 3) throw new ArgumentError(`layerNormThen: a mean over tokens takes x [B, T, in], got [${x.shape.join(', ')}]`);
   const problem: LayerNormLinearProblem = {
-    rows: x.size / K, features: K, columns: weights.length * N, meanOver, fits: layerNormLinearFits(K),
+    rows: x.size / K, features: K, columns: weights.length * N, meanOver,
   };
   const bench = (): Bench => {
     const scratch = scratchLike(x);
     return { run: () => tidy(() => void layerNormThen({ ...pending, x: scratch }, product)), dispose: () => scratch.dispose() };
   };
-  if (choose(LAYERNORM_LINEAR_FAMILY, problem, bench) !== 'fused') return apart(x);
+  const variant = choose(LAYERNORM_LINEAR_FAMILY, problem, bench);
+  if (variant === 'apart') return apart(x);
+  const rowsPerGroup = variant === 'fused16' ? 16 : 8;
   const lead = x.shape.slice(0, -1);
   if (product.kind === 'mean') return layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...(product.bias ? { bias: product.bias } : {}), meanOver });
   if (product.kind === 'linear') {
-    return layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...(product.bias ? { bias: product.bias } : {}), ...(product.activation ? { activation: product.activation } : {}) }).intoShape([...lead, N]);
+    const epilogue = { ...(product.bias ? { bias: product.bias } : {}), ...(product.activation ? { activation: product.activation } : {}) };
+    return layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...epilogue, rowsPerGroup }).intoShape([...lead, N]);
   }
   const stack = { count: weights.length, step: spacingOf(product.weights)!, biasStep: spacingOf(product.biases)! };
   const w = Tensor.span(product.weights);
   const b = Tensor.span(product.biases);
-  const out = layerNormLinearKernel(x, gamma, beta, eps, w, N, { stack, bias: b }).intoShape([weights.length, ...lead, N]);
+  const out = layerNormLinearKernel(x, gamma, beta, eps, w, N, { stack, bias: b, rowsPerGroup }).intoShape([weights.length, ...lead, N]);
   w.dispose();
   b.dispose();
   return out;
