@@ -113,10 +113,16 @@ describe('tokenwave CLI', () => {
     expect(tuned.code, tuned.stderr).toBe(0);
     const results = JSON.parse(tuned.stdout) as { model: string; key: string; variant: string; rule: string; ms: Record<string, number>; recheck?: Record<string, number> }[];
     expect(results.length).toBeGreaterThan(3);
-    // the matrix products, the LayerNorms (at batch 1: the patch grid's 64 rows and TokenLearner's 8) and the
-    // attention over the 8 learned tokens
-    expect(new Set(results.map((r) => r.key.split(' ')[0]))).toEqual(new Set(['matmul', 'layernorm', 'attention']));
-    expect(results.filter((r) => r.key.startsWith('layernorm')).map((r) => r.key).sort()).toEqual(['layernorm 64x128', 'layernorm 8x128']);
+    // the matrix products, TokenLearner's LayerNorm over the patch grid's 64 rows, each block's LayerNorms with the
+    // products after them (Q/K/V, the MLP's first layer; the head's over its mean), TokenLearner's convolution chain
+    // and the attention over the 8 learned tokens
+    const family = (r: { key: string }) => r.key.split(' ')[0];
+    expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention']));
+    expect(results.filter((r) => family(r) === 'layernorm').map((r) => r.key)).toEqual(['layernorm 64x128']);
+    expect(results.filter((r) => family(r) === 'layernorm-linear').map((r) => r.key).sort()).toEqual(
+      ['layernorm-linear 8x128 to 256', 'layernorm-linear 8x128 to 3072', 'layernorm-linear 8x128 to 8 mean over 8'],
+    );
+    expect(results.filter((r) => family(r) === 'conv-chain').map((r) => r.key)).toEqual(['conv-chain 1x8x8x8 3 layers']);
     expect(results.filter((r) => r.key.startsWith('attention')).map((r) => r.key)).toEqual(['attention B 1 T 8 8 heads of 128']);
     for (const r of results) {
       expect(r.model).toBe('TASR_4L_8T-8H');

@@ -154,7 +154,7 @@ describe('the run folder', () => {
     const out = join(work, 'concurrent');
     const [a, b] = await Promise.all([tokenwave(trainArgs(out)), tokenwave(trainArgs(out))]);
     const codes = [a.code, b.code].sort((x, y) => x! - y!);
-    expect(codes).toEqual([0, EXIT_RETRY_LATER]);
+    expect(codes, `exit codes; their errors:\n${a.stderr}\n${b.stderr}`).toEqual([0, EXIT_RETRY_LATER]);
     expect((a.code === 0 ? b : a).stderr).toMatch(/in use by another training run/);
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
   });
