@@ -10,8 +10,8 @@ import { noGrad } from '../src/tensor/engine.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { convRef, erfRef, type ConvCase } from './reference/float64.js';
-import { Counter } from './reference/counter.js';
+import { convRef, type ConvCase } from './reference/float64.js';
+import { Counter, erf64 } from './reference/counter.js';
 
 const env = useEngine();
 const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
@@ -183,7 +183,7 @@ describe('conv2d', () => {
 
 
 describe('convChain: small convolutions one after another in one dispatch (inference)', () => {
-  const gelu64 = (v: number) => 0.5 * v * (1 + erfRef(v / Math.SQRT2));
+  const gelu64 = (v: number) => 0.5 * v * (1 + erf64(v / Math.SQRT2));
   const sigmoid64 = (v: number) => 1 / (1 + Math.exp(-v));
   const act64 = { none: (v: number) => v, gelu: gelu64, sigmoid: sigmoid64 } as const;
   // TokenLearner v1's three map convolutions on its 8 x 8 grid of 8 tokens; two layers on an odd grid; the 1-D form

@@ -13,20 +13,12 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
 import { geluGradRef, layerNormLanesRows, layerNormRows, matmulRef } from './reference/float64.js';
-import { Counter } from './reference/counter.js';
+import { Counter, erf64 } from './reference/counter.js';
 
 const env = useEngine();
 
-/** Float64 GELU (exact, through the error function) and its count under the kernels' declaration. */
-const erf = (x: number) => {
-  // Abramowitz-Stegun 7.1.26 is too coarse here: integrate exp(-t^2) by Simpson's rule instead
-  const n = 200;
-  const h = x / n;
-  let sum = 0;
-  for (let i = 0; i <= n; i++) sum += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
-  return ((2 / Math.sqrt(Math.PI)) * sum * h) / 3;
-};
-const geluRef = (z: number) => 0.5 * z * (1 + erf(z / Math.SQRT2));
+/** Float64 GELU, exact through the error function (reference/float64's erfRef is coarse past |x| > 3). */
+const geluRef = (z: number) => 0.5 * z * (1 + erf64(z / Math.SQRT2));
 const strip = (c: object) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
 
 

@@ -3,7 +3,7 @@ import { plusCounts, scaled } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
 import { UNARY } from './elementwise.js';
 import type { EpilogueActivation } from './matmul.js';
-import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
+import { launch, read, write, WORKGROUP_MEMORY_FLOATS, type Binding, type KernelSpec } from './launch.js';
 import { slabs, sumSlabs } from './reduce.js';
 
 export type Padding = 'same' | 'valid';
@@ -254,9 +254,9 @@ export interface ChainLayer {
   activation: 'none' | 'gelu' | 'sigmoid';
 }
 
-/** Layers a chain kernel runs at most, and the floats of workgroup memory it may hold (two images). */
+/** Layers a chain kernel runs at most, and the invocations of its workgroup (the kernel's default). */
 const CHAIN_LAYERS = 3;
-const CHAIN_WORKGROUP_FLOATS = 4096;
+const CHAIN_WORKGROUP = 64;
 
 /**
  * Whether one workgroup per image can run these convolutions (stride 1, 'same', no bias) of x [N, H, W, C]: C in
@@ -266,11 +266,11 @@ const CHAIN_WORKGROUP_FLOATS = 4096;
 export function convChainFits(x: Tensor, layers: readonly ChainLayer[], step: number | undefined): boolean {
   const [, H, W, C] = x.shape as [number, number, number, number];
   const [KH, KW, cin, cout] = layers[0]!.w.shape as [number, number, number, number];
-  const perInvocation = Math.ceil((H * W * C) / 4 / 64) * KH * KW * C * layers.length;
+  const perInvocation = Math.ceil((H * W * C) / 4 / CHAIN_WORKGROUP) * KH * KW * C * layers.length;
   return (
     layers.length >= 2 && layers.length <= CHAIN_LAYERS && x.rank === 4 && C % 4 === 0 && cin === C && cout === C && KH % 2 === 1 && KW % 2 === 1 &&
     layers.every((l) => l.w.shape.join() === layers[0]!.w.shape.join()) && step !== undefined && step % 4 === 0 &&
-    2 * H * W * C <= CHAIN_WORKGROUP_FLOATS && perInvocation <= 32_768
+    2 * H * W * C <= WORKGROUP_MEMORY_FLOATS && perInvocation <= 32_768
   );
 }
 
@@ -291,6 +291,7 @@ export function convChainForward(x: Tensor, layers: readonly ChainLayer[], weigh
       constants: { H, W, C, KH, KW, ACT_0: act(0), ACT_1: act(1), ACT_2: act(2) },
       bindings: [read('X'), read('Wt', 'vec4f'), write('Y', 'vec4f')],
       uniforms: { layers: 'u32', w_step: 'u32', pad_top: 'u32', pad_left: 'u32' },
+      workgroupSize: CHAIN_WORKGROUP,
       entry: 'workgroup',
     },
     op: 'conv2d-chain',

@@ -9,6 +9,9 @@ import { ArgumentError } from '../util/errors.js';
 
 export { read, write, type Binding, type ElementType, type KernelSpec } from '../runtime/kernel.js';
 
+/** Floats of workgroup memory every WebGPU device offers (maxComputeWorkgroupStorageSize is at least 16 KiB). */
+export const WORKGROUP_MEMORY_FLOATS = 4096;
+
 export interface Launch {
   kernel: KernelSpec;
   /** Name recorded in the ledger: the op that asked for the kernel (e.g. 'gelu', 'matmul'). */

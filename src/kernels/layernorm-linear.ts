@@ -4,7 +4,7 @@
 import { plusCounts, scaled } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
 import { UNARY } from './elementwise.js';
-import { launch, read, write } from './launch.js';
+import { launch, read, write, WORKGROUP_MEMORY_FLOATS } from './launch.js';
 import { layerNormCounts } from './layernorm.js';
 import { EPILOGUE_OFF } from './matmul.js';
 
@@ -12,12 +12,10 @@ import { EPILOGUE_OFF } from './matmul.js';
  * statistics summed by WORKGROUP / rows lanes. */
 const WORKGROUP = 64;
 export type LayerNormLinearRows = 8 | 16;
-/** Floats of workgroup memory WebGPU guarantees (16 KiB). */
-const WORKGROUP_FLOATS = 4096;
 
 /** Whether `rows` rows of K features fit the kernel's workgroup memory (with a pooled row and the lanes' parts). */
 export function layerNormLinearFits(features: number, rows: LayerNormLinearRows): boolean {
-  return (rows + 1) * features + WORKGROUP <= WORKGROUP_FLOATS;
+  return (rows + 1) * features + WORKGROUP <= WORKGROUP_MEMORY_FLOATS;
 }
 
 export interface LayerNormLinearOptions {

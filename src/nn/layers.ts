@@ -4,7 +4,7 @@ import type { ConvActivation } from '../kernels/conv2d.js';
 import { conv2d, convChain } from '../ops/conv.js';
 import { dropout } from '../ops/dropout.js';
 import { add, gelu, relu6, sigmoid } from '../ops/elementwise.js';
-import { layerNormThen, linear, meanLinear } from '../ops/matmul.js';
+import { layerNormThen, linear } from '../ops/matmul.js';
 import { batchNorm, layerNorm, normalizedTensor, type BatchNormState, type PendingLayerNorm } from '../ops/norm.js';
 import { foldBatchNorms } from '../kernels/bn-fold.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -83,13 +83,11 @@ export class Dense extends Module {
     return residual ? add(y, residual) : y;
   }
 
-  /** This layer (with no activation) over the mean of x [B, T, in] across its T tokens (ops.meanLinear), x
-   * layer-normalised first where it is pending (in one kernel where it can: ops.layerNormThen). */
-  forwardMean(input: Tensor | PendingLayerNorm): Tensor {
+  /** This layer (with no activation) over the mean across its T tokens of x [B, T, in] once layer-normalised: in
+   * one kernel where it can, else the LayerNorm and ops.meanLinear (ops.layerNormThen). */
+  forwardMean(input: PendingLayerNorm): Tensor {
     if (this.activation !== 'none') throw new Error(`Dense.forwardMean: the layer has a ${this.activation} activation`);
-    const x = input instanceof Tensor ? input : input.x;
-    this.recordOps(x.shape[0]!);
-    if (input instanceof Tensor) return meanLinear(x, this.kernel, this.bias);
+    this.recordOps(input.x.shape[0]!);
     return layerNormThen(input, { kind: 'mean', w: this.kernel, ...(this.bias ? { bias: this.bias } : {}) });
   }
 }
