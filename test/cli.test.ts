@@ -118,10 +118,11 @@ describe('tokenwave CLI', () => {
     // and the attention over the 8 learned tokens
     const family = (r: { key: string }) => r.key.split(' ')[0];
     expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention']));
-    expect(results.filter((r) => family(r) === 'layernorm').map((r) => r.key)).toEqual(['layernorm 64x128']);
-    expect(results.filter((r) => family(r) === 'layernorm-linear').map((r) => r.key).sort()).toEqual(
-      ['layernorm-linear 8x128 to 256', 'layernorm-linear 8x128 to 3072', 'layernorm-linear 8x128 to 8 mean over 8'],
-    );
+    const fusedKeys = ['layernorm-linear 8x128 to 256', 'layernorm-linear 8x128 to 3072', 'layernorm-linear 8x128 to 8 mean over 8'];
+    expect(results.filter((r) => family(r) === 'layernorm-linear').map((r) => r.key).sort()).toEqual(fusedKeys);
+    // a LayerNorm over the 8 tokens is tuned on its own only where a fused key chose to run its parts apart
+    const apart = results.some((r) => family(r) === 'layernorm-linear' && r.variant === 'apart');
+    expect(results.filter((r) => family(r) === 'layernorm').map((r) => r.key)).toEqual(apart ? ['layernorm 64x128', 'layernorm 8x128'] : ['layernorm 64x128']);
     expect(results.filter((r) => family(r) === 'conv-chain').map((r) => r.key)).toEqual(['conv-chain 1x8x8x8 3 layers']);
     expect(results.filter((r) => r.key.startsWith('attention')).map((r) => r.key)).toEqual(['attention B 1 T 8 8 heads of 128']);
     for (const r of results) {

@@ -77,6 +77,24 @@ describe('autotuner', () => {
     expect(work({ size: 3 })).toBe('by-rule');
   });
 
+  it("tunes what a fused key's 'apart' choice runs: keys the first encoding, under the fused rule, never met", async () => {
+    setTuneMode('on');
+    const fusedOrApart: Family<Problem> = { name: 'fused-or-apart', key: (p) => `size ${p.size}`, candidates: () => ['fused', 'apart'], rule: () => 'fused' };
+    const nested = (problem: Problem): void => {
+      const variant = choose(fusedOrApart, problem, () => ({ run: () => nested(problem), dispose: () => {} }));
+      if (variant === 'fused') busyWait(COST.slow!);
+      else work({ size: problem.size + 100 }); // its part, under the rule until tuned: 2 ms against the fused 20
+    };
+    const progress: [number, number][] = [];
+    const results = await tuneFor(() => nested({ size: 10 }), (p) => progress.push([p.done, p.total]));
+    expect(results.map((r) => [r.key, r.variant])).toEqual([
+      ['fused-or-apart size 10', 'apart'],
+      ['busy-wait size 110', 'quick'],
+    ]);
+    expect(progress).toEqual([[0, 1], [1, 2], [2, 2]]);
+    expect(await tuneFor(() => nested({ size: 10 }))).toEqual([]);
+  });
+
   it("'cached' uses cached choices and measures nothing; 'off' uses the rules; a forced variant wins over both", async () => {
     setTuneMode('cached');
     expect(await tuneFor(() => void work({ size: 4 }))).toEqual([]);

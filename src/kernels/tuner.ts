@@ -33,6 +33,9 @@ const PRUNE = 2;
 /** The rule keeps its key unless the fastest candidate beats it by more than this factor: the same kernel timed
  * twice on a 2-core VM differs by up to 6-10%, and a choice made on noise can lose to the rule when timed again. */
 const RULE_MARGIN = 1.1;
+/** Encodings of the work per tune: a fused family's 'apart' choice reveals its parts' keys one level down, and
+ * families nest one level deep (layernorm-linear over layernorm and matmul), so the third round finds nothing. */
+const MAX_TUNE_ROUNDS = 4;
 
 export interface Family<P> {
   readonly name: string;
@@ -348,19 +351,25 @@ export function winner(ms: Readonly<Record<string, number>>, rule: string): stri
 export async function tuneFor(work: () => void, onProgress?: (p: TuneProgress) => void): Promise<TuneResult[]> {
   const s = state();
   if (s.mode !== 'on') return [];
-  const pending = await keysOf(work, false);
   const results: TuneResult[] = [];
   const entries: Record<string, TunedChoice> = {};
-  for (const [i, p] of pending.entries()) {
-    onProgress?.({ done: i, total: pending.length, key: p.key });
-    const ms = await timeCandidates(p, true);
-    const choice: TunedChoice = { ...(await decide(p, ms)), ms, clock: s.clock, measuredAt: new Date().toISOString() };
-    s.tuned.set(p.key, choice);
-    entries[s.prefix + p.key] = choice;
-    results.push({ key: p.key, rule: p.rule, ...choice });
+  // A fused family's 'apart' choice runs kernels of other families (a LayerNorm, then a product) that the first
+  // encoding, under the fused rule, never met: encode again until no untuned key is left.
+  for (let round = 0; round < MAX_TUNE_ROUNDS; round++) {
+    // the seed stream advances as for one encoding of the work, however many it took
+    const pending = round === 0 ? await keysOf(work, false) : await engine().keepingSeeds(() => keysOf(work, false));
+    if (pending.length === 0) break;
+    for (const p of pending) {
+      onProgress?.({ done: results.length, total: results.length + pending.length, key: p.key });
+      const ms = await timeCandidates(p, true);
+      const choice: TunedChoice = { ...(await decide(p, ms)), ms, clock: s.clock, measuredAt: new Date().toISOString() };
+      s.tuned.set(p.key, choice);
+      entries[s.prefix + p.key] = choice;
+      results.push({ key: p.key, rule: p.rule, ...choice });
+    }
   }
-  if (pending.length > 0) {
-    onProgress?.({ done: pending.length, total: pending.length, key: '' });
+  if (results.length > 0) {
+    onProgress?.({ done: results.length, total: results.length, key: '' });
     await platform.updateCache(CACHE, entries, 'the tuned kernel choices');
   }
   return results;
