@@ -11,6 +11,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { PlannedInference, PlannedTrainingStep } from '../src/train/step.js';
 import { seededRandom } from '../src/util/random.js';
 import { medianMsAfterWarmUp } from '../src/util/timing.js';
+import { JaxjsTasr, jaxjsInference, jaxjsTrainer } from './jaxjs-model.js';
 import { TfjsTasr, tfjsTrainer } from './tfjs-model.js';
 
 export interface Workload {
@@ -79,6 +80,28 @@ export async function tfjsModel(w: Workload, runs: number): Promise<Measured> {
   tf.dispose([x, labels, ...Object.values(model.vars)]);
   tf.disposeVariables();
   return { clipsPerSecond: w.batch / seconds, parameters };
+}
+
+/** The same workload in jax-js on its WebGPU device (set up by useJaxjs), each step or pass one jit-compiled call. */
+export async function jaxjsModel(w: Workload, runs: number): Promise<Measured> {
+  const { numpy: np, nn } = await import('@jax-js/jax');
+  const model = new JaxjsTasr(transformerConfig(w.model));
+  const data = inputs(w.batch, 1);
+  const x = np.array(data.x).reshape([w.batch, FRAMES, BINS]);
+  const labels = nn.oneHot(np.array(data.labels), 8);
+  const trainer = w.mode === 'train' ? jaxjsTrainer(model, FRAMES, BINS) : undefined;
+  const passes = trainer ? undefined : jaxjsInference(model, FRAMES, BINS);
+  try {
+    // the warm-up call traces and compiles (a minute for a training step on llvmpipe); the timed calls replay
+    const seconds = await secondsPerCall(async () => void (trainer ? await trainer.step(x, labels) : await passes!.logits(x)), runs);
+    return { clipsPerSecond: w.batch / seconds, parameters: model.parameterCount() };
+  } finally {
+    trainer?.dispose();
+    passes?.dispose();
+    model.dispose();
+    x.dispose();
+    labels.dispose();
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (TF.js and PyTorch peers), pytorch (that table alone), host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models (TF.js, jax-js and PyTorch peers), jaxjs and pytorch (those tables alone), host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
-import { hostMilliseconds, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
+import { useJaxjs } from './jaxjs-model.js';
+import { hostMilliseconds, jaxjsModel, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
 import { tfjsMatmul, useRegisteredTfjsWebgpu, useTfjsWasm, useTfjsWebgpu } from './peers.js';
 import { soak } from './soak.js';
 import { findTorch, torchModel } from './torch-peer.js';
@@ -24,8 +25,8 @@ function fitRefusal(w: Workload): Promise<string | undefined> {
   );
 }
 
-/** What the PyTorch table compares: the paper models' training and inference at batch 64, and one clip. */
-const TORCH_WORKLOADS: Workload[] = [
+/** What the PyTorch and jax-js tables compare: the paper models' training and inference at batch 64, and one clip. */
+const PEER_WORKLOADS: Workload[] = [
   { model: 'TASR_4L_8T-8H', mode: 'train', batch: 64 },
   { model: 'TASR_4L_8T-8H', mode: 'infer', batch: 64 },
   { model: 'TASR_4L_NT-8H', mode: 'train', batch: 64 },
@@ -132,17 +133,46 @@ if (wanted('models')) {
   }
   console.log(`  (${wasm})`);
 }
+/** The workloads this adapter has room for; the others said and skipped. */
+async function fittingPeerWorkloads(): Promise<Workload[]> {
+  const fitting: Workload[] = [];
+  for (const w of PEER_WORKLOADS) {
+    const refusal = await fitRefusal(w);
+    if (refusal) console.log(`  skipped: ${refusal}`);
+    else fitting.push(w);
+  }
+  return fitting;
+}
+if (wanted('models') || wanted('jaxjs')) {
+  // The strongest WebGPU peer: jax-js, jit-compiled, on a device of the same adapter.
+  const jaxjs = await useJaxjs();
+  const workloads = await fittingPeerWorkloads();
+  console.log(`\nthe same against ${jaxjs}, on its own device from the same adapter (bench/jaxjs-model.ts; median of ${runs} after one warm-up, which compiles)`);
+  console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'jax-js'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+  for (const w of workloads) {
+    const ours = await tokenwaveModel(w, runs);
+    let cell: string;
+    let theirs = ours.parameters;
+    try {
+      const p = await jaxjsModel(w, runs);
+      theirs = p.parameters;
+      cell = `${p.clipsPerSecond.toFixed(2).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
+    } catch (e) {
+      console.error(`  (jax-js failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
+      cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
+    }
+    console.log(
+      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
+        `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
+    );
+  }
+}
 if (wanted('models') || wanted('pytorch')) {
   // The peer that matters on a CPU-only machine: PyTorch on the CPU, the same models and parameter counts.
   const torch = findTorch();
   if ('missing' in torch) console.log(`\nPyTorch peer skipped: ${torch.missing}`);
   else {
-    const cpuWorkloads: Workload[] = [];
-    for (const w of TORCH_WORKLOADS) {
-      const refusal = await fitRefusal(w);
-      if (refusal) console.log(`  skipped: ${refusal}`);
-      else cpuWorkloads.push(w);
-    }
+    const cpuWorkloads = await fittingPeerWorkloads();
     console.log(`\nthe same against PyTorch on the CPU (bench/torch_model.py, float32; median of ${runs} after one warm-up)`);
     console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
     let about = '';
