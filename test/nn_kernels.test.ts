@@ -542,7 +542,11 @@ describe('attention and TokenLearner pooling', () => {
     });
   });
 
-  const attentionCases: [number, number, number, number, 'fused' | 'composed'][] = [[2, 5, 3, 4, 'composed'], [2, 17, 2, 8, 'composed'], [2, 5, 3, 4, 'fused'], [2, 17, 2, 8, 'fused'], [1, 3, 1, 1, 'fused']];
+  // fused-head: more cells (17 x 17) than a workgroup has invocations, and the longest sequence its workgroup memory takes (45)
+  const attentionCases: [number, number, number, number, 'fused' | 'fused-head' | 'composed'][] = [
+    [2, 5, 3, 4, 'composed'], [2, 17, 2, 8, 'composed'], [2, 5, 3, 4, 'fused'], [2, 17, 2, 8, 'fused'], [1, 3, 1, 1, 'fused'],
+    [2, 5, 3, 4, 'fused-head'], [2, 17, 2, 8, 'fused-head'], [1, 3, 1, 1, 'fused-head'], [1, 45, 1, 4, 'fused-head'],
+  ];
   for (const [B, T, H, D, kernels] of attentionCases) {
     it(`multi-head attention on [B, T, H*D] in place, ${kernels} (B ${B}, T ${T}, ${H} heads of ${D}): values and gradients of q, k, v`, async () => {
       // The reference splits the heads explicitly: [B, T, H, D] -> [B*H, T, D], attends, and merges them back.
@@ -565,7 +569,7 @@ describe('attention and TokenLearner pooling', () => {
     });
   }
 
-  for (const kernels of ['fused', 'composed'] as const) {
+  for (const kernels of ['fused', 'fused-head', 'composed'] as const) {
     it(`packed attention over qkv [3, B, T, H*D] (${kernels}): what attention over its three parts gives, values and gradients`, async () => {
       const [B, T, H, D] = [2, 8, 2, 16]; // a part of 512 values: bound on its own at an aligned offset
       await checkOp({
@@ -589,10 +593,10 @@ describe('attention and TokenLearner pooling', () => {
     });
   }
 
-  it('fused attention with dropout drops what the composed kernels drop: the same outputs and gradients for a seed, one dispatch each way', async () => {
+  it('fused attention (either variant) with dropout drops what the composed kernels drop: the same outputs and gradients for a seed, one dispatch each way', async () => {
     const [B, T, H, D] = [2, 9, 2, 4];
     const data = [1, 2, 3, 4].map((s) => randomArray(B * T * H * D, 40 + s));
-    const run = async (kernels: 'fused' | 'composed', rate: number) => {
+    const run = async (kernels: 'fused' | 'fused-head' | 'composed', rate: number) => {
       env.engine.setSeed(5);
       const [q, k, v] = data.slice(0, 3).map((d) => {
         const t = Tensor.from(d, [B, T, H * D]);
@@ -609,16 +613,110 @@ describe('attention and TokenLearner pooling', () => {
       for (const t of [q, k, v]) t.grad!.dispose();
       return { values, kernels: records.map((r) => r.kernel) };
     };
-    const fused = await run('fused', 0.3);
     const composed = await run('composed', 0.3);
-    const kept = await run('fused', 0);
-    expect(fused.kernels.filter((k) => k.startsWith('attention-fused'))).toEqual(['attention-fused', 'attention-fused-grad']);
-    expect(fused.kernels).not.toContain('dropout');
     expect(composed.kernels.filter((k) => k.endsWith('+dropout'))).toEqual(['softmax:softmax+dropout', 'softmax:softmax_grad+dropout']); // the mask, and the gradient through it, each with the softmax
-    fused.values.forEach((values, i) => expectClose(values, Float64Array.from(composed.values[i]!), 1e-4, 1e-4));
-    // and the dropout did drop: without it the output differs
-    expect(Math.max(...fused.values[0]!.map((x, i) => Math.abs(x - kept.values[0]![i]!)))).toBeGreaterThan(0.01);
+    for (const variant of ['fused', 'fused-head'] as const) {
+      const fused = await run(variant, 0.3);
+      const kept = await run(variant, 0);
+      expect(fused.kernels.filter((k) => k.startsWith('attention-'))).toEqual([`attention-${variant}`, `attention-${variant}-grad`]);
+      expect(fused.kernels).not.toContain('dropout');
+      fused.values.forEach((values, i) => expectClose(values, Float64Array.from(composed.values[i]!), 1e-4, 1e-4));
+      // and the dropout did drop: without it the output differs
+      expect(Math.max(...fused.values[0]!.map((x, i) => Math.abs(x - kept.values[0]![i]!)))).toBeGreaterThan(0.01);
+    }
   });
+
+  /**
+   * Fused attention as the workgroup-per-head kernel computes it, in counted float64: forward (scores, softmax,
+   * dropout, values, the rows' log-sum-exps) and backward (D_i, then per cell p, dP and dS once, then dq, dk, dv).
+   * A dropping mask is counted (a compare and a scale per dropped value) but keeps everything: its values are
+   * checked against the composed kernels in the test above.
+   */
+  function headAttentionCounted(q: Float64Array, k: Float64Array, v: Float64Array, dout: Float64Array, [B, T, H, D]: [number, number, number, number], dropping: boolean, kf: Counter, kb: Counter) {
+    const scale = 1 / Math.sqrt(D);
+    const row = (b: number, h: number, t: number) => ((b * T + t) * H + h) * D;
+    const dot = (c: Counter, a: Float64Array, ia: number, x: Float64Array, ix: number) => {
+      if (D % 4 !== 0) return Array.from({ length: D }).reduce<number>((acc, _, d) => c.fma(a[ia + d]!, x[ix + d]!, acc), 0);
+      const lanes = [0, 0, 0, 0];
+      for (let d = 0; d < D; d++) lanes[d % 4] = c.fma(a[ia + d]!, x[ix + d]!, lanes[d % 4]!);
+      return c.add(c.add(lanes[0]!, lanes[1]!), c.add(lanes[2]!, lanes[3]!));
+    };
+    const dropped = (c: Counter, x: number) => (dropping && c.gt(1, 0) ? c.mul(x, 1) : x);
+    const [out, dq, dk, dv] = [0, 1, 2, 3].map(() => new Float64Array(q.length)) as [Float64Array, Float64Array, Float64Array, Float64Array];
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        const probs = new Float64Array(T * T);
+        const lse = new Float64Array(T);
+        for (let c = 0; c < T * T; c++) probs[c] = kf.mul(dot(kf, q, row(b, h, Math.floor(c / T)), k, row(b, h, c % T)), scale);
+        for (let i = 0; i < T; i++) {
+          let m = -3e38;
+          for (let j = 0; j < T; j++) m = kf.max(m, probs[i * T + j]!);
+          let l = 0;
+          for (let j = 0; j < T; j++) {
+            probs[i * T + j] = kf.exp(kf.sub(probs[i * T + j]!, m));
+            l = kf.add(l, probs[i * T + j]!);
+          }
+          const inv = kf.div(1, l);
+          for (let j = 0; j < T; j++) probs[i * T + j] = dropped(kf, kf.mul(probs[i * T + j]!, inv));
+          lse[i] = kf.add(m, kf.log(l));
+        }
+        for (let i = 0; i < T; i++)
+          for (let d = 0; d < D; d++) {
+            let acc = 0;
+            for (let j = 0; j < T; j++) acc = kf.fma(probs[i * T + j]!, v[row(b, h, j) + d]!, acc);
+            out[row(b, h, i) + d] = acc;
+          }
+        const dRows = Array.from({ length: T }, (_, i) => dot(kb, dout, row(b, h, i), out, row(b, h, i)));
+        const [z, ds] = [new Float64Array(T * T), new Float64Array(T * T)];
+        for (let c = 0; c < T * T; c++) {
+          const [i, j] = [Math.floor(c / T), c % T];
+          const p = kb.exp(kb.sub(kb.mul(dot(kb, q, row(b, h, i), k, row(b, h, j)), scale), lse[i]!));
+          const dp = dropped(kb, dot(kb, dout, row(b, h, i), v, row(b, h, j)));
+          z[c] = dropped(kb, p);
+          ds[c] = kb.mul(p, kb.sub(dp, dRows[i]!));
+        }
+        for (let i = 0; i < T; i++)
+          for (let d = 0; d < D; d++) {
+            let [gq, gk, gv] = [0, 0, 0];
+            for (let j = 0; j < T; j++) {
+              gq = kb.fma(ds[i * T + j]!, k[row(b, h, j) + d]!, gq);
+              gk = kb.fma(ds[j * T + i]!, q[row(b, h, j) + d]!, gk);
+              gv = kb.fma(z[j * T + i]!, dout[row(b, h, j) + d]!, gv);
+            }
+            dq[row(b, h, i) + d] = kb.mul(gq, scale);
+            dk[row(b, h, i) + d] = kb.mul(gk, scale);
+            dv[row(b, h, i) + d] = gv;
+          }
+      }
+    return { out, dq, dk, dv };
+  }
+
+  // vectorised (D 8) and not (D 3); with dropout (counts only)
+  for (const [B, T, H, D, rate] of [[2, 6, 3, 8, 0], [1, 5, 2, 3, 0], [2, 6, 3, 8, 0.25]] as const) {
+    it(`fused-head attention (B ${B}, T ${T}, ${H} heads of ${D}${rate ? ', dropout' : ''}): values and declared counts against the counted float64 reference, forward and backward`, async () => {
+      const n = B * T * H * D;
+      const data = [1, 2, 3, 4].map((seed) => randomArray(n, 70 + seed));
+      const [q, k, v] = data.slice(0, 3).map((d) => {
+        const t = Tensor.from(d, [B, T, H * D]);
+        t.requiresGrad = true;
+        return t;
+      }) as [Tensor, Tensor, Tensor];
+      const { result: out, records } = await env.engine.ledger.capture(() => {
+        const y = multiHeadAttention(q, k, v, H, { kernels: 'fused-head', dropoutRate: rate, training: true });
+        backward(sum(mul(y, Tensor.from(data[3]!, [B, T, H * D]))));
+        return y;
+      });
+      const [kf, kb] = [new Counter(), new Counter()];
+      const ref = headAttentionCounted(...(data.map((d) => Float64Array.from(d)) as [Float64Array, Float64Array, Float64Array, Float64Array]), [B, T, H, D], rate > 0, kf, kb);
+      expect(strip(records.find((r) => r.kernel === 'attention-fused-head')!.counts)).toEqual(kf.c);
+      expect(strip(records.find((r) => r.kernel === 'attention-fused-head-grad')!.counts)).toEqual(kb.c);
+      if (rate === 0) {
+        expectClose(await out.data(), ref.out, 1e-5, 1e-5);
+        for (const [t, expected] of [[q, ref.dq], [k, ref.dk], [v, ref.dv]] as const) expectClose(await t.grad!.data(), expected, 1e-5, 1e-5);
+      }
+      for (const t of [q, k, v]) t.grad!.dispose();
+    });
+  }
 
   function poolRef(a: Float64Array, x: Float64Array, B: number, S: number, K: number, C: number, mode: 'mean' | 'sum' | 'softmax'): Float64Array {
     const out = new Float64Array(B * K * C);

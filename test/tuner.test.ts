@@ -147,7 +147,7 @@ describe('autotuner', () => {
     }
   });
 
-  it('tunes attention, fused against composed with its backward pass, and timing candidates that draw dropout masks leaves the seed stream as it was', async () => {
+  it('tunes attention, both fused variants against composed with its backward pass, and timing candidates that draw dropout masks leaves the seed stream as it was', async () => {
     const [B, T, H, D] = [2, 8, 2, 16];
     const qkv = [1, 2, 3].map((seed) => {
       const t = Tensor.from(randomArray(B * T * H * D, seed), [B, T, H * D]).keep();
@@ -161,7 +161,7 @@ describe('autotuner', () => {
       const [r] = await tuneFor(work); // times both candidates, each drawing masks
       const afterTiming = env.engine.nextSeed();
       expect(r!.key).toBe(`attention B ${B} T ${T} ${H} heads of ${D} dropout with backward`);
-      expect(Object.keys(r!.ms).sort()).toEqual(['composed', 'fused']);
+      expect(Object.keys(r!.ms).sort()).toEqual(['composed', 'fused', 'fused-head']);
       env.engine.setSeed(5);
       expect(await tuneFor(work)).toEqual([]); // cached: the work is only encoded to find its keys
       expect(env.engine.nextSeed()).toBe(afterTiming);

@@ -1,6 +1,6 @@
 // Attention and TokenLearner pooling, both built on the batched matmul kernel so neither materialises more than
 // the score matrix (attention) or anything beyond the (k, C) tokens (pooling).
-import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T } from '../kernels/attention.js';
+import { attentionBackward, attentionForward, FUSED_ATTENTION_MAX_T, headAttentionFits, type FusedAttention } from '../kernels/attention.js';
 import { matmulKernel } from '../kernels/matmul.js';
 import { softmaxBackward, softmaxDropout, softmaxForward } from '../kernels/softmax.js';
 import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
@@ -21,13 +21,14 @@ export interface AttentionOptions {
   dropoutRate?: number;
   training?: boolean;
   /**
-   * multiHeadAttention only: 'fused' (one dispatch forward, one backward; T <= 128), 'composed' (scores,
-   * softmax, dropout and values as separate kernels, any T) or 'auto' (default): the tuner's choice for the shape
-   * (family 'attention'); untuned, fused where it fits with the GPU kernel variants, composed with the CPU ones (on
-   * llvmpipe the fused pair measured 1.7x slower forward and 3.5x slower forward and backward than the tall-tile
-   * matrix products it replaces; see bench/README.md).
+   * multiHeadAttention only: 'fused' (one dispatch forward, one backward, an invocation per query row; T <= 128),
+   * 'fused-head' (the same with a workgroup per head, its T x T cells in workgroup memory; T <= 45), 'composed'
+   * (scores, softmax, dropout and values as separate kernels, any T) or 'auto' (default): the tuner's choice for
+   * the shape (family 'attention'); untuned, fused where it fits with the GPU kernel variants, composed with the
+   * CPU ones (on llvmpipe both fused variants measured about 2x slower forward and 2.7x slower forward and
+   * backward than the tall-tile matrix products they replace; see bench/README.md).
    */
-  kernels?: 'auto' | 'fused' | 'composed';
+  kernels?: 'auto' | 'composed' | FusedAttention;
 }
 
 /** softmax(q k^T * scale) v for q, k, v [..., T, D] (e.g. [B, H, T, D]). */
@@ -75,7 +76,7 @@ interface AttentionProblem extends HeadShape {
 const ATTENTION_FAMILY: Family<AttentionProblem> = {
   name: 'attention',
   key: (p) => `B ${p.B} T ${p.T} ${p.H} heads of ${p.D}${p.dropout ? ' dropout' : ''}${p.backward ? ' with backward' : ''}`,
-  candidates: (p) => ['composed', ...(p.fits ? ['fused'] : [])],
+  candidates: (p) => ['composed', ...(p.fits ? ['fused'] : []), ...(headAttentionFits(p.T) ? ['fused-head'] : [])],
   rule: (p) => (p.fits && p.classRule === 'gpu' ? 'fused' : 'composed'),
 };
 
@@ -175,17 +176,19 @@ function attend(
   const fits = shape.T <= FUSED_ATTENTION_MAX_T;
   const kernels = options.kernels ?? 'auto';
   if (kernels === 'fused' && !fits) throw new ArgumentError(`fused attention takes sequences of T <= ${FUSED_ATTENTION_MAX_T}; got ${shape.T}`);
+  if (kernels === 'fused-head' && !headAttentionFits(shape.T)) throw new ArgumentError(`fused-head attention keeps a head's T x T cells in workgroup memory; T = ${shape.T} is too long (use 'fused' or 'composed')`);
   const grad = recordsGradient(inputs);
   const dropping = !!options.training && rate > 0;
   const problem: AttentionProblem = { ...shape, backward: grad, dropout: dropping, fits, classRule: engine().runtime.kernelVariants };
-  const fused = kernels === 'fused' || (kernels === 'auto' && choose(ATTENTION_FAMILY, problem, () => attentionBench(rerun, inputs, grad)) === 'fused');
+  const variant = kernels === 'auto' ? choose(ATTENTION_FAMILY, problem, () => attentionBench(rerun, inputs, grad)) : kernels;
   // the mask's seed is drawn here, once per op, in either path
   const drop = dropping ? newDropoutMask(rate) : undefined;
-  if (fused) {
-    const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad);
+  if (variant !== 'composed') {
+    const fused = variant as FusedAttention;
+    const { out, lse } = attentionForward(q, k, v, shape, scale, drop, grad, fused);
     return record(out, 'attention', inputs, (dout) => {
       const t = targets();
-      attentionBackward(q, k, v, out, lse!, dout, shape, scale, drop, t);
+      attentionBackward(q, k, v, out, lse!, dout, shape, scale, drop, t, fused);
       for (const part of [t.dq, t.dk, t.dv]) if (!t.grads.includes(part)) part.dispose();
       return t.grads;
     });
