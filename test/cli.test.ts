@@ -115,9 +115,10 @@ describe('tokenwave CLI', () => {
     expect(results.length).toBeGreaterThan(3);
     // the matrix products, TokenLearner's LayerNorm over the patch grid's 64 rows, each block's LayerNorms with the
     // products after them (Q/K/V, the MLP's first layer; the head's over its mean), TokenLearner's convolution chain
-    // and the attention over the 8 learned tokens
+    // the attention over the 8 learned tokens, and the stem's depthwise convolution
     const family = (r: { key: string }) => r.key.split(' ')[0];
-    expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention']));
+    expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention', 'depthwise']));
+    expect(results.filter((r) => family(r) === 'depthwise').map((r) => r.key)).toEqual(['depthwise forward 1x64x64x64 3x3']);
     const fusedKeys = ['layernorm-linear 8x128 to 256', 'layernorm-linear 8x128 to 3072', 'layernorm-linear 8x128 to 8 mean over 8'];
     expect(results.filter((r) => family(r) === 'layernorm-linear').map((r) => r.key).sort()).toEqual(fusedKeys);
     // a LayerNorm over the 8 tokens is tuned on its own only where a fused key chose to run its parts apart

@@ -56,6 +56,51 @@ describe('conv2d', () => {
     });
   }
 
+  // Each tuner candidate forced: row tiles of 4, 8 and 16 neighbours (19 wide: full tiles and a partial one of
+  // each; 3 wide: a lone partial tile) and an output per invocation; the weight gradient over 240 rows of 40 with
+  // each loop budget (one split or several)
+  const depthwiseCases: ConvCase[] = [
+    { x: [1, 4, 19, 4], w: [3, 5, 1, 4], stride: 1, padding: 'same', groups: 4, bias: true },
+    { x: [2, 3, 3, 8], w: [3, 3, 1, 8], stride: 1, padding: 'same', groups: 8, bias: false },
+  ];
+  for (const variant of ['tiled4', 'tiled8', 'tiled16', 'direct']) {
+    for (const c of depthwiseCases) {
+      it(`depthwise forced to ${variant}, [${c.x.join(', ')}] by ${c.w[0]}x${c.w[1]}: values and gradients, declared multiply-adds`, async () => {
+        // checkOp runs the op and its backward pass before its first await, so both are forced; its finite
+        // differences run the forward pass later, through the forcing `gpu`
+        await withVariant('depthwise', variant, () =>
+          checkOp({
+            shapes: c.bias ? [c.x, c.w, [c.w[3]!]] : [c.x, c.w],
+            gpu: ([x, w, b]) => withVariant('depthwise', variant, () => conv2d(x!, w!, { padding: c.padding, groups: c.groups, bias: b })),
+            reference: ([x, w, b]) => convRef(x!, w!, b, c),
+            h: 1e-3,
+          }),
+        );
+        const g = convGeometry(c.x, c.w, 1, 'same', c.groups);
+        const { records } = await env.engine.ledger.capture(() => withVariant('depthwise', variant, () => conv2dGradInput(conv2dForward(Tensor.zeros(c.x), Tensor.zeros(c.w), g), Tensor.zeros(c.w), g)));
+        const suffix = variant === 'direct' ? '' : variant === 'tiled8' ? '-tiled' : `-${variant}`;
+        expect(records.map((r) => r.kernel)).toEqual([`depthwise-conv2d${suffix}`, `depthwise-conv2d-grad-input${suffix}`]);
+        const k = new Counter();
+        convRef(new Float64Array(g.N * g.H * g.W * g.Cin), new Float64Array(c.w.reduce((a, d) => a * d, 1)), undefined, c, k);
+        expect(records.map((r) => r.counts.fma)).toEqual([k.c.fma, k.c.fma]);
+      });
+    }
+  }
+  for (const variant of ['budget2048', 'budget8192', 'budget32768']) {
+    it(`the depthwise weight gradient with a loop budget of ${variant.slice(6)}: split as the budget says, values against float64`, async () => {
+      const c: ConvCase = { x: [4, 60, 40, 8], w: [3, 3, 1, 8], stride: 1, padding: 'same', groups: 8, bias: false };
+      const g = convGeometry(c.x, c.w, 1, 'same', 8);
+      const { records } = await env.engine.ledger.capture(() => withVariant('depthwise-grad-weight', variant, () => conv2dGradWeight(Tensor.zeros(c.x), Tensor.zeros(c.x), g)));
+      const rowsPerSplit = Math.floor(Number(variant.slice(6)) / (40 * 10));
+      const split = records.find((r) => r.op === 'sum');
+      expect(split ? Number(/^\[(\d+)x/.exec(split.shape)![1]) : 1).toBe(Math.ceil(240 / rowsPerSplit));
+      // forced for the op and its backward pass, which checkOp runs before its first await
+      await withVariant('depthwise-grad-weight', variant, () =>
+        checkOp({ shapes: [c.x, c.w], gpu: ([x, w]) => conv2d(x!, w!, { padding: 'same', groups: 8 }), reference: ([x, w]) => convRef(x!, w!, undefined, c), noGrad: [0], h: 1e-3, gradTol: [2e-3, 2e-3] }),
+      );
+    });
+  }
+
   it('declared multiply-adds equal the counted reference (padding taps skipped) in all three kernels', async () => {
     const c: ConvCase = { x: [2, 5, 7, 4], w: [3, 3, 2, 6], stride: 2, padding: 'same', groups: 2, bias: true };
     const g = convGeometry(c.x, c.w, c.stride, c.padding, c.groups);

@@ -5,6 +5,8 @@ import { UNARY } from './elementwise.js';
 import type { EpilogueActivation } from './matmul.js';
 import { launch, read, write, WORKGROUP_MEMORY_FLOATS, type Binding, type KernelSpec } from './launch.js';
 import { slabs, sumSlabs } from './reduce.js';
+import { choose, scratchLike, type Bench, type Family } from './tuner.js';
+import { tidy } from '../tensor/engine.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -112,7 +114,7 @@ const depthwiseUniforms = (g: ConvGeometry, rowsPerSplit = 0) => ({
 
 type DepthwiseEntry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[], g: ConvGeometry, extra: { tiled?: boolean; bias?: boolean; relu6?: boolean } = {}): KernelSpec => ({
+const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[], g: ConvGeometry, extra: { tileX?: number; bias?: boolean; relu6?: boolean } = {}): KernelSpec => ({
   name,
   file: 'depthwise.wgsl',
   constants: {
@@ -121,25 +123,55 @@ const depthwiseSpec = (name: string, entry: DepthwiseEntry, bindings: Binding[],
     GRAD_WEIGHT: entry === 'GRAD_WEIGHT',
     HAS_BIAS: !!extra.bias,
     STRIDE1: g.stride === 1,
-    TILED: !!extra.tiled,
+    TILED: extra.tileX !== undefined,
     RELU6: !!extra.relu6,
     KH: g.KH,
     KW: g.KW,
-    TILE_X: DEPTHWISE_TILE_X,
+    TILE_X: extra.tileX ?? 1,
   },
   bindings,
   uniforms: DEPTHWISE_UNIFORMS,
 });
 
-/** Neighbouring positions per invocation in depthwise.wgsl's row tiles (stride 1). */
-const DEPTHWISE_TILE_X = 8;
-
 /**
- * Stride-1 depthwise passes work on neighbouring positions of a row per invocation (depthwise.wgsl's row tiles).
- * Each holds KW + TX - 1 input vec4s in registers; kernels wider than 13 (the bound of the earlier fixed 16-vec4
- * row) keep the untiled passes, which hold no such array.
+ * Stride-1 depthwise passes may work on neighbouring positions of a row per invocation (depthwise.wgsl's row
+ * tiles), each holding KW + TX - 1 input vec4s in registers; kernels wider than 13 keep the direct passes (an
+ * output vec4 per invocation), which hold no such array.
  */
 const tiledDepthwise = (g: ConvGeometry) => g.stride === 1 && g.KW <= 13;
+
+interface DepthwiseProblem {
+  pass: 'forward' | 'grad-input';
+  g: ConvGeometry;
+}
+
+/** Positions per invocation of each depthwise candidate: a row tile of 4, 8 or 16, or one ('direct'). */
+const DEPTHWISE_TILES: Record<string, number | undefined> = { tiled8: 8, tiled4: 4, tiled16: 16, direct: undefined };
+
+const DEPTHWISE_FAMILY: Family<DepthwiseProblem> = {
+  name: 'depthwise',
+  key: ({ pass, g }) => `${pass} ${g.N}x${g.H}x${g.W}x${g.Cin} ${g.KH}x${g.KW}${g.stride > 1 ? ` stride ${g.stride}` : ''}`,
+  candidates: ({ g }) => (tiledDepthwise(g) ? Object.keys(DEPTHWISE_TILES) : ['direct']),
+  // measured on llvmpipe: 8 neighbours loaded once for all their taps, 1.3-1.6x the direct passes on the paper stem
+  rule: ({ g }) => (tiledDepthwise(g) ? 'tiled8' : 'direct'),
+};
+
+/** The depthwise weight gradient's loop budget per invocation: the rule's, a quarter of it (four times the
+ * splits: more invocations, more partial sums) or four times it (still under llvmpipe's 65,535). */
+const GRAD_WEIGHT_BUDGETS: Record<string, number> = Object.fromEntries([1, 1 / 4, 4].map((f) => [`budget${GRAD_WEIGHT_BUDGET * f}`, GRAD_WEIGHT_BUDGET * f]));
+
+const DEPTHWISE_GRAD_WEIGHT_FAMILY: Family<ConvGeometry> = {
+  name: 'depthwise-grad-weight',
+  key: (g) => `${g.N}x${g.H}x${g.W}x${g.Cin} ${g.KH}x${g.KW}`,
+  candidates: () => Object.keys(GRAD_WEIGHT_BUDGETS),
+  rule: () => `budget${GRAD_WEIGHT_BUDGET}`,
+};
+
+/** A pass again on scratch tensors of the same shapes: what the tuner times. */
+function scratchDepthwise(tensors: Record<string, Tensor>, rerun: (scratch: Record<string, Tensor>) => void): Bench {
+  const scratch = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, scratchLike(t)]));
+  return { run: () => tidy(() => rerun(scratch)), dispose: () => Object.values(scratch).forEach((t) => t.dispose()) };
+}
 
 /** Epilogue activation of a forward convolution (ReLU6 after a folded BatchNorm, inference only; GELU and sigmoid in
  * TokenLearner, in training too: ops/conv.ts). The depthwise kernels fuse ReLU6 only. */
@@ -148,23 +180,30 @@ export type ConvActivation = 'none' | EpilogueActivation;
 function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string, Tensor>, out: Tensor, g: ConvGeometry, activation: 'none' | 'relu6' = 'none'): void {
   const forward = entry === 'FORWARD';
   const hasBias = tensors.bias !== undefined;
-  const tiled = tiledDepthwise(g);
+  const outName = forward ? 'y' : 'dx';
+  const variant = choose(DEPTHWISE_FAMILY, { pass: forward ? 'forward' : 'grad-input', g }, () =>
+    scratchDepthwise({ ...tensors, [outName]: out }, (scratch) => {
+      const { [outName]: scratchOut, ...inputs } = scratch;
+      depthwiseLaunch(entry, inputs, scratchOut!, g, activation);
+    }),
+  );
+  const tileX = DEPTHWISE_TILES[variant];
   const relu6 = activation === 'relu6';
   const [rows, cols] = forward ? [g.OH, g.OW] : [g.H, g.W];
   launch({
     kernel: depthwiseSpec(
-      `${forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input'}${tiled ? '-tiled' : ''}${relu6 ? '+relu6' : ''}`,
+      `${forward ? 'depthwise-conv2d' : 'depthwise-conv2d-grad-input'}${tileX ? `-tiled${tileX === 8 ? '' : tileX}` : ''}${relu6 ? '+relu6' : ''}`,
       entry,
       forward
         ? [read('x', 'vec4f'), read('w', 'vec4f'), ...(hasBias ? [read('bias', 'vec4f')] : []), write('y', 'vec4f')]
         : [read('dy', 'vec4f'), read('w', 'vec4f'), write('dx', 'vec4f')],
       g,
-      { tiled, bias: hasBias, relu6 },
+      { ...(tileX ? { tileX } : {}), bias: hasBias, relu6 },
     ),
     op: forward ? 'depthwise-conv2d' : 'conv2d-grad-input',
     uniforms: depthwiseUniforms(g),
-    tensors: { ...tensors, [forward ? 'y' : 'dx']: out },
-    invocations: tiled ? g.N * rows * Math.ceil(cols / DEPTHWISE_TILE_X) * (g.Cin / 4) : out.size / 4,
+    tensors: { ...tensors, [outName]: out },
+    invocations: tileX ? g.N * rows * Math.ceil(cols / tileX) * (g.Cin / 4) : out.size / 4,
     counts: { fma: convMacs(g), add: hasBias ? out.size : 0, cmp: relu6 ? 2 * out.size : 0 },
     macs: convFullMacs(g),
   });
@@ -218,7 +257,8 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry, into?: 
     // Every tap of four channels per invocation, over a split of the output rows: one vec4 sum per tap held in
     // registers, so at most 25 taps (5x5); larger kernels take the general weight-gradient kernel below.
     const taps = g.KH * g.KW;
-    const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW * (taps + 1)))));
+    const budget = GRAD_WEIGHT_BUDGETS[choose(DEPTHWISE_GRAD_WEIGHT_FAMILY, g, () => scratchDepthwise({ x, dy }, (s) => void conv2dGradWeight(s.x!, s.dy!, g)))]!;
+    const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(budget / (g.OW * (taps + 1)))));
     const splits = Math.ceil(rows / rowsPerSplit);
     const partial = slabs(splits, [g.KH, g.KW, 1, g.Cout], into);
     launch({
