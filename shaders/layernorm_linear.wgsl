@@ -28,8 +28,10 @@ fn row_total(lid: u32, part: f32) -> f32 {
   return total;
 }
 
-// Rows r0.. r0 + count - 1 of x into `normed`, normalised; the rest of the ROWS as zeros.
-fn normalize_rows(r0: u32, count: u32, lid: u32) {
+// Rows r0.. r0 + count - 1 of x into `normed`, normalised; the rest of the ROWS as zeros. KEEP (training): the
+// first column group also writes the normalised rows to Y and each row's (mean, rstd) to `stats`, what the
+// LayerNorm's and the product's gradients read.
+fn normalize_rows(r0: u32, count: u32, lid: u32, keep: bool) {
   for (var i = lid; i < ROWS * K; i += WG) {
     var value = 0.0;
     if (i / K < count) { value = X[r0 * K + i]; }
@@ -51,6 +53,13 @@ fn normalize_rows(r0: u32, count: u32, lid: u32) {
   for (var k = lane; k < K; k += LANES) {
     normed[base + k] = fma((normed[base + k] - mean) * rstd, gamma[k], beta[k]);
   }
+#if ${KEEP}
+  let row = lid / LANES;
+  if (keep && row < count) {
+    for (var k = lane; k < K; k += LANES) { Y[(r0 + row) * K + k] = normed[base + k]; }
+    if (lane == 0u) { stats[r0 + row] = vec2f(mean, rstd); }
+  }
+#endif
   workgroupBarrier();
 }
 
@@ -78,7 +87,7 @@ fn run(lid: u32, group: u32) {
   for (var i = lid; i < K; i += WG) { pooled[i] = 0.0; }
   for (var t = 0u; t < u.tokens; t += ROWS) {
     let count = min(ROWS, u.tokens - t);
-    normalize_rows(row_group * u.tokens + t, count, lid);
+    normalize_rows(row_group * u.tokens + t, count, lid, false);
     for (var i = lid; i < K; i += WG) {
       var s = pooled[i];
       for (var r = 0u; r < count; r++) { s += normed[r * K + i]; }
@@ -98,7 +107,7 @@ fn run(lid: u32, group: u32) {
   if (q2 / quads < u.stack) { epilogue(row_group * u.N + n2, n2, sums2); }
 #else
   let r0 = row_group * ROWS;
-  normalize_rows(r0, min(ROWS, u.M - r0), lid);
+  normalize_rows(r0, min(ROWS, u.M - r0), lid, group % u.column_groups == 0u);
   if (j >= u.stack) { return; }
   var sums: array<vec4f, ROWS>;
   var sums2: array<vec4f, ROWS>;

@@ -384,7 +384,7 @@ describe('meanLinear (a classifier head: the mean over tokens, then a dense laye
   }
 });
 
-describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel (inference)', () => {
+describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel', () => {
   const eps = 1e-6;
   const f32 = (n: number, seed: number, lo = -1, hi = 1) => Float64Array.from(Float32Array.from(randomArray(n, seed, lo, hi)));
   const tensor = (v: Float64Array, shape: number[]) => Tensor.from(v, shape);
@@ -458,6 +458,42 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel 
       expect(strip(record.counts)).toEqual(k.c);
       // the MAC convention counts the dense layer's
       expect(record.macs).toBe(B * K * N);
+    });
+  }
+
+  for (const variant of ['fused', 'fused16']) {
+    it(`Q, K and V with a gradient recorded (${variant}): one kernel that also writes the normalised rows and their statistics; values and every gradient as the LayerNorm and the products apart give them`, async () => {
+      const [B, T, K, N] = [3, 7, 32, 40]; // 21 rows: a partial row group
+      const [xs, g, b] = [f32(B * T * K, 50, -2, 2), f32(K, 51, 0.5, 1.5), f32(K, 52, -0.5, 0.5)];
+      const params = [0, 1, 2].flatMap((i) => [f32(K * N, 53 + i), f32(N, 56 + i)]);
+      const weightsOut = f32(3 * B * T * N, 60);
+      const run = async (chosen: string) => {
+        const x = tensor(xs, [B, T, K]);
+        const [gamma, beta] = [tensor(g, [K]), tensor(b, [K])];
+        const tensors = params.map((p, i) => tensor(p, i % 2 ? [N] : [K, N]));
+        packTensors(tensors);
+        const all = [x, gamma, beta, ...tensors];
+        for (const t of all) t.requiresGrad = true;
+        const product = { kind: 'stack' as const, weights: [tensors[0]!, tensors[2]!, tensors[4]!], biases: [tensors[1]!, tensors[3]!, tensors[5]!] };
+        const { result, records } = await env.engine.ledger.capture(() => {
+          const out = withVariant('layernorm-linear', chosen, () => layerNormThen({ x, gamma, beta, eps, path: '' }, product));
+          backward(sum(mul(out, tensor(weightsOut, [3, B, T, N]))));
+          return out;
+        });
+        const grads = await Promise.all(all.map((t) => t.grad!.data()));
+        return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
+      };
+      const fused = await run(variant);
+      const apart = await run('apart');
+      expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
+      expect(fused.kernels).not.toContain('layernorm:forward');
+      expect(apart.kernels).toContain('layernorm:forward');
+      expect(fused.kernels.length).toBe(apart.kernels.length - 1);
+      const y = layerNormRows(xs, g, b, K, eps);
+      const expected = new Float64Array(3 * B * T * N);
+      for (let i = 0; i < 3; i++) matmulRef(y, params[2 * i]!, { batchA: 1, batchB: 1, M: B * T, N, K }).forEach((v, j) => (expected[i * B * T * N + j] = v + params[2 * i + 1]![j % N]!));
+      expectClose(fused.out, expected, 2e-5, 2e-5);
+      fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
     });
   }
 

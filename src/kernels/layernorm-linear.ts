@@ -1,5 +1,5 @@
-// LayerNorm and the dense layer after it in one dispatch (inference): the normalised rows live only in workgroup
-// memory. A transformer block's two LayerNorms feed products (Q/K/V, the MLP's first layer), and a classifier
+// LayerNorm and the dense layer after it in one dispatch: in inference the normalised rows live only in workgroup
+// memory; in training the kernel also writes them, and the rows' statistics, for the gradients. A transformer block's two LayerNorms feed products (Q/K/V, the MLP's first layer), and a classifier
 // head's feeds the mean over tokens and its dense layer: each pair is one kernel instead of two.
 import { plusCounts, scaled } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -27,6 +27,9 @@ export interface LayerNormLinearOptions {
   meanOver?: number;
   /** Rows a workgroup normalises together (default 8). */
   rowsPerGroup?: LayerNormLinearRows;
+  /** Training: where to write the normalised rows (x's shape) and each row's (mean, rstd) [rows, 2], as
+   * layerNormForward gives them for the gradients. Not with a mean. */
+  keep?: { y: Tensor; stats: Tensor };
 }
 
 /**
@@ -42,6 +45,8 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
   if (!layerNormLinearFits(K, ROWS)) throw new Error(`layerNormLinear: ${K} features do not fit the kernel's workgroup memory`);
   if (gamma.size !== K || beta.size !== K) throw new Error(`layerNormLinear: gamma and beta need ${K} values for input [${x.shape.join(', ')}]`);
   if (tokens > 0 && (stack !== 1 || rows % tokens !== 0)) throw new Error(`layerNormLinear: a mean over ${tokens} rows needs one weight matrix and whole runs of rows`);
+  const keep = options.keep;
+  if (keep && (tokens > 0 || keep.y.size !== x.size || keep.stats.size !== 2 * rows)) throw new Error('layerNormLinear: keeps the normalised rows (x\'s size) and two statistics a row, with no mean');
   const outRows = tokens > 0 ? rows / tokens : rows;
   const out = Tensor.empty(tokens > 0 ? [outRows, N] : [stack, rows, N]);
   const columnGroups = Math.ceil((stack * Math.ceil(N / 4)) / (2 * WORKGROUP));
@@ -53,14 +58,18 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
   const activation = options.activation;
   launch({
     kernel: {
-      name: `layernorm-linear${tokens > 0 ? '-mean' : ROWS === 16 ? '-16rows' : ''}`,
+      name: `layernorm-linear${tokens > 0 ? '-mean' : ROWS === 16 ? '-16rows' : ''}${keep ? '+keep' : ''}`,
       file: 'layernorm_linear.wgsl',
       constants: {
         ...EPILOGUE_OFF,
         ROWS, K, MEAN: tokens > 0, VEC_B: vecB, VEC_C: vecC, HAS_BIAS: bias !== undefined, HAS_ALPHA: tokens > 1,
         ACTIVATION: activation !== undefined, ACT_EXPR: activation ? UNARY[activation].expr : '', ACTIVATION_HELPERS: activation !== undefined,
+        KEEP: keep !== undefined,
       },
-      bindings: [read('X'), read('gamma'), read('beta'), read('B', vecB ? 'vec4f' : 'f32'), ...(bias ? [read('bias')] : []), write('C', vecC ? 'vec4f' : 'f32')],
+      bindings: [
+        read('X'), read('gamma'), read('beta'), read('B', vecB ? 'vec4f' : 'f32'), ...(bias ? [read('bias')] : []), write('C', vecC ? 'vec4f' : 'f32'),
+        ...(keep ? [write('Y'), write('stats', 'vec2f')] : []),
+      ],
       // M, N, ldc, alpha and bias_stride as the epilogue reads them
       uniforms: { M: 'u32', N: 'u32', ldc: 'u32', alpha: 'f32', bias_stride: 'u32', stack: 'u32', b_step: 'u32', tokens: 'u32', column_groups: 'u32', eps: 'f32', inv_k: 'f32' },
       workgroupSize: WORKGROUP,
@@ -68,7 +77,7 @@ export function layerNormLinearKernel(x: Tensor, gamma: Tensor, beta: Tensor, ep
     },
     op: tokens > 0 ? 'layernorm-mean-linear' : 'layernorm-linear',
     uniforms: { M: outRows, N, ldc: N, alpha: tokens > 0 ? 1 / tokens : 1, bias_stride: stack > 1 ? biasStep : 0, stack, b_step: step, tokens, column_groups: columnGroups, eps, inv_k: 1 / K },
-    tensors: { X: x, gamma, beta, B: w, ...(bias ? { bias } : {}), C: out },
+    tensors: { X: x, gamma, beta, B: w, ...(bias ? { bias } : {}), C: out, ...(keep ? { Y: keep.y, stats: keep.stats } : {}) },
     workgroups: rowGroups * columnGroups,
     counts: plusCounts(
       // every column group normalises its rows again

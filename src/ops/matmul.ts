@@ -261,7 +261,8 @@ export function stackable(weights: readonly Tensor[], biases: readonly Tensor[])
  * one dispatch (a column-summing batched product), x's from a product summing over the n (matmulKernel's `summed`). The weights and biases
  * must be stackable().
  */
-export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[]): Tensor {
+/** `computed`: the products [n, ..., out] where a fused kernel already made them (layerNormThen in training). */
+export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[], computed?: Tensor): Tensor {
   if (!stackable(weights, biases)) throw new ArgumentError('linearStack: the weights and biases are not evenly packed alike (see stackable())');
   const n = weights.length;
   const [inFeatures, outFeatures] = weights[0]!.shape as [number, number];
@@ -272,8 +273,7 @@ export function linearStack(x: Tensor, weights: readonly Tensor[], biases: reado
   const w = Tensor.span(weights);
   const b = Tensor.span(biases);
   const x2 = x.view([rows, inFeatures]);
-  const flat = matmulKernel(x2, w, { batch: n, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: true, b: wLayout }, { bias: b, biasStride: bStep, op: 'linear' });
-  const out = flat.intoShape([n, ...x.shape.slice(0, -1), outFeatures]);
+  const out = computed ?? matmulKernel(x2, w, { batch: n, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: true, b: wLayout }, { bias: b, biasStride: bStep, op: 'linear' }).intoShape([n, ...x.shape.slice(0, -1), outFeatures]);
   const views = [w, b, x2];
   const recorded = record(out, 'linear', [x, ...weights, ...biases], (g, _prior, offers) => {
     const g3 = g.view([n, rows, outFeatures]);
@@ -317,6 +317,8 @@ interface LayerNormLinearProblem {
   features: number;
   columns: number;
   meanOver: number;
+  /** Training: the kernel also writes the normalised rows and their statistics. */
+  backward: boolean;
 }
 
 /**
@@ -325,7 +327,7 @@ interface LayerNormLinearProblem {
  */
 const LAYERNORM_LINEAR_FAMILY: Family<LayerNormLinearProblem> = {
   name: 'layernorm-linear',
-  key: (p) => `${p.rows}x${p.features} to ${p.columns}${p.meanOver > 0 ? ` mean over ${p.meanOver}` : ''}`,
+  key: (p) => `${p.rows}x${p.features} to ${p.columns}${p.meanOver > 0 ? ` mean over ${p.meanOver}` : ''}${p.backward ? ' with backward' : ''}`,
   candidates: (p) => ['apart', ...(layerNormLinearFits(p.features, 8) ? ['fused'] : []), ...(p.meanOver === 0 && layerNormLinearFits(p.features, 16) ? ['fused16'] : [])],
   // a dispatch fewer and the normalised rows never in memory; 16 rows a workgroup where there are rows enough to
   // keep 32 workgroups busy. On llvmpipe, Q/K/V of a paper block at batch 64 (512 rows to 3 x 1024): 29 ms fused16,
@@ -338,9 +340,11 @@ const LAYERNORM_LINEAR_FAMILY: Family<LayerNormLinearProblem> = {
 };
 
 /**
- * `product` over the layer-normalised x. Where no gradient is recorded and the adapter's rule (or the tuner) picks
- * it, one kernel: the LayerNorm's rows normalised in workgroup memory and multiplied there; else the LayerNorm,
- * then the product.
+ * `product` over the layer-normalised x. Where the adapter's rule (or the tuner) picks it, one kernel: the
+ * LayerNorm's rows normalised in workgroup memory and multiplied there; else the LayerNorm, then the product. Under
+ * a recorded gradient only a stack (Q/K/V) fuses: the kernel also writes the normalised rows and their statistics,
+ * and the LayerNorm and the products are recorded as if they had run apart (the same gradients). The MLP's first
+ * layer keeps its GELU's input and drops out in training, and the head's mean feeds no stack: those run apart.
  */
 export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct): Tensor {
   const { x, gamma, beta, eps } = pending;
@@ -355,12 +359,13 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const features = x.shape[x.rank - 1]!;
   const [K, N] = weights[0]!.shape as [number, number];
   if (K !== features) throw new ArgumentError(`layerNormThen: input [${x.shape.join(', ')}] does not end in the weights' ${K} features`);
-  if (recordsGradient([x, gamma, beta, ...weights, ...biases])) return apart(x);
+  const backward = recordsGradient([x, gamma, beta, ...weights, ...biases]);
+  if (backward && product.kind !== 'stack') return apart(x);
   if (product.kind === 'stack' && !stackable(product.weights, product.biases)) return apart(x);
   const meanOver = product.kind === 'mean' ? x.shape[1]! : 0;
   if (product.kind === 'mean' && x.rank !== 3) throw new ArgumentError(`layerNormThen: a mean over tokens takes x [B, T, in], got [${x.shape.join(', ')}]`);
   const problem: LayerNormLinearProblem = {
-    rows: x.size / K, features: K, columns: weights.length * N, meanOver,
+    rows: x.size / K, features: K, columns: weights.length * N, meanOver, backward,
   };
   const bench = (): Bench => {
     const scratch = scratchLike(x);
@@ -378,8 +383,9 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const stack = { count: weights.length, step: spacingOf(product.weights)!, biasStep: spacingOf(product.biases)! };
   const w = Tensor.span(product.weights);
   const b = Tensor.span(product.biases);
-  const out = layerNormLinearKernel(x, gamma, beta, eps, w, N, { stack, bias: b, rowsPerGroup }).intoShape([weights.length, ...lead, N]);
+  const keep = backward ? { y: Tensor.empty(x.shape), stats: Tensor.empty([x.size / K, 2]) } : undefined;
+  const out = layerNormLinearKernel(x, gamma, beta, eps, w, N, { stack, bias: b, rowsPerGroup, ...(keep ? { keep } : {}) }).intoShape([weights.length, ...lead, N]);
   w.dispose();
   b.dispose();
-  return out;
+  return keep ? linearStack(normalizedTensor(pending, keep), product.weights, product.biases, out) : out;
 }

@@ -6,8 +6,9 @@ import { engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, takeGradientPlace } from './autograd.js';
 
-export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
-  const { y, stats } = layerNormForward(x, gamma, beta, eps);
+/** `computed`: y and its rows' (mean, rstd) where a fused kernel already normalised x (ops.layerNormThen). */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6, computed?: { y: Tensor; stats: Tensor }): Tensor {
+  const { y, stats } = computed ?? layerNormForward(x, gamma, beta, eps);
   // x's gradient from a residual branch, where it came first, is added in the input-gradient kernel
   return record(
     y,
@@ -62,6 +63,6 @@ export interface PendingLayerNorm {
   path: string;
 }
 
-export function normalizedTensor(p: PendingLayerNorm): Tensor {
-  return engine().atPath(p.path, () => layerNorm(p.x, p.gamma, p.beta, p.eps));
+export function normalizedTensor(p: PendingLayerNorm, computed?: { y: Tensor; stats: Tensor }): Tensor {
+  return engine().atPath(p.path, () => layerNorm(p.x, p.gamma, p.beta, p.eps, computed));
 }
