@@ -497,12 +497,42 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
     });
   }
 
-  it('with a gradient recorded, the LayerNorm and the product apart (the normalised rows are kept for the backward pass)', async () => {
-    const [rows, K, N] = [4, 8, 4];
-    const x = tensor(f32(rows * K, 40), [rows, K]);
+  for (const [variant, rate] of [['fused', 0.2], ['fused16', 0]] as const) {
+    it(`an MLP's first layer with a gradient recorded (${variant}, GELU${rate ? ', dropout' : ''}): one kernel keeps the normalised rows and the GELU's input; values and every gradient as apart`, async () => {
+      const [rows, K, N] = [21, 32, 72];
+      const [xs, g, b, ws, bs] = [f32(rows * K, 70, -2, 2), f32(K, 71, 0.5, 1.5), f32(K, 72, -0.5, 0.5), f32(K * N, 73), f32(N, 74)];
+      const weightsOut = f32(rows * N, 75);
+      const run = async (chosen: string) => {
+        env.engine.setSeed(11);
+        const all = [tensor(xs, [rows, K]), tensor(g, [K]), tensor(b, [K]), tensor(ws, [K, N]), tensor(bs, [N])];
+        for (const t of all) t.requiresGrad = true;
+        const [x, gamma, beta, w, bias] = all as [Tensor, Tensor, Tensor, Tensor, Tensor];
+        const { result, records } = await env.engine.ledger.capture(() => {
+          const out = withVariant('layernorm-linear', chosen, () => layerNormThen({ x, gamma, beta, eps, path: '' }, { kind: 'linear', w, bias, activation: 'gelu', dropout: rate }));
+          backward(sum(mul(out, tensor(weightsOut, [rows, N]))));
+          return out;
+        });
+        const grads = await Promise.all(all.map((t) => t.grad!.data()));
+        return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
+      };
+      const fused = await run(variant);
+      const apart = await run('apart');
+      expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
+      expect(fused.kernels).not.toContain('layernorm:forward');
+      expect(fused.kernels.length).toBe(apart.kernels.length - 1);
+      expectClose(fused.out, Float64Array.from(apart.out), 2e-5, 2e-5);
+      if (rate > 0) expect(fused.out.filter((v) => v === 0).length).toBeGreaterThan(rows * N * 0.1); // it did drop
+      fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
+    });
+  }
+
+  it("with a gradient recorded, a classifier head's LayerNorm and its mean-product apart (the fused kernel keeps no rows past the mean)", async () => {
+    const [B, T, K, N] = [2, 4, 8, 4];
+    const x = tensor(f32(B * T * K, 40), [B, T, K]);
     x.requiresGrad = true;
-    const { records } = await env.engine.ledger.capture(() => withVariant('layernorm-linear', 'fused', () => layerNormThen(pending(x, K, f32(K, 41), f32(K, 42)), { kind: 'linear', w: tensor(f32(K * N, 43), [K, N]) })));
-    expect(records.map((r) => r.op)).toEqual(['layernorm', 'linear']);
+    const { records } = await env.engine.ledger.capture(() => withVariant('layernorm-linear', 'fused', () => layerNormThen(pending(x, K, f32(K, 41), f32(K, 42)), { kind: 'mean', w: tensor(f32(K * N, 43), [K, N]) })));
+    expect(records[0]!.kernel).toBe('layernorm:forward');
+    expect(records.map((r) => r.kernel).filter((k) => k.startsWith('layernorm-linear'))).toEqual([]);
   });
 });
 

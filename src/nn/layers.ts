@@ -71,9 +71,10 @@ export class Dense extends Module {
     const size = input instanceof Tensor ? input.size : input.x.size;
     this.recordOps(size / this.inFeatures);
     const activation = this.activation;
-    if (!(input instanceof Tensor) && (activation === 'none' || activation === 'gelu') && !residual && dropoutRate === 0) {
+    if (!(input instanceof Tensor) && (activation === 'none' || activation === 'gelu') && !residual) {
       // a LayerNorm before this layer runs in its kernel (ops.layerNormThen)
-      return layerNormThen(input, { kind: 'linear', w: this.kernel, ...(this.bias ? { bias: this.bias } : {}), ...(activation === 'gelu' ? { activation } : {}) });
+      const epilogue = { ...(this.bias ? { bias: this.bias } : {}), ...(activation === 'gelu' ? { activation } : {}), ...(dropoutRate > 0 ? { dropout: dropoutRate } : {}) };
+      return layerNormThen(input, { kind: 'linear', w: this.kernel, ...epilogue });
     }
     const x = input instanceof Tensor ? input : normalizedTensor(input);
     if (activation === 'none' || activation === 'gelu') {

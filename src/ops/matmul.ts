@@ -1,7 +1,7 @@
 // Differentiable (batched) matmul and the dense layer's affine map.
 import { unaryBackward } from '../kernels/elementwise.js';
-import { dropoutKernel } from '../kernels/dropout.js';
-import { layerNormLinearFits, layerNormLinearKernel } from '../kernels/layernorm-linear.js';
+import { dropoutKernel, type DropoutMask } from '../kernels/dropout.js';
+import { LAYERNORM_LINEAR_GROUP_COLUMNS, layerNormLinearFits, layerNormLinearKernel } from '../kernels/layernorm-linear.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
 import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
@@ -121,7 +121,9 @@ export interface LinearEpilogue {
  * residual add fused into the product's epilogue: one dispatch. Under a recorded gradient a GELU keeps its input
  * (the pre-activation, written by the same dispatch) for its gradient, which then also applies the dropout's.
  */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpilogue = {}): Tensor {
+/** `computed`: the output, the GELU's kept input and the dropout's mask where a fused kernel already made them
+ * (layerNormThen in training): only the gradient is recorded. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpilogue = {}, computed?: { out: Tensor; preActivation?: Tensor; drop?: DropoutMask }): Tensor {
   const inFeatures = w.shape[0]!;
   const outFeatures = w.shape[1]!;
   if (x.shape[x.rank - 1] !== inFeatures) {
@@ -134,13 +136,14 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpil
   const residualOptions = residual ? residualEpilogue(outShape, residual) : {};
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
   if (activation && activation !== 'gelu') noGradient(`linear with a fused ${activation}`, inputs);
-  const preActivation = activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
   const rate = epilogue.dropout ?? 0;
   checkDropoutRate(rate);
-  const drop = rate > 0 ? newDropoutMask(rate) : undefined;
+  const preActivation = computed ? computed.preActivation : activation === 'gelu' && recordsGradient(inputs) ? Tensor.empty([rows, outFeatures]) : undefined;
+  const drop = computed ? computed.drop : rate > 0 ? newDropoutMask(rate) : undefined;
   const x2 = x.view([rows, inFeatures]);
-  const flat = matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, ...residualOptions });
-  const out = flat.intoShape(outShape);
+  const out =
+    computed?.out ??
+    matmulKernel(x2, w, { batch: 1, M: rows, N: outFeatures, K: inFeatures, aBatched: false, bBatched: false }, { bias, op: 'linear', activation, preActivation, dropout: drop, ...residualOptions }).intoShape(outShape);
   // dz, the gradient of the product (before the epilogue's GELU and dropout) from g, that of the output
   const backward = (dz: Tensor, g: Tensor, offers: readonly (GradientOffer | undefined)[]): (Tensor | null)[] => {
     const grads: (Tensor | null)[] = [];
@@ -308,7 +311,7 @@ export function linearStack(x: Tensor, weights: readonly Tensor[], biases: reado
 /** The dense layer a LayerNorm feeds: one weight (linear's), a stack of them (linearStack's), or one after a mean
  * over axis 1, the tokens (meanLinear's). */
 export type NormedProduct =
-  | { kind: 'linear'; w: Tensor; bias?: Tensor; activation?: 'gelu' }
+  | { kind: 'linear'; w: Tensor; bias?: Tensor; activation?: 'gelu'; dropout?: number }
   | { kind: 'stack'; weights: readonly Tensor[]; biases: readonly Tensor[] }
   | { kind: 'mean'; w: Tensor; bias?: Tensor };
 
@@ -319,6 +322,7 @@ interface LayerNormLinearProblem {
   meanOver: number;
   /** Training: the kernel also writes the normalised rows and their statistics. */
   backward: boolean;
+  classRule: 'cpu' | 'gpu';
 }
 
 /**
@@ -332,7 +336,11 @@ const LAYERNORM_LINEAR_FAMILY: Family<LayerNormLinearProblem> = {
   // a dispatch fewer and the normalised rows never in memory; 16 rows a workgroup where there are rows enough to
   // keep 32 workgroups busy. On llvmpipe, Q/K/V of a paper block at batch 64 (512 rows to 3 x 1024): 29 ms fused16,
   // 33 fused, 31-36 apart; at batch 1, 1.2 fused against 1.3 apart. Unmeasured on GPUs.
+  // In training on CPU adapters only where the columns keep every invocation of a workgroup busy: on llvmpipe at
+  // batch 64, Q/K/V (3,072 columns) 24.4 ms fused16 against 28.5 apart; the MLP's first layer (256, its GELU's
+  // input kept, dropout) 4.5 against 3.2.
   rule: (p) => {
+    if (p.backward && p.classRule === 'cpu' && p.columns < LAYERNORM_LINEAR_GROUP_COLUMNS) return 'apart';
     const candidates = LAYERNORM_LINEAR_FAMILY.candidates(p);
     if (candidates.includes('fused16') && p.rows >= 16 * 32) return 'fused16';
     return candidates.includes('fused') ? 'fused' : 'apart';
@@ -352,7 +360,7 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
     const normed = normalizedTensor({ ...pending, x: input });
     if (product.kind === 'stack') return linearStack(normed, product.weights, product.biases);
     if (product.kind === 'mean') return meanLinear(normed, product.w, product.bias);
-    return linear(normed, product.w, product.bias, product.activation ? { activation: product.activation } : {});
+    return linear(normed, product.w, product.bias, { ...(product.activation ? { activation: product.activation } : {}), ...(product.dropout ? { dropout: product.dropout } : {}) });
   };
   const weights = product.kind === 'stack' ? product.weights : [product.w];
   const biases = product.kind === 'stack' ? product.biases : product.bias ? [product.bias] : [];
@@ -360,12 +368,12 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const [K, N] = weights[0]!.shape as [number, number];
   if (K !== features) throw new ArgumentError(`layerNormThen: input [${x.shape.join(', ')}] does not end in the weights' ${K} features`);
   const backward = recordsGradient([x, gamma, beta, ...weights, ...biases]);
-  if (backward && product.kind !== 'stack') return apart(x);
+  if (backward && product.kind === 'mean') return apart(x);
   if (product.kind === 'stack' && !stackable(product.weights, product.biases)) return apart(x);
   const meanOver = product.kind === 'mean' ? x.shape[1]! : 0;
   if (product.kind === 'mean' && x.rank !== 3) throw new ArgumentError(`layerNormThen: a mean over tokens takes x [B, T, in], got [${x.shape.join(', ')}]`);
   const problem: LayerNormLinearProblem = {
-    rows: x.size / K, features: K, columns: weights.length * N, meanOver, backward,
+    rows: x.size / K, features: K, columns: weights.length * N, meanOver, backward, classRule: engine().runtime.kernelVariants,
   };
   const bench = (): Bench => {
     const scratch = scratchLike(x);
@@ -376,14 +384,21 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const rowsPerGroup = variant === 'fused16' ? 16 : 8;
   const lead = x.shape.slice(0, -1);
   if (product.kind === 'mean') return layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...(product.bias ? { bias: product.bias } : {}), meanOver });
+  const keep = backward ? { y: Tensor.empty(x.shape), stats: Tensor.empty([x.size / K, 2]) } : undefined;
   if (product.kind === 'linear') {
-    const epilogue = { ...(product.bias ? { bias: product.bias } : {}), ...(product.activation ? { activation: product.activation } : {}) };
-    return layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...epilogue, rowsPerGroup }).intoShape([...lead, N]);
+    const { activation, dropout: rate = 0 } = product;
+    checkDropoutRate(rate);
+    const preActivation = backward && activation ? Tensor.empty([x.size / K, N]) : undefined;
+    const drop = rate > 0 ? newDropoutMask(rate) : undefined;
+    const epilogue = { ...(product.bias ? { bias: product.bias } : {}), ...(activation ? { activation } : {}), ...(preActivation ? { preActivation } : {}), ...(drop ? { dropout: drop } : {}) };
+    const out = layerNormLinearKernel(x, gamma, beta, eps, product.w, N, { ...epilogue, rowsPerGroup, ...(keep ? { keep } : {}) }).intoShape([...lead, N]);
+    if (!keep) return out;
+    const computed = { out, ...(preActivation ? { preActivation } : {}), ...(drop ? { drop } : {}) };
+    return linear(normalizedTensor(pending, keep), product.w, product.bias, { ...(activation ? { activation } : {}), dropout: rate }, computed);
   }
   const stack = { count: weights.length, step: spacingOf(product.weights)!, biasStep: spacingOf(product.biases)! };
   const w = Tensor.span(product.weights);
   const b = Tensor.span(product.biases);
-  const keep = backward ? { y: Tensor.empty(x.shape), stats: Tensor.empty([x.size / K, 2]) } : undefined;
   const out = layerNormLinearKernel(x, gamma, beta, eps, w, N, { stack, bias: b, rowsPerGroup, ...(keep ? { keep } : {}) }).intoShape([weights.length, ...lead, N]);
   w.dispose();
   b.dispose();
