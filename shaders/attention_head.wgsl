@@ -4,27 +4,10 @@
 // softmax, then the T x D outputs, consecutive invocations on consecutive values of a row (contiguous loads,
 // where the row variant's invocations each read a different row). Nothing is recomputed T times: the backward
 // pass recomputes each probability once, from the row log-sum-exps the forward pass kept.
-// q, k, v, out, dout and the gradients are read and written W values at a time (V: vec4f where D is a multiple of
-// 4, else f32); D and HD count V's. The dropout mask is the separate dropout kernel's over [B, H, T, T].
-alias V = ${V};
-const T = ${T}u;
-const D = ${D}u / ${W}u;
-const H = ${H}u;
-const HD = ${H}u * D;
+// The dropout mask is the separate dropout kernel's over [B, H, T, T].
+#include "attention_rows.wgsl"
+
 const CELLS = ${T}u * ${T}u;
-
-// Where row t of head h of batch b starts in a [B, T, H * D] tensor (in V's).
-fn row_at(b: u32, h: u32, t: u32) -> u32 {
-  return (b * T + t) * HD + h * D;
-}
-
-fn total(x: V) -> f32 {
-#if ${VEC}
-  return (x.x + x.y) + (x.z + x.w);
-#else
-  return x;
-#endif
-}
 
 #if ${DROPOUT}
 #include "dropout_mask.wgsl"
@@ -32,12 +15,6 @@ fn dropped(p: f32, bh: u32, c: u32) -> f32 {
   return p * dropout_factor(bh * CELLS + c);
 }
 #endif
-
-fn dot_qk(i: u32, j: u32) -> f32 {
-  var acc = V(0.0);
-  for (var d = 0u; d < D; d++) { acc = fma(q[i + d], k[j + d], acc); }
-  return total(acc);
-}
 
 // Forward: the probabilities (after dropout); backward: z, the probabilities after dropout.
 var<workgroup> probs: array<f32, CELLS>;

@@ -461,39 +461,47 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
     });
   }
 
+  type Trained = { out: Float32Array; grads: Float32Array[]; kernels: string[] };
+  /** `call` (a layerNormThen over `inputs`) under a recorded gradient and the variant `chosen`, then the backward
+   * pass of sum(out * weightsOut): the output, every input's gradient and the kernels that ran. */
+  const trained = async (chosen: string, inputs: Tensor[], call: () => Tensor, weightsOut: Float64Array): Promise<Trained> => {
+    env.engine.setSeed(11);
+    for (const t of inputs) t.requiresGrad = true;
+    const { result, records } = await env.engine.ledger.capture(() => {
+      const out = withVariant('layernorm-linear', chosen, call);
+      backward(sum(mul(out, tensor(weightsOut, [...out.shape]))));
+      return out;
+    });
+    const grads = await Promise.all(inputs.map((t) => t.grad!.data()));
+    return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
+  };
+  /** One kernel in place of the LayerNorm's and the product's, and the gradients the two give apart. */
+  const expectFusedAsApart = (fused: Trained, apart: Trained, variant: string) => {
+    expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
+    expect(fused.kernels).not.toContain('layernorm:forward');
+    expect(apart.kernels).toContain('layernorm:forward');
+    expect(fused.kernels.length).toBe(apart.kernels.length - 1);
+    fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
+  };
+
   for (const variant of ['fused', 'fused16']) {
     it(`Q, K and V with a gradient recorded (${variant}): one kernel that also writes the normalised rows and their statistics; values and every gradient as the LayerNorm and the products apart give them`, async () => {
       const [B, T, K, N] = [3, 7, 32, 40]; // 21 rows: a partial row group
       const [xs, g, b] = [f32(B * T * K, 50, -2, 2), f32(K, 51, 0.5, 1.5), f32(K, 52, -0.5, 0.5)];
       const params = [0, 1, 2].flatMap((i) => [f32(K * N, 53 + i), f32(N, 56 + i)]);
-      const weightsOut = f32(3 * B * T * N, 60);
-      const run = async (chosen: string) => {
-        const x = tensor(xs, [B, T, K]);
-        const [gamma, beta] = [tensor(g, [K]), tensor(b, [K])];
+      const run = (chosen: string) => {
+        const [x, gamma, beta] = [tensor(xs, [B, T, K]), tensor(g, [K]), tensor(b, [K])];
         const tensors = params.map((p, i) => tensor(p, i % 2 ? [N] : [K, N]));
         packTensors(tensors);
-        const all = [x, gamma, beta, ...tensors];
-        for (const t of all) t.requiresGrad = true;
         const product = { kind: 'stack' as const, weights: [tensors[0]!, tensors[2]!, tensors[4]!], biases: [tensors[1]!, tensors[3]!, tensors[5]!] };
-        const { result, records } = await env.engine.ledger.capture(() => {
-          const out = withVariant('layernorm-linear', chosen, () => layerNormThen({ x, gamma, beta, eps, path: '' }, product));
-          backward(sum(mul(out, tensor(weightsOut, [3, B, T, N]))));
-          return out;
-        });
-        const grads = await Promise.all(all.map((t) => t.grad!.data()));
-        return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
+        return trained(chosen, [x, gamma, beta, ...tensors], () => layerNormThen({ x, gamma, beta, eps, path: '' }, product), f32(3 * B * T * N, 60));
       };
       const fused = await run(variant);
-      const apart = await run('apart');
-      expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
-      expect(fused.kernels).not.toContain('layernorm:forward');
-      expect(apart.kernels).toContain('layernorm:forward');
-      expect(fused.kernels.length).toBe(apart.kernels.length - 1);
+      expectFusedAsApart(fused, await run('apart'), variant);
       const y = layerNormRows(xs, g, b, K, eps);
       const expected = new Float64Array(3 * B * T * N);
       for (let i = 0; i < 3; i++) matmulRef(y, params[2 * i]!, { batchA: 1, batchB: 1, M: B * T, N, K }).forEach((v, j) => (expected[i * B * T * N + j] = v + params[2 * i + 1]![j % N]!));
       expectClose(fused.out, expected, 2e-5, 2e-5);
-      fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
     });
   }
 
@@ -501,28 +509,16 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
     it(`an MLP's first layer with a gradient recorded (${variant}, GELU${rate ? ', dropout' : ''}): one kernel keeps the normalised rows and the GELU's input; values and every gradient as apart`, async () => {
       const [rows, K, N] = [21, 32, 72];
       const [xs, g, b, ws, bs] = [f32(rows * K, 70, -2, 2), f32(K, 71, 0.5, 1.5), f32(K, 72, -0.5, 0.5), f32(K * N, 73), f32(N, 74)];
-      const weightsOut = f32(rows * N, 75);
-      const run = async (chosen: string) => {
-        env.engine.setSeed(11);
-        const all = [tensor(xs, [rows, K]), tensor(g, [K]), tensor(b, [K]), tensor(ws, [K, N]), tensor(bs, [N])];
-        for (const t of all) t.requiresGrad = true;
-        const [x, gamma, beta, w, bias] = all as [Tensor, Tensor, Tensor, Tensor, Tensor];
-        const { result, records } = await env.engine.ledger.capture(() => {
-          const out = withVariant('layernorm-linear', chosen, () => layerNormThen({ x, gamma, beta, eps, path: '' }, { kind: 'linear', w, bias, activation: 'gelu', dropout: rate }));
-          backward(sum(mul(out, tensor(weightsOut, [rows, N]))));
-          return out;
-        });
-        const grads = await Promise.all(all.map((t) => t.grad!.data()));
-        return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
+      const run = (chosen: string) => {
+        const [x, gamma, beta, w, bias] = [tensor(xs, [rows, K]), tensor(g, [K]), tensor(b, [K]), tensor(ws, [K, N]), tensor(bs, [N])];
+        const product = { kind: 'linear' as const, w, bias, activation: 'gelu' as const, dropout: rate };
+        return trained(chosen, [x, gamma, beta, w, bias], () => layerNormThen({ x, gamma, beta, eps, path: '' }, product), f32(rows * N, 75));
       };
-      const fused = await run(variant);
-      const apart = await run('apart');
-      expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
-      expect(fused.kernels).not.toContain('layernorm:forward');
-      expect(fused.kernels.length).toBe(apart.kernels.length - 1);
+      const [fused, apart] = [await run(variant), await run('apart')];
+      expectFusedAsApart(fused, apart, variant);
+      // the same mask for the seed: the same values, dropped where apart dropped
       expectClose(fused.out, Float64Array.from(apart.out), 2e-5, 2e-5);
-      if (rate > 0) expect(fused.out.filter((v) => v === 0).length).toBeGreaterThan(rows * N * 0.1); // it did drop
-      fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
+      if (rate > 0) expect(fused.out.filter((v) => v === 0).length).toBeGreaterThan(rows * N * 0.1);
     });
   }
 
