@@ -306,13 +306,12 @@ describe('normalisation', () => {
 });
 
 /**
- * The fused BatchNorm's algorithm in float64, counting what it computes: per split of 256 rows a mean and a sum of
+ * The fused BatchNorm's algorithm in float64, counting what it computes: per split of `split` rows a mean and a sum of
  * squared deviations, the splits merged in order (scalar count arithmetic once per group of `width` channels),
  * normalisation + affine + ReLU6, and the backward sums and input gradient.
  */
-function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamma: Float64Array, beta: Float64Array, dy: Float64Array, eps: number, momentum: number, k: Counter[]) {
+function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamma: Float64Array, beta: Float64Array, dy: Float64Array, eps: number, momentum: number, k: Counter[], split: number) {
   const rows = x.length / C;
-  const split = 256;
   const splits = Math.ceil(rows / split);
   const [kStats, kCombine, kApply, kGradStats, kGradInput] = k as [Counter, Counter, Counter, Counter, Counter];
   const mean = new Float64Array(C);
@@ -389,26 +388,29 @@ function fusedBatchNormReference(x: Float64Array, C: number, width: number, gamm
 }
 
 describe('fused BatchNorm', () => {
-  for (const [C, width] of [[8, 4], [3, 1]] as [number, number][]) {
-    it(`training with ReLU6, ${C} channels over 3 splits of rows: values, running averages, gradients and declared counts match a counted float64 reference`, async () => {
+  // the tuner's candidates forced: rows per invocation 256 (the rule: splits of 256, 256 and 134), 64 (11 splits), 1,024 (one)
+  for (const [C, width, variant] of [[8, 4, 'rows256'], [3, 1, 'rows256'], [8, 4, 'rows64'], [3, 1, 'rows1024']] as [number, number, string][]) {
+    it(`training with ReLU6, ${C} channels, ${variant}: values, running averages, gradients and declared counts match a counted float64 reference`, async () => {
       const rows = 2 * 17 * 19; // 646: splits of 256, 256 and 134
       const x64 = Float64Array.from(Float32Array.from(randomArray(rows * C, 11, -1, 3)));
       const dy64 = Float64Array.from(Float32Array.from(randomArray(rows * C, 12)));
       const gamma64 = Float64Array.from(Float32Array.from(randomArray(C, 13, 0.5, 2)));
       const beta64 = Float64Array.from(Float32Array.from(randomArray(C, 14, 0, 1)));
       const counters = Array.from({ length: 5 }, () => new Counter());
-      const ref = fusedBatchNormReference(x64, C, width, gamma64, beta64, dy64, 1e-3, 0.99, counters);
+      const ref = fusedBatchNormReference(x64, C, width, gamma64, beta64, dy64, 1e-3, 0.99, counters, Number(variant.slice(4)));
       const s = { gamma: Tensor.from(gamma64, [C]), beta: Tensor.from(beta64, [C]), runningMean: Tensor.zeros([C]), runningVar: Tensor.full([C], 1), momentum: 0.99, eps: 1e-3 };
       s.gamma.requiresGrad = true;
       s.beta.requiresGrad = true;
       const x = Tensor.from(x64, [2, 17, 19, C]);
       x.requiresGrad = true;
       const { result: y, records } = await env.engine.ledger.capture(() =>
-        tidy(() => {
-          const out = batchNorm(x, s, true, 'relu6');
-          backward(out, Tensor.from(dy64, out.shape));
-          return out;
-        }),
+        withVariant('batchnorm', variant, () =>
+          tidy(() => {
+            const out = batchNorm(x, s, true, 'relu6');
+            backward(out, Tensor.from(dy64, out.shape));
+            return out;
+          }),
+        ),
       );
       expectClose(await y.data(), ref.y, 1e-5, 1e-5);
       expectClose(await s.runningMean.data(), ref.runMean, 1e-6, 1e-5);

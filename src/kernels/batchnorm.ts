@@ -2,29 +2,51 @@
 // read of x (split partial moments merged per channel), the running averages moved in place, normalisation +
 // affine + activation in one pass, and the backward pass in two passes and a sum. Four channels per invocation
 // (vec4) when the channel count allows, else one.
+import { tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type ElementType, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
+import { choose, scratchLike, type Family } from './tuner.js';
 
 export type NormActivation = 'none' | 'relu6';
 
 type Entry = 'STATS' | 'COMBINE' | 'INFERENCE_STATS' | 'APPLY' | 'GRAD_STATS' | 'GRAD_INPUT';
 const ENTRIES: Entry[] = ['STATS', 'COMBINE', 'INFERENCE_STATS', 'APPLY', 'GRAD_STATS', 'GRAD_INPUT'];
 
-/** Rows one statistics invocation walks (twice): well inside llvmpipe's 65,535 loop iterations. */
-const ROWS_PER_SPLIT = 256;
+/** Rows one invocation walks (the statistics pass twice), by candidate: the rule's 256, or 64 (four times the
+ * invocations and partial sums) or 1,024; all well inside llvmpipe's 65,535 loop iterations. */
+const ROWS_PER_SPLIT: Record<string, number> = { rows256: 256, rows64: 64, rows1024: 1024 };
 
 interface Geometry {
   rows: number;
   C: number;
   /** Channels per invocation: 4 (vec4) or 1. */
   width: number;
+  rowsPerSplit: number;
   splits: number;
 }
 
-function geometry(C: number, size = C): Geometry {
+type BatchNormPass = 'stats' | 'apply' | 'backward';
+
+/** How many rows each invocation of a pass walks: the statistics (and their combination), normalisation, or the
+ * backward pass's two kernels (which share the partial sums' layout). */
+const BATCHNORM_FAMILY: Family<{ pass: BatchNormPass; rows: number; C: number }> = {
+  name: 'batchnorm',
+  key: (p) => `${p.pass} ${p.rows}x${p.C}`,
+  candidates: () => Object.keys(ROWS_PER_SPLIT),
+  rule: () => 'rows256',
+};
+
+/** The geometry of a pass over x [..., C] (size values), its rows per invocation the tuner's choice; `rerun`
+ * runs the pass again on scratch tensors of the shapes given, for the tuner to time. */
+function geometry(C: number, size: number, pass?: BatchNormPass, tensors: Tensor[] = [], rerun?: (scratch: Tensor[]) => void): Geometry {
   const rows = size / C;
-  return { rows, C, width: C % 4 === 0 ? 4 : 1, splits: Math.ceil(rows / ROWS_PER_SPLIT) };
+  const bench = () => {
+    const scratch = tensors.map(scratchLike);
+    return { run: () => tidy(() => rerun!(scratch)), dispose: () => scratch.forEach((t) => t.dispose()) };
+  };
+  const rowsPerSplit = pass ? ROWS_PER_SPLIT[choose(BATCHNORM_FAMILY, { pass, rows, C }, bench)]! : ROWS_PER_SPLIT.rows256!;
+  return { rows, C, width: C % 4 === 0 ? 4 : 1, rowsPerSplit, splits: Math.ceil(rows / rowsPerSplit) };
 }
 
 function spec(entry: Entry, g: Geometry, activation: NormActivation, names: [string, 'read' | 'write'][], batchStats = true): KernelSpec {
@@ -41,7 +63,7 @@ function spec(entry: Entry, g: Geometry, activation: NormActivation, names: [str
 }
 
 function uniforms(g: Geometry, eps = 0, momentum = 0) {
-  return { rows: g.rows, groups: g.C / g.width, rows_per_split: ROWS_PER_SPLIT, splits: g.splits, eps, momentum, keep: 1 - momentum, inv_rows: 1 / g.rows };
+  return { rows: g.rows, groups: g.C / g.width, rows_per_split: g.rowsPerSplit, splits: g.splits, eps, momentum, keep: 1 - momentum, inv_rows: 1 / g.rows };
 }
 
 /** The activation's compares per value. */
@@ -53,7 +75,7 @@ const activationCmp = (activation: NormActivation, n: number) => (activation ===
  * (1 - momentum) * batch, the variance unbiased).
  */
 export function batchStats(x: Tensor, runningMean: Tensor, runningVar: Tensor, eps: number, momentum: number): Tensor {
-  const g = geometry(x.shape[x.rank - 1]!, x.size);
+  const g = geometry(x.shape[x.rank - 1]!, x.size, 'stats', [x, runningMean, runningVar], (s) => void batchStats(s[0]!, s[1]!, s[2]!, eps, momentum));
   const groups = g.C / g.width;
   const partial = Tensor.empty([g.splits, groups, 2, g.width]);
   launch({
@@ -90,7 +112,7 @@ export function batchStats(x: Tensor, runningMean: Tensor, runningVar: Tensor, e
 
 /** (running mean, 1/sqrt(running var + eps)) per channel group, for inference. */
 export function runningStats(runningMean: Tensor, runningVar: Tensor, eps: number): Tensor {
-  const g = geometry(runningMean.size);
+  const g = geometry(runningMean.size, runningMean.size);
   const stats = Tensor.empty([g.C / g.width, 2, g.width]);
   launch({
     kernel: spec('INFERENCE_STATS', g, 'none', [['running_mean', 'read'], ['running_var', 'read'], ['stats', 'write']]),
@@ -105,7 +127,7 @@ export function runningStats(runningMean: Tensor, runningVar: Tensor, eps: numbe
 
 /** y = act((x - mean) * rstd * gamma + beta) with `stats` from batchStats or runningStats. */
 export function batchNormApply(x: Tensor, stats: Tensor, gamma: Tensor, beta: Tensor, activation: NormActivation): Tensor {
-  const g = geometry(x.shape[x.rank - 1]!, x.size);
+  const g = geometry(x.shape[x.rank - 1]!, x.size, 'apply', [x, stats, gamma, beta], (s) => void batchNormApply(s[0]!, s[1]!, s[2]!, s[3]!, activation));
   const y = Tensor.empty(x.shape);
   launch({
     kernel: spec('APPLY', g, activation, [['x', 'read'], ['stats', 'read'], ['gamma', 'read'], ['beta', 'read'], ['y', 'write']]),
@@ -134,7 +156,7 @@ export function batchNormBackward(
   batchStatistics: boolean,
   into: { dgamma?: Tensor; dbeta?: Tensor } = {},
 ): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
-  const g = geometry(x.shape[x.rank - 1]!, x.size);
+  const g = geometry(x.shape[x.rank - 1]!, x.size, 'backward', [x, dy, stats, gamma, beta], (s) => void batchNormBackward(s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, activation, batchStatistics));
   const groups = g.C / g.width;
   const relu6 = activation === 'relu6';
   const affine: [string, 'read'][] = relu6 ? [['gamma', 'read'], ['beta', 'read']] : [];
