@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { reduceAxis } from '../src/kernels/reduce.js';
+import { withVariant } from '../src/kernels/tuner.js';
 import { broadcastTo, concat, pad, permute, reshape, slice, transpose } from '../src/ops/layout.js';
 import { max, mean, sum } from '../src/ops/reduce.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -77,6 +78,18 @@ describe('reductions', () => {
       expect({ ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 }).toEqual(c.c);
     }
   });
+  // the tuner's candidates forced: runs of 2,048 (the rule: two passes), 512 (two) or 8,192 (one) over 3 rows of 5,000
+  for (const [variant, passes] of [['chunk2048', 2], ['chunk512', 2], ['chunk8192', 1]] as const) {
+    it(`sum over an axis of 5,000 in runs of ${variant.slice(5)}: ${passes} pass${passes > 1 ? 'es' : ''}, n - 1 adds an output in all, values against float64`, async () => {
+      const [rows, n] = [3, 5000];
+      const values = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37));
+      const { result, records } = await env.engine.ledger.capture(() => withVariant('reduce', variant, () => reduceAxis('sum', Tensor.from(values, [rows, n]), 1)));
+      expect(records.map((r) => r.kernel)).toEqual(Array(passes).fill('reduce:sum'));
+      expect(records.reduce((a, r) => a + r.counts.add, 0)).toBe(rows * (n - 1));
+      const expected = Array.from({ length: rows }, (_, r) => values.slice(r * n, (r + 1) * n).reduce((a, v) => a + v, 0));
+      Array.from(await result.data()).forEach((v, r) => expect(Math.abs(v - expected[r]!)).toBeLessThan(1e-3));
+    });
+  }
   it('a row of 300,007 values (past the 65,535-iteration loop limit of llvmpipe) sums exactly', async () => {
     const n = 300_007;
     const values = new Float32Array(n).map((_, i) => ((i % 97) - 48) / 64);

@@ -1,6 +1,8 @@
 // Reductions over one axis: sum, mean and max, and the gradient of max.
+import { tidy } from '../tensor/engine.js';
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { launch, read, write } from './launch.js';
+import { choose, scratchLike, type Family } from './tuner.js';
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
@@ -12,12 +14,27 @@ function aroundAxis(shape: readonly number[], axis: number): { outer: number; n:
   return { outer, n, inner };
 }
 
-/** Longest run one invocation reduces: well under llvmpipe's 65,535-iteration loop limit, and short enough
- * that long rows are split across many invocations. */
-const REDUCE_CHUNK = 2048;
+/** Longest run one invocation reduces, by candidate: the rule's 2,048, or 512 (more invocations and partial
+ * results, another pass sooner) or 8,192; all well under llvmpipe's 65,535-iteration loop limit. */
+const REDUCE_CHUNKS: Record<string, number> = { chunk2048: 2048, chunk512: 512, chunk8192: 8192 };
 
-function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, scale?: number, into?: Tensor): Tensor {
-  const chunk = Math.min(n, REDUCE_CHUNK);
+interface ReduceProblem {
+  op: ReduceOp;
+  outer: number;
+  n: number;
+  inner: number;
+}
+
+const REDUCE_FAMILY: Family<ReduceProblem> = {
+  name: 'reduce',
+  key: (p) => `${p.op} ${p.outer}x${p.n}x${p.inner}`,
+  // the chunk matters only to axes longer than the shortest
+  candidates: (p) => (p.n > Math.min(...Object.values(REDUCE_CHUNKS)) ? Object.keys(REDUCE_CHUNKS) : ['chunk2048']),
+  rule: () => 'chunk2048',
+};
+
+function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, longest: number, scale?: number, into?: Tensor): Tensor {
+  const chunk = Math.min(n, longest);
   const parts = Math.ceil(n / chunk);
   const out = into ?? Tensor.empty([outer, parts, inner]);
   const outputs = outer * parts * inner;
@@ -46,16 +63,21 @@ function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: nu
 export function reduceAxis(op: ReduceOp, x: Tensor, axis: number, into?: Tensor): Tensor {
   const { outer, n, inner } = aroundAxis(x.shape, axis);
   if (n === 0) throw new Error(`cannot ${op} over an empty axis ${axis} of [${x.shape.join(', ')}]`);
+  const bench = () => {
+    const scratch = scratchLike(x);
+    return { run: () => tidy(() => void reduceAxis(op, scratch, axis)), dispose: () => scratch.dispose() };
+  };
+  const longest = REDUCE_CHUNKS[choose(REDUCE_FAMILY, { op, outer, n, inner }, bench)]!;
   let current = x;
   let length = n;
-  while (length > REDUCE_CHUNK) {
-    const partial = reducePass(op, current, outer, length, inner);
+  while (length > longest) {
+    const partial = reducePass(op, current, outer, length, inner, longest);
     if (current !== x) current.dispose();
     current = partial;
     length = partial.shape[1]!;
   }
   if (into && into.size !== outer * inner) throw new Error(`reduce: the output [${into.shape.join(', ')}] does not hold ${outer * inner} values`);
-  const last = reducePass(op, current, outer, length, inner, op === 'mean' ? 1 / n : undefined, into);
+  const last = reducePass(op, current, outer, length, inner, longest, op === 'mean' ? 1 / n : undefined, into);
   if (current !== x) current.dispose();
   return into ?? last.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
 }
