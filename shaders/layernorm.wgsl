@@ -7,7 +7,7 @@
 #if ${FORWARD_LANES}
 // The lanes of a row: each sums a strided part of it, and `lanes_total` adds the parts (lanes - 1 adds), for the
 // mean and then for the centred squares; then the lanes write the row.
-fn normalize_row(r: u32, lane: u32, lanes: u32) {
+fn row_across_lanes(r: u32, lane: u32, lanes: u32) {
   let base = r * u.n;
   var s = 0.0;
   for (var i = lane; i < u.n; i += lanes) { s += x[base + i]; }
@@ -26,37 +26,11 @@ fn normalize_row(r: u32, lane: u32, lanes: u32) {
 #endif
 
 #if ${FORWARD_WORKGROUP}
-#include "lanes_total.wgsl"
-
-fn run(lid: u32, group: u32) {
-  if (group >= u.rows) { return; }
-  normalize_row(group, lid, WG);
-}
+#include "rows_by_workgroup.wgsl"
 #endif
 
 #if ${FORWARD_SUBGROUP}
-// Rows go to subgroups by a counter in workgroup memory, not by invocation index: which invocations form a
-// subgroup is the implementation's to decide. A subgroup's lanes rank themselves by an exclusive prefix sum.
-var<workgroup> subgroups_seen: atomic<u32>;
-var<workgroup> subgroup_count: u32;
-
-fn lanes_total(lane: u32, part: f32) -> f32 {
-  return subgroupAdd(part);
-}
-
-fn run(lid: u32, group: u32) {
-  var slot = 0u;
-  if (subgroupElect()) { slot = atomicAdd(&subgroups_seen, 1u); }
-  slot = subgroupBroadcastFirst(slot);
-  workgroupBarrier();
-  if (lid == 0u) { subgroup_count = atomicLoad(&subgroups_seen); }
-  let count = workgroupUniformLoad(&subgroup_count);
-  let lane = subgroupExclusiveAdd(1u);
-  let lanes = subgroupAdd(1u);
-  for (var r = group * ${ROWS_PER_GROUP}u + slot; r < min((group + 1u) * ${ROWS_PER_GROUP}u, u.rows); r += count) {
-    normalize_row(r, lane, lanes);
-  }
-}
+#include "rows_by_subgroup.wgsl"
 #endif
 
 #if ${FORWARD}

@@ -1,25 +1,28 @@
 // Row-wise kernels over the last axis of a [rows, n] view, one invocation per row, fixed summation order:
 // softmax and its gradient; fused log-softmax + cross-entropy with integer labels and its gradient; top-k hits.
+// The softmax also runs across a workgroup's or a subgroup's lanes per row (SOFTMAX_LANES, kernels/lanes.ts).
 // WGSL may assume NaN never occurs in constants, so the NaN for invalid labels arrives as a uniform.
 
 #if ${DROPOUT}
 #include "dropout_mask.wgsl"
 #endif
 
-#if ${SOFTMAX}
-#include "rows.wgsl"
-// DROPOUT: also writes what a dropout after the softmax keeps (element i as dropout_mask.wgsl draws it).
-fn run(r: u32) {
-  let base = r * u.n;
-  let m = row_max(base, u.n);
+#if ${SOFTMAX_HELPERS}
+// A row's values start, start + step, ...: e = exp(x - m) written to y, and their sum.
+fn exp_and_sum(base: u32, m: f32, start: u32, step: u32) -> f32 {
   var s = 0.0;
-  for (var i = 0u; i < u.n; i++) {
+  for (var i = start; i < u.n; i += step) {
     let e = exp(x[base + i] - m);
     y[base + i] = e;
     s += e;
   }
-  let inv = 1.0 / s;
-  for (var i = 0u; i < u.n; i++) {
+  return s;
+}
+
+// The same values of y times `inv`: the probabilities; DROPOUT: also writes what a dropout after the softmax keeps
+// (element i as dropout_mask.wgsl draws it).
+fn scale_row(base: u32, inv: f32, start: u32, step: u32) {
+  for (var i = start; i < u.n; i += step) {
     let p = y[base + i] * inv;
     y[base + i] = p;
 #if ${DROPOUT}
@@ -27,6 +30,35 @@ fn run(r: u32) {
 #endif
   }
 }
+#endif
+
+#if ${SOFTMAX}
+#include "rows.wgsl"
+fn run(r: u32) {
+  let base = r * u.n;
+  let m = row_max(base, u.n);
+  scale_row(base, 1.0 / exp_and_sum(base, m, 0u, 1u), 0u, 1u);
+}
+#endif
+
+#if ${SOFTMAX_LANES}
+// The softmax of a row across lanes: each lane takes the values lane, lane + lanes, ...; their maxima and sums meet
+// across the lanes (lanes_max, lanes_total: a workgroup's tree or a subgroup's operations).
+fn row_across_lanes(r: u32, lane: u32, lanes: u32) {
+  let base = r * u.n;
+  var m = -3.0e38;
+  for (var i = lane; i < u.n; i += lanes) { m = max(m, x[base + i]); }
+  m = lanes_max(lane, m);
+  scale_row(base, 1.0 / lanes_total(lane, exp_and_sum(base, m, lane, lanes)), lane, lanes);
+}
+#endif
+
+#if ${SOFTMAX_WORKGROUP}
+#include "rows_by_workgroup.wgsl"
+#endif
+
+#if ${SOFTMAX_SUBGROUP}
+#include "rows_by_subgroup.wgsl"
 #endif
 
 #if ${SOFTMAX_GRAD}

@@ -3,9 +3,9 @@ import { adamwKernel } from '../src/kernels/adamw.js';
 import { dropoutKernel } from '../src/kernels/dropout.js';
 import { layerNormBackward, layerNormForward } from '../src/kernels/layernorm.js';
 import { withVariant } from '../src/kernels/tuner.js';
-import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxForward } from '../src/kernels/softmax.js';
+import { crossEntropyBackward, crossEntropyForward, softmaxBackward, softmaxDropout, softmaxForward } from '../src/kernels/softmax.js';
 import { multiHeadAttention, packedMultiHeadAttention, scaledDotProductAttention, tokenPool } from '../src/ops/attention.js';
-import { dropout } from '../src/ops/dropout.js';
+import { dropout, newDropoutMask } from '../src/ops/dropout.js';
 import { add, mul } from '../src/ops/elementwise.js';
 import { batchNorm, layerNorm } from '../src/ops/norm.js';
 import { sum } from '../src/ops/reduce.js';
@@ -17,7 +17,7 @@ import { packedZeros, PACK_ALIGN } from '../src/tensor/pack.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { expectClose, randomArray, useEngine } from './helpers/gpu.js';
-import { layerNormLanesRows, layerNormRows, softmaxRows } from './reference/float64.js';
+import { layerNormLanesRows, layerNormRows, softmaxLanesRows, softmaxRows } from './reference/float64.js';
 import { Counter } from './reference/counter.js';
 
 const env = useEngine();
@@ -57,6 +57,33 @@ describe('softmax and cross-entropy', () => {
   for (const [rows, n] of [[1, 1], [3, 7], [65, 10], [4, 129]] as [number, number][]) {
     it(`softmax over rows of ${n} (${rows} rows): values and gradient`, async () => {
       await checkOp({ shapes: [[rows, n]], gpu: ([x]) => softmax(x!), reference: ([x]) => softmaxRows(x!, n), ranges: [[-4, 4]], forwardTol: [1e-6, 1e-5] });
+    });
+  }
+
+  // The forward pass's three variants, each forced: values against float64 (with and without dropout, which drops
+  // what the row variant drops) and the declared counts against the reference that reduces as their lanes do.
+  for (const variant of ['row', 'workgroup', 'subgroup'] as const) {
+    it(`softmax forward, ${{ row: 'an invocation', workgroup: 'a workgroup', subgroup: 'a subgroup' }[variant]} per row, forced: values, dropout and declared counts`, async ({ skip }) => {
+      const subgroup = env.engine.runtime.subgroupSize;
+      if (variant === 'subgroup' && subgroup === undefined) skip(`no fixed-size subgroups on ${env.engine.runtime.adapterName}`);
+      for (const [rows, n, seed] of [[1, 4, 1], [7, 33, 2], [5, 200, 3], [3, 1, 5]] as const) {
+        const lanes = variant === 'row' ? 0 : variant === 'workgroup' ? Math.min(64, 2 ** Math.floor(Math.log2(n))) : subgroup!;
+        const x = Float64Array.from(Float32Array.from(randomArray(rows * n, seed, -4, 4)));
+        const { result, records } = await env.engine.ledger.capture(() => withVariant('softmax', variant, () => softmaxForward(Tensor.from(x, [rows, n]))));
+        expect(records[0]!.kernel).toBe(variant === 'row' ? 'softmax:softmax' : `softmax:softmax-${variant}`);
+        expectClose(await result.data(), softmaxRows(x, n), 1e-6, 1e-5);
+        const k = new Counter();
+        if (lanes === 0) softmaxRows(x, n, k);
+        else softmaxLanesRows(x, n, lanes, k);
+        expect(strip(records[0]!.counts), `${rows} x ${n}`).toEqual(k.c);
+        // with dropout: what the row variant keeps, for the same seed
+        const dropped = async (v: string) => {
+          env.engine.setSeed(3);
+          const { kept } = withVariant('softmax', v, () => softmaxDropout(Tensor.from(x, [rows, n]), newDropoutMask(0.4)));
+          return Float64Array.from(await kept.data());
+        };
+        expectClose(await dropped(variant), await dropped('row'), 1e-6, 1e-5);
+      }
     });
   }
 

@@ -4,6 +4,7 @@ import { plusCounts, type OpCounts } from '../tensor/counts.js';
 import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { slabs } from './reduce.js';
+import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
 import { choose, scratchLike, type Bench, type Family } from './tuner.js';
 
@@ -12,13 +13,6 @@ type Entry = 'FORWARD' | 'GRAD' | 'COMBINE_PARAMS';
 /** Rows one parameter-gradient invocation sums (llvmpipe allows 65,535 loop iterations per invocation). */
 const ROWS_PER_SPLIT = 512;
 
-/** Lanes of the workgroup-per-row variant: the largest power of two (its tree's) up to 64 that gives every lane a
- * value (a row of 128: 64 lanes of 2 values; of 16: 16 lanes). */
-const rowWorkgroup = (n: number) => Math.min(64, 2 ** Math.floor(Math.log2(n)));
-/** Invocations per workgroup of the subgroup variant: WG / (subgroup size) rows each. */
-const SUBGROUP_WORKGROUP = 64;
-
-export type LayerNormVariant = 'row' | 'workgroup' | 'subgroup';
 
 interface LayerNormProblem {
   rows: number;
@@ -31,13 +25,13 @@ interface LayerNormProblem {
 const LAYERNORM_FAMILY: Family<LayerNormProblem> = {
   name: 'layernorm',
   key: (p) => `${p.rows}x${p.n}`,
-  candidates: (p) => ['row', 'workgroup', ...(p.subgroupSize !== undefined && SUBGROUP_WORKGROUP % p.subgroupSize === 0 ? ['subgroup'] : [])],
+  candidates: (p) => laneCandidates(p.subgroupSize),
   // a row per invocation on CPU adapters (llvmpipe: each invocation a SIMD lane, rows enough to fill them); on GPUs
   // the textbook many lanes per row (512 rows of 128, a paper block at batch 64, are a few thousandths of a GPU's lanes)
   rule: (p) => (p.classRule === 'cpu' ? 'row' : 'workgroup'),
 };
 
-function spec(entry: Entry, bindings: Binding[], addPrior = false, variant: LayerNormVariant = 'row', lanes = 0): KernelSpec {
+function spec(entry: Entry, bindings: Binding[], addPrior = false, variant: LaneVariant = 'row', layout?: LaneLayout): KernelSpec {
   const laned = entry === 'FORWARD' && variant !== 'row';
   return {
     name: `layernorm:${entry.toLowerCase()}${addPrior ? '+add' : ''}${laned ? `-${variant}` : ''}`,
@@ -47,15 +41,14 @@ function spec(entry: Entry, bindings: Binding[], addPrior = false, variant: Laye
       FORWARD_LANES: laned,
       FORWARD_WORKGROUP: laned && variant === 'workgroup',
       FORWARD_SUBGROUP: laned && variant === 'subgroup',
-      ROWS_PER_GROUP: variant === 'subgroup' ? SUBGROUP_WORKGROUP / lanes : 1,
+      ROWS_PER_GROUP: layout?.constants.ROWS_PER_GROUP ?? 1,
       GRAD: entry === 'GRAD',
       COMBINE_PARAMS: entry === 'COMBINE_PARAMS',
       ADD_PRIOR: addPrior,
     },
     bindings,
     uniforms: { rows: 'u32', n: 'u32', eps: 'f32', inv_n: 'f32', rows_per_split: 'u32', splits: 'u32' },
-    ...(laned ? { entry: 'workgroup', workgroupSize: variant === 'workgroup' ? lanes : SUBGROUP_WORKGROUP } : {}),
-    ...(laned && variant === 'subgroup' ? { enables: ['subgroups'] } : {}),
+    ...(laned ? layout!.spec : {}),
   };
 }
 
@@ -76,19 +69,19 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
   const rows = x.size / n;
   const runtime = engine().runtime;
   const problem: LayerNormProblem = { rows, n, classRule: runtime.kernelVariants, subgroupSize: runtime.subgroupSize };
-  const variant = choose(LAYERNORM_FAMILY, problem, () => scratchBench(x, gamma, beta, eps)) as LayerNormVariant;
+  const variant = choose(LAYERNORM_FAMILY, problem, () => scratchBench(x, gamma, beta, eps)) as LaneVariant;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
   const bindings = [read('x'), read('gamma'), read('beta'), write('y'), write('stats', 'vec2f')];
   // The lanes of a row each sum from zero and their L parts are added (L - 1 adds), for the mean and the variance.
-  const lanes = variant === 'row' ? 0 : variant === 'workgroup' ? rowWorkgroup(n) : problem.subgroupSize!;
+  const layout = laneLayout(variant, rows, n, problem.subgroupSize);
   launch({
-    kernel: spec('FORWARD', bindings, false, variant, lanes),
+    kernel: spec('FORWARD', bindings, false, variant, layout),
     op: 'layernorm',
     uniforms: uniforms(rows, n, eps),
     tensors: { x, gamma, beta, y, stats },
-    ...(variant === 'row' ? { invocations: rows } : { workgroups: variant === 'workgroup' ? rows : Math.ceil(rows / (SUBGROUP_WORKGROUP / lanes)) }),
-    counts: layerNormCounts(rows, n, lanes),
+    ...layout.work,
+    counts: layerNormCounts(rows, n, layout.lanes),
   });
   return { y, stats };
 }

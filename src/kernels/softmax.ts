@@ -2,8 +2,11 @@
 import { Tensor, type Shape } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { plusCounts } from '../tensor/counts.js';
+import { engine } from '../tensor/engine.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write, type Binding } from './launch.js';
+import { choose, scratchLike, type Family } from './tuner.js';
 
 type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_MEAN' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
 const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_MEAN', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
@@ -25,27 +28,52 @@ interface RunOptions {
   dropout?: DropoutMask;
   /** The loss is the rows' mean (one value, one gradient). */
   mean?: boolean;
+  /** The softmax's rows across lanes (a workgroup's or a subgroup's) rather than one invocation each. */
+  lanes?: { variant: Exclude<LaneVariant, 'row'>; layout: LaneLayout };
 }
 
+interface SoftmaxProblem {
+  rows: number;
+  n: number;
+  dropout: boolean;
+  subgroupSize: number | undefined;
+}
+
+/** The softmax forward pass: a row per invocation, per workgroup or per subgroup (kernels/lanes.ts). */
+const SOFTMAX_FAMILY: Family<SoftmaxProblem> = {
+  name: 'softmax',
+  key: (p) => `${p.rows}x${p.n}${p.dropout ? ' dropout' : ''}`,
+  candidates: (p) => laneCandidates(p.subgroupSize),
+  // the rows of the paper models' softmaxes are short (attention's 8 or 64 scores, TokenLearner v1.1's 64
+  // positions): one invocation each, as on every adapter before the family
+  rule: () => 'row',
+};
+
 function run(entry: Entry, op: string, bindings: Binding[], tensors: Record<string, Tensor>, rows: number, n: number, counts: Parameters<typeof launch>[0]['counts'], options: RunOptions = {}): void {
-  const { k = 0, dropout, mean = false } = options;
+  const { k = 0, dropout, mean = false, lanes } = options;
   const drop = dropout && dropoutUniforms(dropout);
   const oneWorkgroup = entry === 'CROSS_ENTROPY_MEAN';
+  const entries = Object.fromEntries(ENTRIES.map((e) => [e, e === entry && !lanes]));
   const uniforms = { n: 'u32', k: 'u32', nan: 'f32', rows: 'u32', inv_rows: 'f32' } as const;
   launch({
     kernel: {
-      name: `softmax:${entry.toLowerCase()}${mean && !oneWorkgroup ? '+mean' : ''}${dropout ? '+dropout' : ''}`,
+      name: `softmax:${entry.toLowerCase()}${lanes ? `-${lanes.variant}` : ''}${mean && !oneWorkgroup ? '+mean' : ''}${dropout ? '+dropout' : ''}`,
       file: 'softmax.wgsl',
-      constants: { ...Object.fromEntries(ENTRIES.map((e) => [e, e === entry])), DROPOUT: !!dropout, MEAN: mean },
+      constants: {
+        ...entries, DROPOUT: !!dropout, MEAN: mean,
+        SOFTMAX_HELPERS: entry === 'SOFTMAX', SOFTMAX_LANES: !!lanes, SOFTMAX_WORKGROUP: lanes?.variant === 'workgroup', SOFTMAX_SUBGROUP: lanes?.variant === 'subgroup',
+        ROWS_PER_GROUP: lanes?.layout.constants.ROWS_PER_GROUP ?? 1,
+      },
       bindings,
       uniforms: dropout ? { ...uniforms, ...DROPOUT_UNIFORMS } : uniforms,
       ...(oneWorkgroup ? { entry: 'workgroup' as const, workgroupSize: MEAN_LANES } : {}),
+      ...(lanes ? lanes.layout.spec : {}),
     },
     op,
     uniforms: { n, k, nan: NaN, rows, inv_rows: 1 / rows, ...drop?.fixed },
     ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors,
-    ...(oneWorkgroup ? { workgroups: 1 } : { invocations: rows }),
+    ...(oneWorkgroup ? { workgroups: 1 } : lanes ? lanes.layout.work : { invocations: rows }),
     counts,
   });
 }
@@ -61,13 +89,36 @@ export function checkLabels(labels: Tensor, rows: number, n: number, logits: Sha
   }
 }
 
-/** The softmax's counts over `rows` rows of n: per row n-1 compares; n subtracts and n adds (the sum starts at 0); n exp; one reciprocal; n multiplies. */
-const softmaxCounts = (rows: number, n: number) => ({ cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n });
+/**
+ * The softmax's counts over `rows` rows of n. One invocation a row: n-1 compares; n subtracts and n adds (the sum
+ * starts at 0); n exp; one reciprocal; n multiplies. Across L lanes: each lane's maximum starts below every value
+ * (n compares) and the lanes' maxima and sums meet (L - 1 compares, L - 1 adds); every lane takes the reciprocal.
+ */
+const softmaxCounts = (rows: number, n: number, lanes = 0) =>
+  lanes === 0
+    ? { cmp: rows * (n - 1), add: rows * 2 * n, exp: rows * n, div: rows, mul: rows * n }
+    : { cmp: rows * (n + lanes - 1), add: rows * (2 * n + lanes - 1), exp: rows * n, div: rows * lanes, mul: rows * n };
+
+/** The softmax's variant for x (the tuner's choice), as the lanes option of run(); undefined: a row per invocation. */
+function softmaxLanes(x: Tensor, dropout: DropoutMask | undefined): RunOptions['lanes'] {
+  const { rows, n } = rowsOf(x);
+  const subgroupSize = engine().runtime.subgroupSize;
+  const bench = () => {
+    const scratch = scratchLike(x);
+    return {
+      run: () => (dropout ? Object.values(softmaxDropout(scratch, dropout)) : [softmaxForward(scratch)]).forEach((t) => t.dispose()),
+      dispose: () => scratch.dispose(),
+    };
+  };
+  const variant = choose(SOFTMAX_FAMILY, { rows, n, dropout: !!dropout, subgroupSize }, bench) as LaneVariant;
+  return variant === 'row' ? undefined : { variant, layout: laneLayout(variant, rows, n, subgroupSize) };
+}
 
 export function softmaxForward(x: Tensor): Tensor {
   const { rows, n } = rowsOf(x);
   const y = Tensor.empty(x.shape);
-  run('SOFTMAX', 'softmax', [read('x'), write('y')], { x, y }, rows, n, softmaxCounts(rows, n));
+  const lanes = softmaxLanes(x, undefined);
+  run('SOFTMAX', 'softmax', [read('x'), write('y')], { x, y }, rows, n, softmaxCounts(rows, n, lanes?.layout.lanes), { ...(lanes ? { lanes } : {}) });
   return y;
 }
 
@@ -78,7 +129,8 @@ export function softmaxForward(x: Tensor): Tensor {
 export function softmaxDropout(x: Tensor, dropout: DropoutMask): { probs: Tensor; kept: Tensor } {
   const { rows, n } = rowsOf(x);
   const [probs, kept] = [Tensor.empty(x.shape), Tensor.empty(x.shape)];
-  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, plusCounts(softmaxCounts(rows, n), dropoutCounts(rows * n)), { dropout });
+  const lanes = softmaxLanes(x, dropout);
+  run('SOFTMAX', 'softmax', [read('x'), write('y'), write('kept')], { x, y: probs, kept }, rows, n, plusCounts(softmaxCounts(rows, n, lanes?.layout.lanes), dropoutCounts(rows * n)), { dropout, ...(lanes ? { lanes } : {}) });
   return { probs, kept };
 }
 

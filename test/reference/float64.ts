@@ -161,6 +161,30 @@ export function layerNormLanesRows(x: Float64Array, gamma: Float64Array, beta: F
   return y;
 }
 
+/** softmaxRows as the lane variants compute it: each of `lanes` lanes takes every lanes-th value, its maximum
+ * starting below all of them; the lanes' maxima and sums meet (lanes - 1 operations each); every lane takes the
+ * reciprocal of the total. */
+export function softmaxLanesRows(x: Float64Array, n: number, lanes: number, k = new Counter()): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    const row = x.subarray(r * n, (r + 1) * n);
+    const maxima = new Array<number>(lanes).fill(-3e38);
+    for (let i = 0; i < n; i++) maxima[i % lanes] = k.max(maxima[i % lanes]!, row[i]!);
+    const m = maxima.reduce((a, b) => k.max(a, b));
+    const sums = new Array<number>(lanes).fill(0);
+    for (let i = 0; i < n; i++) {
+      const e = k.exp(k.sub(row[i]!, m));
+      y[r * n + i] = e;
+      sums[i % lanes] = k.add(sums[i % lanes]!, e);
+    }
+    const total = sums.reduce((a, b) => k.add(a, b));
+    let inv = 0;
+    for (let l = 0; l < lanes; l++) inv = k.div(1, total);
+    for (let i = 0; i < n; i++) y[r * n + i] = k.mul(y[r * n + i]!, inv);
+  }
+  return y;
+}
+
 /** erf by its Maclaurin series (float64-exact for |x| <= 3, where the series converges quickly), 1 beyond. */
 export function erfRef(x: number): number {
   if (Math.abs(x) > 3) return Math.sign(x) * (1 - 2e-5 * Math.exp(-x * x)); // within 2.3e-5 of erf there, below float32's use
