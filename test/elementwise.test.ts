@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UNARY, type UnaryOp, unaryForward, unaryBackward, BINARY, binaryForward } from '../src/kernels/elementwise.js';
 import * as ops from '../src/ops/elementwise.js';
 import { counts } from '../src/tensor/counts.js';
+import { withVariant } from '../src/kernels/tuner.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { checkOp } from './helpers/check.js';
 import { useEngine } from './helpers/gpu.js';
@@ -89,6 +90,33 @@ describe('unary kernels', () => {
       const strip = (c: ReturnType<typeof counts>) => ({ ...c, bytesRead: 0, bytesWritten: 0 });
       expect(strip(records[0]!.counts)).toEqual(fwd.c);
       expect(strip(records[1]!.counts)).toEqual(bwd.c);
+    });
+  }
+});
+
+describe('elementwise workgroup sizes (the tuner family)', () => {
+  // each candidate forced: 1,001 values (scalar lanes: a last, partial workgroup) and 1,000 (250 vec4 lanes)
+  for (const variant of ['wg64', 'wg128', 'wg256']) {
+    it(`${variant}: a GELU, its gradient and a broadcast add give the float64 values; the kernel names say the size`, async () => {
+      for (const n of [1001, 1000]) {
+        const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * 3);
+        const bias = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+        const c = new Counter();
+        const { result, records } = await env.engine.ledger.capture(() =>
+          withVariant('elementwise', variant, () => {
+            const x = Tensor.from(xs, [n]);
+            const y = unaryForward('gelu', x);
+            return { y, dx: unaryBackward('gelu', x, y, Tensor.from(bias, [n])), sum: binaryForward('add', y, Tensor.from(bias, [n])) };
+          }),
+        );
+        const suffix = variant === 'wg64' ? '' : `-${variant}`;
+        expect(records.map((r) => r.kernel)).toEqual([`unary:gelu${suffix}`, `unary-grad:gelu${suffix}`, `binary:add${suffix}`]);
+        const y = Array.from(xs, (v) => REF.gelu.f(c, v, 0, 0));
+        const close = (got: Float32Array, want: number[]) => got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5 + 1e-5 * Math.abs(want[i]!)));
+        close(await result.y.data(), y);
+        close(await result.dx.data(), Array.from(xs, (v, i) => REF.gelu.g(c, v, y[i]!, bias[i]!, 0, 0)));
+        close(await result.sum.data(), y.map((v, i) => v + bias[i]!));
+      }
     });
   }
 });

@@ -4,8 +4,10 @@
 import { plusCounts, scaled, type Primitive } from '../tensor/counts.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { tidy } from '../tensor/engine.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
+import { choose, scratchLike, type Family } from './tuner.js';
 
 type PerElement = Partial<Record<Primitive, number>>;
 
@@ -68,6 +70,37 @@ export type UnaryOp = keyof typeof UNARY;
 const widthFor = (n: number) => (n % 4 === 0 ? 4 : 1);
 const vType = (width: number) => (width === 4 ? 'vec4f' : 'f32');
 
+/** Invocations per workgroup of an elementwise kernel, by candidate: the rule's 64, or 128 or 256. */
+const ELEMENTWISE_WORKGROUPS: Record<string, number> = { wg64: 64, wg128: 128, wg256: 256 };
+
+/** The workgroup size of an elementwise kernel: keyed by the kernel (name) and its invocations. */
+const ELEMENTWISE_FAMILY: Family<{ kernel: string; invocations: number }> = {
+  name: 'elementwise',
+  key: (p) => `${p.kernel} ${p.invocations}`,
+  candidates: () => Object.keys(ELEMENTWISE_WORKGROUPS),
+  rule: () => 'wg64',
+};
+
+/** `spec` with the tuner's workgroup size for `invocations` of it; `rerun` runs the op again on the scratch
+ * tensors given (in the order of `tensors`), for the tuner to time. */
+function sized(spec: KernelSpec, invocations: number, tensors: Tensor[], rerun: (scratch: Tensor[]) => void): KernelSpec {
+  const bench = () => {
+    const scratch = tensors.map(scratchLike);
+    return { run: () => tidy(() => rerun(scratch)), dispose: () => scratch.forEach((t) => t.dispose()) };
+  };
+  const workgroupSize = ELEMENTWISE_WORKGROUPS[choose(ELEMENTWISE_FAMILY, { kernel: spec.name, invocations }, bench)]!;
+  if (workgroupSize === 64) return spec;
+  const bySize = resized.get(spec) ?? new Map<number, KernelSpec>();
+  resized.set(spec, bySize);
+  let sizedSpec = bySize.get(workgroupSize);
+  // the name says the variant, as profiles list kernels by name
+  if (!sizedSpec) bySize.set(workgroupSize, (sizedSpec = { ...spec, name: `${spec.name}-wg${workgroupSize}`, workgroupSize }));
+  return sizedSpec;
+}
+
+/** Declarations with another workgroup size, kept so that a kernel's runs share one object (the runtime's cache). */
+const resized = new WeakMap<KernelSpec, Map<number, KernelSpec>>();
+
 function unarySpec(op: UnaryOp, grad: boolean, width: number, dropout: boolean): KernelSpec {
   const def: UnaryDef = UNARY[op];
   const type = vType(width);
@@ -91,8 +124,12 @@ function runUnary(op: UnaryOp, grad: boolean, tensors: Record<string, Tensor>, a
   if (!kernel) unarySpecs.set(key, (kernel = unarySpec(op, grad, width, !!dropout)));
   const out = Tensor.empty(x.shape);
   const drop = dropout && dropoutUniforms(dropout);
+  const inputs = Object.values(tensors);
   launch({
-    kernel,
+    kernel: sized(kernel, x.size / width, inputs, (scratch) => {
+      const named = Object.fromEntries(Object.keys(tensors).map((name, i) => [name, scratch[i]!]));
+      runUnary(op, grad, named, a, b, dropout);
+    }),
     op: grad ? `${op}-grad` : op,
     uniforms: { a, b, ...drop?.fixed },
     ...(drop ? { replayUniforms: drop.changing } : {}),
@@ -193,14 +230,15 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const counts = scaled(BINARY[op].counts, out.size);
   if (fast) {
     const { l, r, width } = fast;
+    const kernel: KernelSpec = {
+      name: `binary:${op}`,
+      file: 'binary.wgsl',
+      constants: { STRIDED: false, RANK: 0, LHS: l.expr, RHS: r.expr, EXPR: BINARY[op].expr, TYPE: vType(width) },
+      bindings: [read('lhs', l.type), read('rhs', r.type), write('out', vType(width))],
+      uniforms: { lhs_n: 'u32', rhs_n: 'u32' },
+    };
     launch({
-      kernel: {
-        name: `binary:${op}`,
-        file: 'binary.wgsl',
-        constants: { STRIDED: false, RANK: 0, LHS: l.expr, RHS: r.expr, EXPR: BINARY[op].expr, TYPE: vType(width) },
-        bindings: [read('lhs', l.type), read('rhs', r.type), write('out', vType(width))],
-        uniforms: { lhs_n: 'u32', rhs_n: 'u32' },
-      },
+      kernel: sized(kernel, out.size / width, [a, b], ([sa, sb]) => void binaryForward(op, sa!, sb!)),
       op,
       uniforms: { lhs_n: l.n, rhs_n: r.n },
       tensors: { lhs: a, rhs: b, out },
