@@ -115,11 +115,12 @@ describe('tokenwave CLI', () => {
     expect(results.length).toBeGreaterThan(3);
     // the matrix products, TokenLearner's LayerNorm over the patch grid's 64 rows, each block's LayerNorms with the
     // products after them (Q/K/V, the MLP's first layer; the head's over its mean), TokenLearner's convolution chain
-    // the attention over the 8 learned tokens (and its softmax, met where the rule composes it), and the stem's
-    // depthwise convolution
+    // the attention over the 8 learned tokens (and its softmax, met where the rule composes it), the stem's
+    // depthwise convolution and TokenLearner's first map convolution
     const family = (r: { key: string }) => r.key.split(' ')[0];
     const composed = results.find((r) => family(r) === 'attention')!.rule === 'composed';
-    expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention', 'depthwise', ...(composed ? ['softmax'] : [])]));
+    expect(new Set(results.map(family))).toEqual(new Set(['matmul', 'layernorm', 'layernorm-linear', 'conv-chain', 'attention', 'depthwise', 'conv2d', ...(composed ? ['softmax'] : [])]));
+    expect(results.filter((r) => family(r) === 'conv2d').map((r) => r.key)).toEqual(['conv2d forward 1x8x8x128 to 8 3x3']);
     expect(results.filter((r) => family(r) === 'depthwise').map((r) => r.key)).toEqual(['depthwise forward 1x64x64x64 3x3']);
     const fusedKeys = ['layernorm-linear 8x128 to 256', 'layernorm-linear 8x128 to 3072', 'layernorm-linear 8x128 to 8 mean over 8'];
     expect(results.filter((r) => family(r) === 'layernorm-linear').map((r) => r.key).sort()).toEqual(fusedKeys);

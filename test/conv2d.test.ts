@@ -86,6 +86,37 @@ describe('conv2d', () => {
       });
     }
   }
+  // the direct convolution's four-channel cases forced to one channel an invocation (the tuner's other candidate)
+  const vectorCases: ConvCase[] = [
+    { x: [2, 5, 6, 8], w: [3, 3, 8, 4], stride: 1, padding: 'same', groups: 1, bias: true },
+    { x: [1, 7, 6, 4], w: [3, 3, 4, 8], stride: 2, padding: 'same', groups: 1, bias: false },
+  ];
+  for (const variant of ['vec4', 'scalar']) {
+    for (const c of vectorCases) {
+      it(`conv2d forced to ${variant}, [${c.x.join(', ')}] to ${c.w[3]} channels, stride ${c.stride}: values and gradients, the kernels named so`, async () => {
+        // forced for the op and its backward pass, which checkOp runs before its first await
+        await withVariant('conv2d', variant, () =>
+          checkOp({
+            shapes: c.bias ? [c.x, c.w, [c.w[3]!]] : [c.x, c.w],
+            gpu: ([x, w, b]) => withVariant('conv2d', variant, () => conv2d(x!, w!, { stride: c.stride, padding: c.padding, bias: b })),
+            reference: ([x, w, b]) => convRef(x!, w!, b, c),
+            h: 1e-3,
+          }),
+        );
+        const g = convGeometry(c.x, c.w, c.stride, c.padding, 1);
+        const { records } = await env.engine.ledger.capture(() =>
+          withVariant('conv2d', variant, () => {
+            const y = conv2dForward(Tensor.zeros(c.x), Tensor.zeros(c.w), g);
+            conv2dGradInput(y, Tensor.zeros(c.w), g);
+            conv2dGradWeight(Tensor.zeros(c.x), y, g);
+          }),
+        );
+        const suffix = variant === 'vec4' ? '-vec4' : '';
+        expect(records.map((r) => r.kernel).filter((k) => k.startsWith('conv2d'))).toEqual([`conv2d${suffix}`, `conv2d-grad-input${suffix}`, `conv2d-grad-weight${suffix}`]);
+      });
+    }
+  }
+
   for (const variant of ['budget2048', 'budget8192', 'budget32768']) {
     it(`the depthwise weight gradient with a loop budget of ${variant.slice(6)}: split as the budget says, values against float64`, async () => {
       const c: ConvCase = { x: [4, 60, 40, 8], w: [3, 3, 1, 8], stride: 1, padding: 'same', groups: 8, bias: false };

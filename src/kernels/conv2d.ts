@@ -79,12 +79,26 @@ function convUniforms(g: ConvGeometry, rowsPerSplit = 0) {
 
 type Entry = 'FORWARD' | 'GRAD_INPUT' | 'GRAD_WEIGHT';
 
-/** Ungrouped convolutions over multiples of 4 channels in and out run four channels at a time (conv2d.wgsl's VEC4). */
+/** Ungrouped convolutions over multiples of 4 channels in and out can run four channels at a time (conv2d.wgsl's VEC4). */
 const vectorConv = (g: ConvGeometry) => g.groups === 1 && g.Cin % 4 === 0 && g.Cout % 4 === 0;
 
-/** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vectorConv`. */
-function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, hasBias = false, activation: ConvActivation = 'none', keepPre = false): KernelSpec {
-  const vec4 = vectorConv(g);
+/** The direct convolution's passes: four channels at a time where they can (the rule: a quarter of the loads, on
+ * CPU adapters each a gather) or one. */
+const CONV_FAMILY: Family<{ entry: Entry; g: ConvGeometry }> = {
+  name: 'conv2d',
+  key: ({ entry, g }) => `${entry.toLowerCase().replace('_', '-')} ${g.N}x${g.H}x${g.W}x${g.Cin} to ${g.Cout} ${g.KH}x${g.KW}${g.stride > 1 ? ` stride ${g.stride}` : ''}${g.groups > 1 ? ` ${g.groups} groups` : ''}`,
+  candidates: ({ g }) => (vectorConv(g) ? ['vec4', 'scalar'] : ['scalar']),
+  rule: ({ g }) => (vectorConv(g) ? 'vec4' : 'scalar'),
+};
+
+/** Whether a pass runs four channels at a time (the tuner's choice); `tensors` and `rerun`: the pass again on
+ * scratch tensors, for the tuner to time. */
+function convVec4(entry: Entry, g: ConvGeometry, tensors: Record<string, Tensor>, rerun: (scratch: Record<string, Tensor>) => void): boolean {
+  return choose(CONV_FAMILY, { entry, g }, () => scratchPass(tensors, rerun)) === 'vec4';
+}
+
+/** The direct convolution kernel for a pass, its storage bindings read and written as vec4s where `vec4`. */
+function convSpec(name: string, entry: Entry, inputs: string[], output: string, g: ConvGeometry, vec4: boolean, hasBias = false, activation: ConvActivation = 'none', keepPre = false): KernelSpec {
   const type = vec4 ? 'vec4f' : 'f32';
   return {
     name: vec4 ? `${name}-vec4` : name,
@@ -167,8 +181,8 @@ const DEPTHWISE_GRAD_WEIGHT_FAMILY: Family<ConvGeometry> = {
   rule: () => `budget${GRAD_WEIGHT_BUDGET}`,
 };
 
-/** A pass again on scratch tensors of the same shapes: what the tuner times. */
-function scratchDepthwise(tensors: Record<string, Tensor>, rerun: (scratch: Record<string, Tensor>) => void): Bench {
+/** A convolution pass again on scratch tensors of the same shapes: what the tuner times. */
+function scratchPass(tensors: Record<string, Tensor>, rerun: (scratch: Record<string, Tensor>) => void): Bench {
   const scratch = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, scratchLike(t)]));
   return { run: () => tidy(() => rerun(scratch)), dispose: () => Object.values(scratch).forEach((t) => t.dispose()) };
 }
@@ -182,7 +196,7 @@ function depthwiseLaunch(entry: 'FORWARD' | 'GRAD_INPUT', tensors: Record<string
   const hasBias = tensors.bias !== undefined;
   const outName = forward ? 'y' : 'dx';
   const variant = choose(DEPTHWISE_FAMILY, { pass: forward ? 'forward' : 'grad-input', g }, () =>
-    scratchDepthwise({ ...tensors, [outName]: out }, (scratch) => {
+    scratchPass({ ...tensors, [outName]: out }, (scratch) => {
       const { [outName]: scratchOut, ...inputs } = scratch;
       depthwiseLaunch(entry, inputs, scratchOut!, g, activation);
     }),
@@ -220,12 +234,13 @@ export function conv2dForward(x: Tensor, w: Tensor, g: ConvGeometry, bias?: Tens
   }
   if (preActivation && (activation === 'none' || preActivation.size !== y.size)) throw new Error('conv2d: a pre-activation is kept for an activation, in a tensor of the output\'s size');
   const fused = activation === 'none' ? '' : `+${activation}`;
+  const vec4 = convVec4('FORWARD', g, { ...inputs, ...(preActivation ? { preActivation } : {}) }, (s) => void conv2dForward(s.x!, s.w!, g, s.bias, activation, s.preActivation));
   launch({
-    kernel: convSpec(`conv2d${fused}`, 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, !!bias, activation, !!preActivation),
+    kernel: convSpec(`conv2d${fused}`, 'FORWARD', bias ? ['x', 'w', 'bias'] : ['x', 'w'], 'y', g, vec4, !!bias, activation, !!preActivation),
     op: g.groups === g.Cin && g.cinG === 1 ? 'depthwise-conv2d' : 'conv2d',
     uniforms: convUniforms(g),
     tensors: { ...inputs, ...(preActivation ? { z: preActivation } : {}), y },
-    invocations: vectorConv(g) ? y.size / 4 : y.size,
+    invocations: vec4 ? y.size / 4 : y.size,
     counts: plusCounts({ fma: convMacs(g), add: bias ? y.size : 0 }, activation === 'none' ? {} : scaled(UNARY[activation].counts, y.size)),
     macs: convFullMacs(g),
   });
@@ -238,12 +253,13 @@ export function conv2dGradInput(dy: Tensor, w: Tensor, g: ConvGeometry): Tensor 
     depthwiseLaunch('GRAD_INPUT', { dy, w }, dx, g);
     return dx;
   }
+  const vec4 = convVec4('GRAD_INPUT', g, { dy, w }, (s) => void conv2dGradInput(s.dy!, s.w!, g));
   launch({
-    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', ['dy', 'w'], 'dx', g),
+    kernel: convSpec('conv2d-grad-input', 'GRAD_INPUT', ['dy', 'w'], 'dx', g, vec4),
     op: 'conv2d-grad-input',
     uniforms: convUniforms(g),
     tensors: { dy, w, dx },
-    invocations: vectorConv(g) ? dx.size / 4 : dx.size,
+    invocations: vec4 ? dx.size / 4 : dx.size,
     counts: { fma: convMacs(g) },
     macs: convFullMacs(g),
   });
@@ -257,7 +273,7 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry, into?: 
     // Every tap of four channels per invocation, over a split of the output rows: one vec4 sum per tap held in
     // registers, so at most 25 taps (5x5); larger kernels take the general weight-gradient kernel below.
     const taps = g.KH * g.KW;
-    const budget = GRAD_WEIGHT_BUDGETS[choose(DEPTHWISE_GRAD_WEIGHT_FAMILY, g, () => scratchDepthwise({ x, dy }, (s) => void conv2dGradWeight(s.x!, s.dy!, g)))]!;
+    const budget = GRAD_WEIGHT_BUDGETS[choose(DEPTHWISE_GRAD_WEIGHT_FAMILY, g, () => scratchPass({ x, dy }, (s) => void conv2dGradWeight(s.x!, s.dy!, g)))]!;
     const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(budget / (g.OW * (taps + 1)))));
     const splits = Math.ceil(rows / rowsPerSplit);
     const partial = slabs(splits, [g.KH, g.KW, 1, g.Cout], into);
@@ -275,13 +291,14 @@ export function conv2dGradWeight(x: Tensor, dy: Tensor, g: ConvGeometry, into?: 
   const rowsPerSplit = Math.max(1, Math.min(rows, Math.floor(GRAD_WEIGHT_BUDGET / (g.OW + 1))));
   const splits = Math.ceil(rows / rowsPerSplit);
   const weights = g.KH * g.KW * g.cinG * g.Cout;
+  const vec4 = convVec4('GRAD_WEIGHT', g, { x, dy }, (s) => void conv2dGradWeight(s.x!, s.dy!, g));
   const partial = slabs(splits, [g.KH, g.KW, g.cinG, g.Cout], into);
   launch({
-    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', ['x', 'dy'], 'dw', g),
+    kernel: convSpec('conv2d-grad-weight', 'GRAD_WEIGHT', ['x', 'dy'], 'dw', g, vec4),
     op: 'conv2d-grad-weight',
     uniforms: convUniforms(g, rowsPerSplit),
     tensors: { x, dy, dw: partial },
-    invocations: (vectorConv(g) ? weights / 16 : weights) * splits,
+    invocations: (vec4 ? weights / 16 : weights) * splits,
     counts: { fma: convMacs(g) },
     macs: convFullMacs(g),
   });
