@@ -78,16 +78,30 @@ describe('reductions', () => {
       expect({ ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 }).toEqual(c.c);
     }
   });
-  // the tuner's candidates forced: runs of 2,048 (the rule: two passes), 512 (two) or 8,192 (one) over 3 rows of 5,000
-  for (const [variant, passes] of [['chunk2048', 2], ['chunk512', 2], ['chunk8192', 1]] as const) {
-    it(`sum over an axis of 5,000 in runs of ${variant.slice(5)}: ${passes} pass${passes > 1 ? 'es' : ''}, n - 1 adds an output in all, values against float64`, async () => {
-      const [rows, n] = [3, 5000];
-      const values = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37));
-      const { result, records } = await env.engine.ledger.capture(() => withVariant('reduce', variant, () => reduceAxis('sum', Tensor.from(values, [rows, n]), 1)));
-      expect(records.map((r) => r.kernel)).toEqual(Array(passes).fill('reduce:sum'));
-      expect(records.reduce((a, r) => a + r.counts.add, 0)).toBe(rows * (n - 1));
-      const expected = Array.from({ length: rows }, (_, r) => values.slice(r * n, (r + 1) * n).reduce((a, v) => a + v, 0));
-      Array.from(await result.data()).forEach((v, r) => expect(Math.abs(v - expected[r]!)).toBeLessThan(1e-3));
+  // the tuner's candidates forced: runs of 2,048 (the rule: two passes), 512 (two) or 8,192 (one), or one pass
+  // across a workgroup's 64 lanes or a subgroup's; over 3 rows of 5,000 (inner 1) and 5,000 rows of 3 (inner 3)
+  for (const variant of ['chunk2048', 'chunk512', 'chunk8192', 'workgroup', 'subgroup'] as const) {
+    it(`sum and mean over an axis of 5,000, ${variant}: its passes, the adds each lane and pass makes, values against float64`, async ({ skip }) => {
+      const subgroup = env.engine.runtime.subgroupSize;
+      if (variant === 'subgroup' && subgroup === undefined) skip(`no fixed-size subgroups on ${env.engine.runtime.adapterName}`);
+      const lanes = variant === 'workgroup' ? 64 : variant === 'subgroup' ? subgroup! : 0;
+      const passes = { chunk2048: 2, chunk512: 2, chunk8192: 1, workgroup: 1, subgroup: 1 }[variant];
+      const n = 5000;
+      for (const [shape, axis] of [[[3, n], 1], [[n, 3], 0]] as const) {
+        const values = Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i * 0.37));
+        for (const op of ['sum', 'mean'] as const) {
+          const { result, records } = await env.engine.ledger.capture(() => withVariant('reduce', variant, () => reduceAxis(op, Tensor.from(values, [...shape]), axis)));
+          expect(records.map((r) => r.kernel)).toEqual(Array(passes).fill(lanes ? `reduce:${op}-${variant}` : `reduce:${op}`));
+          // n - 1 adds an output however the runs split it; across lanes each lane adds to a zero and the lanes meet
+          expect(records.reduce((a, r) => a + r.counts.add, 0)).toBe(3 * (lanes ? n + lanes - 1 : n - 1));
+          const expected = Array.from({ length: 3 }, (_, j) => {
+            let acc = 0;
+            for (let k = 0; k < n; k++) acc += axis === 1 ? values[j * n + k]! : values[k * 3 + j]!;
+            return op === 'mean' ? acc / n : acc;
+          });
+          Array.from(await result.data()).forEach((v, j) => expect(Math.abs(v - expected[j]!)).toBeLessThan(1e-3));
+        }
+      }
     });
   }
   it('a row of 300,007 values (past the 65,535-iteration loop limit of llvmpipe) sums exactly', async () => {

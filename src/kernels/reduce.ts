@@ -1,6 +1,8 @@
 // Reductions over one axis: sum, mean and max, and the gradient of max.
 import { tidy } from '../tensor/engine.js';
 import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
+import { engine } from '../tensor/engine.js';
+import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write } from './launch.js';
 import { choose, scratchLike, type Family } from './tuner.js';
 
@@ -23,15 +25,54 @@ interface ReduceProblem {
   outer: number;
   n: number;
   inner: number;
+  subgroupSize: number | undefined;
+}
+
+/** A lane's longest loop in the lane variants, well under llvmpipe's 65,535 iterations. */
+const LANE_RUN = 32_768;
+
+/** Values an output needs before its lanes each get a few of them. */
+const LANE_MIN_N = 256;
+
+/** Sums and means of long enough runs may also spread each output's values over a workgroup's or a subgroup's
+ * lanes, in one pass. */
+function laneVariants(p: ReduceProblem): Exclude<LaneVariant, 'row'>[] {
+  if (p.op === 'max' || p.n < LANE_MIN_N) return [];
+  const fits = (v: Exclude<LaneVariant, 'row'>) => Math.ceil(p.n / laneLayout(v, p.outer * p.inner, p.n, p.subgroupSize).lanes) <= LANE_RUN;
+  return laneCandidates(p.subgroupSize).filter((v): v is Exclude<LaneVariant, 'row'> => v !== 'row' && fits(v));
 }
 
 const REDUCE_FAMILY: Family<ReduceProblem> = {
   name: 'reduce',
   key: (p) => `${p.op} ${p.outer}x${p.n}x${p.inner}`,
   // the chunk matters only to axes longer than the shortest
-  candidates: (p) => (p.n > Math.min(...Object.values(REDUCE_CHUNKS)) ? Object.keys(REDUCE_CHUNKS) : ['chunk2048']),
+  candidates: (p) => [...(p.n > Math.min(...Object.values(REDUCE_CHUNKS)) ? Object.keys(REDUCE_CHUNKS) : ['chunk2048']), ...laneVariants(p)],
   rule: () => 'chunk2048',
 };
+
+/** A sum or mean in one pass across lanes: each output's values spread over them, the lanes' parts then added. */
+function reduceAcrossLanes(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, variant: Exclude<LaneVariant, 'row'>, layout: LaneLayout, into?: Tensor): Tensor {
+  const outputs = outer * inner;
+  const out = into ?? Tensor.empty([outer, 1, inner]);
+  const scale = op === 'mean' ? 1 / n : undefined;
+  launch({
+    kernel: {
+      name: `reduce:${op}-${variant}`,
+      file: 'reduce.wgsl',
+      constants: { MAX: false, SCALE: scale !== undefined, LANES: true, LANES_WORKGROUP: variant === 'workgroup', LANES_SUBGROUP: variant === 'subgroup', ...layout.constants },
+      bindings: [read('src'), write('dst')],
+      uniforms: { n: 'u32', inner: 'u32', chunk: 'u32', parts: 'u32', scale: 'f32', rows: 'u32' },
+      ...layout.spec,
+    },
+    op,
+    uniforms: { n, inner, chunk: n, parts: 1, scale: scale ?? 1, rows: outputs },
+    tensors: { src: x, dst: out },
+    ...layout.work,
+    // every lane adds its values to a zero, then the lanes' parts meet (lanes - 1 adds)
+    counts: { add: outputs * (n + layout.lanes - 1), mul: scale !== undefined ? outputs : 0 },
+  });
+  return out;
+}
 
 function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: number, longest: number, scale?: number, into?: Tensor): Tensor {
   const chunk = Math.min(n, longest);
@@ -42,12 +83,12 @@ function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: nu
     kernel: {
       name: `reduce:${op}`,
       file: 'reduce.wgsl',
-      constants: { MAX: op === 'max', SCALE: scale !== undefined },
+      constants: { MAX: op === 'max', SCALE: scale !== undefined, LANES: false, LANES_WORKGROUP: false, LANES_SUBGROUP: false, ROWS_PER_GROUP: 1 },
       bindings: [read('src'), write('dst')],
-      uniforms: { n: 'u32', inner: 'u32', chunk: 'u32', parts: 'u32', scale: 'f32' },
+      uniforms: { n: 'u32', inner: 'u32', chunk: 'u32', parts: 'u32', scale: 'f32', rows: 'u32' },
     },
     op,
-    uniforms: { n, inner, chunk, parts, scale: scale ?? 1 },
+    uniforms: { n, inner, chunk, parts, scale: scale ?? 1, rows: outputs },
     tensors: { src: x, dst: out },
     invocations: outputs,
     // Each output folds its run of values with one fewer operation than the run is long.
@@ -67,7 +108,14 @@ export function reduceAxis(op: ReduceOp, x: Tensor, axis: number, into?: Tensor)
     const scratch = scratchLike(x);
     return { run: () => tidy(() => void reduceAxis(op, scratch, axis)), dispose: () => scratch.dispose() };
   };
-  const longest = REDUCE_CHUNKS[choose(REDUCE_FAMILY, { op, outer, n, inner }, bench)]!;
+  if (into && into.size !== outer * inner) throw new Error(`reduce: the output [${into.shape.join(', ')}] does not hold ${outer * inner} values`);
+  const subgroupSize = engine().runtime.subgroupSize;
+  const variant = choose(REDUCE_FAMILY, { op, outer, n, inner, subgroupSize }, bench);
+  if (variant === 'workgroup' || variant === 'subgroup') {
+    const out = reduceAcrossLanes(op, x, outer, n, inner, variant, laneLayout(variant, outer * inner, n, subgroupSize), into);
+    return into ?? out.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
+  }
+  const longest = REDUCE_CHUNKS[variant]!;
   let current = x;
   let length = n;
   while (length > longest) {
@@ -76,7 +124,6 @@ export function reduceAxis(op: ReduceOp, x: Tensor, axis: number, into?: Tensor)
     current = partial;
     length = partial.shape[1]!;
   }
-  if (into && into.size !== outer * inner) throw new Error(`reduce: the output [${into.shape.join(', ')}] does not hold ${outer * inner} values`);
   const last = reducePass(op, current, outer, length, inner, longest, op === 'mean' ? 1 / n : undefined, into);
   if (current !== x) current.dispose();
   return into ?? last.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));
