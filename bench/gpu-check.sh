@@ -3,7 +3,8 @@
 #   bench/gpu-check.sh [OUT]        (default OUT: gpu-check-<UTC time>)
 # It runs, each step with its own time limit so that one slow step cannot starve the rest:
 #   doctor (adapter, features, limits, timestamp resolution, peaks), the kernel tests with the hardware
-#   variants, `tune` for the two paper models (training shapes, batch 64), the model benchmark, and a profile
+#   variants, `tune` for the two paper models (training shapes, batch 64), the model benchmark (TF.js and jax-js
+#   peers on the same GPU), and a profile
 #   of a training step and of inference with their traces and rooflines.
 # OUT/summary.txt says how each step ended and how long it took; each step's output is OUT/<step>.log. Record
 # the figures in bench/README.md ("On a GPU"). Never a test's dependency: the test suite runs without a GPU.
@@ -42,12 +43,13 @@ step() {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 } >"$out/summary.txt"
 
-step doctor 60 "${cli[@]}" doctor --peaks
+step doctor 40 "${cli[@]}" doctor --peaks
 "${cli[@]}" doctor --json >"$out/doctor.json" 2>/dev/null
 step kernel-tests 120 env TOKENWAVE_KERNELS=gpu npx vitest run test/elementwise.test.ts test/matmul.test.ts test/conv2d.test.ts \
   test/layout_reduce.test.ts test/nn_kernels.test.ts test/spectrogram.test.ts test/models.test.ts
-step tune 90 "${cli[@]}" tune TASR_4L_8T-8H TASR_4L_NT-8H --batch 64 --train --json
-step bench-models 120 npm run bench -- models --runs 3
+step tune 80 "${cli[@]}" tune TASR_4L_8T-8H TASR_4L_NT-8H --batch 64 --train --json
+step bench-models 100 npm run bench -- models --runs 3
+step bench-jaxjs 60 npm run bench -- jaxjs --runs 3
 for mode in train infer; do
   flag=()
   [ $mode = train ] && flag=(--train)

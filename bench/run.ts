@@ -1,5 +1,5 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (TF.js, jax-js and PyTorch peers), jaxjs and pytorch (those tables alone), host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models (the TF.js and PyTorch peers), pytorch (that table alone), jaxjs, host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
@@ -143,7 +143,7 @@ async function fittingPeerWorkloads(): Promise<Workload[]> {
   }
   return fitting;
 }
-if (wanted('models') || wanted('jaxjs')) {
+if (wanted('jaxjs')) {
   // The strongest WebGPU peer: jax-js, jit-compiled, on a device of the same adapter.
   const jaxjs = await useJaxjs();
   const workloads = await fittingPeerWorkloads();
