@@ -475,11 +475,13 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
     const grads = await Promise.all(inputs.map((t) => t.grad!.data()));
     return { out: await result.data(), grads, kernels: records.map((r) => r.kernel) };
   };
+  /** Whether a LayerNorm forward kernel ran (any of its variants: the GPU kernel variants' rule is a workgroup a row). */
+  const layerNormRan = (kernels: string[]) => kernels.some((k) => k.startsWith('layernorm:forward'));
   /** One kernel in place of the LayerNorm's and the product's, and the gradients the two give apart. */
   const expectFusedAsApart = (fused: Trained, apart: Trained, variant: string) => {
     expect(fused.kernels).toContain(`layernorm-linear${variant === 'fused16' ? '-16rows' : ''}+keep`);
-    expect(fused.kernels).not.toContain('layernorm:forward');
-    expect(apart.kernels).toContain('layernorm:forward');
+    expect(layerNormRan(fused.kernels)).toBe(false);
+    expect(layerNormRan(apart.kernels)).toBe(true);
     expect(fused.kernels.length).toBe(apart.kernels.length - 1);
     fused.grads.forEach((grad, i) => expectClose(grad, Float64Array.from(apart.grads[i]!), 2e-5, 2e-4));
   };
@@ -527,7 +529,7 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
     const x = tensor(f32(B * T * K, 40), [B, T, K]);
     x.requiresGrad = true;
     const { records } = await env.engine.ledger.capture(() => withVariant('layernorm-linear', 'fused', () => layerNormThen(pending(x, K, f32(K, 41), f32(K, 42)), { kind: 'mean', w: tensor(f32(K * N, 43), [K, N]) })));
-    expect(records[0]!.kernel).toBe('layernorm:forward');
+    expect(layerNormRan([records[0]!.kernel])).toBe(true);
     expect(records.map((r) => r.kernel).filter((k) => k.startsWith('layernorm-linear'))).toEqual([]);
   });
 });
