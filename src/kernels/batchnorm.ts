@@ -2,11 +2,10 @@
 // read of x (split partial moments merged per channel), the running averages moved in place, normalisation +
 // affine + activation in one pass, and the backward pass in two passes and a sum. Four channels per invocation
 // (vec4) when the channel count allows, else one.
-import { tidy } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { launch, read, write, type Binding, type ElementType, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
-import { choose, scratchLike, type Family } from './tuner.js';
+import { benchOnScratch, choose, type Family } from './tuner.js';
 
 export type NormActivation = 'none' | 'relu6';
 
@@ -41,11 +40,7 @@ const BATCHNORM_FAMILY: Family<{ pass: BatchNormPass; rows: number; C: number }>
  * runs the pass again on scratch tensors of the shapes given, for the tuner to time. */
 function geometry(C: number, size: number, pass?: BatchNormPass, tensors: Tensor[] = [], rerun?: (scratch: Tensor[]) => void): Geometry {
   const rows = size / C;
-  const bench = () => {
-    const scratch = tensors.map(scratchLike);
-    return { run: () => tidy(() => rerun!(scratch)), dispose: () => scratch.forEach((t) => t.dispose()) };
-  };
-  const rowsPerSplit = pass ? ROWS_PER_SPLIT[choose(BATCHNORM_FAMILY, { pass, rows, C }, bench)]! : ROWS_PER_SPLIT.rows256!;
+  const rowsPerSplit = pass ? ROWS_PER_SPLIT[choose(BATCHNORM_FAMILY, { pass, rows, C }, () => benchOnScratch(tensors, rerun!))]! : ROWS_PER_SPLIT.rows256!;
   return { rows, C, width: C % 4 === 0 ? 4 : 1, rowsPerSplit, splits: Math.ceil(rows / rowsPerSplit) };
 }
 

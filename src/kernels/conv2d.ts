@@ -5,8 +5,7 @@ import { UNARY } from './elementwise.js';
 import type { EpilogueActivation } from './matmul.js';
 import { launch, read, write, WORKGROUP_MEMORY_FLOATS, type Binding, type KernelSpec } from './launch.js';
 import { slabs, sumSlabs } from './reduce.js';
-import { choose, scratchLike, type Bench, type Family } from './tuner.js';
-import { tidy } from '../tensor/engine.js';
+import { benchOnScratch, choose, type Bench, type Family } from './tuner.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -181,10 +180,10 @@ const DEPTHWISE_GRAD_WEIGHT_FAMILY: Family<ConvGeometry> = {
   rule: () => `budget${GRAD_WEIGHT_BUDGET}`,
 };
 
-/** A convolution pass again on scratch tensors of the same shapes: what the tuner times. */
+/** A convolution pass again on scratch tensors of the same shapes and names: what the tuner times. */
 function scratchPass(tensors: Record<string, Tensor>, rerun: (scratch: Record<string, Tensor>) => void): Bench {
-  const scratch = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, scratchLike(t)]));
-  return { run: () => tidy(() => rerun(scratch)), dispose: () => Object.values(scratch).forEach((t) => t.dispose()) };
+  const names = Object.keys(tensors);
+  return benchOnScratch(Object.values(tensors), (scratch) => rerun(Object.fromEntries(names.map((name, i) => [name, scratch[i]!]))));
 }
 
 /** Epilogue activation of a forward convolution (ReLU6 after a folded BatchNorm, inference only; GELU and sigmoid in

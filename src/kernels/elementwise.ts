@@ -4,10 +4,9 @@
 import { plusCounts, scaled, type Primitive } from '../tensor/counts.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
-import { tidy } from '../tensor/engine.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { coalesce } from './strides.js';
-import { choose, scratchLike, type Family } from './tuner.js';
+import { benchOnScratch, choose, type Family } from './tuner.js';
 
 type PerElement = Partial<Record<Primitive, number>>;
 
@@ -84,11 +83,7 @@ const ELEMENTWISE_FAMILY: Family<{ kernel: string; invocations: number }> = {
 /** `spec` with the tuner's workgroup size for `invocations` of it; `rerun` runs the op again on the scratch
  * tensors given (in the order of `tensors`), for the tuner to time. */
 function sized(spec: KernelSpec, invocations: number, tensors: Tensor[], rerun: (scratch: Tensor[]) => void): KernelSpec {
-  const bench = () => {
-    const scratch = tensors.map(scratchLike);
-    return { run: () => tidy(() => rerun(scratch)), dispose: () => scratch.forEach((t) => t.dispose()) };
-  };
-  const workgroupSize = ELEMENTWISE_WORKGROUPS[choose(ELEMENTWISE_FAMILY, { kernel: spec.name, invocations }, bench)]!;
+  const workgroupSize = ELEMENTWISE_WORKGROUPS[choose(ELEMENTWISE_FAMILY, { kernel: spec.name, invocations }, () => benchOnScratch(tensors, rerun))]!;
   if (workgroupSize === 64) return spec;
   const bySize = resized.get(spec) ?? new Map<number, KernelSpec>();
   resized.set(spec, bySize);

@@ -1,6 +1,7 @@
 // LayerNorm and the dense layer after it in one dispatch: in inference the normalised rows live only in workgroup
-// memory; in training the kernel also writes them, and the rows' statistics, for the gradients. A transformer block's two LayerNorms feed products (Q/K/V, the MLP's first layer), and a classifier
-// head's feeds the mean over tokens and its dense layer: each pair is one kernel instead of two.
+// memory; in training the kernel also writes them, and the rows' statistics, for the gradients. A transformer
+// block's two LayerNorms feed products (Q/K/V, the MLP's first layer), and a classifier head's feeds the mean over
+// tokens and its dense layer: each pair is one kernel instead of two.
 import { plusCounts, scaled } from '../tensor/counts.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';

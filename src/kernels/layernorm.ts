@@ -6,7 +6,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { slabs } from './reduce.js';
 import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write, type Binding, type KernelSpec } from './launch.js';
-import { choose, scratchLike, type Bench, type Family } from './tuner.js';
+import { benchOnScratch, choose, type Family } from './tuner.js';
 
 type Entry = 'FORWARD' | 'GRAD' | 'COMBINE_PARAMS';
 
@@ -69,7 +69,8 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
   const rows = x.size / n;
   const runtime = engine().runtime;
   const problem: LayerNormProblem = { rows, n, classRule: runtime.kernelVariants, subgroupSize: runtime.subgroupSize };
-  const variant = choose(LAYERNORM_FAMILY, problem, () => scratchBench(x, gamma, beta, eps)) as LaneVariant;
+  const bench = () => benchOnScratch([x, gamma, beta], ([sx, sg, sb]) => void layerNormForward(sx!, sg!, sb!, eps));
+  const variant = choose(LAYERNORM_FAMILY, problem, bench) as LaneVariant;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
   const bindings = [read('x'), read('gamma'), read('beta'), write('y'), write('stats', 'vec2f')];
@@ -84,18 +85,6 @@ export function layerNormForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: nu
     counts: layerNormCounts(rows, n, layout.lanes),
   });
   return { y, stats };
-}
-
-function scratchBench(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Bench {
-  const made = [scratchLike(x), scratchLike(gamma), scratchLike(beta)];
-  return {
-    run: () => {
-      const { y, stats } = layerNormForward(made[0]!, made[1]!, made[2]!, eps);
-      y.dispose();
-      stats.dispose();
-    },
-    dispose: () => made.forEach((t) => t.dispose()),
-  };
 }
 
 /** `prior`: a gradient x already has from another branch (a residual), added to dx in the same dispatch. */

@@ -1,10 +1,9 @@
 // Reductions over one axis: sum, mean and max, and the gradient of max.
-import { tidy } from '../tensor/engine.js';
-import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { engine } from '../tensor/engine.js';
+import { stridesOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write } from './launch.js';
-import { choose, scratchLike, type Family } from './tuner.js';
+import { benchOnScratch, choose, type Family } from './tuner.js';
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 
@@ -104,13 +103,9 @@ function reducePass(op: ReduceOp, x: Tensor, outer: number, n: number, inner: nu
 export function reduceAxis(op: ReduceOp, x: Tensor, axis: number, into?: Tensor): Tensor {
   const { outer, n, inner } = aroundAxis(x.shape, axis);
   if (n === 0) throw new Error(`cannot ${op} over an empty axis ${axis} of [${x.shape.join(', ')}]`);
-  const bench = () => {
-    const scratch = scratchLike(x);
-    return { run: () => tidy(() => void reduceAxis(op, scratch, axis)), dispose: () => scratch.dispose() };
-  };
   if (into && into.size !== outer * inner) throw new Error(`reduce: the output [${into.shape.join(', ')}] does not hold ${outer * inner} values`);
   const subgroupSize = engine().runtime.subgroupSize;
-  const variant = choose(REDUCE_FAMILY, { op, outer, n, inner, subgroupSize }, bench);
+  const variant = choose(REDUCE_FAMILY, { op, outer, n, inner, subgroupSize }, () => benchOnScratch([x], ([s]) => void reduceAxis(op, s!, axis)));
   if (variant === 'workgroup' || variant === 'subgroup') {
     const out = reduceAcrossLanes(op, x, outer, n, inner, variant, laneLayout(variant, outer * inner, n, subgroupSize), into);
     return into ?? out.intoShape(x.shape.map((d, i) => (i === axis ? 1 : d)));

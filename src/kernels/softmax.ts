@@ -6,7 +6,7 @@ import { engine } from '../tensor/engine.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
 import { laneCandidates, laneLayout, type LaneLayout, type LaneVariant } from './lanes.js';
 import { launch, read, write, type Binding } from './launch.js';
-import { choose, scratchLike, type Family } from './tuner.js';
+import { benchOnScratch, choose, type Family } from './tuner.js';
 
 type Entry = 'SOFTMAX' | 'SOFTMAX_GRAD' | 'CROSS_ENTROPY' | 'CROSS_ENTROPY_MEAN' | 'CROSS_ENTROPY_GRAD' | 'TOP_K';
 const ENTRIES: Entry[] = ['SOFTMAX', 'SOFTMAX_GRAD', 'CROSS_ENTROPY', 'CROSS_ENTROPY_MEAN', 'CROSS_ENTROPY_GRAD', 'TOP_K'];
@@ -103,13 +103,7 @@ const softmaxCounts = (rows: number, n: number, lanes = 0) =>
 function softmaxLanes(x: Tensor, dropout: DropoutMask | undefined): RunOptions['lanes'] {
   const { rows, n } = rowsOf(x);
   const subgroupSize = engine().runtime.subgroupSize;
-  const bench = () => {
-    const scratch = scratchLike(x);
-    return {
-      run: () => (dropout ? Object.values(softmaxDropout(scratch, dropout)) : [softmaxForward(scratch)]).forEach((t) => t.dispose()),
-      dispose: () => scratch.dispose(),
-    };
-  };
+  const bench = () => benchOnScratch([x], ([s]) => void (dropout ? softmaxDropout(s!, dropout) : softmaxForward(s!)));
   const variant = choose(SOFTMAX_FAMILY, { rows, n, dropout: !!dropout, subgroupSize }, bench) as LaneVariant;
   return variant === 'row' ? undefined : { variant, layout: laneLayout(variant, rows, n, subgroupSize) };
 }

@@ -219,6 +219,13 @@ export function scratchLike(t: Tensor): Tensor {
   return t.dtype === 'i32' ? Tensor.from(new Int32Array(t.size), [...t.shape], 'i32').keep() : scratchTensor(t.shape, t.size);
 }
 
+/** The tuner's bench for an op: `rerun` on kept scratch copies of `tensors` (their shapes and types), whatever it
+ * makes freed after each call. */
+export function benchOnScratch(tensors: readonly Tensor[], rerun: (scratch: Tensor[]) => void): Bench {
+  const scratch = tensors.map(scratchLike);
+  return { run: () => tidy(() => rerun(scratch)), dispose: () => scratch.forEach((t) => t.dispose()) };
+}
+
 /**
  * Milliseconds per call of `bench` under `variant`: one sample of `calls` calls, submitted together. By the wall
  * clock, less `overheadMs` (what submitting and waiting cost with no work), so that short kernels are not read as

@@ -2,8 +2,7 @@
 // 'valid') are matrix products over channels, so they run on the matmul kernel; everything else runs the direct
 // convolution kernels.
 import { conv2dForward, conv2dGradInput, conv2dGradWeight, convChainFits, convChainForward, convGeometry, type ChainLayer, type ConvActivation, type Padding } from '../kernels/conv2d.js';
-import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
-import { tidy } from '../tensor/engine.js';
+import { benchOnScratch, choose, type Family } from '../kernels/tuner.js';
 import { unaryBackward } from '../kernels/elementwise.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGradient, record, recordsGradient, takeGradientPlace } from './autograd.js';
@@ -98,11 +97,7 @@ export function convChain(x: Tensor, layers: readonly ChainLayer[]): Tensor {
   if (recordsGradient([x, ...weights])) return apart(x);
   const [N, H, W, C] = x.shape as [number, number, number, number];
   const problem: ConvChainProblem = { N, H, W, C, layers: layers.length, fits: convChainFits(x, layers, step) };
-  const bench = (): Bench => {
-    const scratch = scratchLike(x);
-    return { run: () => tidy(() => void convChain(scratch, layers)), dispose: () => scratch.dispose() };
-  };
-  if (choose(CONV_CHAIN_FAMILY, problem, bench) !== 'chained') return apart(x);
+  if (choose(CONV_CHAIN_FAMILY, problem, () => benchOnScratch([x], ([s]) => void convChain(s!, layers))) !== 'chained') return apart(x);
   const span = Tensor.span(weights);
   const y = convChainForward(x, layers, span, step!);
   span.dispose();

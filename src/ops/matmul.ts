@@ -4,8 +4,8 @@ import { dropoutKernel, type DropoutMask } from '../kernels/dropout.js';
 import { LAYERNORM_LINEAR_GROUP_COLUMNS, layerNormLinearFits, layerNormLinearKernel } from '../kernels/layernorm-linear.js';
 import { matmulKernel, type EpilogueActivation, type MatmulOptions } from '../kernels/matmul.js';
 import { reduceAxis, sumSlabs } from '../kernels/reduce.js';
-import { choose, scratchLike, type Bench, type Family } from '../kernels/tuner.js';
-import { engine, tidy } from '../tensor/engine.js';
+import { benchOnScratch, choose, type Family } from '../kernels/tuner.js';
+import { engine } from '../tensor/engine.js';
 import { sizeOf, Tensor, type GradientOffer } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { gradientPlace, noGradient, record, recordMapped, recordsGradient, takeGradientMap, takeGradientPlace, unbroadcast } from './autograd.js';
@@ -120,9 +120,9 @@ export interface LinearEpilogue {
  * x @ w + bias over the last axis of x (w: [in, out], Keras layout), with the bias, an activation, a dropout and a
  * residual add fused into the product's epilogue: one dispatch. Under a recorded gradient a GELU keeps its input
  * (the pre-activation, written by the same dispatch) for its gradient, which then also applies the dropout's.
+ * `computed`: the output, the GELU's kept input and the dropout's mask where a fused kernel already made them
+ * (layerNormThen in training): only the gradient is recorded.
  */
-/** `computed`: the output, the GELU's kept input and the dropout's mask where a fused kernel already made them
- * (layerNormThen in training): only the gradient is recorded. */
 export function linear(x: Tensor, w: Tensor, bias?: Tensor, epilogue: LinearEpilogue = {}, computed?: { out: Tensor; preActivation?: Tensor; drop?: DropoutMask }): Tensor {
   const inFeatures = w.shape[0]!;
   const outFeatures = w.shape[1]!;
@@ -262,9 +262,9 @@ export function stackable(weights: readonly Tensor[], biases: readonly Tensor[])
  * x @ w_i + b_i for n weights of one shape (Q, K and V over the same input) as one batched product: the output is
  * [n, ...x's leading axes, out], part i a view at i x its size. Backward: the weights' and biases' gradients from
  * one dispatch (a column-summing batched product), x's from a product summing over the n (matmulKernel's `summed`). The weights and biases
- * must be stackable().
+ * must be stackable(). `computed`: the products [n, ..., out] where a fused kernel already made them (layerNormThen
+ * in training).
  */
-/** `computed`: the products [n, ..., out] where a fused kernel already made them (layerNormThen in training). */
 export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[], computed?: Tensor): Tensor {
   if (!stackable(weights, biases)) throw new ArgumentError('linearStack: the weights and biases are not evenly packed alike (see stackable())');
   const n = weights.length;
@@ -350,9 +350,9 @@ const LAYERNORM_LINEAR_FAMILY: Family<LayerNormLinearProblem> = {
 /**
  * `product` over the layer-normalised x. Where the adapter's rule (or the tuner) picks it, one kernel: the
  * LayerNorm's rows normalised in workgroup memory and multiplied there; else the LayerNorm, then the product. Under
- * a recorded gradient only a stack (Q/K/V) fuses: the kernel also writes the normalised rows and their statistics,
- * and the LayerNorm and the products are recorded as if they had run apart (the same gradients). The MLP's first
- * layer keeps its GELU's input and drops out in training, and the head's mean feeds no stack: those run apart.
+ * a recorded gradient the kernel also writes the normalised rows and their statistics (and a GELU's input, with
+ * the dropout in its epilogue), and the LayerNorm and the product are recorded as if they had run apart (the same
+ * gradients); a head's mean over tokens keeps no rows, so it runs apart there.
  */
 export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct): Tensor {
   const { x, gamma, beta, eps } = pending;
@@ -375,11 +375,7 @@ export function layerNormThen(pending: PendingLayerNorm, product: NormedProduct)
   const problem: LayerNormLinearProblem = {
     rows: x.size / K, features: K, columns: weights.length * N, meanOver, backward, classRule: engine().runtime.kernelVariants,
   };
-  const bench = (): Bench => {
-    const scratch = scratchLike(x);
-    return { run: () => tidy(() => void layerNormThen({ ...pending, x: scratch }, product)), dispose: () => scratch.dispose() };
-  };
-  const variant = choose(LAYERNORM_LINEAR_FAMILY, problem, bench);
+  const variant = choose(LAYERNORM_LINEAR_FAMILY, problem, () => benchOnScratch([x], ([s]) => void layerNormThen({ ...pending, x: s! }, product)));
   if (variant === 'apart') return apart(x);
   const rowsPerGroup = variant === 'fused16' ? 16 : 8;
   const lead = x.shape.slice(0, -1);
