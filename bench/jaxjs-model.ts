@@ -252,7 +252,6 @@ export function jaxjsTrainer(model: JaxjsTasr, frames: number, bins: number, lr 
     return [loss, next, { m, v }, newMoving] as [JaxArray, Params, Moments, Params];
   }) as OwnedFunction<(...args: unknown[]) => [JaxArray, Params, Moments, Params]>;
   let moments: Moments = { m: tree.map((p: JaxArray) => np.zeros(p.shape), model.params) as Params, v: tree.map((p: JaxArray) => np.zeros(p.shape), model.params) as Params };
-  let params = model.params;
   let t = 0;
   let key = random.key(model.c.seed);
   return {
@@ -262,9 +261,10 @@ export function jaxjsTrainer(model: JaxjsTasr, frames: number, bins: number, lr 
       key = next!;
       // Adam's bias corrections, as arrays so one compiled step serves every t: lr m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps)
       const [alpha, correction2] = [np.array(lr / (1 - b1 ** t)), np.array(1 / (1 - b2 ** t))];
-      const [loss, nextParams, nextMoments, nextMoving] = compiled(params, moments, model.moving, x.ref, oneHot.ref, [resize[0].ref, resize[1].ref], now!, alpha, correction2);
-      [params, moments, model.moving] = [nextParams, nextMoments, nextMoving];
-      Object.assign(model.params, params);
+      // the step takes the parameters (and moments, statistics) and hands back their successors
+      const [loss, nextParams, nextMoments, nextMoving] = compiled(model.params, moments, model.moving, x.ref, oneHot.ref, [resize[0].ref, resize[1].ref], now!, alpha, correction2);
+      [moments, model.moving] = [nextMoments, nextMoving];
+      Object.assign(model.params, nextParams);
       return (await loss.data())[0]!;
     },
     dispose: () => {
