@@ -45,7 +45,7 @@ fn run(r: u32) {
     p[j] = dropped(p[j], bh, i, j);
 #endif
   }
-  for (var d = 0u; d < D; d++) {
+  for (var d = 0u; d < u.d; d++) {
     var o = V(0.0);
     for (var j = 0u; j < T; j++) { o = fma(V(p[j]), v[row_at(b, h, j) + d], o); }
     out[qi + d] = o;
@@ -61,9 +61,9 @@ fn run(r: u32) {
 fn dot_dout(i: u32, x_is_out: bool, j: u32) -> f32 {
   var acc = V(0.0);
   if (x_is_out) {
-    for (var d = 0u; d < D; d++) { acc = fma(dout[i + d], out[j + d], acc); }
+    for (var d = 0u; d < u.d; d++) { acc = fma(dout[i + d], out[j + d], acc); }
   } else {
-    for (var d = 0u; d < D; d++) { acc = fma(dout[i + d], v[j + d], acc); }
+    for (var d = 0u; d < u.d; d++) { acc = fma(dout[i + d], v[j + d], acc); }
   }
   return total(acc);
 }
@@ -92,7 +92,7 @@ fn run(t: u32) {
 #endif
       ds[j] = p * (dp - di);
     }
-    for (var d = 0u; d < D; d++) {
+    for (var d = 0u; d < u.d; d++) {
       var dq = V(0.0);
       for (var j = 0u; j < T; j++) { dq = fma(V(ds[j]), k[row_at(b, h, j) + d], dq); }
       dq_out[own + d] = dq * u.scale;
@@ -113,7 +113,7 @@ fn run(t: u32) {
 #endif
       ds[i] = p * (dp - di);
     }
-    for (var d = 0u; d < D; d++) {
+    for (var d = 0u; d < u.d; d++) {
       var dk = V(0.0);
       var dv = V(0.0);
       for (var i = 0u; i < T; i++) {

@@ -50,9 +50,9 @@ fn run(lid: u32, bh: u32) {
 #endif
   }
   workgroupBarrier();
-  for (var o = lid; o < T * D; o += WG) {
-    let i = o / D;
-    let d = o % D;
+  for (var o = lid; o < T * u.d; o += WG) {
+    let i = o / u.d;
+    let d = o % u.d;
     var acc = V(0.0);
     for (var j = 0u; j < T; j++) { acc = fma(V(probs[i * T + j]), v[row_at(b, h, j) + d], acc); }
     out[row_at(b, h, i) + d] = acc;
@@ -72,7 +72,7 @@ fn run(lid: u32, bh: u32) {
   for (var i = lid; i < T; i += WG) {
     let r = row_at(b, h, i);
     var acc = V(0.0);
-    for (var d = 0u; d < D; d++) { acc = fma(dout[r + d], out[r + d], acc); }
+    for (var d = 0u; d < u.d; d++) { acc = fma(dout[r + d], out[r + d], acc); }
     d_rows[i] = total(acc);
   }
   workgroupBarrier();
@@ -82,7 +82,7 @@ fn run(lid: u32, bh: u32) {
     let kj = row_at(b, h, c % T);
     let p = exp(dot_qk(qi, kj) * u.scale - lse[bh * T + i]);
     var acc = V(0.0);
-    for (var d = 0u; d < D; d++) { acc = fma(dout[qi + d], v[kj + d], acc); }
+    for (var d = 0u; d < u.d; d++) { acc = fma(dout[qi + d], v[kj + d], acc); }
     var dp = total(acc);
 #if ${DROPOUT}
     probs[c] = dropped(p, bh, c);
@@ -94,9 +94,9 @@ fn run(lid: u32, bh: u32) {
   }
   workgroupBarrier();
   // row i of dq (scale sum_j dS_ij k_j), of dk (scale sum_j dS_ji q_j) and of dv (sum_j z_ji dO_j)
-  for (var o = lid; o < T * D; o += WG) {
-    let i = o / D;
-    let d = o % D;
+  for (var o = lid; o < T * u.d; o += WG) {
+    let i = o / u.d;
+    let d = o % u.d;
     var dq = V(0.0);
     var dk = V(0.0);
     var dv = V(0.0);

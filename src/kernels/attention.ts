@@ -35,19 +35,20 @@ function spec(s: Shape, variant: FusedAttention, entry: 'FORWARD' | 'BACKWARD', 
     name: `attention-${variant}${forward ? '' : '-grad'}`,
     file: perHead ? 'attention_head.wgsl' : 'attention.wgsl',
     ...(perHead ? { entry: 'workgroup' as const } : {}),
-    constants: { T: s.T, D: s.D, H: s.H, W: w, V, VEC: w === 4, FORWARD: forward, BACKWARD: !forward, DROPOUT: dropout, KEEP_LSE: keepLse },
+    constants: { T: s.T, H: s.H, W: w, V, VEC: w === 4, FORWARD: forward, BACKWARD: !forward, DROPOUT: dropout, KEEP_LSE: keepLse },
     bindings: forward
       ? [read('q', V), read('k', V), read('v', V), write('out', V), ...(keepLse ? [write('lse')] : [])]
       : [read('q', V), read('k', V), read('v', V), read('out', V), read('lse'), read('dout', V), write('dq_out', V), write('dk_out', V), write('dv_out', V)],
-    uniforms: { batch: 'u32', scale: 'f32', ...DROPOUT_UNIFORMS },
+    uniforms: { batch: 'u32', d: 'u32', scale: 'f32', ...DROPOUT_UNIFORMS },
   };
 }
 
 /** The uniforms of both kernels: the dropout seed changes with every step (and replay). */
-function uniformsOf(B: number, scale: number, dropout: DropoutMask | undefined): Pick<Launch, 'uniforms' | 'replayUniforms'> {
-  if (!dropout) return { uniforms: { batch: B, scale, seed: 0, threshold: 0, keep_scale: 1 } };
+function uniformsOf(s: Shape, scale: number, dropout: DropoutMask | undefined): Pick<Launch, 'uniforms' | 'replayUniforms'> {
+  const shape = { batch: s.B, d: s.D / widthOf(s), scale };
+  if (!dropout) return { uniforms: { ...shape, seed: 0, threshold: 0, keep_scale: 1 } };
   const { fixed, changing } = dropoutUniforms(dropout);
-  return { uniforms: { batch: B, scale, ...fixed }, replayUniforms: changing };
+  return { uniforms: { ...shape, ...fixed }, replayUniforms: changing };
 }
 
 /** What the counts are made of: query rows, score cells, dropped cells, and the adds that total a dot product's lanes. */
@@ -80,7 +81,7 @@ export function attentionForward(
   launch({
     kernel: spec(s, variant, 'FORWARD', !!dropout, keepLse),
     op: 'attention',
-    ...uniformsOf(B, scale, dropout),
+    ...uniformsOf(s, scale, dropout),
     tensors: { q, k, v, out, ...(lse ? { lse } : {}) },
     ...work(s, variant, rows),
     // either variant, per row: T scores (D fma, the lanes totalled, a scale), their max (T cmp), exp(s - m) and its sum, 1 / sum,
@@ -115,7 +116,7 @@ export function attentionBackward(
   launch({
     kernel: spec(s, variant, 'BACKWARD', !!dropout, true),
     op: 'attention-grad',
-    ...uniformsOf(s.B, scale, dropout),
+    ...uniformsOf(s, scale, dropout),
     tensors: { q, k, v, out, lse, dout, dq_out: dq, dk_out: dk, dv_out: dv },
     ...work(s, variant, 2 * rows),
     counts:
