@@ -120,8 +120,8 @@ fn run(lid: u32, group: u32) {
       sums2[r] = fma(v, w2, sums2[r]);
     }
   }
-  for (var r = 0u; r < ROWS; r++) {
-    if (r0 + r >= u.M) { break; }
+  // a loop ending at a uniform's value, not unrolled: ROWS inlined epilogues each way made llvmpipe's compile slow
+  for (var r = 0u; r < min(ROWS, u.M - r0); r++) {
     epilogue((j * u.M + r0 + r) * u.N + n, n, sums[r]);
     if (q2 / quads < u.stack) { epilogue((j2 * u.M + r0 + r) * u.N + n2, n2, sums2[r]); }
   }
