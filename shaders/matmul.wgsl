@@ -10,93 +10,56 @@
 // gradient). sum_batches > 1: each C is the sum of that many products, the i-th with A and B moved a_sum and b_sum
 // elements on (an input's gradient from the Q, K and V products it fed, with no separate sum).
 #include "matmul_epilogue.wgsl"
-
-fn a_index(base: u32, m: u32, k: u32) -> u32 {
-#if ${TRANS_A}
-  return base + k * u.lda + m;
-#else
-  return base + m * u.lda + k;
-#endif
-}
-
-fn load_b(base: u32, k: u32, n0: u32) -> vec4f {
-#if ${VEC_B}
-  return B[(base + k * u.ldb + n0) / 4u];
-#else
-  let last = u.N - 1u;
-  let n1 = min(n0 + 1u, last);
-  let n2 = min(n0 + 2u, last);
-  let n3 = min(n0 + 3u, last);
-#if ${TRANS_B}
-  return vec4f(B[base + n0 * u.ldb + k], B[base + n1 * u.ldb + k], B[base + n2 * u.ldb + k], B[base + n3 * u.ldb + k]);
-#else
-  let row = base + k * u.ldb;
-  return vec4f(B[row + n0], B[row + n1], B[row + n2], B[row + n3]);
-#endif
-#endif
-}
+#include "matmul_operands.wgsl"
 
 fn run(t: u32) {
-  let tiles = u.tiles_m * u.tiles_n;
-  let split = t / (tiles * u.batch);
-  let b = (t / tiles) % u.batch;
-  let tile = t % tiles;
-  let m0 = (tile / u.tiles_n) * 4u;
-  let n0 = (tile % u.tiles_n) * 4u;
-  let outer = b / u.inner_batches;
-  let inner = b % u.inner_batches;
-  let a_first = outer * u.a_outer + inner * u.a_inner;
-  let b_first = outer * u.b_outer + inner * u.b_inner;
-  let last_m = u.M - 1u;
-  let m1 = min(m0 + 1u, last_m);
-  let m2 = min(m0 + 2u, last_m);
-  let m3 = min(m0 + 3u, last_m);
+  let tile = tile_at(t);
 
   var c0 = vec4f(0.0);
   var c1 = vec4f(0.0);
   var c2 = vec4f(0.0);
   var c3 = vec4f(0.0);
   var col = vec4f(0.0);
-  let k_end = min(u.K, (split + 1u) * u.k_chunk);
+  let k_end = min(u.K, (tile.split + 1u) * u.k_chunk);
 #if ${SUMMED}
   for (var summed = 0u; summed < u.sum_batches; summed++) {
-    let a_base = a_first + summed * u.a_sum;
-    let b_base = b_first + summed * u.b_sum;
+    let a_base = tile.a_first + summed * u.a_sum;
+    let b_base = tile.b_first + summed * u.b_sum;
 #else
-    let a_base = a_first;
-    let b_base = b_first;
+    let a_base = tile.a_first;
+    let b_base = tile.b_first;
 #endif
 #if ${VEC_A}
     // K is a multiple of 4 (and so is every split): read A four k at a time, four rows at once.
-    let r0 = (a_base + m0 * u.lda) / 4u;
-    let r1 = (a_base + m1 * u.lda) / 4u;
-    let r2 = (a_base + m2 * u.lda) / 4u;
-    let r3 = (a_base + m3 * u.lda) / 4u;
-    for (var k4 = split * u.k_chunk / 4u; k4 < k_end / 4u; k4++) {
+    let r0 = (a_base + tile.m0 * u.lda) / 4u;
+    let r1 = (a_base + tile.m1 * u.lda) / 4u;
+    let r2 = (a_base + tile.m2 * u.lda) / 4u;
+    let r3 = (a_base + tile.m3 * u.lda) / 4u;
+    for (var k4 = tile.split * u.k_chunk / 4u; k4 < k_end / 4u; k4++) {
       let k = k4 * 4u;
-      let b0 = load_b(b_base, k, n0);
-      let b1 = load_b(b_base, k + 1u, n0);
-      let b2 = load_b(b_base, k + 2u, n0);
-      let b3 = load_b(b_base, k + 3u, n0);
+      let b0 = load_b(b_base, k, tile.n0);
+      let b1 = load_b(b_base, k + 1u, tile.n0);
+      let b2 = load_b(b_base, k + 2u, tile.n0);
+      let b3 = load_b(b_base, k + 3u, tile.n0);
       let a0 = A[r0 + k4];
       let a1 = A[r1 + k4];
       let a2 = A[r2 + k4];
       let a3 = A[r3 + k4];
-      c0 = fma(vec4f(a0.x), b0, fma(vec4f(a0.y), b1, fma(vec4f(a0.z), b2, fma(vec4f(a0.w), b3, c0))));
-      c1 = fma(vec4f(a1.x), b0, fma(vec4f(a1.y), b1, fma(vec4f(a1.z), b2, fma(vec4f(a1.w), b3, c1))));
-      c2 = fma(vec4f(a2.x), b0, fma(vec4f(a2.y), b1, fma(vec4f(a2.z), b2, fma(vec4f(a2.w), b3, c2))));
-      c3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, c3))));
+      c0 = fma4(a0, b0, b1, b2, b3, c0);
+      c1 = fma4(a1, b0, b1, b2, b3, c1);
+      c2 = fma4(a2, b0, b1, b2, b3, c2);
+      c3 = fma4(a3, b0, b1, b2, b3, c3);
 #if ${COLUMN_SUMS}
       col += ((b0 + b1) + b2) + b3;
 #endif
     }
 #else
-    for (var k = split * u.k_chunk; k < k_end; k++) {
-      let bk = load_b(b_base, k, n0);
-      c0 = fma(vec4f(A[a_index(a_base, m0, k)]), bk, c0);
-      c1 = fma(vec4f(A[a_index(a_base, m1, k)]), bk, c1);
-      c2 = fma(vec4f(A[a_index(a_base, m2, k)]), bk, c2);
-      c3 = fma(vec4f(A[a_index(a_base, m3, k)]), bk, c3);
+    for (var k = tile.split * u.k_chunk; k < k_end; k++) {
+      let bk = load_b(b_base, k, tile.n0);
+      c0 = fma(vec4f(A[a_index(a_base, tile.m0, k)]), bk, c0);
+      c1 = fma(vec4f(A[a_index(a_base, tile.m1, k)]), bk, c1);
+      c2 = fma(vec4f(A[a_index(a_base, tile.m2, k)]), bk, c2);
+      c3 = fma(vec4f(A[a_index(a_base, tile.m3, k)]), bk, c3);
 #if ${COLUMN_SUMS}
       col += bk;
 #endif
@@ -106,9 +69,8 @@ fn run(t: u32) {
   }
 #endif
 
-  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
-  store_tile(c_base, m0, n0, array<vec4f, 4>(c0, c1, c2, c3));
+  store_tile(tile.c_base, tile.m0, tile.n0, array<vec4f, 4>(c0, c1, c2, c3));
 #if ${COLUMN_SUMS}
-  if (m0 == 0u) { epilogue(c_base + u.M * u.ldc + n0, n0, col); }
+  if (tile.m0 == 0u) { epilogue(tile.c_base + u.M * u.ldc + tile.n0, tile.n0, col); }
 #endif
 }

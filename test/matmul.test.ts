@@ -537,7 +537,9 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
 describe('every matmul variant the tuner may choose, forced, against the float64 reference', () => {
   const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
   for (const variant of MATMUL_VARIANT_NAMES) {
-    it(`${variant}: transposes, ragged edges, batches, long K, strided heads and the fused epilogue`, async () => {
+    it(`${variant}: transposes, ragged edges, batches, long K, strided heads and the fused epilogue`, async ({ skip }) => {
+      const subgroup = env.engine.runtime.subgroupSize;
+      if (variant === 'subgroup4x4' && subgroup === undefined) skip(`no fixed-size subgroups on ${env.engine.runtime.adapterName}`);
       const kernels = new Set<string>();
       const run = async (fn: () => Tensor) => {
         const { result, records } = await env.engine.ledger.capture(() => withVariant('matmul', variant, fn));
@@ -609,8 +611,16 @@ describe('every matmul variant the tuner may choose, forced, against the float64
         expectClose(got, matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v * geluGradRef(p[i]!)), 1e-5, 1e-5);
       }
       // the variant ran (the wide tile only where it fits, which several of these shapes do)
-      const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', tiled64: 'matmul-tiled' }[variant];
+      const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', tiled64: 'matmul-tiled', subgroup4x4: 'matmul-subgroup' }[variant];
       expect(kernels).toContain(name);
+      if (variant === 'subgroup4x4') {
+        // its declared counts: a multiply-add per product, and the lanes' tiles meeting (lanes - 1 adds an output)
+        const [M, N, K] = [9, 6, 300];
+        const { records } = await env.engine.ledger.capture(() =>
+          withVariant('matmul', variant, () => matmulKernel(Tensor.from(randomArray(M * K, 12), [M, K]), Tensor.from(randomArray(K * N, 13), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false })),
+        );
+        expect(records.map((r) => [r.kernel, r.counts.fma, r.counts.add])).toEqual([['matmul-subgroup', M * N * K, M * N * (subgroup! - 1)]]);
+      }
     });
   }
 });

@@ -4,6 +4,7 @@ import { engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { binaryForward, UNARY } from './elementwise.js';
 import { DROPOUT_UNIFORMS, dropoutCounts, dropoutUniforms, type DropoutMask } from './dropout.js';
+import { laneCandidates, laneLayout } from './lanes.js';
 import { launch, read, write, type KernelSpec } from './launch.js';
 import { sumSlabs } from './reduce.js';
 import { choose, scratchLike, type Bench, type Family } from './tuner.js';
@@ -28,12 +29,15 @@ interface MatmulVariant {
   workgroupSize: number;
   /** A workgroup computes the block together (through workgroup memory) rather than each invocation its own. */
   perWorkgroup?: boolean;
+  /** A subgroup computes each tile, its lanes splitting K (kernels/lanes.ts lays the tiles out as rows). */
+  perSubgroup?: boolean;
 }
 
 /**
  * The candidates, as the tuner names them. CPU class: the 4x4 register tile with no workgroup memory (barriers
  * are expensive on llvmpipe; its workgroup size measured within noise from 64 to 256 there) and the 16x8 tall tile
- * (wide gathers: 2-3x faster on llvmpipe). GPU class: the 64x64 block through workgroup memory.
+ * (wide gathers: 2-3x faster on llvmpipe). GPU class: the 64x64 block through workgroup memory, and the 4x4 tile
+ * per subgroup (lanes splitting K, for small outputs over long K) where the subgroups have one fixed size.
  */
 const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
   tile4x4: { kernel: 'matmul', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 128 },
@@ -41,6 +45,7 @@ const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
   'tile4x4-wg256': { kernel: 'matmul-wg256', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 256 },
   wide16x8: { kernel: 'matmul-wide', file: 'matmul_wide.wgsl', rows: 16, cols: 8, workgroupSize: 128 },
   tiled64: { kernel: 'matmul-tiled', file: 'matmul_tiled.wgsl', rows: 64, cols: 64, workgroupSize: 256, perWorkgroup: true },
+  subgroup4x4: { kernel: 'matmul-subgroup', file: 'matmul_subgroup.wgsl', rows: 4, cols: 4, workgroupSize: 0, perSubgroup: true },
 };
 
 /** Every variant's name, for tests that force each in turn. */
@@ -55,10 +60,12 @@ interface MatmulProblem {
   transB: boolean;
   /** Products summed into each output (MatmulDims.summed). */
   summed: number;
-  /** The tall tile can compute it (vec4 operands, at least 16 rows); the block tile can (no column sums, no sums of
-   * products). */
+  /** The tall tile can compute it (vec4 operands, at least 16 rows); the block and subgroup tiles can (no column
+   * sums, no sums of products). */
   wideFits: boolean;
   tiledFits: boolean;
+  /** The device's subgroup size where the subgroup tile can run on it (one fixed size). */
+  subgroupSize: number | undefined;
   classRule: 'cpu' | 'gpu';
 }
 
@@ -68,7 +75,10 @@ const MATMUL_FAMILY: Family<MatmulProblem> = {
   // ratio on llvmpipe, so a class wider than one shape chose wrongly for some of its members
   key: (p) =>
     `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch ${p.batch}${p.summed > 1 ? ` sum ${p.summed}` : ''} ${p.M}x${p.N}x${p.K}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
-  candidates: (p) => ['tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : [])],
+  candidates: (p) => [
+    'tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : []),
+    ...(p.tiledFits && p.subgroupSize !== undefined ? ['subgroup4x4'] : []),
+  ],
   // the rule written from llvmpipe: the tall tile on software adapters wherever it fits, the 4x4 tile elsewhere
   rule: (p) => (p.classRule === 'cpu' && p.wideFits ? 'wide16x8' : 'tile4x4'),
 };
@@ -217,6 +227,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
     wideFits: summed.a % 4 === 0 && summed.b % 4 === 0 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
     tiledFits: summed.count === 1 && !options.columnSums,
+    subgroupSize: laneCandidates(engine().runtime.subgroupSize).includes('subgroup') ? engine().runtime.subgroupSize : undefined,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
   const wide = variant === MATMUL_VARIANTS.wide16x8;
@@ -246,7 +257,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (!dims.out && !fused) {
     // A small output over a long K (a weight gradient summed over every pixel) would leave cores idle: split K
     // further, down to runs of MIN_SPLIT_K, until there are invocations enough for every core.
-    const wanted = Math.ceil(MIN_INVOCATIONS[classRule] / (batch * tilesM * tilesN * (variant.perWorkgroup ? variant.workgroupSize : 1)));
+    const perTile = variant.perWorkgroup ? variant.workgroupSize : variant.perSubgroup ? problem.subgroupSize! : 1;
+    const wanted = Math.ceil(MIN_INVOCATIONS[classRule] / (batch * tilesM * tilesN * perTile));
     splits = Math.max(splits, Math.min(wanted, Math.floor(K / MIN_SPLIT_K)));
   }
   const lc: Strided = dims.out?.layout ?? packed(N, rows * N, true);
@@ -263,6 +275,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const drop = mask && dropoutUniforms(mask);
   const hasBias = options.bias !== undefined && splits === 1;
   const outputs = batch * M * N;
+  const tiles = splits * batch * tilesM * tilesN;
+  // the subgroup tile: tiles laid out over subgroups as rows are, each tile's K across the lanes
+  const lanes = variant.perSubgroup ? laneLayout('subgroup', tiles, K, problem.subgroupSize) : undefined;
   const kernel: KernelSpec = {
     name: variant.kernel,
     file: variant.file,
@@ -274,6 +289,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       // the loop over summed products only where there is one (around the K loop it slowed llvmpipe's tall tile)
       SUMMED: summed.count > 1,
       ACTIVATION_HELPERS: activation !== undefined || activationGrad !== undefined, DROPOUT_MASK: mask !== undefined,
+      ...lanes?.constants,
     },
     bindings: [
       read('A', vecA ? 'vec4f' : 'f32'),
@@ -284,9 +300,8 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       ...(activationGrad ? [read('P', cType)] : []),
       write('C', cType),
     ],
-    uniforms: { ...MATMUL_UNIFORMS, ...(drop ? DROPOUT_UNIFORMS : {}), ...(broadcast ? RESIDUAL_BROADCAST_UNIFORMS : {}) },
-    workgroupSize: variant.workgroupSize,
-    ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}),
+    uniforms: { ...MATMUL_UNIFORMS, ...(drop ? DROPOUT_UNIFORMS : {}), ...(broadcast ? RESIDUAL_BROADCAST_UNIFORMS : {}), ...(lanes ? { rows: 'u32' as const } : {}) },
+    ...(lanes ? lanes.spec : { workgroupSize: variant.workgroupSize, ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}) }),
   };
   launch({
     kernel,
@@ -306,19 +321,21 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       sum_batches: summed.count, a_sum: summed.a, b_sum: summed.b,
       ...drop?.fixed,
       ...(broadcast ? { r_period: broadcast.period, r_row: broadcast.row, r_col: broadcast.col } : {}),
+      ...(lanes ? { rows: tiles } : {}),
     },
     ...(drop ? { replayUniforms: drop.changing } : {}),
     tensors: {
       A: a, B: b, ...(hasBias ? { bias: options.bias! } : {}), ...(residual ? { R: residual } : {}), ...(preActivation ? { Z: preActivation } : {}),
       ...(activationGrad ? { P: activationGrad.preActivation } : {}), C: out,
     },
-    ...(variant.perWorkgroup ? { workgroups: splits * batch * tilesM * tilesN } : { invocations: splits * batch * tilesM * tilesN }),
+    ...(lanes ? lanes.work : variant.perWorkgroup ? { workgroups: tiles } : { invocations: tiles }),
     counts: plusCounts(
       {
         fma: outputs * K * summed.count,
         mul: alpha !== 1 ? splits * batch * rows * N : 0,
         // the column sums: each of a matrix's N columns adds its K values to a zero
-        add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K * summed.count : 0),
+        // (the subgroup tile: each lane adds its products to a zero, then the lanes' tiles meet, lanes - 1 adds)
+        add: (hasBias ? outputs : 0) + (residual ? outputs : 0) + (columnSums ? batch * N * K * summed.count : 0) + (lanes ? splits * outputs * (lanes.lanes - 1) : 0),
       },
       activation ? scaled(UNARY[activation].counts, outputs) : {},
       activationGrad ? scaled(UNARY[activationGrad.activation].gradCounts, outputs) : {},
