@@ -1,5 +1,6 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (the TF.js and PyTorch peers), pytorch (that table alone), jaxjs, host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows.
+// Sections: matmul, spectrogram, models (the TF.js and PyTorch peers: tfjs and pytorch, each also alone), jaxjs, host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows;
+// `--no-wasm` leaves out TF.js's WASM peer, a one-thread CPU peer that takes minutes and says nothing about a GPU.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
@@ -38,6 +39,23 @@ const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 const sections = args.filter((a, i) => !a.startsWith('--') && (runsAt < 0 || i !== runsAt + 1));
+const withWasm = !args.includes('--no-wasm');
+const SECTIONS = ['matmul', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak'];
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`usage: npm run bench [-- SECTION...] [--runs N] [--no-wasm]
+  SECTION: ${SECTIONS.join(', ')} (default: all)
+    models: the paper models against TF.js (WebGPU, WASM) and PyTorch (the CPU, and the CUDA GPU where its
+    torch has one): the sections tfjs and pytorch together
+  --runs N    timed steps per model row (default 3)
+  --no-wasm   leave out TF.js's WASM peer (one CPU thread: minutes, and nothing about a GPU)
+What each section measures and the figures on record: bench/README.md.`);
+  process.exit(0);
+}
+const unknown = sections.filter((s) => !SECTIONS.includes(s));
+if (unknown.length > 0 || !(runs >= 1)) {
+  console.error(`bench: ${unknown.length > 0 ? `unknown section ${unknown.join(', ')}` : '--runs needs a number of at least 1'}; try --help`);
+  process.exit(2);
+}
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
 /** The medians of 3 rounds of two measurements taken side by side (ours, the peer's). */
 async function medianPair(round: () => Promise<[number, number]>): Promise<[number, number]> {
@@ -53,8 +71,12 @@ async function medianPair(round: () => Promise<[number, number]>): Promise<[numb
 
 const eng = await init();
 console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''}); ${new Date().toISOString().slice(0, 10)}`);
-const webgpu = await useTfjsWebgpu();
-console.log(`peers:   ${webgpu}, on its own device from the same adapter; TensorFlow.js WASM\n`);
+// TF.js takes a device of its own from the adapter: only where a section compares with it
+if (wanted('matmul') || wanted('models') || wanted('tfjs')) {
+  const webgpu = await useTfjsWebgpu();
+  console.log(`peers:   ${webgpu}, on its own device from the same adapter${withWasm ? '; TensorFlow.js WASM' : ''}`);
+}
+console.log();
 
 if (wanted('matmul')) {
   console.log('matmul GFLOP/s (2 FLOPs per multiply-add; median of 3 timed rounds of at least 1 s each)');
@@ -79,7 +101,7 @@ if (wanted('spectrogram')) {
   console.log();
 }
 
-if (wanted('models')) {
+if (wanted('models') || wanted('tfjs')) {
   // TF.js WASM runs out of its 4 GB heap training TASR_4L_NT-8H at batch 64: that row compares at 32.
   const workloads: (Workload & { wasm: boolean })[] = [
     { model: 'TASR_4L_8T-8H', mode: 'train', batch: 64, wasm: true },
@@ -115,8 +137,8 @@ if (wanted('models')) {
     const ours = await tokenwaveModel(w, runs);
     await useRegisteredTfjsWebgpu();
     const gpuPeer = await peer(w);
-    let wasmPeer: Measured | string = '(heap)';
-    if (w.wasm) {
+    let wasmPeer: Measured | string = withWasm ? '(heap)' : '(skipped)';
+    if (w.wasm && withWasm) {
       wasm = await useTfjsWasm();
       wasmPeer = await peer(w);
     }
@@ -131,7 +153,7 @@ if (wanted('models')) {
         `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
     );
   }
-  console.log(`  (${wasm})`);
+  console.log(`  (${wasm || 'TF.js WASM left out: --no-wasm'})`);
 }
 /** The workloads this adapter has room for; the others said and skipped. */
 async function fittingPeerWorkloads(): Promise<Workload[]> {
@@ -168,33 +190,37 @@ if (wanted('jaxjs')) {
   }
 }
 if (wanted('models') || wanted('pytorch')) {
-  // The peer that matters on a CPU-only machine: PyTorch on the CPU, the same models and parameter counts.
+  // The peer that matters on a CPU-only machine: PyTorch on the CPU, the same models and parameter counts; and on a
+  // machine whose torch has CUDA, PyTorch on that GPU too: the peer that matters there.
   const torch = findTorch();
   if ('missing' in torch) console.log(`\nPyTorch peer skipped: ${torch.missing}`);
   else {
-    const cpuWorkloads = await fittingPeerWorkloads();
-    console.log(`\nthe same against PyTorch on the CPU (bench/torch_model.py, float32; median of ${runs} after one warm-up)`);
-    console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
-    let about = '';
-    for (const w of cpuWorkloads) {
-      const ours = await tokenwaveModel(w, runs);
-      let cell: string;
-      let theirs = ours.parameters;
-      try {
-        const p = torchModel(torch.python, w, runs);
-        about = `torch ${p.torch}, ${p.threads} threads, BLAS: ${p.blas}; *: channels-last was the faster memory format`;
-        theirs = p.parameters;
-        cell = `${(p.clipsPerSecond.toFixed(2) + (p.channelsLast ? '*' : '')).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
-      } catch (e) {
-        console.error(`  (PyTorch failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
-        cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
+    const workloads = await fittingPeerWorkloads();
+    for (const device of torch.cuda ? (['cuda', 'cpu'] as const) : (['cpu'] as const)) {
+      console.log(`\nthe same against PyTorch on ${device === 'cpu' ? 'the CPU' : 'the CUDA GPU'} (bench/torch_model.py, float32; median of ${runs} after one warm-up)`);
+      console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+      let about = '';
+      for (const w of workloads) {
+        const ours = await tokenwaveModel(w, runs);
+        let cell: string;
+        let theirs = ours.parameters;
+        try {
+          const p = torchModel(torch.python, w, runs, device);
+          const on = device === 'cpu' ? `${p.threads} threads, BLAS: ${p.blas}` : p.device;
+          about = `torch ${p.torch}, ${on}; *: channels-last was the faster memory format`;
+          theirs = p.parameters;
+          cell = `${(p.clipsPerSecond.toFixed(2) + (p.channelsLast ? '*' : '')).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
+        } catch (e) {
+          console.error(`  (PyTorch failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
+          cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
+        }
+        console.log(
+          `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
+            `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
+        );
       }
-      console.log(
-        `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
-          `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
-      );
+      console.log(`  (${about})`);
     }
-    console.log(`  (${about})`);
   }
 }
 if (wanted('host')) {

@@ -1,15 +1,16 @@
-"""The paper's TASR models in PyTorch on the CPU: the peer `npm run bench -- models` measures tokenwave against.
+"""The paper's TASR models in PyTorch, on the CPU or a CUDA GPU: the peer `npm run bench -- models` measures tokenwave against.
 
 The same layers, shapes and parameter count as src/models/audio-transformer.ts (and bench/tfjs-model.ts): resize to
 the image size, normalise, one MBConv block (1x1 expand + BatchNorm + ReLU6, depthwise 3x3 + BatchNorm + ReLU6, 1x1
 project + BatchNorm, + input), the patch embedding, TokenLearner v1 on the patch grid (LayerNorm, three 3x3
 convolutions with GELU, a fourth with a sigmoid, mean pooling) or every patch, a positional embedding, pre-LN
 transformer blocks (multi-head attention, GELU MLP, dropout), LayerNorm, the mean over tokens and the classifier.
-float32, as many threads as the machine has cores, the memory format the job names. Timing only: the weights are
-PyTorch's own initialisation.
+float32, as many CPU threads as the machine has cores, both memory formats timed and the faster kept. Timing only:
+the weights are PyTorch's own initialisation.
 
 Reads one JSON object on stdin: {"config": <tokenwave ModelConfig>, "mode": "train" | "infer", "batch": N,
-"runs": N, "channelsLast": bool}; prints one JSON line: {"clipsPerSecond", "parameters", "threads", "torch", "blas"}.
+"runs": N, "device": "cpu" | "cuda"}; prints one JSON line: {"clipsPerSecond", "channelsLast", "parameters",
+"threads", "torch", "blas", "device"}.
 """
 import json
 import os
@@ -111,21 +112,17 @@ class Tasr(nn.Module):
         return self.head(self.head_norm(t).mean(dim=1))
 
 
-def main() -> None:
-    job = json.load(sys.stdin)
-    threads = os.cpu_count() or 1
-    torch.set_num_threads(threads)
+def clips_per_second(job: dict, layout: torch.memory_format, device: torch.device) -> tuple[float, int]:
+    """The median of job["runs"] timed steps after one warm-up in one memory format, and the parameter count."""
     torch.manual_seed(0)
-    # The memory format the job asks for: channels-last made a TASR_4L_8T-8H training step at batch 32 faster here
-    # (1.18 against 1.40 s) and batch-1 inference slower (12 against 3.4 ms), so the benchmark times both.
-    layout = torch.channels_last if job.get("channelsLast") else torch.contiguous_format
-    model = Tasr(job["config"]).to(memory_format=layout)
+    model = Tasr(job["config"]).to(device=device, memory_format=layout)
     model.layout = layout
     batch, runs = job["batch"], job["runs"]
-    x = torch.rand(batch, FRAMES, BINS) * 2
-    labels = torch.arange(batch) % job["config"]["classes"]
+    x = torch.rand(batch, FRAMES, BINS, device=device) * 2
+    labels = torch.arange(batch, device=device) % job["config"]["classes"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, eps=1e-7, weight_decay=1e-4)
 
+    # each step ends by reading a number back (.item()), which waits for a GPU's queued kernels: the clock is honest
     def step() -> None:
         if job["mode"] == "train":
             model.train()
@@ -146,8 +143,29 @@ def main() -> None:
         step()
         seconds.append(time.perf_counter() - start)
     seconds.sort()
-    median = seconds[len(seconds) // 2]
-    print(json.dumps({"clipsPerSecond": batch / median, "parameters": sum(p.numel() for p in model.parameters()), "threads": threads, "torch": torch.__version__, "blas": loaded_blas()}))
+    return batch / seconds[len(seconds) // 2], sum(p.numel() for p in model.parameters())
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    device = torch.device(job.get("device", "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"torch {torch.__version__} sees no CUDA GPU here")
+    # Both memory formats, the faster kept: channels-last made a TASR_4L_8T-8H training step at batch 32 faster on
+    # the CPU here (1.18 against 1.40 s) and batch-1 inference slower (12 against 3.4 ms).
+    timed = {layout: clips_per_second(job, layout, device) for layout in (torch.contiguous_format, torch.channels_last)}
+    best = max(timed, key=lambda layout: timed[layout][0])
+    print(json.dumps({
+        "clipsPerSecond": timed[best][0],
+        "channelsLast": best == torch.channels_last,
+        "parameters": timed[best][1],
+        "threads": threads,
+        "torch": torch.__version__,
+        "blas": loaded_blas(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+    }))
 
 
 def loaded_blas() -> str:

@@ -1,0 +1,56 @@
+// The benchmark's and the GPU check's commands as a user runs them: help, and clear refusals of bad arguments
+// before anything is measured (the measuring itself is `npm run bench`, never a test).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+
+async function command(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const bench = (...args: string[]) => command('node', ['--import', 'tsx', 'bench/run.ts', ...args]);
+
+describe('benchmark commands', () => {
+  it('npm run bench -- --help names every section and the flags', async () => {
+    const { code, stdout } = await bench('--help');
+    expect(code).toBe(0);
+    for (const word of ['matmul', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak', '--runs', '--no-wasm']) expect(stdout).toContain(word);
+  });
+
+  it('refuses an unknown section and a --runs that is no number, with exit code 2', async () => {
+    const unknown = await bench('modles');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown section modles');
+    const runs = await bench('models', '--runs', 'three');
+    expect(runs.code).toBe(2);
+    expect(runs.stderr).toContain('--runs needs a number');
+  });
+
+  it('the GPU check refuses a bundle that is not there, naming it and the script that makes one', async () => {
+    const out = join(root, 'gpu-check-test-never-made');
+    const { code, stderr } = await command('bash', ['bench/gpu-check.sh', '--bundle', 'no-such-bundle.tar.xz', out]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('no-such-bundle.tar.xz');
+    expect(stderr).toContain('bench/gpu-bundle.sh');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('the GPU check and its bundle say how they are used', async () => {
+    const check = await command('bash', ['bench/gpu-check.sh', '--help']);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('--bundle FILE');
+    const bundle = await command('bash', ['bench/gpu-bundle.sh', '--help']);
+    expect(bundle.code).toBe(0);
+    expect(bundle.stdout).toContain('bench/gpu-check.sh --bundle FILE');
+  });
+});
