@@ -286,6 +286,27 @@ describe('linear', () => {
     expect(stackable(loose, loose.map(() => Tensor.zeros([fout])))).toBe(false);
   });
 
+  it('linearStack over weights it cannot batch (unpacked, 40 columns): a product each, stacked; values and every gradient', async () => {
+    const [rows, fin, fout] = [6, 8, 40];
+    await checkOp({
+      shapes: [[2, 3, fin], [fin, fout], [fout], [fin, fout], [fout], [fin, fout], [fout]],
+      gpu: ([x, ...params]) => {
+        const [ws, bs] = [[params[0]!, params[2]!, params[4]!], [params[1]!, params[3]!, params[5]!]];
+        expect(stackable(ws, bs)).toBe(false);
+        return linearStack(x!, ws, bs);
+      },
+      reference: ([x, ...p]) => {
+        const out = new Float64Array(3 * rows * fout);
+        for (let i = 0; i < 3; i++) {
+          const y = matmulRef(x!, p[2 * i]!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
+          y.forEach((v, j) => (out[i * rows * fout + j] = v + p[2 * i + 1]![j % fout]!));
+        }
+        return out;
+      },
+      h: 1e-3,
+    });
+  });
+
 
   // [rows, in, out]: the tall-tile kernel (rows >= 16, in and out multiples of 4) and the general one
   for (const [rows, fin, fout] of [[4, 6, 7], [20, 8, 12]] as [number, number, number][]) {
@@ -488,7 +509,8 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
 
   for (const variant of ['fused', 'fused16']) {
     it(`Q, K and V with a gradient recorded (${variant}): one kernel that also writes the normalised rows and their statistics; values and every gradient as the LayerNorm and the products apart give them`, async () => {
-      const [B, T, K, N] = [3, 7, 32, 40]; // 21 rows: a partial row group
+      // 21 rows: a partial row group; 64 columns: stackable on every adapter (a binding offset aligned to 256 bytes)
+      const [B, T, K, N] = [3, 7, 32, 64];
       const [xs, g, b] = [f32(B * T * K, 50, -2, 2), f32(K, 51, 0.5, 1.5), f32(K, 52, -0.5, 0.5)];
       const params = [0, 1, 2].flatMap((i) => [f32(K * N, 53 + i), f32(N, 56 + i)]);
       const run = (chosen: string) => {

@@ -10,6 +10,7 @@ import { sizeOf, Tensor, type GradientOffer } from '../tensor/tensor.js';
 import { ArgumentError } from '../util/errors.js';
 import { gradientPlace, noGradient, record, recordMapped, recordsGradient, takeGradientMap, takeGradientPlace, unbroadcast } from './autograd.js';
 import { checkDropoutRate, newDropoutMask } from './dropout.js';
+import { concat, reshape } from './layout.js';
 import { normalizedTensor, type PendingLayerNorm } from './norm.js';
 import { mean } from './reduce.js';
 
@@ -261,12 +262,21 @@ export function stackable(weights: readonly Tensor[], biases: readonly Tensor[])
 /**
  * x @ w_i + b_i for n weights of one shape (Q, K and V over the same input) as one batched product: the output is
  * [n, ...x's leading axes, out], part i a view at i x its size. Backward: the weights' and biases' gradients from
- * one dispatch (a column-summing batched product), x's from a product summing over the n (matmulKernel's `summed`). The weights and biases
- * must be stackable(). `computed`: the products [n, ..., out] where a fused kernel already made them (layerNormThen
- * in training).
+ * one dispatch (a column-summing batched product), x's from a product summing over the n (matmulKernel's `summed`).
+ * Weights and biases that are not stackable() (not packed alike, or `out` off this adapter's binding alignment) give
+ * the same result from a product each, stacked. `computed`: the products [n, ..., out] where a fused kernel already
+ * made them (layerNormThen in training; stackable weights only).
  */
 export function linearStack(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[], computed?: Tensor): Tensor {
-  if (!stackable(weights, biases)) throw new ArgumentError('linearStack: the weights and biases are not evenly packed alike (see stackable())');
+  if (!stackable(weights, biases)) {
+    if (computed) throw new ArgumentError('linearStack: products computed for weights that are not packed alike (see stackable())');
+    if (biases.length > 0 && biases.length !== weights.length) throw new ArgumentError(`linearStack: ${weights.length} weights and ${biases.length} biases`);
+    const parts = weights.map((w, i) => {
+      const y = linear(x, w, biases[i]);
+      return reshape(y, [1, ...y.shape]);
+    });
+    return concat(parts, 0);
+  }
   const n = weights.length;
   const [inFeatures, outFeatures] = weights[0]!.shape as [number, number];
   if (x.shape[x.rank - 1] !== inFeatures) throw new ArgumentError(`linearStack: input [${x.shape.join(', ')}] does not end in ${inFeatures} features`);
