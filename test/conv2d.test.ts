@@ -236,7 +236,7 @@ describe('conv2d', () => {
     });
   }
 
-  it('a GELU fused into the direct convolution (no gradient recorded) equals the convolution then the GELU, bit for bit and in declared counts', async () => {
+  it('a GELU fused into the direct convolution (no gradient recorded) equals the convolution then the GELU, to the last bit or two, and in declared counts', async () => {
     // [Cin, Cout]: the vec4 kernel (multiples of 4) and the scalar one
     for (const [Cin, Cout] of [[8, 4], [3, 5]] as [number, number][]) {
       const x = Tensor.from(randomArray(2 * 6 * 6 * Cin, 11), [2, 6, 6, Cin]);
@@ -245,7 +245,9 @@ describe('conv2d', () => {
       const apart = await env.engine.ledger.capture(() => noGrad(() => gelu(conv2d(x, w, { padding: 'same' }))));
       expect(fused.records).toHaveLength(1);
       expect(fused.records[0]!.kernel).toMatch(/^conv2d\+gelu/);
-      expect(Array.from(await fused.result.data())).toEqual(Array.from(await apart.result.data()));
+      // bit for bit on llvmpipe and lavapipe; SwiftShader's JIT rounds the GELU inlined in the convolution's shader
+      // differently in the last bit (0.39554476 against 0.39554474), as a compiler may
+      expectClose(await fused.result.data(), Float64Array.from(await apart.result.data()), 1e-7, 2.5e-7);
       const arithmetic = (records: typeof fused.records) => {
         const total = { ...records[0]!.counts, bytesRead: 0, bytesWritten: 0 };
         for (const r of records.slice(1)) for (const key of Object.keys(total) as (keyof typeof total)[]) if (!key.startsWith('bytes')) total[key] += r.counts[key];
