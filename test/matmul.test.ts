@@ -260,52 +260,34 @@ describe('linear', () => {
     });
   }
 
-  it('linearStack: Q, K and V as one batched product over packed weights, each with its bias: values and every gradient', async () => {
-    const [rows, fin, fout] = [6, 8, 64];
-    const shapes = [[2, 3, fin], [fin, fout], [fout], [fin, fout], [fout], [fin, fout], [fout]];
-    await checkOp({
-      shapes,
-      gpu: ([x, ...params]) => {
-        packTensors(params); // as a model packs them: weight, bias, weight, bias, ...
-        const [ws, bs] = [[params[0]!, params[2]!, params[4]!], [params[1]!, params[3]!, params[5]!]];
-        expect(stackable(ws, bs)).toBe(true);
-        return linearStack(x!, ws, bs);
-      },
-      reference: ([x, ...p]) => {
-        const out = new Float64Array(3 * rows * fout);
-        for (let i = 0; i < 3; i++) {
-          const y = matmulRef(x!, p[2 * i]!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
-          y.forEach((v, j) => (out[i * rows * fout + j] = v + p[2 * i + 1]![j % fout]!));
-        }
-        return out;
-      },
-      h: 1e-3,
+  // packed as a model packs them (weight, bias, weight, bias, ...): one batched product; unpacked, with 40 columns
+  // (off a 256-byte binding alignment): a product each, stacked
+  for (const packed of [true, false]) {
+    const [rows, fin, fout] = [6, 8, packed ? 64 : 40];
+    it(`linearStack: Q, K and V over ${packed ? 'packed weights as one batched product' : 'unpacked weights, a product each'}, each with its bias: values and every gradient`, async () => {
+      await checkOp({
+        shapes: [[2, 3, fin], [fin, fout], [fout], [fin, fout], [fout], [fin, fout], [fout]],
+        gpu: ([x, ...params]) => {
+          if (packed) packTensors(params);
+          const [ws, bs] = [[params[0]!, params[2]!, params[4]!], [params[1]!, params[3]!, params[5]!]];
+          expect(stackable(ws, bs)).toBe(packed);
+          return linearStack(x!, ws, bs);
+        },
+        reference: ([x, ...p]) => {
+          const out = new Float64Array(3 * rows * fout);
+          for (let i = 0; i < 3; i++) {
+            const y = matmulRef(x!, p[2 * i]!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
+            y.forEach((v, j) => (out[i * rows * fout + j] = v + p[2 * i + 1]![j % fout]!));
+          }
+          return out;
+        },
+        h: 1e-3,
+      });
+      // not stackable: biases out of step with the weights, or unpacked weights
+      const loose = [0, 1, 2].map(() => Tensor.zeros([fin, fout]));
+      expect(stackable(loose, loose.map(() => Tensor.zeros([fout])))).toBe(false);
     });
-    // not stackable: biases out of step with the weights, or unpacked weights
-    const loose = [0, 1, 2].map(() => Tensor.zeros([fin, fout]));
-    expect(stackable(loose, loose.map(() => Tensor.zeros([fout])))).toBe(false);
-  });
-
-  it('linearStack over weights it cannot batch (unpacked, 40 columns): a product each, stacked; values and every gradient', async () => {
-    const [rows, fin, fout] = [6, 8, 40];
-    await checkOp({
-      shapes: [[2, 3, fin], [fin, fout], [fout], [fin, fout], [fout], [fin, fout], [fout]],
-      gpu: ([x, ...params]) => {
-        const [ws, bs] = [[params[0]!, params[2]!, params[4]!], [params[1]!, params[3]!, params[5]!]];
-        expect(stackable(ws, bs)).toBe(false);
-        return linearStack(x!, ws, bs);
-      },
-      reference: ([x, ...p]) => {
-        const out = new Float64Array(3 * rows * fout);
-        for (let i = 0; i < 3; i++) {
-          const y = matmulRef(x!, p[2 * i]!, { batchA: 1, batchB: 1, M: rows, N: fout, K: fin });
-          y.forEach((v, j) => (out[i * rows * fout + j] = v + p[2 * i + 1]![j % fout]!));
-        }
-        return out;
-      },
-      h: 1e-3,
-    });
-  });
+  }
 
 
   // [rows, in, out]: the tall-tile kernel (rows >= 16, in and out multiples of 4) and the general one
