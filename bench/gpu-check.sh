@@ -84,7 +84,7 @@ step() {
 } >"$out/summary.txt"
 
 step doctor 40 "${cli[@]}" doctor --peaks
-"${cli[@]}" doctor --json >"$out/doctor.json" 2>/dev/null
+timeout --kill-after=5 40 "${cli[@]}" doctor --json >"$out/doctor.json" 2>/dev/null
 step kernel-tests 80 env TOKENWAVE_KERNELS=gpu node node_modules/vitest/vitest.mjs run test/elementwise.test.ts test/matmul.test.ts test/conv2d.test.ts \
   test/layout_reduce.test.ts test/nn_kernels.test.ts test/spectrogram.test.ts test/models.test.ts
 step tune 80 "${cli[@]}" tune TASR_4L_8T-8H TASR_4L_NT-8H --batch 64 --train --json
