@@ -74,9 +74,8 @@ console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.ru
 // TF.js takes a device of its own from the adapter: only where a section compares with it
 if (wanted('matmul') || wanted('models') || wanted('tfjs')) {
   const webgpu = await useTfjsWebgpu();
-  console.log(`peers:   ${webgpu}, on its own device from the same adapter${withWasm ? '; TensorFlow.js WASM' : ''}`);
+  console.log(`peers:   ${webgpu}, on its own device from the same adapter${withWasm ? '; TensorFlow.js WASM' : ''}\n`);
 }
-console.log();
 
 if (wanted('matmul')) {
   console.log('matmul GFLOP/s (2 FLOPs per multiply-add; median of 3 timed rounds of at least 1 s each)');
