@@ -69,6 +69,45 @@ async function medianPair(round: () => Promise<[number, number]>): Promise<[numb
   return [median(ours), median(theirs)];
 }
 
+/** The workloads this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has room for; the others said up front and skipped, in seconds. */
+async function fitting<W extends Workload>(workloads: readonly W[]): Promise<W[]> {
+  const fit: W[] = [];
+  for (const w of workloads) {
+    const refusal = await fitRefusal(w);
+    if (refusal) console.log(`  skipped: ${refusal}`);
+    else fit.push(w);
+  }
+  return fit;
+}
+/** A peer's measurement, or '(failed)' where it threw (out of memory, say): a note in its cell, not the benchmark's end. */
+async function measured<M extends Measured>(peer: string, w: Workload, measure: () => Promise<M> | M): Promise<M | string> {
+  try {
+    return await measure();
+  } catch (e) {
+    console.error(`  (${peer} failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
+    return '(failed)';
+  }
+}
+/** A peer's cell, `width` wide: its clips per second (with `mark`) and tokenwave's ratio to it, or the note it has instead. */
+function peerCell(ours: Measured, theirs: Measured | string, width: number, mark = ''): string {
+  if (typeof theirs === 'string') return `${theirs.padStart(width)} ${''.padStart(7)}`;
+  return `${(theirs.clipsPerSecond.toFixed(2) + mark).padStart(width)} ${(ours.clipsPerSecond / theirs.clipsPerSecond).toFixed(2).padStart(6)}x`;
+}
+/** A model table's header, the peers' columns (each `[name, width]`) after tokenwave's. */
+function printHeader(peers: [string, number][]): void {
+  const columns = peers.map(([name, width]) => `${name.padStart(width)} ${'ratio'.padStart(7)}`).join(' ');
+  console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${columns}  parameters`);
+}
+/** A model table's row: the workload, tokenwave's clips per second, the peers' cells, and the parameter count (both
+ * where `peer`, the first peer's measurement, counted other than tokenwave). */
+function printRow(w: Workload, ours: Measured, cells: string[], peer: Measured | string): void {
+  const theirParameters = typeof peer === 'string' ? ours.parameters : peer.parameters;
+  console.log(
+    `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cells.join(' ')}  ` +
+      `${ours.parameters === theirParameters ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirParameters}`}`,
+  );
+}
+
 const eng = await init();
 console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''}); ${new Date().toISOString().slice(0, 10)}`);
 // TF.js takes a device of its own from the adapter: only where a section compares with it
@@ -114,25 +153,10 @@ if (wanted('models') || wanted('tfjs')) {
   console.log(`paper models, clips per second (median of ${runs} timed steps after one warm-up; training: forward with dropout, loss,`);
   console.log('backward, optimizer, the loss read back; inference: logits read back). TF.js WASM has no gradient kernels for');
   console.log('convolution filters and depthwise convolutions: the peer model computes those through custom gradients.');
-  console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'tfjs-webgpu'.padStart(12)} ${'ratio'.padStart(7)} ${'tfjs-wasm'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
-  // Workloads this adapter (or TOKENWAVE_GPU_MEMORY_MIB) has no room for are said up front and skipped, in seconds.
-  const fitting: typeof workloads = [];
-  for (const w of workloads) {
-    const refusal = await fitRefusal(w);
-    if (refusal) console.log(`  skipped: ${refusal}`);
-    else fitting.push(w);
-  }
+  printHeader([['tfjs-webgpu', 12], ['tfjs-wasm', 10]]);
   let wasm = '';
-  // A peer that fails (out of memory) leaves a note in its cell rather than ending the benchmark.
-  const peer = async (w: Workload): Promise<Measured | string> => {
-    try {
-      return await tfjsModel(w, runs);
-    } catch (e) {
-      console.error(`  (peer failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
-      return '(failed)';
-    }
-  };
-  for (const w of fitting) {
+  const peer = (w: Workload) => measured('peer', w, () => tfjsModel(w, runs));
+  for (const w of await fitting(workloads)) {
     const ours = await tokenwaveModel(w, runs);
     await useRegisteredTfjsWebgpu();
     const gpuPeer = await peer(w);
@@ -141,51 +165,20 @@ if (wanted('models') || wanted('tfjs')) {
       wasm = await useTfjsWasm();
       wasmPeer = await peer(w);
     }
-    const cells = [gpuPeer, wasmPeer].map((p, i) => {
-      const width = i === 0 ? 12 : 10;
-      if (typeof p === 'string') return `${p.padStart(width)} ${''.padStart(7)}`;
-      return `${p.clipsPerSecond.toFixed(2).padStart(width)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
-    });
-    const theirs = typeof gpuPeer === 'string' ? ours.parameters : gpuPeer.parameters;
-    console.log(
-      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cells.join(' ')}  ` +
-        `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
-    );
+    printRow(w, ours, [peerCell(ours, gpuPeer, 12), peerCell(ours, wasmPeer, 10)], gpuPeer);
   }
   console.log(`  (${wasm || 'TF.js WASM left out: --no-wasm'})`);
-}
-/** The workloads this adapter has room for; the others said and skipped. */
-async function fittingPeerWorkloads(): Promise<Workload[]> {
-  const fitting: Workload[] = [];
-  for (const w of PEER_WORKLOADS) {
-    const refusal = await fitRefusal(w);
-    if (refusal) console.log(`  skipped: ${refusal}`);
-    else fitting.push(w);
-  }
-  return fitting;
 }
 if (wanted('jaxjs')) {
   // The strongest WebGPU peer: jax-js, jit-compiled, on a device of the same adapter.
   const jaxjs = await useJaxjs();
-  const workloads = await fittingPeerWorkloads();
+  const workloads = await fitting(PEER_WORKLOADS);
   console.log(`\nthe same against ${jaxjs}, on its own device from the same adapter (bench/jaxjs-model.ts; median of ${runs} after one warm-up, which compiles)`);
-  console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'jax-js'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+  printHeader([['jax-js', 10]]);
   for (const w of workloads) {
     const ours = await tokenwaveModel(w, runs);
-    let cell: string;
-    let theirs = ours.parameters;
-    try {
-      const p = await jaxjsModel(w, runs);
-      theirs = p.parameters;
-      cell = `${p.clipsPerSecond.toFixed(2).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
-    } catch (e) {
-      console.error(`  (jax-js failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
-      cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
-    }
-    console.log(
-      `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
-        `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
-    );
+    const p = await measured('jax-js', w, () => jaxjsModel(w, runs));
+    printRow(w, ours, [peerCell(ours, p, 10)], p);
   }
 }
 if (wanted('models') || wanted('pytorch')) {
@@ -194,29 +187,17 @@ if (wanted('models') || wanted('pytorch')) {
   const torch = findTorch();
   if ('missing' in torch) console.log(`\nPyTorch peer skipped: ${torch.missing}`);
   else {
-    const workloads = await fittingPeerWorkloads();
+    const workloads = await fitting(PEER_WORKLOADS);
     for (const device of torch.cuda ? (['cuda', 'cpu'] as const) : (['cpu'] as const)) {
       console.log(`\nthe same against PyTorch on ${device === 'cpu' ? 'the CPU' : 'the CUDA GPU'} (bench/torch_model.py, float32; median of ${runs} after one warm-up)`);
-      console.log(`  ${'model'.padEnd(14)} ${'step'.padEnd(10)} ${'batch'.padStart(5)} ${'tokenwave'.padStart(10)} ${'pytorch'.padStart(10)} ${'ratio'.padStart(7)}  parameters`);
+      printHeader([['pytorch', 10]]);
       let about = '';
       for (const w of workloads) {
         const ours = await tokenwaveModel(w, runs);
-        let cell: string;
-        let theirs = ours.parameters;
-        try {
-          const p = torchModel(torch.python, w, runs, device);
-          const on = device === 'cpu' ? `${p.threads} threads, BLAS: ${p.blas}` : p.device;
-          about = `torch ${p.torch}, ${on}; *: channels-last was the faster memory format`;
-          theirs = p.parameters;
-          cell = `${(p.clipsPerSecond.toFixed(2) + (p.channelsLast ? '*' : '')).padStart(10)} ${(ours.clipsPerSecond / p.clipsPerSecond).toFixed(2).padStart(6)}x`;
-        } catch (e) {
-          console.error(`  (PyTorch failed on ${w.model} ${w.mode} ${w.batch}: ${(e as Error).message})`);
-          cell = `${'(failed)'.padStart(10)} ${''.padStart(7)}`;
-        }
-        console.log(
-          `  ${w.model.padEnd(14)} ${(w.mode === 'train' ? 'training' : 'inference').padEnd(10)} ${String(w.batch).padStart(5)} ${ours.clipsPerSecond.toFixed(2).padStart(10)} ${cell}  ` +
-            `${ours.parameters === theirs ? ours.parameters.toLocaleString('en-US') : `${ours.parameters} vs ${theirs}`}`,
-        );
+        const p = await measured('PyTorch', w, () => torchModel(torch.python, w, runs, device));
+        const ran = typeof p === 'string' ? undefined : p;
+        if (ran) about = `torch ${ran.torch}, ${device === 'cpu' ? `${ran.threads} threads, BLAS: ${ran.blas}` : ran.device}; *: channels-last was the faster memory format`;
+        printRow(w, ours, [peerCell(ours, p, 10, ran?.channelsLast ? '*' : '')], p);
       }
       console.log(`  (${about})`);
     }

@@ -1,6 +1,7 @@
 // PyTorch on the CPU, and on a CUDA GPU where its torch has one, as a peer (bench/torch_model.py: the same layers
-// and parameter count), run in a Python process of its own. Found where `python3 -c 'import torch'` works (TOKENWAVE_PYTHON, else python3 on the PATH,
-// else /usr/bin/python3: Debian's python3-torch lives there even when another python3 comes first).
+// and parameter count), run in a Python process of its own. Found where `python3 -c 'import torch'` works
+// (TOKENWAVE_PYTHON, else python3 on the PATH, else /usr/bin/python3: Debian's python3-torch lives there even when
+// another python3 comes first).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { modelConfig } from '../src/models/config.js';
