@@ -1,22 +1,12 @@
 // The benchmark's and the GPU check's commands as a user runs them: help, and clear refusals of bad arguments
 // before anything is measured (the measuring itself is `npm run bench`, never a test).
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCommand } from './helpers/command.js';
 
 const root = join(import.meta.dirname, '..');
-
-async function command(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const command = (file: string, args: string[]) => runCommand(file, args, { cwd: root });
 
 const bench = (...args: string[]) => command('node', ['--import', 'tsx', 'bench/run.ts', ...args]);
 

@@ -1,29 +1,21 @@
 // The command line as a user runs it: exit codes, messages, files written.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodeWav16 } from '../src/audio/wav.js';
 import { EXIT_RETRY_LATER } from '../src/util/errors.js';
+import { runCommand, type CommandResult } from './helpers/command.js';
 
-const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', 'bin', 'tokenwave.js');
 
-async function tokenwave(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function tokenwave(...args: string[]): Promise<CommandResult> {
   return tokenwaveWith({}, ...args);
 }
 
-async function tokenwaveWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [cli, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+async function tokenwaveWith(env: Record<string, string>, ...args: string[]): Promise<CommandResult> {
+  return runCommand('node', [cli, ...args], { env: { ...process.env, ...env } });
 }
 
 /** A fresh folder holding a checkpoint of each model (untrained, its seed's initial weights) in its own subfolder. */
