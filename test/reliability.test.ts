@@ -1,6 +1,6 @@
 // Nothing lost, nothing silently wrong: crashes at every point of a checkpoint swap, two trainers on one folder,
 // damaged checkpoints, non-finite weights.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -29,9 +29,10 @@ const TINY = JSON.stringify({ mbconvBlocks: 0, width: 16, keyDim: 8, mlp: [32, 1
 let work = '';
 let data = '';
 
-function tokenwave(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+function tokenwave(args: string[], env: Record<string, string> = {}, started?: (child: ChildProcess) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('node', [cli, ...args], { env: { ...process.env, TOKENWAVE_CACHE: join(work, 'cache'), ...env } });
+    started?.(child);
     let [stdout, stderr] = ['', ''];
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -150,12 +151,20 @@ describe('the run folder', () => {
     }
   });
 
-  it('two concurrent trainer processes on one folder: exactly one runs, the other refuses', async () => {
+  it('a second trainer process on a folder another is training in is refused at once (before preparing any data), and the first finishes undisturbed', async () => {
     const out = join(work, 'concurrent');
-    const [a, b] = await Promise.all([tokenwave(trainArgs(out)), tokenwave(trainArgs(out))]);
-    const codes = [a.code, b.code].sort((x, y) => x! - y!);
-    expect(codes, `exit codes; their errors:\n${a.stderr}\n${b.stderr}`).toEqual([0, EXIT_RETRY_LATER]);
-    expect((a.code === 0 ? b : a).stderr).toMatch(/in use by another training run/);
+    // The first is paused (SIGSTOP) once it holds the lock, so that it is still training, whatever this machine's
+    // speed, while the second starts.
+    let first: ChildProcess | undefined;
+    const firstDone = tokenwave(trainArgs(out), {}, (child) => (first = child));
+    while (!existsSync(join(out, 'run.lock'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    first!.kill('SIGSTOP');
+    const second = await tokenwave(trainArgs(out)).finally(() => first!.kill('SIGCONT'));
+    expect(second.code, second.stderr).toBe(EXIT_RETRY_LATER);
+    expect(second.stderr).toMatch(new RegExp(`in use by another training run \\(process ${first!.pid} on `));
+    expect(second.stdout).not.toMatch(/classes; split/);
+    const done = await firstDone;
+    expect(done.code, done.stderr).toBe(0);
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
   });
 

@@ -13,7 +13,7 @@ import { tuneSteps } from './tune.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { SUMMARY_FILE } from '../train/run-folder.js';
-import { train } from '../train/trainer.js';
+import { claimRunFolder, trainIn } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { printEvaluation, splitOption } from './eval.js';
 import { backendOption, integerOption, numberOption, parseModelOptions, UsageError } from './options.js';
@@ -74,9 +74,9 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
   const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
-  await init({ backend: o.backend });
-  await checkBatchFits(config, batchSize, 'training', '--batch-size');
-  await tuneSteps(config, [{ batch: batchSize, kind: 'training' }, { batch: EVALUATION_BATCH, kind: 'inference' }]);
+  const onNotice = (message: string) => console.error(`tokenwave: ${message}`);
+  // claimed before the adapter, the tuner and the spectrograms: a second trainer on this folder is refused at once
+  const claimed = await claimRunFolder({ runDir, resume: o.resumeIfAny ? 'if-any' : !!o.resume, onNotice });
   const interrupted = { value: false };
   const onSigint = () => {
     if (interrupted.value) process.exit(130);
@@ -90,6 +90,9 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   process.on('disconnect', onOrphaned);
   if (process.send && !process.connected) onOrphaned(); // the worker died before we listened
   try {
+    await init({ backend: o.backend });
+    await checkBatchFits(config, batchSize, 'training', '--batch-size');
+    await tuneSteps(config, [{ batch: batchSize, kind: 'training' }, { batch: EVALUATION_BATCH, kind: 'inference' }]);
     const prep = progressBar('prepare');
     const data = await prepareData(o.data, config, {
       condensed: o.condensed,
@@ -119,8 +122,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
     };
     if (noise) console.log(`background noise: ${noise.noise.files.length} recordings, mixed into ${(100 * noise.mixing.probability).toFixed(0)}% of the training clips at volumes up to ${noise.mixing.volume}`);
     const bar = progressBar('train');
-    const result = await train(config, data, {
-      runDir,
+    const result = await trainIn(claimed, config, data, {
       epochs,
       batchSize,
       schedule: { name: schedule, batchSize, epochs, lr: peakLr, ...protocol.warmup },
@@ -129,9 +131,8 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
       noise,
       seed,
       saveEvery,
-      resume: o.resumeIfAny ? 'if-any' : !!o.resume,
       shouldStop: () => interrupted.value,
-      onNotice: (message) => console.error(`tokenwave: ${message}`),
+      onNotice,
       detectAnomaly: o.detectAnomaly,
       onStep: (p) => bar.update(p.step, p.stepsPerEpoch, `epoch ${p.epoch + 1}/${epochs} loss ${p.loss.toFixed(3)}`),
       onEpoch: (e) => {
@@ -156,6 +157,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('disconnect', onOrphaned);
+    await claimed.folder.close();
     shutdown();
   }
 }

@@ -23,7 +23,6 @@ import { learningRate, type ScheduleOptions } from './schedule.js';
 import { PlannedTrainingStep, trainingStep } from './step.js';
 
 export interface TrainOptions {
-  runDir: string;
   epochs: number;
   batchSize: number;
   schedule: ScheduleOptions;
@@ -33,10 +32,8 @@ export interface TrainOptions {
   seed: number;
   /** Write last/ every this many steps (and at the end of each epoch). */
   saveEvery: number;
-  /** true: continue the folder's run (it must have one); 'if-any': continue it if there is one, else start. */
-  resume: boolean | 'if-any';
   onStep?: (p: StepProgress) => void;
-  /** Hears what opening the run folder recovered (a torn checkpoint swap, a stale lock). */
+  /** Hears what is worth a line but not a stop: what opening the run folder recovered, a loss that starts to diverge. */
   onNotice?: (message: string) => void;
   onEpoch?: (e: EpochLog) => void;
   /** Background-noise augmentation: the recordings, how much to mix, and the training clips (from loadClips). */
@@ -113,24 +110,52 @@ function trainingBatch(set: SpectrogramSet, indices: number[], config: ModelConf
   return { x, y: Tensor.from(Int32Array.from(indices, (i) => set.labels[i]!), [indices.length], 'i32') };
 }
 
-/** Trains `config` on `train`, choosing the weights by accuracy on `validation`. */
-export async function train(config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
-  const run = await RunFolder.open(o.runDir, o.onNotice);
+/** Where a run goes: its folder, and whether training continues the run there. */
+export interface RunFolderOptions extends Pick<TrainOptions, 'onNotice'> {
+  runDir: string;
+  /** true: continue the folder's run (it must have one); 'if-any': continue it if there is one, else start. */
+  resume: boolean | 'if-any';
+}
+
+/** A run folder this trainer holds (its lock), and whether training continues the run in it. */
+export interface ClaimedRun {
+  folder: RunFolder;
+  resume: boolean;
+}
+
+/**
+ * Locks the run folder and checks it against `resume`. A trainer claims its folder before any costly preparation
+ * (tuning, spectrograms), so that a second trainer on the same folder, or a run already there (or missing), is
+ * refused at once. The caller closes `folder`.
+ */
+export async function claimRunFolder(o: RunFolderOptions): Promise<ClaimedRun> {
+  const folder = await RunFolder.open(o.runDir, o.onNotice);
+  const resume = o.resume === 'if-any' ? folder.resumable : o.resume;
+  if (resume !== folder.resumable) {
+    await folder.close();
+    throw new TrainingError(
+      resume
+        ? `nothing to resume in ${o.runDir}: it has no checkpoint (last/); drop --resume to start a new run there`
+        : `${o.runDir} already holds a run: add --resume to continue it, or choose another --out (or delete the folder) to start over`,
+    );
+  }
+  return { folder, resume };
+}
+
+/** Trains `config` on `train` in a folder of its own, choosing the weights by accuracy on `validation`. */
+export async function train(config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions & RunFolderOptions): Promise<TrainResult> {
+  const claimed = await claimRunFolder(o);
   try {
-    return await trainIn(run, config, data, o);
+    return await trainIn(claimed, config, data, o);
   } finally {
-    await run.close();
+    await claimed.folder.close();
   }
 }
 
-async function trainIn(run: RunFolder, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, options: TrainOptions): Promise<TrainResult> {
-  const o = { ...options, resume: options.resume === 'if-any' ? run.resumable : options.resume };
-  if (o.resume && !run.resumable) {
-    throw new TrainingError(`nothing to resume in ${o.runDir}: it has no checkpoint (last/); drop --resume to start a new run there`);
-  }
-  if (!o.resume && run.resumable) {
-    throw new TrainingError(`${o.runDir} already holds a run: add --resume to continue it, or choose another --out (or delete the folder) to start over`);
-  }
+/** Trains `config` in a folder claimed by claimRunFolder (which stays claimed). */
+export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, options: TrainOptions): Promise<TrainResult> {
+  const run = claimed.folder;
+  const o = { ...options, resume: claimed.resume };
   const n = data.train.labels.length;
   const stepsPerEpoch = Math.ceil(n / o.batchSize);
   // The Normalization layer is adapted on the training spectrograms (on the GPU), unless resuming a run.
