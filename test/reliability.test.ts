@@ -157,7 +157,8 @@ describe('the run folder', () => {
     // speed, while the second starts.
     let first: ChildProcess | undefined;
     const firstDone = tokenwave(trainArgs(out), {}, (child) => (first = child));
-    while (!existsSync(join(out, 'run.lock'))) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!existsSync(join(out, 'run.lock')) && first!.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(first!.exitCode, 'the first trainer ended before it locked its folder').toBeNull();
     first!.kill('SIGSTOP');
     const second = await tokenwave(trainArgs(out)).finally(() => first!.kill('SIGCONT'));
     expect(second.code, second.stderr).toBe(EXIT_RETRY_LATER);
