@@ -100,6 +100,7 @@ describe('crashes during a checkpoint swap', () => {
     const nothing = await tokenwave(trainArgs(fresh, ['--resume']));
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toMatch(/nothing to resume in .*fresh: it has no checkpoint/);
+    expect(existsSync(fresh), 'the refused run left its folder behind').toBe(false);
     const again = await tokenwave(trainArgs(join(work, 'whole')));
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already holds a run: add --resume/);
@@ -355,6 +356,7 @@ describe('a GPU memory budget (TOKENWAVE_GPU_MEMORY_MIB, as on a GPU shared with
     const budget = { TOKENWAVE_GPU_MEMORY_MIB: '4', TOKENWAVE_CACHE: join(work, 'cache-budget') };
     const refused = await tokenwave(trainArgs(join(work, 'budget-32'), ['--batch-size', '32']), budget);
     expect(refused.code).toBe(1);
+    expect(existsSync(join(work, 'budget-32')), 'the refused run left its folder behind').toBe(false);
     const refusal = refused.stderr.trim().split('\n').at(-1)!;
     expect(refusal).toMatch(
       /^tokenwave: TASR_1L_4T-2H at batch 32: a training step needs more GPU memory than tokenwave may use \(TOKENWAVE_GPU_MEMORY_MIB: 4 MiB; [\d.]+ MiB were allocated when [\d.,]+ [KM]iB more were asked for\); the largest batch that fits is (\d+): use --batch-size \1 or less$/,

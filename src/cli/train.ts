@@ -6,7 +6,7 @@ import { BackgroundNoise, type NoiseMixing } from '../data/noise.js';
 import { loadClips } from '../data/pipeline.js';
 import { modelConfig, protocolOf } from '../models/config.js';
 import { ADAM_FORMS, type AdamForm } from '../optim/adamw.js';
-import { prepareData } from '../train/data.js';
+import { spectrogramSets, splitData } from '../train/data.js';
 import { checkBatchFits } from '../train/fits.js';
 import { EVALUATION_BATCH } from '../train/evaluate.js';
 import { tuneSteps } from './tune.js';
@@ -60,20 +60,25 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   const mixing = parseNoise(o.backgroundNoise);
   const extra = parseModelOptions(o.modelOptions);
   // The options as given are checked first: a merged seed or class count must not hide a bad one.
-  modelConfig(o.model, extra);
+  const protocol = protocolOf(modelConfig(o.model, extra));
   const seedOption = integerOption('seed', o.seed, 0);
   if (seedOption !== undefined && extra.seed !== undefined && seedOption !== extra.seed) {
     throw new UsageError(`--seed ${seedOption} and --model-options' seed ${extra.seed} disagree; give one`);
   }
   const seed = seedOption ?? extra.seed ?? 0;
-  let config = modelConfig(o.model, { ...extra, seed });
-  const protocol = protocolOf(config);
   const schedule = o.schedule ?? protocol.schedule;
   // the family's peak rate goes with its own schedule only
   const peakLr = lr ?? (schedule === protocol.schedule ? protocol.lr : undefined);
   const batchSize = integerOption('batch-size', o.batchSize) ?? protocol.batchSize;
   const epochs = integerOption('epochs', o.epochs) ?? protocol.epochs;
   const runDir = o.out ?? join('runs', o.model);
+  // the data set's files first (a quick listing): a wrong --data or class count is refused before anything is made
+  const listed = await splitData(o.data, { condensed: o.condensed, esc10: o.esc10, split: o.split, limitPerClass });
+  const classes = listed.dataset.classNames.length;
+  if (extra.classes !== undefined && extra.classes !== classes) {
+    throw new UsageError(`--model-options gives classes ${extra.classes}, but ${o.data} has ${classes} classes; drop "classes" (the data set decides it)`);
+  }
+  const config = modelConfig(o.model, { ...extra, seed, classes, classNames: listed.dataset.classNames });
   const onNotice = (message: string) => console.error(`tokenwave: ${message}`);
   // claimed before the adapter, the tuner and the spectrograms: a second trainer on this folder is refused at once
   const claimed = await claimRunFolder({ runDir, resume: o.resumeIfAny ? 'if-any' : !!o.resume, onNotice });
@@ -94,19 +99,8 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
     await checkBatchFits(config, batchSize, 'training', '--batch-size');
     await tuneSteps(config, [{ batch: batchSize, kind: 'training' }, { batch: EVALUATION_BATCH, kind: 'inference' }]);
     const prep = progressBar('prepare');
-    const data = await prepareData(o.data, config, {
-      condensed: o.condensed,
-      esc10: o.esc10,
-      split: o.split,
-      limitPerClass,
-      onProgress: (stage, d, t) => prep.update(d, t, stage),
-    });
+    const data = await spectrogramSets(listed, config, { onProgress: (stage, d, t) => prep.update(d, t, stage) });
     prep.stop();
-    const classes = data.dataset.classNames.length;
-    if (extra.classes !== undefined && extra.classes !== classes) {
-      throw new UsageError(`--model-options gives classes ${extra.classes}, but ${o.data} has ${classes} classes; drop "classes" (the data set decides it)`);
-    }
-    config = modelConfig(o.model, { ...extra, seed, classes, classNames: data.dataset.classNames });
     console.log(
       `${o.data}: ${data.dataset.layout}, ${data.dataset.classNames.length} classes; split ${data.policy}: ` +
         `${data.train.labels.length} train, ${data.validation.labels.length} validation, ${data.test.labels.length} test` +

@@ -36,21 +36,32 @@ function limit(items: Item[], perClass: number | undefined): Item[] {
   });
 }
 
+/** A data set's files, split into training, validation and test. */
+export interface SplitData {
+  dataset: Dataset;
+  parts: Splits;
+}
+
 /** The data set's files, split into training, validation and test, before any audio is read. */
-export async function splitData(root: string, o: Omit<DataOptions, 'cacheDir' | 'onProgress'>): Promise<{ dataset: Dataset; parts: Splits }> {
+export async function splitData(root: string, o: Omit<DataOptions, 'cacheDir' | 'onProgress'>): Promise<SplitData> {
   const dataset = await loadDataset(root, { condensed: o.condensed, esc10: o.esc10 });
   dataset.items = limit(dataset.items, o.limitPerClass);
   return { dataset, parts: split(dataset, o.split, { seed: o.seed ?? 0, testFold: o.testFold }) };
 }
 
-export async function prepareData(root: string, p: Preprocessing, o: DataOptions): Promise<PreparedData> {
-  const { dataset, parts } = await splitData(root, o);
+/** The spectrograms of a split data set's three parts (read from the cache where they are in it). */
+export async function spectrogramSets({ dataset, parts }: SplitData, p: Preprocessing, o: Pick<DataOptions, 'cacheDir' | 'onProgress'> = {}): Promise<PreparedData> {
   const cacheDir = o.cacheDir ?? DEFAULT_CACHE;
   const sets = {} as Record<'train' | 'validation' | 'test', SpectrogramSet>;
   for (const subset of ['train', 'validation', 'test'] as const) {
     sets[subset] = await spectrograms(parts[subset], p, { cacheDir, onProgress: (d, t) => o.onProgress?.(`spectrograms (${subset})`, d, t) });
   }
   return { dataset, policy: parts.policy, ...sets, skipped: [...sets.train.skipped, ...sets.validation.skipped, ...sets.test.skipped] };
+}
+
+/** A data folder's three spectrogram sets: splitData, then spectrogramSets. */
+export async function prepareData(root: string, p: Preprocessing, o: DataOptions): Promise<PreparedData> {
+  return spectrogramSets(await splitData(root, o), p, o);
 }
 
 /** Every clip of a data folder as one evaluation set (a held-out set: other speakers, another seed). */

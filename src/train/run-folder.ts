@@ -9,7 +9,7 @@
 // Loading verifies the checksums and the state's fields, so a corrupt file is named instead of trusted.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
@@ -188,7 +188,11 @@ export class RunFolder {
   readonly logFile: string;
   private readonly lockFile: string;
 
-  private constructor(readonly dir: string) {
+  /** made: this opener made the folder, so it removes it on close if nothing was written there. */
+  private constructor(
+    readonly dir: string,
+    private readonly made: boolean,
+  ) {
     this.lastDir = join(dir, 'last');
     this.bestDir = join(dir, 'best');
     this.logFile = join(dir, 'log.jsonl');
@@ -200,8 +204,7 @@ export class RunFolder {
    * removes stale temporary folders. `notice` hears what was recovered.
    */
   static async open(dir: string, notice: (message: string) => void = () => {}): Promise<RunFolder> {
-    await makeFolder(dir);
-    const run = new RunFolder(dir);
+    const run = new RunFolder(dir, await makeFolder(dir));
     await run.lock(notice);
     try {
       for (const target of [run.lastDir, run.bestDir]) await recover(target, notice);
@@ -280,9 +283,11 @@ export class RunFolder {
     }
   }
 
-  /** Releases the lock. */
+  /** Releases the lock. A folder this opener made and left empty (its run refused or failed first) goes too. */
   async close(): Promise<void> {
     await unlink(this.lockFile).catch(() => undefined);
+    // rmdir removes an empty folder only: another opener's files keep it
+    if (this.made) await rmdir(this.dir).catch(() => undefined);
   }
 
   /** Whether the run has a resumable checkpoint. */

@@ -26,10 +26,13 @@ export function fileError(path: string, err: unknown): FileWriteError {
   return new FileWriteError(`${path}: ${REASONS[code] ?? (err as Error).message}`);
 }
 
-/** Makes the folder `path` (and those above it), or says in words why it cannot be one. */
-export async function makeFolder(path: string): Promise<void> {
+/**
+ * Makes the folder `path` (and those above it), or says in words why it cannot be one; true when it made `path`
+ * (mkdir names the first folder it made, and none where all were there).
+ */
+export async function makeFolder(path: string): Promise<boolean> {
   try {
-    await mkdir(path, { recursive: true });
+    return (await mkdir(path, { recursive: true })) !== undefined;
   } catch (err) {
     throw fileError(path, err);
   }
