@@ -170,6 +170,23 @@ describe('the run folder', () => {
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
   });
 
+  it('Ctrl-C before training began (tuning, spectrograms) ends the trainer at once, saving nothing and leaving no folder', async () => {
+    const out = join(work, 'interrupted-early');
+    let trainer: ChildProcess | undefined;
+    const done = tokenwave(trainArgs(out), {}, (child) => (trainer = child));
+    while (!existsSync(join(out, 'run.lock')) && trainer!.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 10));
+    // paused as it holds the folder, before it has logged anything, and interrupted there
+    trainer!.kill('SIGSTOP');
+    expect(readdirSync(out).filter((f) => !f.startsWith('run.lock')), 'nothing but the lock (and its temporary copy) yet').toEqual([]);
+    trainer!.kill('SIGINT');
+    trainer!.kill('SIGCONT');
+    const ended = await done;
+    expect(ended.code, ended.stderr).toBe(130);
+    expect(ended.stderr).toMatch(/interrupted before training began: nothing to save/);
+    expect(ended.stderr).not.toMatch(/saving the checkpoint/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('recovers the newest sealed copy left by a torn swap and removes the stale ones', async () => {
     const { dir, model, opt } = await savedRun('torn');
     const run = await RunFolder.open(dir);

@@ -83,7 +83,14 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   // claimed before the adapter, the tuner and the spectrograms: a second trainer on this folder is refused at once
   const claimed = await claimRunFolder({ runDir, resume: o.resumeIfAny ? 'if-any' : !!o.resume, onNotice });
   const interrupted = { value: false };
+  let training = false;
+  // Before training begins (tuning, spectrograms: minutes on a large set) there is nothing to save: stop at once.
+  const stopBeforeTraining = (why: string) => {
+    console.error(`\n${why} before training began: nothing to save`);
+    void claimed.folder.close().finally(() => process.exit(130));
+  };
   const onSigint = () => {
+    if (!training) return stopBeforeTraining('interrupted');
     if (interrupted.value) process.exit(130);
     interrupted.value = true;
     console.error('\ninterrupted: saving the checkpoint (Ctrl-C again to quit at once)');
@@ -91,7 +98,10 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   process.on('SIGINT', onSigint);
   // Started by a sweep worker (an IPC channel): if the worker dies, save the checkpoint and stop, so that the run
   // is left for the next worker and never trained by two processes at once.
-  const onOrphaned = () => (interrupted.value = true);
+  const onOrphaned = () => {
+    if (!training) return stopBeforeTraining('the sweep worker that started this run is gone');
+    interrupted.value = true;
+  };
   process.on('disconnect', onOrphaned);
   if (process.send && !process.connected) onOrphaned(); // the worker died before we listened
   try {
@@ -116,6 +126,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
     };
     if (noise) console.log(`background noise: ${noise.noise.files.length} recordings, mixed into ${(100 * noise.mixing.probability).toFixed(0)}% of the training clips at volumes up to ${noise.mixing.volume}`);
     const bar = progressBar('train');
+    training = true;
     const result = await trainIn(claimed, config, data, {
       epochs,
       batchSize,
