@@ -13,7 +13,7 @@ import { tuneSteps } from './tune.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import { init, shutdown } from '../tensor/engine.js';
 import { SUMMARY_FILE } from '../train/run-folder.js';
-import { claimRunFolder, trainIn } from '../train/trainer.js';
+import { claimRunFolder, trainIn, type ClaimedRun } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/files.js';
 import { printEvaluation, splitOption } from './eval.js';
 import { backendOption, integerOption, numberOption, parseModelOptions, UsageError } from './options.js';
@@ -80,14 +80,17 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   }
   const config = modelConfig(o.model, { ...extra, seed, classes, classNames: listed.dataset.classNames });
   const onNotice = (message: string) => console.error(`tokenwave: ${message}`);
-  // claimed before the adapter, the tuner and the spectrograms: a second trainer on this folder is refused at once
-  const claimed = await claimRunFolder({ runDir, resume: o.resumeIfAny ? 'if-any' : !!o.resume, onNotice });
   const interrupted = { value: false };
+  let claimed: ClaimedRun | undefined;
   let training = false;
-  // Before training begins (tuning, spectrograms: minutes on a large set) there is nothing to save: stop at once.
+  let stoppedEarly = false;
+  // Before training begins (the claim, tuning, spectrograms: minutes on a large set) there is nothing to save: stop
+  // at once. A claim still being taken is released where it returns.
   const stopBeforeTraining = (why: string) => {
+    if (stoppedEarly) return;
+    stoppedEarly = true;
     console.error(`\n${why} before training began: nothing to save`);
-    void claimed.folder.close().finally(() => process.exit(130));
+    if (claimed) void claimed.folder.close().finally(() => process.exit(130));
   };
   const onSigint = () => {
     if (!training) return stopBeforeTraining('interrupted');
@@ -105,6 +108,12 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   process.on('disconnect', onOrphaned);
   if (process.send && !process.connected) onOrphaned(); // the worker died before we listened
   try {
+    // claimed before the adapter, the tuner and the spectrograms: a second trainer on this folder is refused at once
+    claimed = await claimRunFolder({ runDir, resume: o.resumeIfAny ? 'if-any' : !!o.resume, onNotice });
+    if (stoppedEarly) {
+      process.exitCode = 130;
+      return;
+    }
     await init({ backend: o.backend });
     await checkBatchFits(config, batchSize, 'training', '--batch-size');
     await tuneSteps(config, [{ batch: batchSize, kind: 'training' }, { batch: EVALUATION_BATCH, kind: 'inference' }]);
@@ -162,7 +171,7 @@ async function trainAction(o: TrainCommandOptions): Promise<void> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('disconnect', onOrphaned);
-    await claimed.folder.close();
+    await claimed?.folder.close();
     shutdown();
   }
 }
