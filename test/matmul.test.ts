@@ -605,6 +605,16 @@ describe('every matmul variant the tuner may choose, forced, against the float64
         const each = matmulRef(a, b, { batchA: count, batchB: count, M, N, K, transB });
         expectClose(got, Float64Array.from({ length: M * N }, (_, i) => each[i]! + each[M * N + i]! + each[2 * M * N + i]!), 2e-5, 1e-5);
       }
+      // B's column sums as row M (a weight gradient with its bias's), ragged and over K runs past the loop limit
+      for (const [M, N, K, transA] of [[20, 12, 40, true], [33, 20, 36, false], [16, 16, 70_001, true]] as const) {
+        const [a, b] = [randomArray(M * K, 13 + K), randomArray(K * N, 14 + K)];
+        const got = await run(() =>
+          matmulKernel(Tensor.from(Float32Array.from(a), transA ? [K, M] : [M, K]), Tensor.from(Float32Array.from(b), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false },
+            { transA, alpha: 0.5, columnSums: true }),
+        );
+        const sums = Array.from({ length: N }, (_, n) => 0.5 * Array.from({ length: K }, (_, k) => b[k * N + n]!).reduce((s, v) => s + v, 0));
+        expectClose(got, Float64Array.from([...matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K, transA, alpha: 0.5 }), ...sums]), 2e-5 * Math.sqrt(K), 1e-5);
+      }
       // an activation's gradient in the epilogue: the product times GELU's derivative at the pre-activation
       {
         const [M, N, K] = [37, 12, 20];
@@ -616,7 +626,7 @@ describe('every matmul variant the tuner may choose, forced, against the float64
         expectClose(got, matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K }).map((v, i) => v * geluGradRef(p[i]!)), 1e-5, 1e-5);
       }
       // the variant ran (the wide tile only where it fits, which several of these shapes do)
-      const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', tiled64: 'matmul-tiled', subgroup4x4: 'matmul-subgroup' }[variant];
+      const name = { tile4x4: 'matmul', 'tile4x4-wg64': 'matmul-wg64', 'tile4x4-wg256': 'matmul-wg256', wide16x8: 'matmul-wide', staged16x16: 'matmul-staged', tiled64: 'matmul-tiled', subgroup4x4: 'matmul-subgroup' }[variant];
       expect(kernels).toContain(name);
       if (variant === 'subgroup4x4') {
         // its declared counts: a multiply-add per product, and the lanes' tiles meeting (lanes - 1 adds an output)

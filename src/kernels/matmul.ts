@@ -16,6 +16,9 @@ const MATMUL_K_CHUNK = 16_384;
  * on a GPU, enough to fill its cores. */
 const MIN_INVOCATIONS = { cpu: 1024, gpu: 16_384 } as const;
 
+/** K values the staged tile copies into workgroup memory at a time (16 rows of them: half of it). */
+const STAGED_K_RUN = 128;
+
 /** The shortest K run worth a split of its own (each split's partial product is written out and summed). */
 const MIN_SPLIT_K = 1024;
 
@@ -31,12 +34,16 @@ interface MatmulVariant {
   perWorkgroup?: boolean;
   /** A subgroup computes each tile, its lanes splitting K (kernels/lanes.ts lays the tiles out as rows). */
   perSubgroup?: boolean;
+  /** A workgroup stages its rows of A in workgroup memory and each invocation computes `rows` x `cols` of C from
+   * them: the workgroup's size (and so its block's width) follows N. */
+  stagesA?: boolean;
 }
 
 /**
  * The candidates, as the tuner names them. CPU class: the 4x4 register tile with no workgroup memory (barriers
- * are expensive on llvmpipe; its workgroup size measured within noise from 64 to 256 there) and the 16x8 tall tile
- * (wide gathers: 2-3x faster on llvmpipe). GPU class: the 64x64 block through workgroup memory, and the 4x4 tile
+ * are expensive on llvmpipe; its workgroup size measured within noise from 64 to 256 there), the 16x8 tall tile
+ * (wide gathers: 2-3x faster on llvmpipe), and the 16x16 tile whose workgroup shares its rows of A through
+ * workgroup memory (two barriers per 128 values of K). GPU class: the 64x64 block through workgroup memory, and the 4x4 tile
  * per subgroup (lanes splitting K, for small outputs over long K) where the subgroups have one fixed size.
  */
 const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
@@ -44,6 +51,7 @@ const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
   'tile4x4-wg64': { kernel: 'matmul-wg64', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 64 },
   'tile4x4-wg256': { kernel: 'matmul-wg256', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 256 },
   wide16x8: { kernel: 'matmul-wide', file: 'matmul_wide.wgsl', rows: 16, cols: 8, workgroupSize: 128 },
+  staged16x16: { kernel: 'matmul-staged', file: 'matmul_staged.wgsl', rows: 16, cols: 16, workgroupSize: 64, perWorkgroup: true, stagesA: true },
   tiled64: { kernel: 'matmul-tiled', file: 'matmul_tiled.wgsl', rows: 64, cols: 64, workgroupSize: 256, perWorkgroup: true },
   subgroup4x4: { kernel: 'matmul-subgroup', file: 'matmul_subgroup.wgsl', rows: 4, cols: 4, workgroupSize: 0, perSubgroup: true },
 };
@@ -64,10 +72,13 @@ interface MatmulProblem {
    * sums, no sums of products). */
   wideFits: boolean;
   tiledFits: boolean;
+  stagedFits: boolean;
   /** The device's subgroup size where the subgroup tile can run on it (one fixed size). */
   subgroupSize: number | undefined;
   classRule: 'cpu' | 'gpu';
 }
+
+const stagedRule = (p: MatmulProblem) => p.stagedFits && p.M >= 128 && p.N >= 256;
 
 const MATMUL_FAMILY: Family<MatmulProblem> = {
   name: 'matmul',
@@ -76,11 +87,13 @@ const MATMUL_FAMILY: Family<MatmulProblem> = {
   key: (p) =>
     `${p.transA ? 't' : 'n'}${p.transB ? 't' : 'n'} batch ${p.batch}${p.summed > 1 ? ` sum ${p.summed}` : ''} ${p.M}x${p.N}x${p.K}${p.wideFits ? '' : ' no-wide'}${p.tiledFits ? '' : ' no-tiled'}`,
   candidates: (p) => [
-    'tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.tiledFits ? ['tiled64'] : []),
+    'tile4x4', 'tile4x4-wg64', 'tile4x4-wg256', ...(p.wideFits ? ['wide16x8'] : []), ...(p.stagedFits ? ['staged16x16'] : []), ...(p.tiledFits ? ['tiled64'] : []),
     ...(p.tiledFits && p.subgroupSize !== undefined ? ['subgroup4x4'] : []),
   ],
-  // the rule written from llvmpipe: the tall tile on software adapters wherever it fits, the 4x4 tile elsewhere
-  rule: (p) => (p.classRule === 'cpu' && p.wideFits ? 'wide16x8' : 'tile4x4'),
+  // the rule written from llvmpipe: on software adapters the staged tile for products of at least 128 x 256 with B
+  // read along its rows (a weight gradient over every token: 1.2-1.4x the tall tile), else the tall tile wherever it
+  // fits; the 4x4 tile elsewhere
+  rule: (p) => (p.classRule !== 'cpu' ? 'tile4x4' : stagedRule(p) ? 'staged16x16' : p.wideFits ? 'wide16x8' : 'tile4x4'),
 };
 
 const MATMUL_UNIFORMS = {
@@ -227,12 +240,16 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
     wideFits: summed.a % 4 === 0 && summed.b % 4 === 0 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
     tiledFits: summed.count === 1 && !options.columnSums,
+    // the staged tile reads B's rows as vec4s (a transposed B measured slower there than in the tall tile)
+    stagedFits: summed.count === 1 && !transB,
     subgroupSize: laneCandidates(engine().runtime.subgroupSize).includes('subgroup') ? engine().runtime.subgroupSize : undefined,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
   const wide = variant === MATMUL_VARIANTS.wide16x8;
+  // the staged block: 8 to 64 invocations across N, four quads each
+  const workgroupSize = variant.stagesA ? Math.min(variant.workgroupSize, Math.max(8, 2 ** Math.ceil(Math.log2(Math.ceil(N / variant.cols))))) : variant.workgroupSize;
   const tilesM = Math.ceil(M / variant.rows);
-  const tilesN = Math.ceil(N / variant.cols);
+  const tilesN = Math.ceil(N / (variant.stagesA ? variant.cols * workgroupSize : variant.cols));
   const { activation, preActivation, residual, dropout, activationGrad } = options;
   // an epilogue past the bias needs the whole sum in one invocation
   const fused = activation !== undefined || residual !== undefined || dropout !== undefined || activationGrad !== undefined;
@@ -257,7 +274,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   if (!dims.out && !fused) {
     // A small output over a long K (a weight gradient summed over every pixel) would leave cores idle: split K
     // further, down to runs of MIN_SPLIT_K, until there are invocations enough for every core.
-    const perTile = variant.perWorkgroup ? variant.workgroupSize : variant.perSubgroup ? problem.subgroupSize! : 1;
+    const perTile = variant.perWorkgroup ? workgroupSize : variant.perSubgroup ? problem.subgroupSize! : 1;
     const wanted = Math.ceil(MIN_INVOCATIONS[classRule] / (batch * tilesM * tilesN * perTile));
     splits = Math.max(splits, Math.min(wanted, Math.floor(K / MIN_SPLIT_K)));
   }
@@ -265,9 +282,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
   const kChunk = Math.ceil(K / splits / 4) * 4;
   if (options.into && (dims.out || options.bias || options.into.size !== batch * rows * N)) throw new Error(`matmul: 'into' [${options.into.shape.join(', ')}] must hold the packed ${batch * rows * N} outputs, with no bias`);
   const out = dims.out?.into ?? (splits === 1 ? options.into : undefined) ?? Tensor.empty(dims.out?.shape ?? [splits, batch, rows, N]);
-  // the block tile reads single values into workgroup memory
+  // the block tile reads single values into workgroup memory, the staged one A's
   const vecA = wide || (!variant.perWorkgroup && !transA && K % 4 === 0 && aligned(la) && summed.a % 4 === 0);
-  const vecB = wide || (!variant.perWorkgroup && !transB && N % 4 === 0 && aligned(lb) && summed.b % 4 === 0);
+  const vecB = wide || ((!variant.perWorkgroup || !!variant.stagesA) && !transB && N % 4 === 0 && aligned(lb) && summed.b % 4 === 0);
   const vecC = N % 4 === 0 && aligned(lc);
   const cType = vecC ? 'vec4f' : 'f32';
   const alpha = options.alpha ?? 1;
@@ -290,6 +307,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       SUMMED: summed.count > 1,
       ACTIVATION_HELPERS: activation !== undefined || activationGrad !== undefined, DROPOUT_MASK: mask !== undefined,
       ...lanes?.constants,
+      ...(variant.stagesA ? { KC: STAGED_K_RUN, ROWS: variant.rows, QUADS: variant.cols / 4 } : {}),
     },
     bindings: [
       read('A', vecA ? 'vec4f' : 'f32'),
@@ -301,7 +319,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
       write('C', cType),
     ],
     uniforms: { ...MATMUL_UNIFORMS, ...(drop ? DROPOUT_UNIFORMS : {}), ...(broadcast ? RESIDUAL_BROADCAST_UNIFORMS : {}), ...(lanes ? { rows: 'u32' as const } : {}) },
-    ...(lanes ? lanes.spec : { workgroupSize: variant.workgroupSize, ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}) }),
+    ...(lanes ? lanes.spec : { workgroupSize, ...(variant.perWorkgroup ? { entry: 'workgroup' as const } : {}) }),
   };
   launch({
     kernel,

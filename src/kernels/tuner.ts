@@ -19,7 +19,7 @@ export const TUNE_MODES = ['on', 'cached', 'off'] as const;
 export type TuneMode = (typeof TUNE_MODES)[number];
 
 /** Bumped whenever a family's candidates or their meaning change, so cached choices are measured again. */
-const TUNING = 5;
+const TUNING = 6;
 const CACHE = 'tune.json';
 
 /** Timing budget per key, and the time one sample of a candidate aims at (many calls per submit when calls are short). */
