@@ -240,8 +240,9 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
     wideFits: summed.a % 4 === 0 && summed.b % 4 === 0 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
     tiledFits: summed.count === 1 && !options.columnSums,
-    // the staged tile reads B's rows as vec4s (a transposed B measured slower there than in the tall tile)
-    stagedFits: summed.count === 1 && !transB,
+    // the staged tile reads B's rows as vec4s (a transposed B measured slower there than in the tall tile); narrower
+    // than a SIMD group's 8 invocations of 16 columns, or a row block of 16, it idles lanes (5x slower at N 16)
+    stagedFits: summed.count === 1 && !transB && N >= 128 && M >= 16,
     subgroupSize: laneCandidates(engine().runtime.subgroupSize).includes('subgroup') ? engine().runtime.subgroupSize : undefined,
   };
   const variant = MATMUL_VARIANTS[choose(MATMUL_FAMILY, problem, () => scratchBench(a, b, dims, options))]!;
