@@ -541,6 +541,18 @@ describe('layerNormThen: a LayerNorm and the dense layer after it in one kernel'
 
 describe('every matmul variant the tuner may choose, forced, against the float64 reference', () => {
   const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  // alpha op(A) B with B's column sums as row M, in float64: computed once for all the variants (seconds at long K)
+  const withColumnSums = new Map<string, { a: Float64Array; b: Float64Array; want: Float64Array }>();
+  const columnSumsCase = (M: number, N: number, K: number, transA: boolean, alpha: number) => {
+    const key = `${M} ${N} ${K} ${transA} ${alpha}`;
+    if (!withColumnSums.has(key)) {
+      const [a, b] = [randomArray(M * K, 13 + K), randomArray(K * N, 14 + K)];
+      const sums = new Float64Array(N);
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) sums[n] = sums[n]! + alpha * b[k * N + n]!;
+      withColumnSums.set(key, { a, b, want: Float64Array.from([...matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K, transA, alpha }), ...sums]) });
+    }
+    return withColumnSums.get(key)!;
+  };
   for (const variant of MATMUL_VARIANT_NAMES) {
     it(`${variant}: transposes, ragged edges, batches, long K, strided heads and the fused epilogue`, async ({ skip }) => {
       const subgroup = env.engine.runtime.subgroupSize;
@@ -551,7 +563,7 @@ describe('every matmul variant the tuner may choose, forced, against the float64
         for (const r of records) kernels.add(r.kernel);
         return (await result.read()) as Float32Array;
       };
-      for (const [batch, M, N, K] of [[1, 5, 7, 3], [2, 33, 17, 65], [1, 130, 36, 72], [3, 16, 8, 4], [1, 3, 5, 70_001]] as const) {
+      for (const [batch, M, N, K] of [[1, 5, 7, 3], [2, 33, 17, 65], [1, 130, 36, 72], [3, 16, 8, 4], [1, 3, 5, 70_001], [2, 20, 130, 44]] as const) {
         for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
           if (K > 1000 && (transA || transB)) continue;
           const a = randomArray(batch * M * K, M + K);
@@ -605,15 +617,15 @@ describe('every matmul variant the tuner may choose, forced, against the float64
         const each = matmulRef(a, b, { batchA: count, batchB: count, M, N, K, transB });
         expectClose(got, Float64Array.from({ length: M * N }, (_, i) => each[i]! + each[M * N + i]! + each[2 * M * N + i]!), 2e-5, 1e-5);
       }
-      // B's column sums as row M (a weight gradient with its bias's), ragged and over K runs past the loop limit
-      for (const [M, N, K, transA] of [[20, 12, 40, true], [33, 20, 36, false], [16, 16, 70_001, true]] as const) {
-        const [a, b] = [randomArray(M * K, 13 + K), randomArray(K * N, 14 + K)];
+      // B's column sums as row M (a weight gradient with its bias's), ragged and over K runs past the loop limit (the
+      // staged tile from N 128)
+      for (const [M, N, K, transA] of [[20, 12, 40, true], [33, 132, 36, false], [16, 128, 70_001, true]] as const) {
+        const { a, b, want } = columnSumsCase(M, N, K, transA, 0.5);
         const got = await run(() =>
           matmulKernel(Tensor.from(Float32Array.from(a), transA ? [K, M] : [M, K]), Tensor.from(Float32Array.from(b), [K, N]), { batch: 1, M, N, K, aBatched: false, bBatched: false },
             { transA, alpha: 0.5, columnSums: true }),
         );
-        const sums = Array.from({ length: N }, (_, n) => 0.5 * Array.from({ length: K }, (_, k) => b[k * N + n]!).reduce((s, v) => s + v, 0));
-        expectClose(got, Float64Array.from([...matmulRef(a, b, { batchA: 1, batchB: 1, M, N, K, transA, alpha: 0.5 }), ...sums]), 2e-5 * Math.sqrt(K), 1e-5);
+        expectClose(got, want, 2e-5 * Math.sqrt(K), 1e-5);
       }
       // an activation's gradient in the epilogue: the product times GELU's derivative at the pre-activation
       {
