@@ -136,6 +136,18 @@ describe('matmul', () => {
     });
   }
 
+  it("the rules: on Mesa's llvmpipe the staged tile from 128 x 256 with B along its rows, the tall tile below that or with B transposed", async () => {
+    const { kernelVariants, adapterName } = env.engine.runtime;
+    const [K, a, b] = [32, Tensor.zeros([32, 128]), Tensor.zeros([32, 256])];
+    const kernelOf = async (fn: () => Tensor) => (await env.engine.ledger.capture(fn)).records.map((r) => r.kernel);
+    const product = (M: number, N: number, transB: boolean) =>
+      kernelOf(() => matmulKernel(a, b, { batch: 1, M, N, K, aBatched: false, bBatched: false }, { transA: true, transB }));
+    const [weightGradient, narrower, transposed] = [await product(128, 256, false), await product(128, 128, false), await product(128, 64, true)];
+    if (kernelVariants === 'gpu') return expect([...weightGradient, ...narrower, ...transposed]).toEqual(['matmul', 'matmul', 'matmul']);
+    expect(weightGradient).toEqual([/llvmpipe/i.test(adapterName) ? 'matmul-staged' : 'matmul-wide']);
+    expect([...narrower, ...transposed]).toEqual(['matmul-wide', 'matmul-wide']);
+  });
+
   it('names both shapes when inner dimensions differ', () => {
     expect(() => matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5]))).toThrow(/inner dimensions differ: \[2, 3\] x \[4, 5\]/);
   });
