@@ -153,13 +153,12 @@ export async function train(config: ModelConfig, data: { train: SpectrogramSet; 
 }
 
 /** Trains `config` in a folder claimed by claimRunFolder (which stays claimed). */
-export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, options: TrainOptions): Promise<TrainResult> {
-  const run = claimed.folder;
-  const o = { ...options, resume: claimed.resume };
+export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { train: SpectrogramSet; validation: SpectrogramSet }, o: TrainOptions): Promise<TrainResult> {
+  const { folder: run, resume } = claimed;
   const n = data.train.labels.length;
   const stepsPerEpoch = Math.ceil(n / o.batchSize);
   // The Normalization layer is adapted on the training spectrograms (on the GPU), unless resuming a run.
-  if (o.resume) {
+  if (resume) {
     config = { ...config, normalization: (await run.lastConfig()).normalization };
   } else {
     const stats = new NormalizationStats();
@@ -181,11 +180,11 @@ export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { 
     epoch: 0, stepInEpoch: 0, globalStep: 0, bestValidation: -1, bestEpoch: -1,
     epochLoss: 0, epochCorrect: 0, epochClips: 0, epochSeconds: 0, history: [], stepsPerEpoch, batchSize: o.batchSize,
   };
-  if (o.resume) state = await run.restore(model, opt, { stepsPerEpoch, batchSize: o.batchSize, epochs: o.epochs });
+  if (resume) state = await run.restore(model, opt, { stepsPerEpoch, batchSize: o.batchSize, epochs: o.epochs });
   await run.writeLog(state.history);
 
   /** The global step of the checkpoint in last/, if there is one. */
-  let savedStep = o.resume ? state.globalStep : undefined;
+  let savedStep = resume ? state.globalStep : undefined;
   /** Saves, refusing weights that went non-finite: the last good checkpoint stays. */
   const save = async (what: 'last' | 'best', s: TrainState) => {
     try {
@@ -213,7 +212,7 @@ export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { 
           stopped = true;
           break;
         }
-        if (!o.resume) deviceLossPoint(state.globalStep + 1);
+        if (!resume) deviceLossPoint(state.globalStep + 1);
         const indices = order.slice(state.stepInEpoch * o.batchSize, (state.stepInEpoch + 1) * o.batchSize);
         engine().setSeed(seedFor(o.seed, state.globalStep));
         opt.lr = learningRate(o.schedule, state.epoch + state.stepInEpoch / stepsPerEpoch);
@@ -277,11 +276,11 @@ export async function trainIn(claimed: ClaimedRun, config: ModelConfig, data: { 
     if (stopped) await save('last', state);
   } catch (err) {
     if (!(err instanceof DeviceLostError)) throw err;
-    const resume =
+    const advice =
       savedStep === undefined
         ? 'no checkpoint had been saved yet: run the same command again to start over'
         : `the checkpoint in ${run.lastDir} (after step ${savedStep}) is kept: run the same command with --resume to continue from it`;
-    throw new TrainingError(`GPU device lost: ${err.reason}, at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}; ${resume}`, { retryable: true });
+    throw new TrainingError(`GPU device lost: ${err.reason}, at epoch ${state.epoch + 1}, step ${state.stepInEpoch + 1}; ${advice}`, { retryable: true });
   } finally {
     anomalies?.stop();
     steps.dispose();
