@@ -8,30 +8,12 @@
 // a strided B read along its rows (vec4s where aligned), any M, N, K; COLUMN_SUMS (row M of C: the column sums of
 // B) as matmul_wide.wgsl; no transposed B, no sums of products (CPU adapters sum apart).
 #include "matmul_epilogue.wgsl"
+#include "matmul_operands.wgsl"
 
 const ROWS = ${ROWS}u;
 const QUADS = ${QUADS}u;
 const KC = ${KC}u;
 var<workgroup> a_rows: array<f32, ROWS * KC>;
-
-fn a_value(base: u32, m: u32, k: u32) -> f32 {
-#if ${TRANS_A}
-  return A[base + k * u.lda + m];
-#else
-  return A[base + m * u.lda + k];
-#endif
-}
-
-// Columns n.. n+3 of B's row k; a column past N reads the last one (not stored).
-fn b_quad(base: u32, k: u32, n: u32) -> vec4f {
-#if ${VEC_B}
-  return B[(base + k * u.ldb + n) / 4u];
-#else
-  let last = u.N - 1u;
-  let row = base + k * u.ldb;
-  return vec4f(B[row + min(n, last)], B[row + min(n + 1u, last)], B[row + min(n + 2u, last)], B[row + min(n + 3u, last)]);
-#endif
-}
 
 fn run(lid: u32, group: u32) {
   let tiles = u.tiles_m * u.tiles_n;
@@ -47,11 +29,11 @@ fn run(lid: u32, group: u32) {
   var reads: array<u32, QUADS>;
   for (var j = 0u; j < QUADS; j++) {
     cols[j] = (q0 + j * WG) * 4u;
+    // a quad past N reads the last one (not stored)
 #if ${VEC_B}
-    // a quad past N reads the last one (N is a multiple of 4 here)
     reads[j] = min(cols[j], u.N - 4u);
 #else
-    reads[j] = cols[j];
+    reads[j] = min(cols[j], u.N - 1u);
 #endif
   }
   let outer = b / u.inner_batches;
@@ -76,13 +58,13 @@ fn run(lid: u32, group: u32) {
       let kk = i % KC;
 #endif
       var v = 0.0;
-      if (m0 + r < u.M && kk < run) { v = a_value(a_base, m0 + r, k0 + kk); }
+      if (m0 + r < u.M && kk < run) { v = A[a_index(a_base, m0 + r, k0 + kk)]; }
       a_rows[r * KC + kk] = v;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < run; kk++) {
       var w: array<vec4f, QUADS>;
-      for (var j = 0u; j < QUADS; j++) { w[j] = b_quad(b_base, k0 + kk, reads[j]); }
+      for (var j = 0u; j < QUADS; j++) { w[j] = load_b(b_base, k0 + kk, reads[j]); }
       for (var r = 0u; r < ROWS; r++) {
         let v = vec4f(a_rows[r * KC + kk]);
         for (var j = 0u; j < QUADS; j++) { sums[r * QUADS + j] = fma(v, w[j], sums[r * QUADS + j]); }
