@@ -43,8 +43,9 @@ interface MatmulVariant {
  * The candidates, as the tuner names them. CPU class: the 4x4 register tile with no workgroup memory (barriers
  * are expensive on llvmpipe; its workgroup size measured within noise from 64 to 256 there), the 16x8 tall tile
  * (wide gathers: 2-3x faster on llvmpipe), and the 16x16 tile whose workgroup shares its rows of A through
- * workgroup memory (two barriers per 128 values of K). GPU class: the 64x64 block through workgroup memory, and the 4x4 tile
- * per subgroup (lanes splitting K, for small outputs over long K) where the subgroups have one fixed size.
+ * workgroup memory (two barriers per 128 values of K). GPU class: the 64x64 block through workgroup memory, and
+ * the 4x4 tile per subgroup (lanes splitting K, for small outputs over long K) where the subgroups have one fixed
+ * size.
  */
 const MATMUL_VARIANTS: Readonly<Record<string, MatmulVariant>> = {
   tile4x4: { kernel: 'matmul', file: 'matmul.wgsl', rows: 4, cols: 4, workgroupSize: 128 },
