@@ -79,10 +79,10 @@ interface MatmulProblem {
   classRule: 'cpu' | 'gpu';
   /** Mesa's llvmpipe (OpenGL ES or lavapipe), whose per-lane storage loads the staged tile saves: SwiftShader, the
    * other software adapter, ran it 9x slower than the tall tile on the same products. */
-  mesaLoads: boolean;
+  llvmpipe: boolean;
 }
 
-const stagedRule = (p: MatmulProblem) => p.mesaLoads && p.stagedFits && p.M >= 128 && p.N >= 256;
+const stagedRule = (p: MatmulProblem) => p.llvmpipe && p.stagedFits && p.M >= 128 && p.N >= 256;
 
 const MATMUL_FAMILY: Family<MatmulProblem> = {
   name: 'matmul',
@@ -240,7 +240,7 @@ export function matmulKernel(a: Tensor, b: Tensor, dims: MatmulDims, options: Ma
     return sumSlabs(each, [batch, M + (options.columnSums ? 1 : 0), N], into);
   }
   const problem: MatmulProblem = {
-    batch, M, N, K, transA, transB, classRule, summed: summed.count, mesaLoads: /llvmpipe/i.test(engine().runtime.adapterName),
+    batch, M, N, K, transA, transB, classRule, summed: summed.count, llvmpipe: engine().runtime.llvmpipe,
     // the tall tile reads either operand transposed through 4x4 register transposes (no copy)
     wideFits: summed.a % 4 === 0 && summed.b % 4 === 0 && M >= MATMUL_VARIANTS.wide16x8!.rows && K % 4 === 0 && N % 4 === 0 && (!transA || M % 4 === 0) && aligned(la) && aligned(lb),
     tiledFits: summed.count === 1 && !options.columnSums,

@@ -22,9 +22,18 @@ export function describeAdapter(adapter: GPUAdapter): string {
   return [name || 'unknown device', info.description].filter(Boolean).join(' - ');
 }
 
-export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+/** What the adapter says of itself, for the checks below. */
+function adapterText(adapter: GPUAdapter): string {
   const info = adapter.info;
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
-  return info.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|software/i.test(text);
+  return `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+}
+
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  return adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|software/i.test(adapterText(adapter));
+}
+
+/** Mesa's llvmpipe, through OpenGL ES or as lavapipe through Vulkan (both name their device llvmpipe). */
+export function isLlvmpipe(adapter: GPUAdapter): boolean {
+  return /llvmpipe/i.test(adapterText(adapter));
 }
 

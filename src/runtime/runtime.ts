@@ -1,7 +1,7 @@
 // The GPU runtime: one device, a pipeline cache, a buffer pool and a command stream that batches dispatches into
 // one encoder and submits only when it must. GPU errors (compile, validation, out-of-memory, device loss) are
 // collected and rethrown as JavaScript errors at the next synchronisation point (read, sync), never lost.
-import { describeAdapter, type AdapterChoice } from './adapter-info.js';
+import { describeAdapter, isLlvmpipe, type AdapterChoice } from './adapter-info.js';
 import { platform } from './platform.js';
 import {
   compileErrorMessage,
@@ -149,6 +149,8 @@ export class Runtime {
   readonly backend: string;
   readonly featureLevel: 'core' | 'compatibility';
   readonly software: boolean;
+  /** Mesa's llvmpipe (either backend): a software adapter whose per-lane loads some kernel rules are written for. */
+  readonly llvmpipe: boolean;
   readonly adapterName: string;
   readonly attempts: string[];
   readonly kernelVariants: KernelVariants;
@@ -197,6 +199,7 @@ export class Runtime {
     this.backend = choice.backend;
     this.featureLevel = choice.featureLevel;
     this.software = choice.software;
+    this.llvmpipe = isLlvmpipe(choice.adapter);
     const info = choice.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
     this.subgroupSize = device.features.has('subgroups') && info.subgroupMinSize !== undefined && info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : undefined;
     this.attempts = choice.attempts;
