@@ -1,6 +1,6 @@
 // Where a register-tile matmul's 4 x 4 tile lies and how it reads its operands, for the kernels that compute one
-// tile per invocation (matmul.wgsl) or per subgroup (matmul_subgroup.wgsl); the staged tile (matmul_staged.wgsl)
-// reads its operands the same way. Rows past the edge are clamped on load (and skipped on store); operands are
+// tile per invocation (matmul.wgsl) or per subgroup (matmul_subgroup.wgsl); the other matmul kernels find their
+// blocks with place_of, and the staged tile (matmul_staged.wgsl) reads its operands the same way. Rows past the edge are clamped on load (and skipped on store); operands are
 // strided as matmul.wgsl says.
 
 struct Tile {
@@ -14,20 +14,38 @@ struct Tile {
   c_base: u32,
 }
 
-/** The t-th tile over splits, batches and the tiles of C. */
-fn tile_at(t: u32) -> Tile {
+/** Where the t-th block of C lies (a tile, or a workgroup's block), counted over splits, batches and the
+ * tiles_m x tiles_n blocks of each matrix; splits past u.splits only where workgroups are rounded up. */
+struct Place {
+  split: u32,
+  /** The block's row and column among the matrix's blocks. */
+  row: u32,
+  col: u32,
+  /** Where its batch starts in A, B and C (the first of the summed products, for A and B). */
+  a_first: u32,
+  b_first: u32,
+  c_base: u32,
+}
+
+fn place_of(t: u32) -> Place {
   let tiles = u.tiles_m * u.tiles_n;
   let split = t / (tiles * u.batch);
   let b = (t / tiles) % u.batch;
   let tile = t % tiles;
-  let m0 = (tile / u.tiles_n) * 4u;
   let outer = b / u.inner_batches;
   let inner = b % u.inner_batches;
-  let last_m = u.M - 1u;
-  return Tile(
-    split, m0, min(m0 + 1u, last_m), min(m0 + 2u, last_m), min(m0 + 3u, last_m), (tile % u.tiles_n) * 4u,
+  return Place(
+    split, tile / u.tiles_n, tile % u.tiles_n,
     outer * u.a_outer + inner * u.a_inner, outer * u.b_outer + inner * u.b_inner, split * u.c_split + outer * u.c_outer + inner * u.c_inner,
   );
+}
+
+/** The t-th 4 x 4 tile. */
+fn tile_at(t: u32) -> Tile {
+  let p = place_of(t);
+  let m0 = p.row * 4u;
+  let last_m = u.M - 1u;
+  return Tile(p.split, m0, min(m0 + 1u, last_m), min(m0 + 2u, last_m), min(m0 + 3u, last_m), p.col * 4u, p.a_first, p.b_first, p.c_base);
 }
 
 fn a_index(base: u32, m: u32, k: u32) -> u32 {

@@ -16,15 +16,12 @@ const KC = ${KC}u;
 var<workgroup> a_rows: array<f32, ROWS * KC>;
 
 fn run(lid: u32, group: u32) {
-  let tiles = u.tiles_m * u.tiles_n;
+  let place = place_of(group);
   // the same for the whole workgroup: workgroups past the end return before any barrier
-  let split = group / (tiles * u.batch);
-  if (split >= u.splits) { return; }
-  let b = (group / tiles) % u.batch;
-  let tile = group % tiles;
-  let m0 = (tile / u.tiles_n) * ROWS;
+  if (place.split >= u.splits) { return; }
+  let m0 = place.row * ROWS;
   // this invocation's quads of columns, WG quads apart
-  let q0 = (tile % u.tiles_n) * QUADS * WG + lid;
+  let q0 = place.col * QUADS * WG + lid;
   var cols: array<u32, QUADS>;
   var reads: array<u32, QUADS>;
   for (var j = 0u; j < QUADS; j++) {
@@ -36,15 +33,13 @@ fn run(lid: u32, group: u32) {
     reads[j] = min(cols[j], u.N - 1u);
 #endif
   }
-  let outer = b / u.inner_batches;
-  let inner = b % u.inner_batches;
-  let a_base = outer * u.a_outer + inner * u.a_inner;
-  let b_base = outer * u.b_outer + inner * u.b_inner;
+  let a_base = place.a_first;
+  let b_base = place.b_first;
   var sums: array<vec4f, ROWS * QUADS>;
 #if ${COLUMN_SUMS}
   var col: array<vec4f, QUADS>;
 #endif
-  let k_start = split * u.k_chunk;
+  let k_start = place.split * u.k_chunk;
   let k_end = min(u.K, k_start + u.k_chunk);
   for (var k0 = k_start; k0 < k_end; k0 += KC) {
     let run = min(KC, k_end - k0);
@@ -76,7 +71,7 @@ fn run(lid: u32, group: u32) {
     workgroupBarrier();
   }
 
-  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
+  let c_base = place.c_base;
   // a loop ending at a uniform's value, not unrolled: sixteen inlined epilogues each way would make llvmpipe's
   // compile slow (matmul_wide.wgsl)
   for (var r = 0u; r < min(ROWS, u.M - m0); r++) {

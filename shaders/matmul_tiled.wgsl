@@ -5,6 +5,7 @@
 // Values past the matrix's edges load as zeros, so any M, N, K works. The block count is uniform per workgroup, so
 // workgroups past the end return before any barrier.
 #include "matmul_epilogue.wgsl"
+#include "matmul_operands.wgsl"
 
 const BLOCK = 64u;
 const K_STEP = 16u;
@@ -31,17 +32,13 @@ fn b_value(base: u32, k: u32, n: u32, k_end: u32) -> f32 {
 }
 
 fn run(lid: u32, group: u32) {
-  let blocks = u.tiles_m * u.tiles_n;
-  let split = group / (blocks * u.batch);
+  let place = place_of(group);
+  let split = place.split;
   if (split >= u.splits) { return; }
-  let b = (group / blocks) % u.batch;
-  let block = group % blocks;
-  let bm = (block / u.tiles_n) * BLOCK;
-  let bn = (block % u.tiles_n) * BLOCK;
-  let outer = b / u.inner_batches;
-  let inner = b % u.inner_batches;
-  let a_base = outer * u.a_outer + inner * u.a_inner;
-  let b_base = outer * u.b_outer + inner * u.b_inner;
+  let bm = place.row * BLOCK;
+  let bn = place.col * BLOCK;
+  let a_base = place.a_first;
+  let b_base = place.b_first;
   // this invocation's 4 x 4 tile inside the block
   let tm = (lid / 16u) * 4u;
   let tn = (lid % 16u) * 4u;
@@ -87,6 +84,5 @@ fn run(lid: u32, group: u32) {
 
   let n0 = bn + tn;
   if (n0 >= u.N) { return; }
-  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
-  store_tile(c_base, bm + tm, n0, array<vec4f, 4>(c0, c1, c2, c3));
+  store_tile(place.c_base, bm + tm, n0, array<vec4f, 4>(c0, c1, c2, c3));
 }

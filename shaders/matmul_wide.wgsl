@@ -9,6 +9,7 @@
 // matmul.wgsl's (matmul_epilogue.wgsl), and so are COLUMN_SUMS (row M of C: the column sums of op(B)) and the sums
 // of products (sum_batches).
 #include "matmul_epilogue.wgsl"
+#include "matmul_operands.wgsl"
 
 fn store_row(c_row: u32, n0: u32, lo: vec4f, hi: vec4f) {
   epilogue(c_row + n0, n0, lo);
@@ -20,18 +21,14 @@ fn transpose4(r0: vec4f, r1: vec4f, r2: vec4f, r3: vec4f) -> array<vec4f, 4> {
 }
 
 fn run(t: u32) {
-  let tiles = u.tiles_m * u.tiles_n;
-  let split = t / (tiles * u.batch);
-  let b = (t / tiles) % u.batch;
-  let tile = t % tiles;
-  let m0 = (tile / u.tiles_n) * 16u;
-  let n0 = (tile % u.tiles_n) * 8u;
+  let place = place_of(t);
+  let split = place.split;
+  let m0 = place.row * 16u;
+  let n0 = place.col * 8u;
   // Columns past N (when N is not a multiple of 8) read a valid block and are not stored.
   let n4 = min(n0 + 4u, u.N - 4u);
-  let outer = b / u.inner_batches;
-  let inner = b % u.inner_batches;
-  let a_first = outer * u.a_outer + inner * u.a_inner;
-  let b_first = outer * u.b_outer + inner * u.b_inner;
+  let a_first = place.a_first;
+  let b_first = place.b_first;
   var c0 = vec4f(0.0); var d0 = vec4f(0.0);
   var c1 = vec4f(0.0); var d1 = vec4f(0.0);
   var c2 = vec4f(0.0); var d2 = vec4f(0.0);
@@ -196,7 +193,7 @@ fn run(t: u32) {
   }
 #endif
 
-  let c_base = split * u.c_split + outer * u.c_outer + inner * u.c_inner;
+  let c_base = place.c_base;
   // the rows through a loop the compiler cannot unroll (it ends at a uniform's value): sixteen inlined epilogues
   // (GELU and dropout among them) took llvmpipe 6-19 s to compile, a tenth of a training step's first tuning
   let sums = array<vec4f, 32>(c0, d0, c1, d1, c2, d2, c3, d3, c4, d4, c5, d5, c6, d6, c7, d7, c8, d8, c9, d9, c10, d10, c11, d11, c12, d12, c13, d13, c14, d14, c15, d15);
