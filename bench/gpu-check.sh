@@ -4,10 +4,10 @@
 # --bundle FILE: a machine with no network and no Node: Node, node_modules and the Vulkan loader come from FILE
 #   (made by bench/gpu-bundle.sh), unpacked under /tmp; NVIDIA's driver files under /usr/local/nvidia are named.
 # It runs, each step with its own time limit so that one slow step cannot starve the rest:
-#   doctor (adapter, features, limits, timestamp resolution, peaks), the kernel tests with the hardware
-#   variants, `tune` for the two paper models (training shapes, batch 64), the model benchmark against each peer
-#   (PyTorch on CUDA where its torch has it and on the CPU; TF.js and jax-js on the same GPU), and a profile of a
-#   training step and of inference with their traces and rooflines.
+#   doctor (adapter, features, limits, timestamp resolution, peaks), what one load costs against a multiply-add,
+#   the kernel tests with the hardware variants, `tune` for the two paper models (training shapes, batch 64), the
+#   model benchmark against each peer (PyTorch on CUDA where its torch has it and on the CPU; TF.js and jax-js on
+#   the same GPU), and a profile of a training step and of inference with their traces and rooflines.
 # OUT/summary.txt says how each step ended and how long it took; each step's output is OUT/<step>.log. Record
 # the figures in bench/README.md ("On a GPU"). Never a test's dependency: the test suite runs without a GPU.
 set -uo pipefail
@@ -85,6 +85,7 @@ step() {
 
 step doctor 40 "${cli[@]}" doctor --peaks
 timeout --kill-after=5 40 "${cli[@]}" doctor --json >"$out/doctor.json" 2>/dev/null
+step bench-loads 20 "${bench[@]}" loads
 step kernel-tests 80 env TOKENWAVE_KERNELS=gpu node node_modules/vitest/vitest.mjs run test/elementwise.test.ts test/matmul.test.ts test/conv2d.test.ts \
   test/layout_reduce.test.ts test/nn_kernels.test.ts test/spectrogram.test.ts test/models.test.ts
 step tune 80 "${cli[@]}" tune TASR_4L_8T-8H TASR_4L_NT-8H --batch 64 --train --json

@@ -1,9 +1,10 @@
 // `npm run bench [-- SECTION...]`: tokenwave against peers measured in the same run, on the same adapter.
-// Sections: matmul, spectrogram, models (the TF.js and PyTorch peers: tfjs and pytorch, each also alone), jaxjs, host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows;
+// Sections: matmul, loads, spectrogram, models (the TF.js and PyTorch peers: tfjs and pytorch, each also alone), jaxjs, host, tune, soak (default: all). `--runs N` sets the timed repetitions of the model rows;
 // `--no-wasm` leaves out TF.js's WASM peer, a one-thread CPU peer that takes minutes and says nothing about a GPU.
 import { modelConfig } from '../src/models/config.js';
 import { init, shutdown } from '../src/tensor/engine.js';
 import { BatchTooLargeError, checkBatchFits } from '../src/train/fits.js';
+import { loadCosts } from './loads.js';
 import { MATMUL_SHAPES, tokenwaveMatmul } from './matmul.js';
 import { useJaxjs } from './jaxjs-model.js';
 import { hostMilliseconds, jaxjsModel, tfjsModel, tokenwaveModel, type Measured, type Workload } from './models.js';
@@ -40,12 +41,13 @@ const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 const sections = args.filter((a, i) => !a.startsWith('--') && (runsAt < 0 || i !== runsAt + 1));
 const withWasm = !args.includes('--no-wasm');
-const SECTIONS = ['matmul', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak'];
+const SECTIONS = ['matmul', 'loads', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak'];
 if (args.includes('--help') || args.includes('-h')) {
   console.log(`usage: npm run bench [-- SECTION...] [--runs N] [--no-wasm]
   SECTION: ${SECTIONS.join(', ')} (default: all)
     models: the paper models against TF.js (WebGPU, WASM) and PyTorch (the CPU, and the CUDA GPU where its
     torch has one): the sections tfjs and pytorch together
+    loads: what one load costs on this adapter (storage or workgroup memory, one address or each its own)
   --runs N    timed steps per model row (default 3)
   --no-wasm   leave out TF.js's WASM peer (one CPU thread: minutes, and nothing about a GPU)
 What each section measures and the figures on record: bench/README.md.`);
@@ -110,6 +112,8 @@ function printRow(w: Workload, ours: Measured, cells: string[], peer: Measured |
 
 const eng = await init();
 console.log(`adapter: ${eng.runtime.adapterName} (${eng.runtime.backend}${eng.runtime.software ? ', software' : ''}); ${new Date().toISOString().slice(0, 10)}`);
+const KERNEL_CHOICES = { on: 'tuned on this adapter before each model row is timed, as `train` does', cached: 'the cached tuned choices, the rules elsewhere', off: 'the hand-written rules' };
+console.log(`kernels: ${KERNEL_CHOICES[tuneMode()]} (TOKENWAVE_TUNE=${tuneMode()})`);
 // TF.js takes a device of its own from the adapter: only where a section compares with it
 if (wanted('matmul') || wanted('models') || wanted('tfjs')) {
   const webgpu = await useTfjsWebgpu();
@@ -122,6 +126,18 @@ if (wanted('matmul')) {
   for (const shape of MATMUL_SHAPES) {
     const [a, b] = await medianPair(async () => [await tokenwaveMatmul(shape), await tfjsMatmul(shape)]);
     console.log(`  ${shape.label.padEnd(58)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(7)} ${(a / b).toFixed(2).padStart(5)}x`);
+  }
+  console.log();
+}
+
+if (wanted('loads')) {
+  // why the matmul tiles on CPU adapters are shaped as they are: a load against a multiply-add
+  console.log('one load against one multiply-add: ns per invocation beyond an empty loop (medians of 5 alternating rounds)');
+  const costs = await loadCosts();
+  const fma = costs.find((c) => c.unit === 'multiply-add')!.ns;
+  for (const c of costs) {
+    const worth = c.unit === 'value' ? `${(c.ns / fma).toFixed(0).padStart(4)} multiply-adds' time` : '';
+    console.log(`  ${`${c.label} (per ${c.unit})`.padEnd(62)} ${c.ns.toFixed(4).padStart(8)} ns  ${worth}`);
   }
   console.log();
 }

@@ -14,7 +14,7 @@ describe('benchmark commands', () => {
   it('npm run bench -- --help names every section and the flags', async () => {
     const { code, stdout } = await bench('--help');
     expect(code).toBe(0);
-    for (const word of ['matmul', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak', '--runs', '--no-wasm']) expect(stdout).toContain(word);
+    for (const word of ['matmul', 'loads', 'spectrogram', 'models', 'tfjs', 'pytorch', 'jaxjs', 'host', 'tune', 'soak', '--runs', '--no-wasm']) expect(stdout).toContain(word);
   });
 
   it('refuses an unknown section and a --runs that is no number, with exit code 2', async () => {
