@@ -3,6 +3,7 @@
 // numbers behind the matmul kernels' shapes on CPU adapters (bench/README.md, "What makes the difference on
 // llvmpipe"). Raw WebGPU on the engine's device: each probe is one small shader whose loop does the probed work
 // and nothing else, so its time less the empty loop's is the work's.
+import { platform } from '../src/runtime/platform.js';
 import { engine } from '../src/tensor/engine.js';
 import { median } from '../src/util/timing.js';
 
@@ -84,7 +85,8 @@ export async function loadCosts(rounds = 5): Promise<LoadCost[]> {
       pass.end();
       const start = performance.now();
       device.queue.submit([encoder.finish()]);
-      await device.queue.onSubmittedWorkDone();
+      // waited for as the runtime waits: a spinning wait would take a core from a CPU adapter's threads
+      await platform.waitForGpu(device.queue.onSubmittedWorkDone());
       return ((performance.now() - start) * 1e6) / (TRIPS * WORKGROUP * WORKGROUPS);
     };
   };
