@@ -8,7 +8,9 @@ import { engine } from '../src/tensor/engine.js';
 import { median } from '../src/util/timing.js';
 
 const WORKGROUP = 64;
-const WORKGROUPS = 512;
+/** Enough work that a dispatch takes tens of milliseconds: on a CPU adapter 512 workgroups do; a GPU needs more to
+ * outlast the submit's own latency (the most one dimension of a dispatch allows). */
+const workgroups = () => (engine().runtime.software ? 512 : 65_535);
 /** Loop trips per invocation: far below llvmpipe's 65,535-iteration limit. */
 const TRIPS = 2048;
 /** f32 values the probes read: 512 KiB, within a core's L2, so the probes time the load and not the memory. */
@@ -68,8 +70,9 @@ export interface LoadCost {
 /** Each probe's marginal cost: medians of `rounds` rounds, the probes and the empty loop alternating in each. */
 export async function loadCosts(rounds = 5): Promise<LoadCost[]> {
   const device = engine().runtime.device;
+  const groups = workgroups();
   const input = device.createBuffer({ size: SPAN * 4, usage: GPUBufferUsage.STORAGE });
-  const output = device.createBuffer({ size: WORKGROUP * WORKGROUPS * 16, usage: GPUBufferUsage.STORAGE });
+  const output = device.createBuffer({ size: WORKGROUP * groups * 16, usage: GPUBufferUsage.STORAGE });
   const timer = (body: string) => {
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: shader(body) }), entryPoint: 'main' } });
     const bindings = device.createBindGroup({
@@ -81,13 +84,13 @@ export async function loadCosts(rounds = 5): Promise<LoadCost[]> {
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindings);
-      pass.dispatchWorkgroups(WORKGROUPS);
+      pass.dispatchWorkgroups(groups);
       pass.end();
       const start = performance.now();
       device.queue.submit([encoder.finish()]);
       // waited for as the runtime waits: a spinning wait would take a core from a CPU adapter's threads
       await platform.waitForGpu(device.queue.onSubmittedWorkDone());
-      return ((performance.now() - start) * 1e6) / (TRIPS * WORKGROUP * WORKGROUPS);
+      return ((performance.now() - start) * 1e6) / (TRIPS * WORKGROUP * groups);
     };
   };
   const empty = timer('acc += vec4f(f32(k));');
