@@ -1,7 +1,7 @@
 // Where a register-tile matmul's 4 x 4 tile lies and how it reads its operands, for the kernels that compute one
 // tile per invocation (matmul.wgsl) or per subgroup (matmul_subgroup.wgsl); the other matmul kernels find their
-// blocks with place_of, and the staged tile (matmul_staged.wgsl) reads its operands the same way. Rows past the edge are clamped on load (and skipped on store); operands are
-// strided as matmul.wgsl says.
+// blocks with place_of, and the staged tile (matmul_staged.wgsl) reads its operands the same way. Rows past the
+// edge are clamped on load (and skipped on store); operands are strided as matmul.wgsl says.
 
 struct Tile {
   split: u32,
